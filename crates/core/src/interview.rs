@@ -1,0 +1,49 @@
+//! Voice agents, which the API calls interviews.
+
+use crate::flow::Flow;
+use crate::time::Timestamp;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum InterviewStatus {
+    Active,
+    Archived,
+}
+
+impl InterviewStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Active => "ACTIVE",
+            Self::Archived => "ARCHIVED",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "ACTIVE" => Some(Self::Active),
+            "ARCHIVED" => Some(Self::Archived),
+            _ => None,
+        }
+    }
+}
+
+/// A voice agent as the API shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct Interview {
+    /// 8 alphanumeric characters.
+    pub id: String,
+    pub created: Timestamp,
+    pub updated: Timestamp,
+    pub version: i64,
+    pub title: String,
+    pub ai_name: String,
+    pub lang: String,
+    pub status: InterviewStatus,
+    pub response_tags: Vec<String>,
+    pub should_record: bool,
+    pub should_leave_voicemail: bool,
+    pub voicemail_message: Option<String>,
+    pub flow: Flow,
+}

@@ -1,0 +1,31 @@
+//! Parley's domain, with no I/O: everything here is plain data and pure functions, so it is
+//! tested without a database, a network or a clock.
+//!
+//! - [`ids`]: random identifiers in the shapes the API fixes (UUIDs, 8-character agent ids,
+//!   12-character automation ids) and API tokens, which are only ever stored hashed.
+//! - [`phone`]: phone-number normalization and validation (libphonenumber metadata through the
+//!   `phonenumber` crate) plus the sandbox ranges that ring the built-in network.
+//! - [`contact`], [`interview`], [`call`]: the entities of the API, serialized exactly in the
+//!   shapes of `API.md`, so the API, the webhook payloads and the stored JSON cannot drift apart.
+//! - [`call`] also holds the call state machine: every status/progress change goes through
+//!   [`call::CallState::apply`], so an impossible transition is an error, not a silent overwrite.
+//! - [`flow`]: the voice agent's flow graph and its validation.
+//! - [`webhook`]: event types and the HMAC signature of deliveries.
+//! - [`error`]: [`error::ValidationError`], the one error of this layer: a field and a message
+//!   a person can act on. The API maps it to `400`.
+//!
+//! Decision worth knowing: entities serialize to the API shape directly (no separate DTO layer).
+//! Thoughtly's shapes are the contract, and one definition keeps REST responses and webhook bodies
+//! identical by construction.
+
+pub mod call;
+pub mod contact;
+pub mod error;
+pub mod flow;
+pub mod ids;
+pub mod interview;
+pub mod phone;
+pub mod time;
+pub mod webhook;
+
+pub use error::ValidationError;
