@@ -1,0 +1,276 @@
+//! Calls: creation (with their dial jobs), state changes (with their events and webhooks),
+//! search.
+//!
+//! Every change of a call goes through [`Store::transition_call`]: it applies the core state
+//! machine, bumps the version (optimistic concurrency: a concurrent change is a conflict, never a
+//! lost update), appends the event row, and queues the `CALL_PROGRESS` (and, at the end,
+//! `NEW_RESPONSE`) deliveries, all in one transaction.
+
+use crate::sql::{like_pattern, Query};
+use crate::{jobs, now_ms, webhooks, Result, Store, StoreError};
+use parley_core::call::{Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry};
+use parley_core::contact::Contact;
+use parley_core::time::Timestamp;
+use parley_core::webhook::EventType;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+pub const DIAL_JOB: &str = "dial";
+
+pub struct NewCall {
+    pub interview_id: String,
+    pub contact: Contact,
+    pub metadata: BTreeMap<String, String>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct CallFilter {
+    pub search: Option<String>,
+    pub response_tags: Vec<String>,
+    pub statuses: Vec<CallStatus>,
+    pub job_id: Option<Uuid>,
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl Store {
+    /// Creates queued calls, each with its dial job and its first event, in one transaction.
+    /// `bulk` records a campaign (`/job/create_job_by_contacts`) with its summary.
+    pub async fn create_calls(
+        &self,
+        team_id: &str,
+        calls: Vec<NewCall>,
+        bulk: Option<(Uuid, &serde_json::Value)>,
+    ) -> Result<Vec<Call>> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        if let (Some((job_id, body)), Some(first)) = (bulk, calls.first()) {
+            sqlx::query("INSERT INTO bulk_jobs (id, team_id, interview_id, created, body) VALUES ($1, $2, $3, $4, $5)")
+                .bind(job_id.to_string())
+                .bind(team_id)
+                .bind(&first.interview_id)
+                .bind(now)
+                .bind(serde_json::to_string(body)?)
+                .execute(&mut *w.tx)
+                .await?;
+        }
+        let mut out = Vec::with_capacity(calls.len());
+        for nc in calls {
+            let call = Call {
+                id: Uuid::new_v4(),
+                created: Timestamp(now),
+                updated: Timestamp(now),
+                version: 1,
+                call_type: CallType::PhoneCall,
+                status: CallStatus::NotStarted,
+                interview: InterviewRef { id: nc.interview_id },
+                phone_number: nc.contact.phone_number.clone(),
+                contact: Some(nc.contact),
+                start_time: None,
+                end_time: None,
+                duration_ms: None,
+                conversation_history: vec![],
+                transcript: String::new(),
+                summary_data: SummaryData::default(),
+                metadata: nc.metadata,
+                recording_url: None,
+                call_failure_reason: None,
+                progress: Progress::Queued,
+                end_reason: None,
+                variables: Default::default(),
+                outcome: None,
+                timeline: vec![TimelineEntry { progress: Progress::Queued, at: Timestamp(now) }],
+                job_id: bulk.map(|b| b.0),
+            };
+            let body = serde_json::to_string(&call)?;
+            sqlx::query(
+                "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10)",
+            )
+            .bind(call.id.to_string())
+            .bind(team_id)
+            .bind(&call.interview.id)
+            .bind(call.contact.as_ref().map(|c| c.id.to_string()))
+            .bind(call.job_id.map(|j| j.to_string()))
+            .bind(now)
+            .bind(call.status.as_str())
+            .bind(call.progress.as_str())
+            .bind(search_text(&call))
+            .bind(&body)
+            .execute(&mut *w.tx)
+            .await?;
+            insert_event(&mut w.tx, team_id, &call, None).await?;
+            jobs::enqueue(&mut w.tx, DIAL_JOB, Some(team_id), &serde_json::json!({ "call_id": call.id }), now).await?;
+            webhooks::fan_out(&mut w.tx, team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
+            out.push(call);
+        }
+        w.commit().await?;
+        Ok(out)
+    }
+
+    pub async fn call(&self, team_id: &str, id: Uuid) -> Result<Call> {
+        let r = sqlx::query("SELECT body FROM calls WHERE team_id = $1 AND id = $2")
+            .bind(team_id)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?)
+    }
+
+    /// A call by id alone, for workers that got the id from their own job.
+    pub async fn call_for_worker(&self, id: Uuid) -> Result<(String, Call)> {
+        let r = sqlx::query("SELECT team_id, body FROM calls WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok((r.try_get("team_id")?, serde_json::from_str(&r.try_get::<String, _>("body")?)?))
+    }
+
+    /// Applies `event` to the call; `edit` fills in what the change carries (failure reason,
+    /// times, transcript). Refused transitions are [`StoreError::Conflict`].
+    pub async fn transition_call(
+        &self,
+        id: Uuid,
+        event: CallEvent,
+        edit: impl FnOnce(&mut Call),
+    ) -> Result<Call> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("SELECT team_id, body FROM calls WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&mut *w.tx)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let team_id: String = r.try_get("team_id")?;
+        let mut call: Call = serde_json::from_str(&r.try_get::<String, _>("body")?)?;
+        let old_version = call.version;
+        let next: CallState = call.state().apply(event).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let now = Timestamp::now();
+        call.status = next.status;
+        call.progress = next.progress;
+        call.end_reason = next.end_reason;
+        call.version += 1;
+        call.updated = now;
+        call.timeline.push(TimelineEntry { progress: next.progress, at: now });
+        if event == CallEvent::Answer {
+            call.start_time = Some(now);
+        }
+        if next.progress == Progress::Ended {
+            call.end_time = Some(now);
+            call.duration_ms = Some(call.start_time.map_or(0, |s| now.millis() - s.millis()));
+        }
+        edit(&mut call);
+        let body = serde_json::to_string(&call)?;
+        let updated = sqlx::query(
+            "UPDATE calls SET updated = $1, version = $2, status = $3, progress = $4, response_tags = $5, search_text = $6, body = $7 WHERE id = $8 AND version = $9",
+        )
+        .bind(now.millis())
+        .bind(call.version)
+        .bind(call.status.as_str())
+        .bind(call.progress.as_str())
+        .bind(serde_json::to_string(&call.summary_data.response_tags)?)
+        .bind(search_text(&call))
+        .bind(&body)
+        .bind(id.to_string())
+        .bind(old_version)
+        .execute(&mut *w.tx)
+        .await?;
+        if updated.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the call changed meanwhile".into()));
+        }
+        insert_event(&mut w.tx, &team_id, &call, call.call_failure_reason.as_deref()).await?;
+        webhooks::fan_out(&mut w.tx, &team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
+        if next.progress == Progress::Ended {
+            webhooks::fan_out(&mut w.tx, &team_id, Some(&call.interview.id), EventType::NewResponse, &body).await?;
+        }
+        w.commit().await?;
+        Ok(call)
+    }
+
+    /// Calls of one agent, newest first, with the total that match.
+    pub async fn list_calls(&self, team_id: &str, interview_id: &str, f: &CallFilter) -> Result<(Vec<Call>, i64)> {
+        let mut q = Query::new(" FROM calls WHERE team_id = ");
+        q.text(team_id).push(" AND interview_id = ").text(interview_id);
+        if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            q.push(" AND search_text LIKE ").text(like_pattern(&s.to_lowercase())).push(" ESCAPE '\\'");
+        }
+        if !f.statuses.is_empty() {
+            q.push(" AND status IN (");
+            for (i, s) in f.statuses.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(s.as_str());
+            }
+            q.push(")");
+        }
+        if !f.response_tags.is_empty() {
+            // Tags are stored as a JSON array of strings; match the quoted, JSON-encoded tag.
+            q.push(" AND (");
+            for (i, t) in f.response_tags.iter().enumerate() {
+                if i > 0 {
+                    q.push(" OR ");
+                }
+                let quoted = serde_json::to_string(t)?;
+                q.push("response_tags LIKE ").text(like_pattern(&quoted)).push(" ESCAPE '\\'");
+            }
+            q.push(")");
+        }
+        if let Some(j) = f.job_id {
+            q.push(" AND job_id = ").text(j.to_string());
+        }
+        let total: i64 = q.with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql)).build().fetch_one(&self.pool).await?.try_get("n")?;
+        let sql = format!("SELECT body{} ORDER BY created DESC, id DESC LIMIT {} OFFSET {}", q.sql, f.limit, f.page * f.limit);
+        let rows = q.with_sql(&sql).build().fetch_all(&self.pool).await?;
+        let calls = rows
+            .iter()
+            .map(|r| Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?))
+            .collect::<Result<Vec<Call>>>()?;
+        Ok((calls, total))
+    }
+
+    /// Calls of a team that hold a line (dialing, ringing or answered): the concurrency limit
+    /// counts these.
+    pub async fn active_call_count(&self, team_id: &str) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM calls WHERE team_id = $1 AND progress IN ('dialing', 'ringing', 'answered')")
+            .bind(team_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
+    }
+
+    /// Calls by status, for `/metrics`.
+    pub async fn calls_by_status(&self) -> Result<Vec<(String, i64)>> {
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM calls GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
+        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+    }
+}
+
+/// Lower-cased text that `search` matches: number, contact name and email, transcript.
+fn search_text(c: &Call) -> String {
+    let contact = c.contact.as_ref();
+    format!(
+        "{} {} {} {}",
+        c.phone_number,
+        contact.and_then(|c| c.name.as_deref()).unwrap_or(""),
+        contact.and_then(|c| c.email.as_deref()).unwrap_or(""),
+        c.transcript
+    )
+    .to_lowercase()
+}
+
+async fn insert_event(tx: &mut Transaction<'static, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
+    sqlx::query("INSERT INTO call_events (id, call_id, team_id, at, progress, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
+        .bind(Uuid::new_v4().to_string())
+        .bind(c.id.to_string())
+        .bind(team_id)
+        .bind(c.updated.millis())
+        .bind(c.progress.as_str())
+        .bind(c.status.as_str())
+        .bind(detail)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,364 @@
+//! Contacts: upsert by (team, phone number), filters, sorting, pagination.
+
+use crate::sql::{like_pattern, Query};
+use crate::{now_ms, Result, Store, StoreError};
+use parley_core::contact::{Contact, ContactStatus, LeadSource};
+use parley_core::time::Timestamp;
+use sqlx::any::AnyRow;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A validated contact write (the API layer has normalized the number and checked the fields).
+#[derive(Debug, Clone)]
+pub struct ContactWrite {
+    pub phone_number: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub tags: Vec<String>,
+    pub attributes: BTreeMap<String, String>,
+    pub lead_source: LeadSource,
+}
+
+/// Sortable columns; the API maps `sort` onto these, so no column name ever comes from input.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContactSort {
+    Created,
+    Updated,
+    Name,
+    PhoneNumber,
+    Email,
+    Status,
+}
+
+impl ContactSort {
+    pub fn parse(s: &str) -> Option<Self> {
+        Some(match s {
+            "created" => Self::Created,
+            "updated" => Self::Updated,
+            "name" => Self::Name,
+            "phone_number" => Self::PhoneNumber,
+            "email" => Self::Email,
+            "status" => Self::Status,
+            _ => return None,
+        })
+    }
+
+    fn column(self) -> &'static str {
+        match self {
+            Self::Created => "created",
+            Self::Updated => "updated",
+            Self::Name => "name",
+            Self::PhoneNumber => "phone_number",
+            Self::Email => "email",
+            Self::Status => "status",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ContactFilter {
+    pub search: Option<String>,
+    pub phone_numbers_only: bool,
+    pub tags: Vec<String>,
+    pub excluded_tags: Vec<String>,
+    pub sort: ContactSort,
+    pub descending: bool,
+    pub page: i64,
+    pub limit: i64,
+}
+
+/// What an upsert did, so the API can say created vs updated.
+pub struct Upserted {
+    pub contact: Contact,
+    pub created: bool,
+}
+
+const COLUMNS: &str = "id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source";
+
+impl Store {
+    /// Creates the contact, or updates the team's contact with that number: name and email
+    /// overwritten, attributes replaced, new tags appended (API.md).
+    pub async fn upsert_contact(&self, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+        let mut w = self.begin_write().await?;
+        let up = upsert_in(&mut w.tx, team_id, c).await?;
+        w.commit().await?;
+        Ok(up)
+    }
+
+    pub async fn contact(&self, team_id: &str, id: Uuid) -> Result<Contact> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"))
+            .bind(team_id)
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        contact_from_row(&row)
+    }
+
+    pub async fn contacts_by_ids(&self, team_id: &str, ids: &[Uuid]) -> Result<Vec<Contact>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(200) {
+            let mut q = Query::new(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = "));
+            q.text(team_id).push(" AND id IN (");
+            for (i, id) in chunk.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(id.to_string());
+            }
+            q.push(")");
+            for r in q.build().fetch_all(&self.pool).await? {
+                out.push(contact_from_row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
+    pub async fn list_contacts(&self, team_id: &str, f: &ContactFilter) -> Result<(Vec<Contact>, i64)> {
+        let mut q = Query::new(" FROM contacts c WHERE c.team_id = ");
+        q.text(team_id);
+        if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+            let p = like_pattern(&s.to_lowercase());
+            q.push(" AND (LOWER(COALESCE(c.name, '')) LIKE ").text(&p).push(" ESCAPE '\\'");
+            q.push(" OR c.phone_number LIKE ").text(&p).push(" ESCAPE '\\'");
+            q.push(" OR LOWER(COALESCE(c.email, '')) LIKE ").text(&p).push(" ESCAPE '\\')");
+        }
+        if !f.tags.is_empty() {
+            q.push(" AND EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag IN (");
+            push_list(&mut q, &f.tags);
+            q.push("))");
+        }
+        if !f.excluded_tags.is_empty() {
+            q.push(" AND NOT EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag IN (");
+            push_list(&mut q, &f.excluded_tags);
+            q.push("))");
+        }
+        // Re-assemble with the same arguments: the filter part is shared by both statements.
+        let count_sql = format!("SELECT COUNT(*) AS n{}", q.sql);
+        let total: i64 = q.with_sql(&count_sql).build().fetch_one(&self.pool).await?.try_get("n")?;
+
+        let dir = if f.descending { "DESC" } else { "ASC" };
+        // Stable order: ties broken by id so pages never overlap or skip.
+        let list_sql = format!(
+            "SELECT {} {} ORDER BY c.{} {dir}, c.id {dir} LIMIT {} OFFSET {}",
+            COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", "),
+            q.sql,
+            f.sort.column(),
+            f.limit,
+            f.page * f.limit
+        );
+        let rows = q.with_sql(&list_sql).build().fetch_all(&self.pool).await?;
+        let contacts = rows.iter().map(contact_from_row).collect::<Result<Vec<_>>>()?;
+        Ok((contacts, total))
+    }
+
+    /// Changes number, name or email. A number owned by another of the team's contacts is a
+    /// conflict.
+    pub async fn update_contact_info(
+        &self,
+        team_id: &str,
+        id: Uuid,
+        phone_number: Option<String>,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>,
+    ) -> Result<Contact> {
+        let mut w = self.begin_write().await?;
+        let mut c = contact_in(&mut w.tx, team_id, id).await?;
+        if let Some(p) = phone_number {
+            if p != c.phone_number {
+                let taken = sqlx::query("SELECT id FROM contacts WHERE team_id = $1 AND phone_number = $2")
+                    .bind(team_id)
+                    .bind(&p)
+                    .fetch_optional(&mut *w.tx)
+                    .await?;
+                if taken.is_some() {
+                    return Err(StoreError::Conflict(format!("phone_number: {p} belongs to another contact")));
+                }
+                c.phone_number = p;
+            }
+        }
+        if let Some(n) = name {
+            c.name = n;
+        }
+        if let Some(e) = email {
+            c.email = e;
+        }
+        save(&mut w.tx, &mut c).await?;
+        w.commit().await?;
+        Ok(c)
+    }
+
+    /// Replaces the tag list through `change` (add or remove), in one transaction.
+    pub async fn change_tags(
+        &self,
+        team_id: &str,
+        id: Uuid,
+        change: impl FnOnce(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError>,
+    ) -> Result<std::result::Result<Contact, parley_core::ValidationError>> {
+        let mut w = self.begin_write().await?;
+        let mut c = contact_in(&mut w.tx, team_id, id).await?;
+        match change(&c.tags) {
+            Ok(tags) => c.tags = tags,
+            Err(e) => return Ok(Err(e)),
+        }
+        save(&mut w.tx, &mut c).await?;
+        write_tags(&mut w.tx, &c).await?;
+        w.commit().await?;
+        Ok(Ok(c))
+    }
+
+    pub async fn set_contact_status(&self, team_id: &str, id: Uuid, status: ContactStatus) -> Result<Contact> {
+        let mut w = self.begin_write().await?;
+        let mut c = contact_in(&mut w.tx, team_id, id).await?;
+        c.status = status;
+        save(&mut w.tx, &mut c).await?;
+        w.commit().await?;
+        Ok(c)
+    }
+
+    pub async fn delete_contact(&self, team_id: &str, id: Uuid) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("DELETE FROM contacts WHERE team_id = $1 AND id = $2")
+            .bind(team_id)
+            .bind(id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1").bind(id.to_string()).execute(&mut *w.tx).await?;
+        w.commit().await?;
+        Ok(())
+    }
+}
+
+pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+    let now = now_ms();
+    let id = Uuid::new_v4();
+    // Insert if new; the unique (team_id, phone_number) turns a concurrent duplicate into a no-op
+    // followed by the update path, so two simultaneous upserts of one number never make two rows.
+    let inserted = sqlx::query(
+        "INSERT INTO contacts (id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source) \
+         VALUES ($1, $2, $3, $3, 1, 'ACTIVE', $4, $5, $6, $7, $8, $9) ON CONFLICT (team_id, phone_number) DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(team_id)
+    .bind(now)
+    .bind(c.name.as_deref())
+    .bind(&c.phone_number)
+    .bind(c.email.as_deref())
+    .bind(serde_json::to_string(&c.attributes)?)
+    .bind(serde_json::to_string(&c.tags)?)
+    .bind(c.lead_source.as_str())
+    .execute(&mut **tx)
+    .await?
+    .rows_affected()
+        == 1;
+    if inserted {
+        let contact = Contact {
+            id,
+            created: Timestamp(now),
+            updated: Timestamp(now),
+            version: 1,
+            team_id: team_id.to_string(),
+            status: ContactStatus::Active,
+            name: c.name.clone(),
+            phone_number: c.phone_number.clone(),
+            email: c.email.clone(),
+            attributes: c.attributes.clone(),
+            tags: c.tags.clone(),
+            lead_source: c.lead_source,
+        };
+        write_tags(tx, &contact).await?;
+        return Ok(Upserted { contact, created: true });
+    }
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"))
+        .bind(team_id)
+        .bind(&c.phone_number)
+        .fetch_one(&mut **tx)
+        .await?;
+    let mut existing = contact_from_row(&row)?;
+    existing.name = c.name.clone();
+    existing.email = c.email.clone();
+    existing.attributes = c.attributes.clone();
+    existing.tags = parley_core::contact::merge_tags(&existing.tags, &c.tags)
+        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    save(tx, &mut existing).await?;
+    write_tags(tx, &existing).await?;
+    Ok(Upserted { contact: existing, created: false })
+}
+
+async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
+    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"))
+        .bind(team_id)
+        .bind(id.to_string())
+        .fetch_optional(&mut **tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    contact_from_row(&row)
+}
+
+/// Writes every field back, bumping `version` and `updated`.
+async fn save(tx: &mut Transaction<'static, Any>, c: &mut Contact) -> Result<()> {
+    c.version += 1;
+    c.updated = Timestamp::now();
+    sqlx::query(
+        "UPDATE contacts SET updated = $1, version = $2, status = $3, name = $4, phone_number = $5, email = $6, attributes = $7, tags = $8 \
+         WHERE id = $9",
+    )
+    .bind(c.updated.millis())
+    .bind(c.version)
+    .bind(c.status.as_str())
+    .bind(c.name.as_deref())
+    .bind(&c.phone_number)
+    .bind(c.email.as_deref())
+    .bind(serde_json::to_string(&c.attributes)?)
+    .bind(serde_json::to_string(&c.tags)?)
+    .bind(c.id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
+    sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1").bind(c.id.to_string()).execute(&mut **tx).await?;
+    for t in &c.tags {
+        sqlx::query("INSERT INTO contact_tags (contact_id, team_id, tag) VALUES ($1, $2, $3)")
+            .bind(c.id.to_string())
+            .bind(&c.team_id)
+            .bind(t)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
+fn push_list(q: &mut Query, items: &[String]) {
+    for (i, t) in items.iter().enumerate() {
+        if i > 0 {
+            q.push(", ");
+        }
+        q.text(t.clone());
+    }
+}
+
+pub(crate) fn contact_from_row(r: &AnyRow) -> Result<Contact> {
+    let id: String = r.try_get("id")?;
+    let status: String = r.try_get("status")?;
+    let lead: String = r.try_get("lead_source")?;
+    Ok(Contact {
+        id: Uuid::parse_str(&id).map_err(|e| StoreError::Corrupt(e.to_string()))?,
+        created: Timestamp(r.try_get("created")?),
+        updated: Timestamp(r.try_get("updated")?),
+        version: r.try_get("version")?,
+        team_id: r.try_get("team_id")?,
+        status: ContactStatus::parse(&status).ok_or_else(|| StoreError::Corrupt(format!("status {status}")))?,
+        name: r.try_get("name")?,
+        phone_number: r.try_get("phone_number")?,
+        email: r.try_get("email")?,
+        attributes: serde_json::from_str(&r.try_get::<String, _>("attributes")?)?,
+        tags: serde_json::from_str(&r.try_get::<String, _>("tags")?)?,
+        lead_source: LeadSource::parse(&lead).ok_or_else(|| StoreError::Corrupt(format!("lead_source {lead}")))?,
+    })
+}

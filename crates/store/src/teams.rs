@@ -1,0 +1,155 @@
+//! Teams (tenants) and their API tokens. Tokens are stored as SHA-256 hashes only.
+
+use crate::{now_ms, Result, Store, StoreError};
+use parley_core::ids;
+use sqlx::Row;
+
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+    pub name: String,
+    pub signing_secret: String,
+    pub allow_premium: bool,
+    pub max_concurrent_calls: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenInfo {
+    pub id: String,
+    pub team_id: String,
+    pub prefix: String,
+    pub created: i64,
+    pub revoked: Option<i64>,
+}
+
+impl Store {
+    /// Creates a team with one API token; returns the team and the token's secret (shown once).
+    pub async fn create_team(&self, name: &str) -> Result<(Team, String)> {
+        let team = Team {
+            id: ids::new_uuid().to_string(),
+            name: name.to_string(),
+            signing_secret: ids::new_signing_secret(),
+            allow_premium: false,
+            max_concurrent_calls: 10,
+        };
+        let token = ids::new_api_token();
+        let mut w = self.begin_write().await?;
+        sqlx::query("INSERT INTO teams (id, name, signing_secret, allow_premium, max_concurrent_calls, created) VALUES ($1, $2, $3, 0, $4, $5)")
+            .bind(&team.id)
+            .bind(&team.name)
+            .bind(&team.signing_secret)
+            .bind(team.max_concurrent_calls)
+            .bind(now_ms())
+            .execute(&mut *w.tx)
+            .await?;
+        insert_token(&mut w.tx, &team.id, &token).await?;
+        w.commit().await?;
+        Ok((team, token.secret))
+    }
+
+    /// A further token for a team (tokens are several per team, revocable one by one).
+    pub async fn create_token(&self, team_id: &str) -> Result<(String, String)> {
+        self.team(team_id).await?;
+        let token = ids::new_api_token();
+        let mut w = self.begin_write().await?;
+        let id = insert_token(&mut w.tx, team_id, &token).await?;
+        w.commit().await?;
+        Ok((id, token.secret))
+    }
+
+    pub async fn revoke_token(&self, token_id: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE api_tokens SET revoked = $1 WHERE id = $2 AND revoked IS NULL")
+            .bind(now_ms())
+            .bind(token_id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+
+    pub async fn list_tokens(&self, team_id: &str) -> Result<Vec<TokenInfo>> {
+        let rows = sqlx::query("SELECT id, team_id, prefix, created, revoked FROM api_tokens WHERE team_id = $1 ORDER BY created")
+            .bind(team_id)
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TokenInfo {
+                    id: r.try_get("id")?,
+                    team_id: r.try_get("team_id")?,
+                    prefix: r.try_get("prefix")?,
+                    created: r.try_get("created")?,
+                    revoked: r.try_get("revoked")?,
+                })
+            })
+            .collect()
+    }
+
+    /// The team of an active token, found by the token's hash; the caller compares the team id
+    /// it was sent with [`ids::ct_eq`].
+    pub async fn team_of_token_hash(&self, token_hash: &str) -> Result<Option<String>> {
+        let row = sqlx::query("SELECT team_id, token_hash FROM api_tokens WHERE token_hash = $1 AND revoked IS NULL")
+            .bind(token_hash)
+            .fetch_optional(&self.pool)
+            .await?;
+        match row {
+            Some(r) => {
+                let stored: String = r.try_get("token_hash")?;
+                Ok(ids::ct_eq(&stored, token_hash).then(|| r.try_get("team_id")).transpose()?)
+            }
+            None => Ok(None),
+        }
+    }
+
+    pub async fn team(&self, team_id: &str) -> Result<Team> {
+        let r = sqlx::query("SELECT id, name, signing_secret, allow_premium, max_concurrent_calls FROM teams WHERE id = $1")
+            .bind(team_id)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(Team {
+            id: r.try_get("id")?,
+            name: r.try_get("name")?,
+            signing_secret: r.try_get("signing_secret")?,
+            allow_premium: r.try_get::<i64, _>("allow_premium")? != 0,
+            max_concurrent_calls: r.try_get("max_concurrent_calls")?,
+        })
+    }
+
+    pub async fn team_count(&self) -> Result<i64> {
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM teams").fetch_one(&self.pool).await?.try_get("n")?)
+    }
+
+    /// Team settings an operator changes from the command line.
+    pub async fn set_team_limits(&self, team_id: &str, allow_premium: bool, max_concurrent_calls: i64) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE teams SET allow_premium = $1, max_concurrent_calls = $2 WHERE id = $3")
+            .bind(allow_premium as i64)
+            .bind(max_concurrent_calls)
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+async fn insert_token(tx: &mut sqlx::Transaction<'static, sqlx::Any>, team_id: &str, token: &ids::NewToken) -> Result<String> {
+    let id = ids::new_uuid().to_string();
+    sqlx::query("INSERT INTO api_tokens (id, team_id, token_hash, prefix, created) VALUES ($1, $2, $3, $4, $5)")
+        .bind(&id)
+        .bind(team_id)
+        .bind(&token.hash)
+        .bind(&token.prefix)
+        .bind(now_ms())
+        .execute(&mut **tx)
+        .await?;
+    Ok(id)
+}
