@@ -1,0 +1,133 @@
+//! Parley's HTTP API, compatible with Thoughtly's (see `API.md`).
+//!
+//! - [`router`]: every route; team routes sit behind [`auth::authenticate`] (both headers, the
+//!   per-team rate limit); `/health`, `/metrics`, `/openapi.json` and `/docs` do not.
+//! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, system).
+//! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
+//! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations.
+//!
+//! Decision: an object of another team is looked up with the team in the `WHERE` clause, so it is
+//! indistinguishable from a missing one by construction, not by a check each handler must
+//! remember.
+
+pub mod auth;
+pub mod error;
+pub mod extract;
+pub mod metrics;
+pub mod openapi;
+pub mod routes;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use parley_jobs::JobsHandle;
+use parley_store::Store;
+use serde::Serialize;
+use std::sync::Arc;
+use std::time::Instant;
+use tower_http::trace::TraceLayer;
+
+/// Settings of the API layer.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Requests per minute per team; 0 turns the limit off.
+    pub rate_limit_per_minute: u32,
+    /// Refuse requests without a `team_id` header (API.md); `false` accepts token-only clients.
+    pub require_team_header: bool,
+    pub max_body_bytes: usize,
+    /// Whether an LLM endpoint is configured (prompt nodes need one).
+    pub llm_configured: bool,
+    /// Largest batch of `/job/create_job_by_contacts`.
+    pub max_batch: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        ApiConfig { rate_limit_per_minute: 100, require_team_header: true, max_body_bytes: 1 << 20, llm_configured: false, max_batch: 1000 }
+    }
+}
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub config: Arc<ApiConfig>,
+    pub rate_limit: auth::TeamRateLimit,
+    pub metrics: Arc<metrics::Metrics>,
+    pub jobs: JobsHandle,
+}
+
+impl AppState {
+    pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
+        AppState {
+            store,
+            rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute),
+            config: Arc::new(config),
+            metrics: metrics::Metrics::new(),
+            jobs,
+        }
+    }
+}
+
+/// The success envelope: `{"data": …, "error": null}`.
+pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
+    Json(serde_json::json!({ "data": data, "error": null }))
+}
+
+pub fn router(state: AppState) -> Router {
+    use routes::{calls, contacts, interviews, system, webhooks};
+    let team_routes = Router::new()
+        .route("/contact/create", post(contacts::create))
+        .route("/contact", get(contacts::list))
+        .route("/contact/{id}", get(contacts::get_one).delete(contacts::delete_one))
+        .route("/contact/{id}/update_info", post(contacts::update_info))
+        .route("/contact/{id}/add_tags", post(contacts::add_tags))
+        .route("/contact/{id}/remove_tags", post(contacts::remove_tags))
+        .route("/contact/call", post(calls::call_contact))
+        .route("/job/create_job_by_contacts", post(calls::create_job))
+        .route("/interview", get(interviews::list))
+        .route("/interview/create", post(interviews::create))
+        .route("/interview/{id}", get(interviews::get_one))
+        .route("/interview/{id}/update", post(interviews::update))
+        .route("/interview/{id}/toggle_archive", post(interviews::toggle_archive))
+        .route("/interview/{id}/responses", get(calls::responses))
+        .route("/interview_response/{id}", get(calls::get_one))
+        .route("/interview_response/{id}/hangup", post(calls::hangup))
+        .route("/webhooks/subscribe", post(webhooks::subscribe))
+        .route("/webhooks/unsubscribe", delete(webhooks::unsubscribe))
+        .route("/webhooks", get(webhooks::list))
+        .route("/webhooks/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/signing_secret", get(webhooks::signing_secret))
+        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+
+    Router::new()
+        .merge(team_routes)
+        .route("/health", get(system::health))
+        .route("/metrics", get(system::metrics))
+        // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
+        .fallback(system::not_found)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes))
+        .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
+        .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+            let route = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), |m| m.as_str());
+            tracing::info_span!("request", method = %req.method(), route = %route, team_id = tracing::field::Empty)
+        }))
+        .with_state(state)
+}
+
+async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let method = req.method().to_string();
+    let res = next.run(req).await;
+    s.metrics
+        .requests
+        .get_or_create(&metrics::RequestLabels { method, route: route.clone(), status: res.status().as_u16() })
+        .inc();
+    s.metrics.latency.get_or_create(&metrics::RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    res
+}

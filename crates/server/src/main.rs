@@ -1,1 +1,126 @@
-fn main(){}
+//! The `parley` command line.
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use parley_server::Settings;
+
+#[derive(Parser)]
+#[command(name = "parley", version, about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.",
+    long_about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.\n\nEvery setting below can be given as a flag or as its PARLEY_* environment variable.")]
+struct Cli {
+    #[command(flatten)]
+    settings: Settings,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the API and the background jobs (the default). On a database without teams, creates
+    /// one and prints its team id and API token once.
+    Serve,
+    /// Apply database migrations and exit.
+    Migrate,
+    /// Manage teams.
+    Team {
+        #[command(subcommand)]
+        command: TeamCommand,
+    },
+    /// Manage API tokens.
+    Token {
+        #[command(subcommand)]
+        command: TokenCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum TeamCommand {
+    /// Create a team and its first API token.
+    Create {
+        #[arg(long)]
+        name: String,
+        /// Print `{"team_id": …, "api_token": …}`.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Create another token for a team.
+    Create {
+        #[arg(long)]
+        team_id: String,
+    },
+    /// List a team's tokens (their prefixes; secrets are never stored).
+    List {
+        #[arg(long)]
+        team_id: String,
+    },
+    /// Revoke a token by its id.
+    Revoke { token_id: String },
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let s = cli.settings;
+    init_logs(&s);
+    let store = s.open_store().await.with_context(|| format!("opening the database at {}", redact(&s.database_url())))?;
+    match cli.command.unwrap_or(Command::Serve) {
+        Command::Migrate => println!("migrations applied"),
+        Command::Team { command: TeamCommand::Create { name, json } } => {
+            let (team, token) = store.create_team(&name).await?;
+            if json {
+                println!("{}", serde_json::json!({ "team_id": team.id, "api_token": token }));
+            } else {
+                println!("team_id: {}\napi_token: {token}", team.id);
+            }
+        }
+        Command::Token { command } => match command {
+            TokenCommand::Create { team_id } => {
+                let (id, secret) = store.create_token(&team_id).await.context("no such team")?;
+                println!("{}", serde_json::json!({ "token_id": id, "api_token": secret }));
+            }
+            TokenCommand::List { team_id } => {
+                for t in store.list_tokens(&team_id).await? {
+                    println!("{}\t{}…\t{}", t.id, t.prefix, if t.revoked.is_some() { "revoked" } else { "active" });
+                }
+            }
+            TokenCommand::Revoke { token_id } => {
+                store.revoke_token(&token_id).await.context("no such active token")?;
+                println!("revoked");
+            }
+        },
+        Command::Serve => {
+            if store.team_count().await? == 0 {
+                let (team, token) = store.create_team("Default team").await?;
+                println!("Created the first team. Keep these; the token is not shown again.");
+                println!("  team_id:   {}\n  api_token: {token}", team.id);
+            }
+            let running = parley_server::start(&s, store).await?;
+            println!("Parley listening on http://{} (database: {})", running.addr, redact(&s.database_url()));
+            tokio::signal::ctrl_c().await?;
+            running.stop().await;
+        }
+    }
+    Ok(())
+}
+
+fn init_logs(s: &Settings) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into());
+    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if s.log_format == "json" {
+        b.json().init();
+    } else {
+        b.init();
+    }
+}
+
+/// A database URL without its password, for messages.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(p), Some(at)) if at > p => format!("{}://…@{}", &url[..p], &url[at + 1..]),
+        _ => url.to_string(),
+    }
+}

@@ -362,3 +362,15 @@ pub(crate) fn contact_from_row(r: &AnyRow) -> Result<Contact> {
         lead_source: LeadSource::parse(&lead).ok_or_else(|| StoreError::Corrupt(format!("lead_source {lead}")))?,
     })
 }
+
+impl Store {
+    /// The team's contact with this E.164 number, if any.
+    pub async fn list_contacts_by_number(&self, team_id: &str, e164: &str) -> Result<Option<Contact>> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"))
+            .bind(team_id)
+            .bind(e164)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.as_ref().map(contact_from_row).transpose()
+    }
+}

@@ -1,0 +1,130 @@
+//! Authentication and the per-team rate limit, one middleware in front of every team route.
+//!
+//! Auth: `x-api-token` and `team_id` (API.md); the token is looked up by its SHA-256 and the sent
+//! team id compared in constant time. Any failure is the same 401, so a caller learns nothing
+//! about which part was wrong.
+//!
+//! Rate limit: `governor`'s GCRA keyed by team, quota N per minute with a burst of N: a team may
+//! send N requests at once, then one more every 60/N seconds. It is per process; several
+//! processes on one PostgreSQL each enforce the quota (see the README for that limitation).
+
+use crate::error::ApiError;
+use crate::AppState;
+use axum::extract::{Request, State};
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+use parley_core::ids;
+use std::num::NonZeroU32;
+use std::sync::Arc;
+
+/// The authenticated team of a request.
+#[derive(Debug, Clone)]
+pub struct Team {
+    pub id: String,
+}
+
+type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
+
+#[derive(Clone)]
+pub struct TeamRateLimit {
+    limiter: Option<Arc<Limiter>>,
+    per_minute: u32,
+    clock: DefaultClock,
+}
+
+impl TeamRateLimit {
+    /// `per_minute == 0` turns the limit off (benchmarks).
+    pub fn new(per_minute: u32) -> Self {
+        let limiter = NonZeroU32::new(per_minute)
+            .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()));
+        TeamRateLimit { limiter, per_minute, clock: DefaultClock::default() }
+    }
+
+    /// Ok with (remaining, seconds until the full quota is back), or the error with Retry-After.
+    fn check(&self, team: &str) -> Result<Option<(u32, u64)>, ApiError> {
+        let Some(l) = &self.limiter else { return Ok(None) };
+        let key = team.to_string();
+        match l.check_key(&key) {
+            Ok(snap) => {
+                let remaining = snap.remaining_burst_capacity();
+                let per_cell = 60.0 / self.per_minute as f64;
+                let reset = ((self.per_minute - remaining) as f64 * per_cell).ceil() as u64;
+                Ok(Some((remaining, reset)))
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.clock.now());
+                Err(ApiError::RateLimited { retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64 })
+            }
+        }
+    }
+
+    /// Drops the state of teams that have not been seen for a while, bounding memory.
+    pub fn housekeep(&self) {
+        if let Some(l) = &self.limiter {
+            l.retain_recent();
+        }
+    }
+}
+
+fn header<'a>(h: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
+    names.iter().find_map(|n| h.get(*n)).and_then(|v| v.to_str().ok()).map(str::trim)
+}
+
+pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let team = match resolve_team(&s, req.headers()).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    tracing::Span::current().record("team_id", team.as_str());
+    let limit_headers = match s.rate_limit.check(&team) {
+        Ok(h) => h,
+        Err(e) => {
+            let mut res = e.into_response();
+            let retry = retry_of(&res);
+            add_limit_headers(res.headers_mut(), s.rate_limit.per_minute, Some((0, retry)));
+            return res;
+        }
+    };
+    req.extensions_mut().insert(Team { id: team });
+    let mut res = next.run(req).await;
+    if let Some(h) = limit_headers {
+        add_limit_headers(res.headers_mut(), s.rate_limit.per_minute, Some(h));
+    }
+    res
+}
+
+fn retry_of(res: &Response) -> u64 {
+    res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1)
+}
+
+fn add_limit_headers(h: &mut HeaderMap, limit: u32, state: Option<(u32, u64)>) {
+    if let Some((remaining, reset)) = state {
+        h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
+        h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+    }
+}
+
+async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<String, ApiError> {
+    let token = header(h, &["x-api-token"]).filter(|t| !t.is_empty()).ok_or(ApiError::Unauthorized)?;
+    // `team_id` as API.md names it; `team-id` too, since some proxies drop underscored headers.
+    let sent_team = header(h, &["team_id", "team-id"]);
+    if sent_team.is_none() && s.config.require_team_header {
+        return Err(ApiError::Unauthorized);
+    }
+    if token.len() > 200 {
+        return Err(ApiError::Unauthorized);
+    }
+    let team = s.store.team_of_token_hash(&ids::hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+    if let Some(sent) = sent_team {
+        if !ids::ct_eq(sent, &team) {
+            return Err(ApiError::Unauthorized);
+        }
+    }
+    Ok(team)
+}

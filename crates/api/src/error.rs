@@ -1,0 +1,100 @@
+//! The one error type of the API layer and its mapping to HTTP.
+//!
+//! Every error body is the envelope `{"data": null, "error": "<message>", "code": "<code>"}`.
+//! Store and domain errors convert here, so handlers use `?` and never pick status codes for
+//! database trouble themselves. Only a real server fault becomes a 500, and its details go to
+//! the log, not to the client.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use parley_core::ValidationError;
+use parley_store::StoreError;
+use serde_json::json;
+
+#[derive(Debug)]
+pub enum ApiError {
+    Unauthorized,
+    /// 400 with a message naming the field.
+    BadRequest { message: String, code: &'static str },
+    /// 404 with e.g. "Contact not found".
+    NotFound(&'static str),
+    Conflict(String),
+    PayloadTooLarge(String),
+    UnsupportedMediaType,
+    RateLimited { retry_after_s: u64 },
+    MethodNotAllowed,
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn bad(message: impl Into<String>) -> Self {
+        ApiError::BadRequest { message: message.into(), code: "invalid_request" }
+    }
+
+    pub fn bad_with(message: impl Into<String>, code: &'static str) -> Self {
+        ApiError::BadRequest { message: message.into(), code }
+    }
+
+    /// Several validation problems answered at once, separated by "; ".
+    pub fn from_many(errs: Vec<ValidationError>) -> Self {
+        let code = errs.first().map_or("invalid_request", |e| e.code);
+        ApiError::BadRequest { message: errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), code }
+    }
+
+    fn parts(&self) -> (StatusCode, String, &'static str) {
+        match self {
+            ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, "Unauthorized.".into(), "unauthorized"),
+            ApiError::BadRequest { message, code } => (StatusCode::BAD_REQUEST, message.clone(), code),
+            ApiError::NotFound(m) => (StatusCode::NOT_FOUND, (*m).into(), "not_found"),
+            ApiError::Conflict(m) => (StatusCode::CONFLICT, m.clone(), "conflict"),
+            ApiError::PayloadTooLarge(m) => (StatusCode::PAYLOAD_TOO_LARGE, m.clone(), "payload_too_large"),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "Expected a JSON body with the header Content-Type: application/json".into(),
+                "unsupported_media_type",
+            ),
+            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), "rate_limited"),
+            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into(), "method_not_allowed"),
+            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into(), "internal"),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(e: ValidationError) -> Self {
+        ApiError::BadRequest { message: e.to_string(), code: e.code }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound => ApiError::NotFound("Not found"),
+            StoreError::Conflict(m) => ApiError::Conflict(m),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, message, code) = self.parts();
+        if let ApiError::Internal(detail) = &self {
+            tracing::error!(%detail, "internal error");
+        }
+        let body = if matches!(self, ApiError::Unauthorized) {
+            // Exactly Thoughtly's body.
+            json!({ "error": message })
+        } else {
+            json!({ "data": null, "error": message, "code": code })
+        };
+        let mut res = (status, Json(body)).into_response();
+        if let ApiError::RateLimited { retry_after_s } = self {
+            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+        }
+        res
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;

@@ -1,0 +1,207 @@
+//! Calls: `/contact/call`, campaigns (`/job/create_job_by_contacts`), search, read, hang up.
+
+use super::contacts::{contact_write, normalize_number, CreateContact};
+use super::{not_found, uuid_or};
+use crate::auth::Team;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Params};
+use crate::{ok, AppState};
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use parley_core::call::{Call, CallEvent, CallStatus, EndReason, Progress};
+use parley_core::contact::{Contact, ContactStatus, LeadSource};
+use parley_core::interview::{Interview, InterviewStatus};
+use parley_store::calls::{CallFilter, NewCall};
+use parley_store::StoreError;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::{BTreeMap, HashSet};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+const CONTACT_400: &str = "Contact not found, please try again";
+const INTERVIEW_400: &str = "Interview not found, please try again";
+const CALL_404: &str = "Call not found";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallBody {
+    pub contact_id: String,
+    /// The voice agent; `agent_id` is accepted as an alias.
+    #[serde(alias = "agent_id")]
+    pub interview_id: String,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BatchBody {
+    #[serde(alias = "agent_id")]
+    pub interview_id: String,
+    pub contact_ids: Option<Vec<String>>,
+    pub phone_numbers: Option<Vec<String>>,
+    pub country_code: Option<String>,
+    pub metadata: Option<BTreeMap<String, String>>,
+}
+
+/// An agent that can take calls: exists in the team and is not archived.
+async fn callable_agent(s: &AppState, team: &str, id: &str) -> ApiResult<Interview> {
+    let agent = super::interviews::find(s, team, id).await.map_err(|e| match e {
+        ApiError::NotFound(_) => ApiError::bad_with(INTERVIEW_400, "interview_not_found"),
+        other => other,
+    })?;
+    if agent.status == InterviewStatus::Archived {
+        return Err(ApiError::bad_with("interview_id: the agent is archived; unarchive it to place calls", "interview_archived"));
+    }
+    Ok(agent)
+}
+
+fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
+    if m.len() > 50 || m.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 2048) {
+        return Err(ApiError::bad("metadata: at most 50 keys of 1-64 characters, values up to 2048 bytes"));
+    }
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/contact/call", tag = "calls", request_body = CallBody,
+    responses((status = 200, description = "The queued call (status NOT_STARTED)", body = Call),
+              (status = 400, description = "Unknown contact or agent, DNC contact, invalid metadata")))]
+pub async fn call_contact(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<CallBody>) -> ApiResult<Json<Value>> {
+    let metadata = b.metadata.unwrap_or_default();
+    check_metadata(&metadata)?;
+    let contact_id = Uuid::parse_str(&b.contact_id).map_err(|_| ApiError::bad_with(CONTACT_400, "contact_not_found"))?;
+    let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
+    let contact = s.store.contact(&team.id, contact_id).await.map_err(|e| match e {
+        StoreError::NotFound => ApiError::bad_with(CONTACT_400, "contact_not_found"),
+        other => other.into(),
+    })?;
+    if contact.status == ContactStatus::Dnc {
+        return Err(ApiError::bad_with("contact_id: the contact is on the do-not-call list (DNC) and is never called", "contact_dnc"));
+    }
+    let calls = s.store.create_calls(&team.id, vec![NewCall { interview_id: agent.id, contact, metadata }], None).await?;
+    s.jobs.wake();
+    Ok(ok(calls.into_iter().next()))
+}
+
+#[utoipa::path(post, path = "/job/create_job_by_contacts", tag = "calls", request_body = BatchBody,
+    responses((status = 200, description = "{job_id, calls, skipped}: the queued calls and the contacts skipped (DNC, duplicates)"),
+              (status = 400, description = "Unknown agent or contact, invalid number; every problem is listed")))]
+pub async fn create_job(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<BatchBody>) -> ApiResult<Json<Value>> {
+    let metadata = b.metadata.unwrap_or_default();
+    check_metadata(&metadata)?;
+    let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
+    let ids = b.contact_ids.unwrap_or_default();
+    let numbers = b.phone_numbers.unwrap_or_default();
+    if ids.is_empty() && numbers.is_empty() {
+        return Err(ApiError::bad("contact_ids, phone_numbers: give at least one contact id or phone number"));
+    }
+    if ids.len() + numbers.len() > s.config.max_batch {
+        return Err(ApiError::bad(format!("contact_ids, phone_numbers: at most {} per job", s.config.max_batch)));
+    }
+    // Validate everything before writing anything.
+    let mut problems = Vec::new();
+    let mut uuids = Vec::new();
+    for (i, id) in ids.iter().enumerate() {
+        match Uuid::parse_str(id) {
+            Ok(u) => uuids.push(u),
+            Err(_) => problems.push(format!("contact_ids[{i}]: {CONTACT_400}")),
+        }
+    }
+    let found = s.store.contacts_by_ids(&team.id, &uuids).await?;
+    let found_ids: HashSet<Uuid> = found.iter().map(|c| c.id).collect();
+    for (i, id) in ids.iter().enumerate() {
+        if Uuid::parse_str(id).is_ok_and(|u| !found_ids.contains(&u)) {
+            problems.push(format!("contact_ids[{i}]: {CONTACT_400}"));
+        }
+    }
+    let mut normalized = Vec::new();
+    for (i, n) in numbers.iter().enumerate() {
+        match normalize_number(&s, &team.id, &format!("phone_numbers[{i}]"), n, b.country_code.as_deref()).await {
+            Ok(e164) => normalized.push(e164),
+            Err(ApiError::BadRequest { message, .. }) => problems.push(message),
+            Err(e) => return Err(e),
+        }
+    }
+    if !problems.is_empty() {
+        return Err(ApiError::bad(problems.join("; ")));
+    }
+    let mut contacts: Vec<Contact> = found;
+    for e164 in normalized {
+        let body = CreateContact { phone_number: e164.clone(), name: None, email: None, country_code: None, tags: None, attributes: None };
+        // An existing contact keeps its name and attributes: only create missing ones.
+        match s.store.list_contacts_by_number(&team.id, &e164).await? {
+            Some(c) => contacts.push(c),
+            None => contacts.push(s.store.upsert_contact(&team.id, &contact_write(e164, &body, LeadSource::ApiBulkUpload)?).await?.contact),
+        }
+    }
+    let mut seen = HashSet::new();
+    let mut skipped = Vec::new();
+    let mut to_call = Vec::new();
+    for c in contacts {
+        if !seen.insert(c.id) {
+            skipped.push(json!({ "contact_id": c.id, "reason": "duplicate" }));
+        } else if c.status == ContactStatus::Dnc {
+            skipped.push(json!({ "contact_id": c.id, "reason": "DNC" }));
+        } else {
+            to_call.push(NewCall { interview_id: agent.id.clone(), contact: c, metadata: metadata.clone() });
+        }
+    }
+    let job_id = Uuid::new_v4();
+    let summary = json!({ "id": job_id, "interview_id": agent.id, "calls": to_call.len(), "skipped": skipped });
+    let calls = if to_call.is_empty() { vec![] } else { s.store.create_calls(&team.id, to_call, Some((job_id, &summary))).await? };
+    s.jobs.wake();
+    let call_ids: Vec<Uuid> = calls.iter().map(|c| c.id).collect();
+    Ok(ok(json!({ "job_id": job_id, "interview_id": agent.id, "call_ids": call_ids, "count": call_ids.len(), "skipped": skipped })))
+}
+
+#[utoipa::path(get, path = "/interview/{id}/responses", tag = "calls",
+    params(("id" = String, Path), ("search" = Option<String>, Query), ("response_tags[]" = Option<Vec<String>>, Query),
+           ("status[]" = Option<Vec<String>>, Query), ("job_id" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "{responses, count, all_response_tags}, newest first"), (status = 404, description = "Interview not found")))]
+pub async fn responses(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, p: Params) -> ApiResult<Json<Value>> {
+    let agent = super::interviews::find(&s, &team.id, &id).await?;
+    let (page, limit) = p.paging(20, 50)?;
+    let statuses = p
+        .all("status")
+        .iter()
+        .map(|st| CallStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not a call status"))))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let job_id = p
+        .get("job_id")
+        .filter(|j| !j.is_empty())
+        .map(|j| Uuid::parse_str(j).map_err(|_| ApiError::bad(format!("job_id: '{j}' is not a job id"))))
+        .transpose()?;
+    let f = CallFilter { search: p.get("search").map(str::to_string), response_tags: p.all("response_tags"), statuses, job_id, page, limit };
+    let (calls, total) = s.store.list_calls(&team.id, &agent.id, &f).await?;
+    Ok(ok(json!({ "responses": calls, "count": total, "all_response_tags": agent.response_tags })))
+}
+
+#[utoipa::path(get, path = "/interview_response/{id}", tag = "calls", params(("id" = String, Path)),
+    responses((status = 200, body = Call), (status = 404, description = "Call not found")))]
+pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(ok(s.store.call(&team.id, uuid_or(&id, CALL_404)?).await.map_err(not_found(CALL_404))?))
+}
+
+#[utoipa::path(post, path = "/interview_response/{id}/hangup", tag = "calls", params(("id" = String, Path)),
+    responses((status = 200, description = "The ended call", body = Call), (status = 404), (status = 409, description = "The call already ended")))]
+pub async fn hangup(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let id = uuid_or(&id, CALL_404)?;
+    let call = s.store.call(&team.id, id).await.map_err(not_found(CALL_404))?;
+    if call.progress == Progress::Ended {
+        return Err(ApiError::Conflict(format!("the call already ended ({})", call.status.as_str())));
+    }
+    let answered = call.progress == Progress::Answered;
+    let ended = s
+        .store
+        .transition_call(id, CallEvent::End(if answered { EndReason::Completed } else { EndReason::Canceled }), |c| {
+            if !answered {
+                c.call_failure_reason = Some("canceled through the API before it was answered".into());
+            }
+        })
+        .await
+        .map_err(|e| match e {
+            StoreError::Conflict(_) => ApiError::Conflict("the call already ended".into()),
+            other => other.into(),
+        })?;
+    Ok(ok(ended))
+}

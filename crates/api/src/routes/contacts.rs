@@ -1,0 +1,206 @@
+//! `/contact…`: create (upsert), list, read, update, tag, delete.
+
+use super::{not_found, uuid_or};
+use crate::auth::Team;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Params};
+use crate::{ok, AppState};
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use parley_core::contact::{self, Contact, ContactStatus, LeadSource};
+use parley_core::phone::{self, PhonePolicy};
+use parley_store::contacts::{ContactFilter, ContactSort, ContactWrite};
+use serde::Deserialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
+use utoipa::ToSchema;
+
+const NOT_FOUND: &str = "Contact not found";
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContact {
+    /// National or international form; stored as E.164.
+    pub phone_number: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    /// Dialing prefix used when `phone_number` has no leading `+`; default `"+1"`.
+    pub country_code: Option<String>,
+    pub tags: Option<Vec<String>>,
+    pub attributes: Option<BTreeMap<String, String>>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContact {
+    pub phone_number: Option<String>,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub country_code: Option<String>,
+    /// Parley addition: `ACTIVE`, `INACTIVE` or `DNC` (never called).
+    pub status: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TagsBody {
+    pub tags: Vec<String>,
+}
+
+/// Normalizes a number under the team's policy (premium numbers allowed or not).
+pub async fn normalize_number(s: &AppState, team: &str, field: &str, raw: &str, country_code: Option<&str>) -> ApiResult<String> {
+    let cc = phone::parse_country_code(country_code.unwrap_or("+1"))?;
+    let policy = PhonePolicy { allow_premium: s.store.team(team).await?.allow_premium };
+    Ok(phone::normalize(field, raw, cc, policy)?)
+}
+
+pub fn contact_write(phone_number: String, b: &CreateContact, lead_source: LeadSource) -> ApiResult<ContactWrite> {
+    let attributes = b.attributes.clone().unwrap_or_default();
+    contact::check_attributes(&attributes)?;
+    Ok(ContactWrite {
+        phone_number,
+        name: contact::clean_name("name", b.name.as_deref())?,
+        email: contact::clean_email(b.email.as_deref())?,
+        tags: contact::clean_tags(b.tags.as_deref().unwrap_or_default())?,
+        attributes,
+        lead_source,
+    })
+}
+
+#[utoipa::path(post, path = "/contact/create", tag = "contacts", request_body = CreateContact,
+    responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Contact)))]
+pub async fn create(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<CreateContact>) -> ApiResult<Json<Value>> {
+    let number = normalize_number(&s, &team.id, "phone_number", &b.phone_number, b.country_code.as_deref()).await?;
+    let write = contact_write(number, &b, LeadSource::ApiUpload)?;
+    let up = s.store.upsert_contact(&team.id, &write).await?;
+    Ok(ok(up.contact))
+}
+
+#[utoipa::path(get, path = "/contact", tag = "contacts",
+    params(("search" = Option<String>, Query), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
+           ("excluded_tags[]" = Option<Vec<String>>, Query), ("sort" = Option<String>, Query, description = "<field>_asc|<field>_desc, or a field with sortDirection"),
+           ("sortDirection" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "{contacts, count, total_count}")))]
+pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
+    let (page, limit) = p.paging(20, 50)?;
+    let (sort, descending) = parse_sort(p.get("sort"), p.get("sortDirection"))?;
+    let filter = ContactFilter {
+        search: p.get("search").map(str::to_string),
+        phone_numbers_only: p.bool("phone_numbers_only")?,
+        tags: p.all("tags"),
+        excluded_tags: p.all("excluded_tags"),
+        sort,
+        descending,
+        page,
+        limit,
+    };
+    let (contacts, total) = s.store.list_contacts(&team.id, &filter).await?;
+    let contacts: Vec<Value> = if filter.phone_numbers_only {
+        contacts.iter().map(|c| serde_json::json!({ "id": c.id, "phone_number": c.phone_number })).collect()
+    } else {
+        contacts.iter().map(|c| serde_json::to_value(c).expect("contacts serialize")).collect()
+    };
+    Ok(ok(serde_json::json!({ "contacts": contacts, "count": contacts.len(), "total_count": total })))
+}
+
+/// `sort=name_asc`, `sort=created_desc`, or `sort=name&sortDirection=desc`; default newest first.
+fn parse_sort(sort: Option<&str>, direction: Option<&str>) -> ApiResult<(ContactSort, bool)> {
+    let dir = match direction.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("") => None,
+        Some("asc") => Some(false),
+        Some("desc") => Some(true),
+        Some(d) => return Err(ApiError::bad(format!("sortDirection: '{d}' is not asc or desc"))),
+    };
+    let Some(sort) = sort.filter(|s| !s.is_empty()) else { return Ok((ContactSort::Created, dir.unwrap_or(true))) };
+    let (field, suffix_dir) = match sort.rsplit_once('_') {
+        Some((f, "asc")) => (f, Some(false)),
+        Some((f, "desc")) => (f, Some(true)),
+        _ => (sort, None),
+    };
+    let field = ContactSort::parse(field).ok_or_else(|| {
+        ApiError::bad(format!("sort: '{sort}' is not one of created, updated, name, phone_number, email, status (with _asc or _desc)"))
+    })?;
+    Ok((field, suffix_dir.or(dir).unwrap_or(false)))
+}
+
+#[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, body = Contact), (status = 404, description = "Contact not found")))]
+pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let c = s.store.contact(&team.id, uuid_or(&id, NOT_FOUND)?).await.map_err(not_found(NOT_FOUND))?;
+    Ok(ok(c))
+}
+
+#[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
+    responses((status = 200, body = Contact), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
+pub async fn update_info(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<UpdateContact>,
+) -> ApiResult<Json<Value>> {
+    let id = uuid_or(&id, NOT_FOUND)?;
+    let number = match &b.phone_number {
+        Some(n) => Some(normalize_number(&s, &team.id, "phone_number", n, b.country_code.as_deref()).await?),
+        None => None,
+    };
+    let name = b.name.as_deref().map(|n| contact::clean_name("name", Some(n))).transpose()?;
+    let email = b.email.as_deref().map(|e| contact::clean_email(Some(e))).transpose()?;
+    let status = b
+        .status
+        .as_deref()
+        .map(|st| ContactStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not ACTIVE, INACTIVE or DNC"))))
+        .transpose()?;
+    let mut c = s.store.update_contact_info(&team.id, id, number, name, email).await.map_err(|e| match e {
+        parley_store::StoreError::NotFound => ApiError::NotFound(NOT_FOUND),
+        parley_store::StoreError::Conflict(m) => ApiError::bad_with(m, "phone_number_taken"),
+        other => other.into(),
+    })?;
+    if let Some(st) = status {
+        c = s.store.set_contact_status(&team.id, id, st).await.map_err(not_found(NOT_FOUND))?;
+    }
+    Ok(ok(c))
+}
+
+#[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
+    responses((status = 200, body = Contact), (status = 404)))]
+pub async fn add_tags(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<TagsBody>) -> ApiResult<Json<Value>> {
+    let id = uuid_or(&id, NOT_FOUND)?;
+    let new = contact::clean_tags(&b.tags)?;
+    let c = s.store.change_tags(&team.id, id, |old| contact::merge_tags(old, &new)).await.map_err(not_found(NOT_FOUND))??;
+    Ok(ok(c))
+}
+
+#[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
+    responses((status = 200, body = Contact), (status = 404)))]
+pub async fn remove_tags(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<TagsBody>) -> ApiResult<Json<Value>> {
+    let id = uuid_or(&id, NOT_FOUND)?;
+    let gone: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
+    let c = s
+        .store
+        .change_tags(&team.id, id, |old| Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect()))
+        .await
+        .map_err(not_found(NOT_FOUND))??;
+    Ok(ok(c))
+}
+
+#[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
+    responses((status = 200, description = "data: null"), (status = 404)))]
+pub async fn delete_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    s.store.delete_contact(&team.id, uuid_or(&id, NOT_FOUND)?).await.map_err(not_found(NOT_FOUND))?;
+    Ok(ok(Value::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sort_forms() {
+        assert_eq!(parse_sort(None, None).unwrap(), (ContactSort::Created, true));
+        assert_eq!(parse_sort(Some("name_asc"), None).unwrap(), (ContactSort::Name, false));
+        assert_eq!(parse_sort(Some("phone_number_desc"), None).unwrap(), (ContactSort::PhoneNumber, true));
+        assert_eq!(parse_sort(Some("name"), Some("desc")).unwrap(), (ContactSort::Name, true));
+        assert!(parse_sort(Some("password_asc"), None).is_err());
+        assert!(parse_sort(Some("name"), Some("sideways")).is_err());
+    }
+}

@@ -1,0 +1,173 @@
+//! `/interview…`: voice agents. Listing and reading are Thoughtly's; create, update and archive
+//! are Parley's additions so agents can be managed as code.
+
+use super::not_found;
+use crate::auth::Team;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Params};
+use crate::{ok, AppState};
+use axum::extract::{Path, State};
+use axum::{Extension, Json};
+use parley_core::flow::Flow;
+use parley_core::ids;
+use parley_core::interview::{Interview, InterviewStatus};
+use parley_core::time::Timestamp;
+use parley_store::interviews::InterviewSort;
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
+
+const NOT_FOUND: &str = "Interview not found";
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InterviewBody {
+    pub title: Option<String>,
+    pub ai_name: Option<String>,
+    pub lang: Option<String>,
+    pub response_tags: Option<Vec<String>>,
+    pub should_record: Option<bool>,
+    pub should_leave_voicemail: Option<bool>,
+    pub voicemail_message: Option<String>,
+    pub flow: Option<Flow>,
+    /// On update: the version read; a stale one is 409 (no lost updates between editors).
+    pub version: Option<i64>,
+}
+
+fn text(field: &str, v: &str, max: usize) -> ApiResult<String> {
+    let v = v.trim();
+    if v.is_empty() {
+        return Err(ApiError::bad(format!("{field}: must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(ApiError::bad(format!("{field}: must be at most {max} characters")));
+    }
+    Ok(v.to_string())
+}
+
+/// Applies `b` onto `i` and validates the result as a whole.
+fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
+    if let Some(t) = &b.title {
+        i.title = text("title", t, 200)?;
+    }
+    if let Some(n) = &b.ai_name {
+        i.ai_name = text("ai_name", n, 100)?;
+    }
+    if let Some(l) = &b.lang {
+        let l = text("lang", l, 16)?;
+        if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+            return Err(ApiError::bad(format!("lang: '{l}' is not a language tag such as en or en-US")));
+        }
+        i.lang = l;
+    }
+    if let Some(t) = b.response_tags {
+        i.response_tags = parley_core::contact::clean_tags(&t).map_err(|e| ApiError::bad(e.to_string().replacen("tags", "response_tags", 1)))?;
+    }
+    if let Some(v) = b.should_record {
+        i.should_record = v;
+    }
+    if let Some(v) = b.should_leave_voicemail {
+        i.should_leave_voicemail = v;
+    }
+    if let Some(m) = b.voicemail_message {
+        i.voicemail_message = Some(m).filter(|m| !m.trim().is_empty());
+    }
+    if i.should_leave_voicemail && i.voicemail_message.is_none() {
+        return Err(ApiError::bad("voicemail_message: required when should_leave_voicemail is true"));
+    }
+    if let Some(f) = b.flow {
+        i.flow = f;
+    }
+    i.flow.validate(s.config.llm_configured).map_err(ApiError::from_many)?;
+    Ok(())
+}
+
+#[utoipa::path(post, path = "/interview/create", tag = "interviews", request_body = InterviewBody,
+    responses((status = 200, body = Interview), (status = 400, description = "Invalid field or flow; every problem is listed")))]
+pub async fn create(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<InterviewBody>) -> ApiResult<Json<Value>> {
+    if b.title.is_none() {
+        return Err(ApiError::bad("title: is required"));
+    }
+    let now = Timestamp::now();
+    let mut i = Interview {
+        id: ids::new_agent_id(),
+        created: now,
+        updated: now,
+        version: 1,
+        title: String::new(),
+        ai_name: "Alex".into(),
+        lang: "en".into(),
+        status: InterviewStatus::Active,
+        response_tags: vec![],
+        should_record: true,
+        should_leave_voicemail: false,
+        voicemail_message: None,
+        flow: Flow::minimal(),
+    };
+    apply(&s, &mut i, b)?;
+    s.store.insert_interview(&team.id, &i).await?;
+    Ok(ok(i))
+}
+
+#[utoipa::path(get, path = "/interview", tag = "interviews",
+    params(("search" = Option<String>, Query), ("status" = Option<String>, Query, description = "ACTIVE or ARCHIVED"),
+           ("sort" = Option<String>, Query, description = "title_asc|title_desc|created_asc|created_desc"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "{interviews, count}")))]
+pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
+    let (page, limit) = p.paging(20, 50)?;
+    let status = p
+        .get("status")
+        .filter(|v| !v.is_empty())
+        .map(|v| InterviewStatus::parse(v).ok_or_else(|| ApiError::bad(format!("status: '{v}' is not ACTIVE or ARCHIVED"))))
+        .transpose()?;
+    let sort = match p.get("sort").filter(|v| !v.is_empty()) {
+        None => InterviewSort::CreatedDesc,
+        Some(v) => InterviewSort::parse(v)
+            .ok_or_else(|| ApiError::bad(format!("sort: '{v}' is not title_asc, title_desc, created_asc or created_desc")))?,
+    };
+    let (list, total) = s.store.list_interviews(&team.id, p.get("search"), status, sort, page, limit).await?;
+    Ok(ok(serde_json::json!({ "interviews": list, "count": total })))
+}
+
+pub async fn find(s: &AppState, team: &str, id: &str) -> ApiResult<Interview> {
+    if !ids::is_agent_id(id) {
+        return Err(ApiError::NotFound(NOT_FOUND));
+    }
+    s.store.interview(team, id).await.map_err(not_found(NOT_FOUND))
+}
+
+#[utoipa::path(get, path = "/interview/{id}", tag = "interviews", params(("id" = String, Path)),
+    responses((status = 200, body = Interview), (status = 404, description = "Interview not found")))]
+pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    Ok(ok(find(&s, &team.id, &id).await?))
+}
+
+#[utoipa::path(post, path = "/interview/{id}/update", tag = "interviews", params(("id" = String, Path)), request_body = InterviewBody,
+    responses((status = 200, body = Interview), (status = 400), (status = 404), (status = 409, description = "Stale version")))]
+pub async fn update(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<InterviewBody>) -> ApiResult<Json<Value>> {
+    let mut i = find(&s, &team.id, &id).await?;
+    let read = i.version;
+    if b.version.is_some_and(|v| v != read) {
+        return Err(ApiError::Conflict(format!("version: the agent is at version {read}; read it again and retry")));
+    }
+    apply(&s, &mut i, b)?;
+    i.version += 1;
+    i.updated = Timestamp::now();
+    s.store.update_interview(&team.id, &i, read).await?;
+    Ok(ok(i))
+}
+
+#[utoipa::path(post, path = "/interview/{id}/toggle_archive", tag = "interviews", params(("id" = String, Path)),
+    responses((status = 200, body = Interview), (status = 404)))]
+pub async fn toggle_archive(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+    let mut i = find(&s, &team.id, &id).await?;
+    let read = i.version;
+    i.status = match i.status {
+        InterviewStatus::Active => InterviewStatus::Archived,
+        InterviewStatus::Archived => InterviewStatus::Active,
+    };
+    i.version += 1;
+    i.updated = Timestamp::now();
+    s.store.update_interview(&team.id, &i, read).await?;
+    Ok(ok(i))
+}

@@ -1,0 +1,169 @@
+//! The `parley` server: settings from `PARLEY_*` variables ([`Settings`]), and [`start`], which
+//! wires the store, the job runner and the HTTP API into one running server. The binary
+//! (`main.rs`) is a thin command line over this, and the integration tests start the very same
+//! server in-process on loopback.
+
+use clap::Args;
+use parley_api::{ApiConfig, AppState};
+use parley_jobs::{JobsConfig, JobsHandle, Runner};
+use parley_store::Store;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Every setting, each from its `PARLEY_*` variable or flag, with a default that runs.
+#[derive(Debug, Clone, Args)]
+pub struct Settings {
+    /// Address the HTTP API listens on.
+    #[arg(long, env = "PARLEY_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Folder for the SQLite database (and, later, recordings and models' caches).
+    #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Database URL: `sqlite://FILE` or `postgres://USER:PASS@HOST/DB`. Default: SQLite in the data dir.
+    #[arg(long, env = "PARLEY_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// Database connections in the pool.
+    #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", default_value_t = 16)]
+    pub db_max_connections: u32,
+    /// SIP listening address (reserved: SIP trunks arrive with the telephony work).
+    #[arg(long, env = "PARLEY_SIP_BIND", default_value = "127.0.0.1:5060")]
+    pub sip_bind: String,
+    /// Base URL at which webhooks, recordings and media streams reach this server.
+    #[arg(long, env = "PARLEY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
+    pub public_url: String,
+    /// Requests per minute per team (0 = no limit).
+    #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
+    pub rate_limit_per_minute: u32,
+    /// Require the `team_id` header; `false` accepts token-only clients (a sent team_id must still match).
+    #[arg(long, env = "PARLEY_REQUIRE_TEAM_HEADER", default_value_t = true, action = clap::ArgAction::Set)]
+    pub require_team_header: bool,
+    /// Largest accepted request body, in bytes.
+    #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
+    pub max_body_bytes: usize,
+    /// Deliver webhooks to private and loopback addresses (tests and closed networks only).
+    #[arg(long, env = "PARLEY_ALLOW_PRIVATE_WEBHOOKS", default_value = "0", value_parser = parse_flag)]
+    pub allow_private_webhooks: bool,
+    /// Timeout of one webhook delivery attempt, in milliseconds.
+    #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
+    pub webhook_timeout_ms: u64,
+    /// First webhook retry delay (doubles per attempt, ±50 % jitter), in milliseconds.
+    #[arg(long, env = "PARLEY_WEBHOOK_RETRY_BASE_MS", default_value_t = 10_000)]
+    pub webhook_retry_base_ms: u64,
+    /// Longest webhook retry delay, in milliseconds.
+    #[arg(long, env = "PARLEY_WEBHOOK_RETRY_MAX_MS", default_value_t = 3_600_000)]
+    pub webhook_retry_max_ms: u64,
+    /// Run background jobs in this process (turn off for API-only processes).
+    #[arg(long, env = "PARLEY_RUN_JOBS", default_value = "1", value_parser = parse_flag)]
+    pub run_jobs: bool,
+    /// Jobs run at once by this process.
+    #[arg(long, env = "PARLEY_JOB_CONCURRENCY", default_value_t = 16)]
+    pub job_concurrency: usize,
+    /// Seconds a claimed job is reserved before another process may take it over.
+    #[arg(long, env = "PARLEY_JOB_LEASE_SECS", default_value_t = 60)]
+    pub job_lease_secs: u64,
+    /// OpenAI-compatible chat endpoint for prompt nodes (none: prompt nodes are refused).
+    #[arg(long, env = "PARLEY_LLM_BASE_URL")]
+    pub llm_base_url: Option<String>,
+    /// Log filter (tracing's EnvFilter syntax).
+    #[arg(long, env = "PARLEY_LOG", default_value = "info")]
+    pub log: String,
+    /// Log format: `text` or `json`.
+    #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+}
+
+fn parse_flag(s: &str) -> Result<bool, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" | "" => Ok(false),
+        _ => Err(format!("'{s}' is not 1/0 or true/false")),
+    }
+}
+
+impl Settings {
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("parley.db").display()))
+    }
+
+    pub fn api_config(&self) -> ApiConfig {
+        ApiConfig {
+            rate_limit_per_minute: self.rate_limit_per_minute,
+            require_team_header: self.require_team_header,
+            max_body_bytes: self.max_body_bytes,
+            llm_configured: self.llm_base_url.as_deref().is_some_and(|u| !u.is_empty()),
+            ..ApiConfig::default()
+        }
+    }
+
+    pub fn jobs_config(&self) -> JobsConfig {
+        JobsConfig {
+            concurrency: self.job_concurrency.max(1),
+            lease: Duration::from_secs(self.job_lease_secs.max(1)),
+            allow_private_webhooks: self.allow_private_webhooks,
+            webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
+            webhook_retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            webhook_retry_max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
+            ..JobsConfig::default()
+        }
+    }
+
+    /// Connects and migrates, creating the data dir for SQLite.
+    pub async fn open_store(&self) -> anyhow::Result<Store> {
+        let url = self.database_url();
+        if !url.starts_with("postgres") {
+            std::fs::create_dir_all(&self.data_dir)?;
+        }
+        let store = Store::connect(&url, self.db_max_connections).await?;
+        store.migrate().await?;
+        Ok(store)
+    }
+}
+
+/// A server running in this process.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub store: Store,
+    shutdown: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    /// Stops accepting requests and jobs, and waits for both to wind down.
+    pub async fn stop(self) {
+        let _ = self.shutdown.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        self.store.close().await;
+    }
+}
+
+/// Starts the API (and the job runner unless disabled) on `settings.bind` (port 0 picks one).
+pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running> {
+    let (tx, rx) = watch::channel(false);
+    let jobs = JobsHandle::default();
+    let mut tasks = Vec::new();
+    if settings.run_jobs {
+        let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone());
+        tasks.push(tokio::spawn(runner.run(rx.clone())));
+    }
+    let state = AppState::new(store.clone(), settings.api_config(), jobs);
+    let app = parley_api::router(state);
+    let listener = tokio::net::TcpListener::bind(settings.bind).await?;
+    let addr = listener.local_addr()?;
+    let mut stop = rx.clone();
+    tasks.push(tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = stop.wait_for(|s| *s).await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "HTTP server stopped");
+        }
+    }));
+    Ok(Running { addr, store, shutdown: tx, tasks })
+}
