@@ -44,14 +44,16 @@ impl ContactSort {
         })
     }
 
-    fn column(self) -> &'static str {
+    /// The ORDER BY expression; text sorts case-insensitively, identically on both databases
+    /// (SQLite compares bytes, PostgreSQL by collation, so neither is used bare).
+    fn order_expr(self) -> &'static str {
         match self {
-            Self::Created => "created",
-            Self::Updated => "updated",
-            Self::Name => "name",
-            Self::PhoneNumber => "phone_number",
-            Self::Email => "email",
-            Self::Status => "status",
+            Self::Created => "c.created",
+            Self::Updated => "c.updated",
+            Self::Name => "LOWER(COALESCE(c.name, ''))",
+            Self::PhoneNumber => "c.phone_number",
+            Self::Email => "LOWER(COALESCE(c.email, ''))",
+            Self::Status => "c.status",
         }
     }
 }
@@ -141,10 +143,10 @@ impl Store {
         let dir = if f.descending { "DESC" } else { "ASC" };
         // Stable order: ties broken by id so pages never overlap or skip.
         let list_sql = format!(
-            "SELECT {} {} ORDER BY c.{} {dir}, c.id {dir} LIMIT {} OFFSET {}",
+            "SELECT {} {} ORDER BY {} {dir}, c.id {dir} LIMIT {} OFFSET {}",
             COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", "),
             q.sql,
-            f.sort.column(),
+            f.sort.order_expr(),
             f.limit,
             f.page * f.limit
         );
