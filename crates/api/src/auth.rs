@@ -40,9 +40,14 @@ pub struct TeamRateLimit {
 impl TeamRateLimit {
     /// `per_minute == 0` turns the limit off (benchmarks).
     pub fn new(per_minute: u32) -> Self {
-        let limiter = NonZeroU32::new(per_minute)
-            .map(|n| Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()));
-        TeamRateLimit { limiter, per_minute, clock: DefaultClock::default() }
+        let limiter = NonZeroU32::new(per_minute).map(|n| {
+            Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>())
+        });
+        TeamRateLimit {
+            limiter,
+            per_minute,
+            clock: DefaultClock::default(),
+        }
     }
 
     /// Ok with (remaining, seconds until the full quota is back), or the error with Retry-After.
@@ -58,7 +63,9 @@ impl TeamRateLimit {
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.clock.now());
-                Err(ApiError::RateLimited { retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64 })
+                Err(ApiError::RateLimited {
+                    retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
+                })
             }
         }
     }
@@ -72,7 +79,11 @@ impl TeamRateLimit {
 }
 
 fn header<'a>(h: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
-    names.iter().find_map(|n| h.get(*n)).and_then(|v| v.to_str().ok()).map(str::trim)
+    names
+        .iter()
+        .find_map(|n| h.get(*n))
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
 }
 
 pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -99,7 +110,11 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
 }
 
 fn retry_of(res: &Response) -> u64 {
-    res.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1)
+    res.headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1)
 }
 
 fn add_limit_headers(h: &mut HeaderMap, limit: u32, state: Option<(u32, u64)>) {
@@ -111,7 +126,9 @@ fn add_limit_headers(h: &mut HeaderMap, limit: u32, state: Option<(u32, u64)>) {
 }
 
 async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<String, ApiError> {
-    let token = header(h, &["x-api-token"]).filter(|t| !t.is_empty()).ok_or(ApiError::Unauthorized)?;
+    let token = header(h, &["x-api-token"])
+        .filter(|t| !t.is_empty())
+        .ok_or(ApiError::Unauthorized)?;
     // `team_id` as API.md names it; `team-id` too, since some proxies drop underscored headers.
     let sent_team = header(h, &["team_id", "team-id"]);
     if sent_team.is_none() && s.config.require_team_header {
@@ -120,7 +137,11 @@ async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<String, ApiError> {
     if token.len() > 200 {
         return Err(ApiError::Unauthorized);
     }
-    let team = s.store.team_of_token_hash(&ids::hash_token(token)).await?.ok_or(ApiError::Unauthorized)?;
+    let team = s
+        .store
+        .team_of_token_hash(&ids::hash_token(token))
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
     if let Some(sent) = sent_team {
         if !ids::ct_eq(sent, &team) {
             return Err(ApiError::Unauthorized);

@@ -16,30 +16,44 @@ use serde_json::json;
 pub enum ApiError {
     Unauthorized,
     /// 400 with a message naming the field.
-    BadRequest { message: String, code: &'static str },
+    BadRequest {
+        message: String,
+        code: &'static str,
+    },
     /// 404 with e.g. "Contact not found".
     NotFound(&'static str),
     Conflict(String),
     PayloadTooLarge(String),
     UnsupportedMediaType,
-    RateLimited { retry_after_s: u64 },
+    RateLimited {
+        retry_after_s: u64,
+    },
     MethodNotAllowed,
     Internal(String),
 }
 
 impl ApiError {
     pub fn bad(message: impl Into<String>) -> Self {
-        ApiError::BadRequest { message: message.into(), code: "invalid_request" }
+        ApiError::BadRequest {
+            message: message.into(),
+            code: "invalid_request",
+        }
     }
 
     pub fn bad_with(message: impl Into<String>, code: &'static str) -> Self {
-        ApiError::BadRequest { message: message.into(), code }
+        ApiError::BadRequest {
+            message: message.into(),
+            code,
+        }
     }
 
     /// Several validation problems answered at once, separated by "; ".
     pub fn from_many(errs: Vec<ValidationError>) -> Self {
         let code = errs.first().map_or("invalid_request", |e| e.code);
-        ApiError::BadRequest { message: errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "), code }
+        ApiError::BadRequest {
+            message: errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+            code,
+        }
     }
 
     fn parts(&self) -> (StatusCode, String, &'static str) {
@@ -54,16 +68,31 @@ impl ApiError {
                 "Expected a JSON body with the header Content-Type: application/json".into(),
                 "unsupported_media_type",
             ),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "Rate limit exceeded".into(), "rate_limited"),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "Method not allowed".into(), "method_not_allowed"),
-            ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "Internal server error".into(), "internal"),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                "Rate limit exceeded".into(),
+                "rate_limited",
+            ),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                "Method not allowed".into(),
+                "method_not_allowed",
+            ),
+            ApiError::Internal(_) => (
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "Internal server error".into(),
+                "internal",
+            ),
         }
     }
 }
 
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
-        ApiError::BadRequest { message: e.to_string(), code: e.code }
+        ApiError::BadRequest {
+            message: e.to_string(),
+            code: e.code,
+        }
     }
 }
 
@@ -91,7 +120,8 @@ impl IntoResponse for ApiError {
         };
         let mut res = (status, Json(body)).into_response();
         if let ApiError::RateLimited { retry_after_s } = self {
-            res.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            res.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
         }
         res
     }

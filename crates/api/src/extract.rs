@@ -41,7 +41,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     // Syntax first, so malformed JSON gets Thoughtly's exact message.
-    let value: serde_json::Value = serde_json::from_slice(bytes).map_err(|_| ApiError::bad_with("Invalid Syntax", "invalid_json"))?;
+    let value: serde_json::Value =
+        serde_json::from_slice(bytes).map_err(|_| ApiError::bad_with("Invalid Syntax", "invalid_json"))?;
     if !value.is_object() {
         return Err(ApiError::bad_with("the body must be a JSON object", "invalid_json"));
     }
@@ -77,8 +78,18 @@ impl Params {
     pub fn all(&self, name: &str) -> Vec<String> {
         self.0
             .iter()
-            .filter(|(k, _)| k == name || k.strip_prefix(name).is_some_and(|r| r.starts_with('[') && r.ends_with(']')))
-            .flat_map(|(_, v)| v.split(',').map(str::trim).filter(|s| !s.is_empty()).map(str::to_string).collect::<Vec<_>>())
+            .filter(|(k, _)| {
+                k == name
+                    || k.strip_prefix(name)
+                        .is_some_and(|r| r.starts_with('[') && r.ends_with(']'))
+            })
+            .flat_map(|(_, v)| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -95,7 +106,11 @@ impl Params {
     pub fn paging(&self, default: i64, max: i64) -> Result<(i64, i64), ApiError> {
         let int = |name: &str| -> Result<Option<i64>, ApiError> {
             self.get(name)
-                .map(|v| v.trim().parse::<i64>().map_err(|_| ApiError::bad(format!("{name}: '{v}' is not a whole number"))))
+                .map(|v| {
+                    v.trim()
+                        .parse::<i64>()
+                        .map_err(|_| ApiError::bad(format!("{name}: '{v}' is not a whole number")))
+                })
                 .transpose()
         };
         let page = int("page")?.unwrap_or(0);

@@ -46,7 +46,13 @@ pub struct ApiConfig {
 
 impl Default for ApiConfig {
     fn default() -> Self {
-        ApiConfig { rate_limit_per_minute: 100, require_team_header: true, max_body_bytes: 1 << 20, llm_configured: false, max_batch: 1000 }
+        ApiConfig {
+            rate_limit_per_minute: 100,
+            require_team_header: true,
+            max_body_bytes: 1 << 20,
+            llm_configured: false,
+            max_batch: 1000,
+        }
     }
 }
 
@@ -113,7 +119,10 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
-            let route = req.extensions().get::<MatchedPath>().map_or(req.uri().path(), |m| m.as_str());
+            let route = req
+                .extensions()
+                .get::<MatchedPath>()
+                .map_or(req.uri().path(), |m| m.as_str());
             tracing::info_span!("request", method = %req.method(), route = %route, team_id = tracing::field::Empty)
         }))
         .with_state(state)
@@ -121,13 +130,23 @@ pub fn router(state: AppState) -> Router {
 
 async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
-    let route = req.extensions().get::<MatchedPath>().map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
     let method = req.method().to_string();
     let res = next.run(req).await;
     s.metrics
         .requests
-        .get_or_create(&metrics::RequestLabels { method, route: route.clone(), status: res.status().as_u16() })
+        .get_or_create(&metrics::RequestLabels {
+            method,
+            route: route.clone(),
+            status: res.status().as_u16(),
+        })
         .inc();
-    s.metrics.latency.get_or_create(&metrics::RouteLabels { route }).observe(start.elapsed().as_secs_f64());
+    s.metrics
+        .latency
+        .get_or_create(&metrics::RouteLabels { route })
+        .observe(start.elapsed().as_secs_f64());
     res
 }

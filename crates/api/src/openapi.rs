@@ -25,8 +25,14 @@ struct Auth;
 impl Modify for Auth {
     fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
         let c = doc.components.get_or_insert_with(Default::default);
-        c.add_security_scheme("api_token", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-token"))));
-        c.add_security_scheme("team_id", SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("team_id"))));
+        c.add_security_scheme(
+            "api_token",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("x-api-token"))),
+        );
+        c.add_security_scheme(
+            "team_id",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("team_id"))),
+        );
     }
 }
 

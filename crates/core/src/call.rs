@@ -126,22 +126,41 @@ pub struct TransitionError {
 }
 
 impl CallState {
-    pub const QUEUED: CallState = CallState { status: CallStatus::NotStarted, progress: Progress::Queued, end_reason: None };
+    pub const QUEUED: CallState = CallState {
+        status: CallStatus::NotStarted,
+        progress: Progress::Queued,
+        end_reason: None,
+    };
 
     /// The state after `event`, or why it cannot happen now.
     pub fn apply(self, event: CallEvent) -> Result<CallState, TransitionError> {
         use Progress::*;
-        let err = |what| Err(TransitionError { progress: self.progress.as_str(), event: what });
+        let err = |what| {
+            Err(TransitionError {
+                progress: self.progress.as_str(),
+                event: what,
+            })
+        };
         match (self.progress, event) {
             (Ended, _) => err("change any more"),
-            (Queued, CallEvent::Dial) => Ok(CallState { progress: Dialing, ..self }),
-            (Dialing, CallEvent::Ring) => Ok(CallState { progress: Ringing, ..self }),
-            (Dialing | Ringing, CallEvent::Answer) => {
-                Ok(CallState { status: CallStatus::InProgress, progress: Answered, end_reason: None })
-            }
-            (_, CallEvent::End(reason)) => {
-                Ok(CallState { status: reason.final_status(), progress: Ended, end_reason: Some(reason) })
-            }
+            (Queued, CallEvent::Dial) => Ok(CallState {
+                progress: Dialing,
+                ..self
+            }),
+            (Dialing, CallEvent::Ring) => Ok(CallState {
+                progress: Ringing,
+                ..self
+            }),
+            (Dialing | Ringing, CallEvent::Answer) => Ok(CallState {
+                status: CallStatus::InProgress,
+                progress: Answered,
+                end_reason: None,
+            }),
+            (_, CallEvent::End(reason)) => Ok(CallState {
+                status: reason.final_status(),
+                progress: Ended,
+                end_reason: Some(reason),
+            }),
             (_, CallEvent::Dial) => err("be dialed"),
             (_, CallEvent::Ring) => err("ring"),
             (_, CallEvent::Answer) => err("be answered"),
@@ -210,7 +229,11 @@ pub struct Call {
 
 impl Call {
     pub fn state(&self) -> CallState {
-        CallState { status: self.status, progress: self.progress, end_reason: self.end_reason }
+        CallState {
+            status: self.status,
+            progress: self.progress,
+            end_reason: self.end_reason,
+        }
     }
 }
 
@@ -225,14 +248,22 @@ mod tests {
         let s = s.apply(CallEvent::Answer).unwrap();
         assert_eq!(s.status, CallStatus::InProgress);
         let s = s.apply(CallEvent::End(EndReason::Completed)).unwrap();
-        assert_eq!((s.status, s.progress, s.end_reason), (CallStatus::Ended, Progress::Ended, Some(EndReason::Completed)));
+        assert_eq!(
+            (s.status, s.progress, s.end_reason),
+            (CallStatus::Ended, Progress::Ended, Some(EndReason::Completed))
+        );
     }
 
     #[test]
     fn finished_calls_stay_finished_and_order_is_enforced() {
         let ended = CallState::QUEUED.apply(CallEvent::End(EndReason::Canceled)).unwrap();
         assert_eq!(ended.status, CallStatus::Failed);
-        for e in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer, CallEvent::End(EndReason::Completed)] {
+        for e in [
+            CallEvent::Dial,
+            CallEvent::Ring,
+            CallEvent::Answer,
+            CallEvent::End(EndReason::Completed),
+        ] {
             assert!(ended.apply(e).is_err(), "{e:?}");
         }
         assert!(CallState::QUEUED.apply(CallEvent::Answer).is_err());

@@ -97,9 +97,14 @@ pub const MAX_NAME_LEN: usize = 200;
 
 /// Trims a name; empty becomes `None`.
 pub fn clean_name(field: &str, name: Option<&str>) -> Result<Option<String>, ValidationError> {
-    let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) else { return Ok(None) };
+    let Some(n) = name.map(str::trim).filter(|n| !n.is_empty()) else {
+        return Ok(None);
+    };
     if n.chars().count() > MAX_NAME_LEN {
-        return Err(ValidationError::new(field, format!("must be at most {MAX_NAME_LEN} characters")));
+        return Err(ValidationError::new(
+            field,
+            format!("must be at most {MAX_NAME_LEN} characters"),
+        ));
     }
     Ok(Some(n.to_string()))
 }
@@ -107,13 +112,20 @@ pub fn clean_name(field: &str, name: Option<&str>) -> Result<Option<String>, Val
 /// A deliberately plain email check: one `@`, a dot in the domain, no spaces, at most 254
 /// characters. Full RFC 5322 accepts addresses no mail system delivers to.
 pub fn clean_email(email: Option<&str>) -> Result<Option<String>, ValidationError> {
-    let Some(e) = email.map(str::trim).filter(|e| !e.is_empty()) else { return Ok(None) };
+    let Some(e) = email.map(str::trim).filter(|e| !e.is_empty()) else {
+        return Ok(None);
+    };
     let bad = || ValidationError::new("email", format!("'{e}' is not an email address")).with_code("invalid_email");
     if e.len() > 254 || e.chars().any(char::is_whitespace) {
         return Err(bad());
     }
     let (local, domain) = e.split_once('@').ok_or_else(bad)?;
-    if local.is_empty() || domain.contains('@') || !domain.contains('.') || domain.starts_with('.') || domain.ends_with('.') {
+    if local.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+    {
         return Err(bad());
     }
     Ok(Some(e.to_string()))
@@ -128,14 +140,20 @@ pub fn clean_tags(tags: &[String]) -> Result<Vec<String>, ValidationError> {
             return Err(ValidationError::new(format!("tags[{i}]"), "must not be empty"));
         }
         if t.chars().count() > MAX_TAG_LEN {
-            return Err(ValidationError::new(format!("tags[{i}]"), format!("must be at most {MAX_TAG_LEN} characters")));
+            return Err(ValidationError::new(
+                format!("tags[{i}]"),
+                format!("must be at most {MAX_TAG_LEN} characters"),
+            ));
         }
         if !out.iter().any(|o| o == t) {
             out.push(t.to_string());
         }
     }
     if out.len() > MAX_TAGS {
-        return Err(ValidationError::new("tags", format!("at most {MAX_TAGS} tags per contact")));
+        return Err(ValidationError::new(
+            "tags",
+            format!("at most {MAX_TAGS} tags per contact"),
+        ));
     }
     Ok(out)
 }
@@ -149,14 +167,23 @@ pub fn merge_tags(existing: &[String], new: &[String]) -> Result<Vec<String>, Va
 
 pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ValidationError> {
     if attributes.len() > MAX_ATTRIBUTES {
-        return Err(ValidationError::new("attributes", format!("at most {MAX_ATTRIBUTES} attributes")));
+        return Err(ValidationError::new(
+            "attributes",
+            format!("at most {MAX_ATTRIBUTES} attributes"),
+        ));
     }
     for (k, v) in attributes {
         if k.is_empty() || k.len() > MAX_ATTRIBUTE_KEY_LEN {
-            return Err(ValidationError::new("attributes", format!("key '{k}' must be 1 to {MAX_ATTRIBUTE_KEY_LEN} characters")));
+            return Err(ValidationError::new(
+                "attributes",
+                format!("key '{k}' must be 1 to {MAX_ATTRIBUTE_KEY_LEN} characters"),
+            ));
         }
         if v.len() > MAX_ATTRIBUTE_VALUE_LEN {
-            return Err(ValidationError::new(format!("attributes.{k}"), format!("must be at most {MAX_ATTRIBUTE_VALUE_LEN} bytes")));
+            return Err(ValidationError::new(
+                format!("attributes.{k}"),
+                format!("must be at most {MAX_ATTRIBUTE_VALUE_LEN} bytes"),
+            ));
         }
     }
     Ok(())
@@ -186,7 +213,10 @@ mod tests {
     #[test]
     fn status_serializes_as_the_api_does() {
         assert_eq!(serde_json::to_string(&ContactStatus::Dnc).unwrap(), "\"DNC\"");
-        assert_eq!(serde_json::to_string(&LeadSource::ApiBulkUpload).unwrap(), "\"API_BULK_UPLOAD\"");
+        assert_eq!(
+            serde_json::to_string(&LeadSource::ApiBulkUpload).unwrap(),
+            "\"API_BULK_UPLOAD\""
+        );
         assert_eq!(ContactStatus::parse("DNC"), Some(ContactStatus::Dnc));
     }
 }

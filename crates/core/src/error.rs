@@ -14,7 +14,11 @@ pub struct ValidationError {
 
 impl ValidationError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self { field: field.into(), message: message.into(), code: "invalid_request" }
+        Self {
+            field: field.into(),
+            message: message.into(),
+            code: "invalid_request",
+        }
     }
 
     pub fn with_code(mut self, code: &'static str) -> Self {

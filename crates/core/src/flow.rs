@@ -50,8 +50,16 @@ pub struct Flow {
 
 pub const MAX_NODES: usize = 500;
 pub const QUESTION_KINDS: [&str; 5] = ["text", "yes_no", "number", "date", "choice"];
-pub const BRANCH_OPS: [&str; 8] =
-    ["equals", "not_equals", "contains", "greater_than", "less_than", "exists", "not_exists", "matches"];
+pub const BRANCH_OPS: [&str; 8] = [
+    "equals",
+    "not_equals",
+    "contains",
+    "greater_than",
+    "less_than",
+    "exists",
+    "not_exists",
+    "matches",
+];
 const HTTP_METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 const TEMPLATE_ROOTS: [&str; 4] = ["metadata.", "attributes.", "variables.", "contact."];
 const CONTACT_FIELDS: [&str; 4] = ["name", "phone_number", "email", "id"];
@@ -68,9 +76,19 @@ impl Flow {
         Flow {
             nodes: vec![
                 node("start", "start", serde_json::json!({}), 0.0),
-                node("end", "end", serde_json::json!({"outcome": "completed", "message": "Hello! Goodbye."}), 250.0),
+                node(
+                    "end",
+                    "end",
+                    serde_json::json!({"outcome": "completed", "message": "Hello! Goodbye."}),
+                    250.0,
+                ),
             ],
-            edges: vec![Edge { id: "e-start-end".into(), source: "start".into(), source_handle: "next".into(), target: "end".into() }],
+            edges: vec![Edge {
+                id: "e-start-end".into(),
+                source: "start".into(),
+                source_handle: "next".into(),
+                target: "end".into(),
+            }],
         }
     }
 
@@ -78,7 +96,8 @@ impl Flow {
     /// nodes can run (without an LLM they cannot, and saving them is refused).
     pub fn validate(&self, llm_configured: bool) -> Result<(), Vec<ValidationError>> {
         let mut errs = Vec::new();
-        let mut push = |field: String, msg: String| errs.push(ValidationError::new(field, msg).with_code("invalid_flow"));
+        let mut push =
+            |field: String, msg: String| errs.push(ValidationError::new(field, msg).with_code("invalid_flow"));
 
         if self.nodes.len() > MAX_NODES {
             push("flow.nodes".into(), format!("at most {MAX_NODES} nodes"));
@@ -106,7 +125,10 @@ impl Flow {
             let mut problems = Vec::new();
             let allowed = node_handles(n, llm_configured, &captured, &mut problems);
             for (field, msg) in problems {
-                push(format!("{at}.data{field}"), format!("{} node '{}': {msg}", n.kind, n.id));
+                push(
+                    format!("{at}.data{field}"),
+                    format!("{} node '{}': {msg}", n.kind, n.id),
+                );
             }
             match allowed {
                 Some(h) => {
@@ -117,12 +139,18 @@ impl Flow {
                 }
                 None => push(
                     format!("{at}.type"),
-                    format!("unknown node type '{}' (start, speak, question, branch, transfer, webhook, end)", n.kind),
+                    format!(
+                        "unknown node type '{}' (start, speak, question, branch, transfer, webhook, end)",
+                        n.kind
+                    ),
                 ),
             }
         }
         if starts != 1 {
-            push("flow.nodes".into(), format!("a flow needs exactly one start node, found {starts}"));
+            push(
+                "flow.nodes".into(),
+                format!("a flow needs exactly one start node, found {starts}"),
+            );
         }
 
         let mut edge_ids = HashSet::new();
@@ -137,20 +165,30 @@ impl Flow {
                 push(format!("{at}.target"), format!("no node '{}'", e.target));
             }
             match handles.get(e.source.as_str()) {
-                None if !seen.contains(e.source.as_str()) => push(format!("{at}.source"), format!("no node '{}'", e.source)),
+                None if !seen.contains(e.source.as_str()) => {
+                    push(format!("{at}.source"), format!("no node '{}'", e.source))
+                }
                 None => {}
                 Some(allowed) if !allowed.iter().any(|h| h == &e.source_handle) => push(
                     format!("{at}.sourceHandle"),
                     if allowed.is_empty() {
                         format!("node '{}' ends the call and cannot have outgoing edges", e.source)
                     } else {
-                        format!("'{}' is not an outcome of node '{}' (expected one of: {})", e.source_handle, e.source, allowed.join(", "))
+                        format!(
+                            "'{}' is not an outcome of node '{}' (expected one of: {})",
+                            e.source_handle,
+                            e.source,
+                            allowed.join(", ")
+                        )
                     },
                 ),
                 Some(_) => {
                     has_out.insert(e.source.as_str());
                     if !used.insert((e.source.as_str(), e.source_handle.as_str())) {
-                        push(format!("{at}.sourceHandle"), format!("node '{}' already has an edge for '{}'", e.source, e.source_handle));
+                        push(
+                            format!("{at}.sourceHandle"),
+                            format!("node '{}' already has an edge for '{}'", e.source, e.source_handle),
+                        );
                     }
                 }
             }
@@ -158,7 +196,13 @@ impl Flow {
         for (i, n) in self.nodes.iter().enumerate() {
             let terminal = handles.get(n.id.as_str()).is_some_and(Vec::is_empty);
             if handles.contains_key(n.id.as_str()) && !terminal && !has_out.contains(n.id.as_str()) {
-                push(format!("flow.nodes[{i}]"), format!("node '{}' has no outgoing edge: the conversation would stop there", n.id));
+                push(
+                    format!("flow.nodes[{i}]"),
+                    format!(
+                        "node '{}' has no outgoing edge: the conversation would stop there",
+                        n.id
+                    ),
+                );
             }
         }
         if errs.is_empty() {
@@ -184,11 +228,17 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
     Some(match n.kind.as_str() {
         "start" => h(&["next"]),
         "speak" => {
-            match (s("message").filter(|m| !m.trim().is_empty()), s("prompt").filter(|m| !m.trim().is_empty())) {
+            match (
+                s("message").filter(|m| !m.trim().is_empty()),
+                s("prompt").filter(|m| !m.trim().is_empty()),
+            ) {
                 (Some(m), None) => check_template(".message", m, captured, p),
                 (None, Some(pr)) => {
                     if !llm {
-                        p.push((".prompt".into(), "a prompt needs an LLM: set PARLEY_LLM_BASE_URL (or use a fixed message)".into()));
+                        p.push((
+                            ".prompt".into(),
+                            "a prompt needs an LLM: set PARLEY_LLM_BASE_URL (or use a fixed message)".into(),
+                        ));
                     }
                     check_template(".prompt", pr, captured, p);
                 }
@@ -203,7 +253,10 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
                 None => p.push((".question".into(), "is required".into())),
             }
             if !s("variable").is_some_and(is_identifier) {
-                p.push((".variable".into(), "must be a name of letters, digits and _ (not starting with a digit)".into()));
+                p.push((
+                    ".variable".into(),
+                    "must be a name of letters, digits and _ (not starting with a digit)".into(),
+                ));
             }
             if let Some(r) = s("reprompt") {
                 check_template(".reprompt", r, captured, p);
@@ -223,13 +276,19 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
                         .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
                         .unwrap_or_default();
                     if choices.is_empty() || choices.iter().any(|c| c.trim().is_empty()) {
-                        p.push((".choices".into(), "a choice question needs a list of non-empty choices".into()));
+                        p.push((
+                            ".choices".into(),
+                            "a choice question needs a list of non-empty choices".into(),
+                        ));
                     }
                     choices
                 }
                 k if QUESTION_KINDS.contains(&k) => h(&["next"]),
                 other => {
-                    p.push((".kind".into(), format!("'{other}' is not one of {}", QUESTION_KINDS.join(", "))));
+                    p.push((
+                        ".kind".into(),
+                        format!("'{other}' is not one of {}", QUESTION_KINDS.join(", ")),
+                    ));
                     h(&["next"])
                 }
             };
@@ -253,8 +312,13 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
                             _ => p.push((format!("{at}.op"), format!("must be one of {}", BRANCH_OPS.join(", ")))),
                         }
                         match cs("handle") {
-                            Some(hd) if !hd.trim().is_empty() && hd != "else" && !out.iter().any(|o| o == hd) => out.push(hd.to_string()),
-                            _ => p.push((format!("{at}.handle"), "must be a non-empty name, unique in the branch, not 'else'".into())),
+                            Some(hd) if !hd.trim().is_empty() && hd != "else" && !out.iter().any(|o| o == hd) => {
+                                out.push(hd.to_string())
+                            }
+                            _ => p.push((
+                                format!("{at}.handle"),
+                                "must be a non-empty name, unique in the branch, not 'else'".into(),
+                            )),
                         }
                     }
                 }
@@ -332,17 +396,25 @@ fn check_template(field: &str, text: &str, captured: &HashSet<String>, p: &mut P
             return;
         };
         let path = after[..close].trim();
-        let ok = TEMPLATE_ROOTS.iter().any(|r| path.strip_prefix(r).is_some_and(|k| !k.is_empty()));
+        let ok = TEMPLATE_ROOTS
+            .iter()
+            .any(|r| path.strip_prefix(r).is_some_and(|k| !k.is_empty()));
         if !ok {
             p.push((field.into(), format!("'{{{{{path}}}}}' is not a known variable (use metadata.KEY, attributes.KEY, contact.name or variables.KEY)")));
         } else if let Some(v) = path.strip_prefix("variables.") {
             let name = v.split(['.', '[']).next().unwrap_or(v);
             if !captured.contains(name) {
-                p.push((field.into(), format!("'{{{{{path}}}}}': no question or webhook node captures '{name}'")));
+                p.push((
+                    field.into(),
+                    format!("'{{{{{path}}}}}': no question or webhook node captures '{name}'"),
+                ));
             }
         } else if let Some(f) = path.strip_prefix("contact.") {
             if !CONTACT_FIELDS.contains(&f) {
-                p.push((field.into(), format!("'{{{{{path}}}}}': contacts have {}", CONTACT_FIELDS.join(", "))));
+                p.push((
+                    field.into(),
+                    format!("'{{{{{path}}}}}': contacts have {}", CONTACT_FIELDS.join(", ")),
+                ));
             }
         }
         rest = &after[close + 2..];
@@ -392,8 +464,14 @@ mod tests {
         let mut v = appointment();
         v["nodes"][1]["data"] = json!({"message": "Hi {{nope.x}} {{variables.never}}"});
         v["nodes"][2]["data"]["kind"] = json!("colour");
-        v["nodes"].as_array_mut().unwrap().push(json!({"id": "x", "type": "teleport", "data": {}}));
-        v["edges"].as_array_mut().unwrap().push(json!({"id": "6", "source": "ok", "sourceHandle": "next", "target": "ghost"}));
+        v["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "x", "type": "teleport", "data": {}}));
+        v["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "6", "source": "ok", "sourceHandle": "next", "target": "ghost"}));
         let errs = flow(v).validate(false).unwrap_err();
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         let has = |needle: &str| text.iter().any(|t| t.contains(needle));
@@ -426,6 +504,9 @@ mod tests {
         let mut v = appointment();
         v["edges"].as_array_mut().unwrap().remove(4);
         let errs = flow(v).validate(false).unwrap_err();
-        assert!(errs.iter().any(|e| e.message.contains("'new' has no outgoing edge")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.message.contains("'new' has no outgoing edge")),
+            "{errs:?}"
+        );
     }
 }

@@ -39,12 +39,7 @@ pub fn parse_country_code(raw: &str) -> Result<u16, ValidationError> {
 
 /// Normalizes `raw` to E.164 (`+14155550123`), validating it for its country.
 /// `field` names the input in the error (`phone_number`, `phone_numbers[3]`).
-pub fn normalize(
-    field: &str,
-    raw: &str,
-    country_code: u16,
-    policy: PhonePolicy,
-) -> Result<String, ValidationError> {
+pub fn normalize(field: &str, raw: &str, country_code: u16, policy: PhonePolicy) -> Result<String, ValidationError> {
     let invalid = |msg: String| ValidationError::new(field, msg).with_code("invalid_phone_number");
     let trimmed = raw.trim();
     if trimmed.is_empty() {
@@ -57,7 +52,9 @@ pub fn normalize(
         .chars()
         .find(|c| !(c.is_ascii_digit() || matches!(c, '+' | ' ' | '-' | '(' | ')' | '.')))
     {
-        return Err(invalid(format!("'{trimmed}' contains '{bad}', which is not part of a phone number")));
+        return Err(invalid(format!(
+            "'{trimmed}' contains '{bad}', which is not part of a phone number"
+        )));
     }
     // `00` is the international prefix in most of the world; treat it as `+`.
     let international = if let Some(rest) = trimmed.strip_prefix("00") {
@@ -91,7 +88,11 @@ pub fn normalize(
     }
     let kind = parsed.number_type(&DATABASE);
     if !policy.allow_premium && matches!(kind, Type::PremiumRate | Type::SharedCost) {
-        let what = if kind == Type::PremiumRate { "premium-rate" } else { "shared-cost" };
+        let what = if kind == Type::PremiumRate {
+            "premium-rate"
+        } else {
+            "shared-cost"
+        };
         return Err(invalid(format!(
             "{what} numbers are refused (they cost the caller per minute); a team may allow them"
         ))
@@ -126,7 +127,9 @@ pub fn is_builtin_sandbox(e164: &str) -> bool {
 
 /// The persona slot of a built-in sandbox number: its last two digits.
 pub fn sandbox_persona_slot(e164: &str) -> Option<u8> {
-    is_builtin_sandbox(e164).then(|| e164[e164.len() - 2..].parse().ok()).flatten()
+    is_builtin_sandbox(e164)
+        .then(|| e164[e164.len() - 2..].parse().ok())
+        .flatten()
 }
 
 #[cfg(test)]
@@ -134,13 +137,23 @@ mod tests {
     use super::*;
 
     fn ok(raw: &str, cc: &str) -> String {
-        normalize("phone_number", raw, parse_country_code(cc).unwrap(), PhonePolicy::default())
-            .unwrap_or_else(|e| panic!("{raw} ({cc}) should be valid: {e}"))
+        normalize(
+            "phone_number",
+            raw,
+            parse_country_code(cc).unwrap(),
+            PhonePolicy::default(),
+        )
+        .unwrap_or_else(|e| panic!("{raw} ({cc}) should be valid: {e}"))
     }
 
     fn bad(raw: &str, cc: &str) -> ValidationError {
-        normalize("phone_number", raw, parse_country_code(cc).unwrap(), PhonePolicy::default())
-            .expect_err(&format!("{raw} ({cc}) should be invalid"))
+        normalize(
+            "phone_number",
+            raw,
+            parse_country_code(cc).unwrap(),
+            PhonePolicy::default(),
+        )
+        .expect_err(&format!("{raw} ({cc}) should be invalid"))
     }
 
     #[test]
@@ -166,7 +179,10 @@ mod tests {
             // Some national forms above are of another number than the international one (India);
             // each must still be valid and normalize as libphonenumber says.
             let n = ok(national, cc);
-            assert!(n.starts_with(&format!("+{}", cc.trim_start_matches('+'))), "{national}: {n}");
+            assert!(
+                n.starts_with(&format!("+{}", cc.trim_start_matches('+'))),
+                "{national}: {n}"
+            );
             assert_eq!(ok(international, "+1"), e164, "{international}");
         }
         assert_eq!(ok("020 7946 0958", "44"), "+442079460958");
@@ -181,15 +197,15 @@ mod tests {
         assert!(e.message.contains("+44"), "{e}");
         for (raw, cc) in [
             ("123", "+1"),
-            ("+1 123 456 7890", "+1"),       // area codes do not start with 1
-            ("+49 1", "+49"),                // too short
+            ("+1 123 456 7890", "+1"), // area codes do not start with 1
+            ("+49 1", "+49"),          // too short
             ("+33 9 1", "+33"),
-            ("+81 3-1234-56789012", "+81"),  // too long
+            ("+81 3-1234-56789012", "+81"), // too long
             ("+61 2 9876 54321", "+61"),
-            ("+91 98765 4321", "+91"),        // one digit short
+            ("+91 98765 4321", "+91"), // one digit short
             ("+55 11 1234", "+55"),
             ("+34 112 345 678", "+34"),
-            ("+999 1234567", "+1"),          // no such country
+            ("+999 1234567", "+1"), // no such country
         ] {
             bad(raw, cc);
         }
@@ -200,7 +216,11 @@ mod tests {
 
     #[test]
     fn premium_and_shared_cost_numbers_are_refused_unless_allowed() {
-        for (raw, _what) in [("+1 900 555 1234", "US premium"), ("+44 909 879 0000", "UK premium"), ("+44 845 464 0000", "UK shared cost")] {
+        for (raw, _what) in [
+            ("+1 900 555 1234", "US premium"),
+            ("+44 909 879 0000", "UK premium"),
+            ("+44 845 464 0000", "UK shared cost"),
+        ] {
             let e = bad(raw, "+1");
             assert_eq!(e.code, "premium_number_refused", "{raw}: {e}");
             let allowed = normalize("phone_number", raw, 1, PhonePolicy { allow_premium: true });

@@ -25,7 +25,9 @@ impl Timestamp {
     }
 
     pub fn parse_rfc3339(s: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(s).ok().map(|d| Timestamp(d.timestamp_millis()))
+        DateTime::parse_from_rfc3339(s)
+            .ok()
+            .map(|d| Timestamp(d.timestamp_millis()))
     }
 }
 

@@ -23,7 +23,12 @@ pub enum EventType {
 }
 
 impl EventType {
-    pub const ALL: [EventType; 4] = [Self::NewResponse, Self::PhoneTransfer, Self::ActionFailed, Self::CallProgress];
+    pub const ALL: [EventType; 4] = [
+        Self::NewResponse,
+        Self::PhoneTransfer,
+        Self::ActionFailed,
+        Self::CallProgress,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -85,7 +90,10 @@ mod tests {
         assert!(verify_signature("whsec_x", &h, b"{\"a\":1}", 1_700_000_010, 300));
         assert!(!verify_signature("whsec_x", &h, b"{\"a\":2}", 1_700_000_010, 300));
         assert!(!verify_signature("whsec_y", &h, b"{\"a\":1}", 1_700_000_010, 300));
-        assert!(!verify_signature("whsec_x", &h, b"{\"a\":1}", 1_700_001_000, 300), "too old");
+        assert!(
+            !verify_signature("whsec_x", &h, b"{\"a\":1}", 1_700_001_000, 300),
+            "too old"
+        );
     }
 
     #[test]

@@ -11,7 +11,9 @@ use std::sync::Arc;
 /// redirect could lead to a private address), a per-request timeout.
 pub fn client(config: &JobsConfig) -> reqwest::Client {
     reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver { allow_private: config.allow_private_webhooks }))
+        .dns_resolver(Arc::new(GuardedResolver {
+            allow_private: config.allow_private_webhooks,
+        }))
         .redirect(reqwest::redirect::Policy::none())
         .timeout(config.webhook_timeout)
         .user_agent(concat!("Parley-Webhooks/", env!("CARGO_PKG_VERSION")))
@@ -28,7 +30,12 @@ pub fn backoff_ms(config: &JobsConfig, attempt: i64) -> i64 {
     (exp * rand::thread_rng().gen_range(0.5..1.5)) as i64
 }
 
-pub async fn run(store: &Store, http: &reqwest::Client, config: &JobsConfig, job: &Job) -> Result<JobOutcome, JobError> {
+pub async fn run(
+    store: &Store,
+    http: &reqwest::Client,
+    config: &JobsConfig,
+    job: &Job,
+) -> Result<JobOutcome, JobError> {
     let id = job
         .payload
         .get("delivery_id")
@@ -45,7 +52,9 @@ pub async fn run(store: &Store, http: &reqwest::Client, config: &JobsConfig, job
     let url = match guard::check_url(&d.url, config.allow_private_webhooks) {
         Ok(u) => u,
         Err(why) => {
-            store.record_delivery_attempt(&d.id, "failed", None, Some(&why), None).await?;
+            store
+                .record_delivery_attempt(&d.id, "failed", None, Some(&why), None)
+                .await?;
             return Ok(JobOutcome::Done);
         }
     };
@@ -63,14 +72,21 @@ pub async fn run(store: &Store, http: &reqwest::Client, config: &JobsConfig, job
         .await;
     let (code, error) = match sent {
         Ok(r) if r.status().is_success() => {
-            store.record_delivery_attempt(&d.id, "delivered", Some(r.status().as_u16()), None, None).await?;
+            store
+                .record_delivery_attempt(&d.id, "delivered", Some(r.status().as_u16()), None, None)
+                .await?;
             return Ok(JobOutcome::Done);
         }
-        Ok(r) => (Some(r.status().as_u16()), format!("the receiver answered {}", r.status())),
+        Ok(r) => (
+            Some(r.status().as_u16()),
+            format!("the receiver answered {}", r.status()),
+        ),
         Err(e) => {
             let text = error_chain(&e);
             if text.contains(guard::REFUSED) {
-                store.record_delivery_attempt(&d.id, "failed", None, Some(guard::REFUSED), None).await?;
+                store
+                    .record_delivery_attempt(&d.id, "failed", None, Some(guard::REFUSED), None)
+                    .await?;
                 return Ok(JobOutcome::Done);
             }
             (None, if e.is_timeout() { "timed out".to_string() } else { text })
@@ -78,10 +94,14 @@ pub async fn run(store: &Store, http: &reqwest::Client, config: &JobsConfig, job
     };
     let next = now_ms() + backoff_ms(config, job.attempts);
     if next > d.created + config.webhook_give_up_after.as_millis() as i64 {
-        store.record_delivery_attempt(&d.id, "failed", code, Some(&format!("gave up: {error}")), None).await?;
+        store
+            .record_delivery_attempt(&d.id, "failed", code, Some(&format!("gave up: {error}")), None)
+            .await?;
         return Ok(JobOutcome::Done);
     }
-    store.record_delivery_attempt(&d.id, "pending", code, Some(&error), Some(next)).await?;
+    store
+        .record_delivery_attempt(&d.id, "pending", code, Some(&error), Some(next))
+        .await?;
     Ok(JobOutcome::RetryAt(next, error))
 }
 
@@ -103,7 +123,11 @@ mod tests {
 
     #[test]
     fn backoff_doubles_with_jitter_and_caps() {
-        let c = JobsConfig { webhook_retry_base: Duration::from_secs(10), webhook_retry_max: Duration::from_secs(3600), ..Default::default() };
+        let c = JobsConfig {
+            webhook_retry_base: Duration::from_secs(10),
+            webhook_retry_max: Duration::from_secs(3600),
+            ..Default::default()
+        };
         for attempt in 1..=20 {
             let exp = (10_000f64 * 2f64.powi(attempt as i32 - 1)).min(3_600_000.0);
             let d = backoff_ms(&c, attempt) as f64;

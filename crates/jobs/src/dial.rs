@@ -29,7 +29,10 @@ pub async fn run(store: &Store, job: &Job) -> Result<JobOutcome, JobError> {
     if call.progress == Progress::Queued {
         let team = store.team(&team_id).await?;
         if store.active_call_count(&team_id).await? >= team.max_concurrent_calls {
-            return Ok(JobOutcome::RetryAt(now_ms() + 1000, "team concurrency limit reached".into()));
+            return Ok(JobOutcome::RetryAt(
+                now_ms() + 1000,
+                "team concurrency limit reached".into(),
+            ));
         }
         match store.transition_call(id, CallEvent::Dial, |_| {}).await {
             Ok(_) => {}
@@ -38,7 +41,9 @@ pub async fn run(store: &Store, job: &Job) -> Result<JobOutcome, JobError> {
         }
     }
     match store
-        .transition_call(id, CallEvent::End(EndReason::Failed), |c| c.call_failure_reason = Some(NO_NETWORK.into()))
+        .transition_call(id, CallEvent::End(EndReason::Failed), |c| {
+            c.call_failure_reason = Some(NO_NETWORK.into())
+        })
         .await
     {
         Ok(_) | Err(StoreError::Conflict(_)) => Ok(JobOutcome::Done),

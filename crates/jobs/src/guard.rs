@@ -41,7 +41,8 @@ pub fn is_private(ip: IpAddr) -> bool {
 }
 
 /// The error text of a refused address; the delivery records it and stops retrying.
-pub const REFUSED: &str = "refused: the URL resolves to a private or loopback address (set PARLEY_ALLOW_PRIVATE_WEBHOOKS=1 to allow)";
+pub const REFUSED: &str =
+    "refused: the URL resolves to a private or loopback address (set PARLEY_ALLOW_PRIVATE_WEBHOOKS=1 to allow)";
 
 /// A resolver that drops private addresses unless allowed.
 pub struct GuardedResolver {
@@ -90,7 +91,19 @@ mod tests {
 
     #[test]
     fn private_ranges_are_recognized() {
-        for ip in ["127.0.0.1", "10.1.2.3", "172.16.0.1", "192.168.1.1", "169.254.169.254", "100.64.0.1", "0.0.0.0", "::1", "fd00::1", "fe80::1", "::ffff:127.0.0.1"] {
+        for ip in [
+            "127.0.0.1",
+            "10.1.2.3",
+            "172.16.0.1",
+            "192.168.1.1",
+            "169.254.169.254",
+            "100.64.0.1",
+            "0.0.0.0",
+            "::1",
+            "fd00::1",
+            "fe80::1",
+            "::ffff:127.0.0.1",
+        ] {
             assert!(is_private(ip.parse().unwrap()), "{ip}");
         }
         for ip in ["8.8.8.8", "1.1.1.1", "2606:4700::1111"] {
@@ -100,7 +113,9 @@ mod tests {
 
     #[test]
     fn urls_are_checked() {
-        assert!(check_url("http://127.0.0.1:9/x", false).unwrap_err().contains("refused"));
+        assert!(check_url("http://127.0.0.1:9/x", false)
+            .unwrap_err()
+            .contains("refused"));
         assert!(check_url("http://localhost/x", false).is_err());
         assert!(check_url("http://[::1]/x", false).is_err());
         assert!(check_url("http://127.0.0.1:9/x", true).is_ok());

@@ -63,7 +63,13 @@ pub struct Runner {
 impl Runner {
     pub fn new(store: Store, config: JobsConfig, handle: JobsHandle) -> Runner {
         let http = delivery::client(&config);
-        Runner { store, config, http, handle, worker_id: uuid::Uuid::new_v4().to_string() }
+        Runner {
+            store,
+            config,
+            http,
+            handle,
+            worker_id: uuid::Uuid::new_v4().to_string(),
+        }
     }
 
     /// Runs until `shutdown` turns true; jobs in flight then finish or keep their lease.
@@ -78,7 +84,11 @@ impl Runner {
             let claimed = if free == 0 {
                 Vec::new()
             } else {
-                match this.store.claim_jobs(&this.worker_id, this.config.lease.as_millis() as i64, free as i64).await {
+                match this
+                    .store
+                    .claim_jobs(&this.worker_id, this.config.lease.as_millis() as i64, free as i64)
+                    .await
+                {
                     Ok(j) => j,
                     Err(e) => {
                         warn!(error = %e, "claiming jobs failed");
@@ -104,7 +114,9 @@ impl Runner {
                 continue; // more may be due right now
             }
             let wait = match this.store.next_job_due().await {
-                Ok(Some(t)) => Duration::from_millis((t - now_ms()).clamp(0, this.config.poll_interval.as_millis() as i64) as u64),
+                Ok(Some(t)) => {
+                    Duration::from_millis((t - now_ms()).clamp(0, this.config.poll_interval.as_millis() as i64) as u64)
+                }
                 _ => this.config.poll_interval,
             };
             tokio::select! {

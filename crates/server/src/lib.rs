@@ -85,7 +85,9 @@ fn parse_flag(s: &str) -> Result<bool, String> {
 
 impl Settings {
     pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("parley.db").display()))
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("parley.db").display()))
     }
 
     pub fn api_config(&self) -> ApiConfig {
@@ -165,5 +167,10 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             tracing::error!(error = %e, "HTTP server stopped");
         }
     }));
-    Ok(Running { addr, store, shutdown: tx, tasks })
+    Ok(Running {
+        addr,
+        store,
+        shutdown: tx,
+        tasks,
+    })
 }

@@ -5,8 +5,12 @@ use clap::{Parser, Subcommand};
 use parley_server::Settings;
 
 #[derive(Parser)]
-#[command(name = "parley", version, about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.",
-    long_about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.\n\nEvery setting below can be given as a flag or as its PARLEY_* environment variable.")]
+#[command(
+    name = "parley",
+    version,
+    about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.",
+    long_about = "Parley: a self-hosted voice-agent platform with a Thoughtly-compatible API.\n\nEvery setting below can be given as a flag or as its PARLEY_* environment variable."
+)]
 struct Cli {
     #[command(flatten)]
     settings: Settings,
@@ -66,10 +70,15 @@ async fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let s = cli.settings;
     init_logs(&s);
-    let store = s.open_store().await.with_context(|| format!("opening the database at {}", redact(&s.database_url())))?;
+    let store = s
+        .open_store()
+        .await
+        .with_context(|| format!("opening the database at {}", redact(&s.database_url())))?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => println!("migrations applied"),
-        Command::Team { command: TeamCommand::Create { name, json } } => {
+        Command::Team {
+            command: TeamCommand::Create { name, json },
+        } => {
             let (team, token) = store.create_team(&name).await?;
             if json {
                 println!("{}", serde_json::json!({ "team_id": team.id, "api_token": token }));
@@ -84,7 +93,12 @@ async fn main() -> anyhow::Result<()> {
             }
             TokenCommand::List { team_id } => {
                 for t in store.list_tokens(&team_id).await? {
-                    println!("{}\t{}…\t{}", t.id, t.prefix, if t.revoked.is_some() { "revoked" } else { "active" });
+                    println!(
+                        "{}\t{}…\t{}",
+                        t.id,
+                        t.prefix,
+                        if t.revoked.is_some() { "revoked" } else { "active" }
+                    );
                 }
             }
             TokenCommand::Revoke { token_id } => {
@@ -99,7 +113,11 @@ async fn main() -> anyhow::Result<()> {
                 println!("  team_id:   {}\n  api_token: {token}", team.id);
             }
             let running = parley_server::start(&s, store).await?;
-            println!("Parley listening on http://{} (database: {})", running.addr, redact(&s.database_url()));
+            println!(
+                "Parley listening on http://{} (database: {})",
+                running.addr,
+                redact(&s.database_url())
+            );
             tokio::signal::ctrl_c().await?;
             running.stop().await;
         }
@@ -109,7 +127,9 @@ async fn main() -> anyhow::Result<()> {
 
 fn init_logs(s: &Settings) {
     let filter = tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into());
-    let b = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let b = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if s.log_format == "json" {
         b.json().init();
     } else {

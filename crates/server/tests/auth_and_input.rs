@@ -5,7 +5,12 @@ use common::{into_resp, Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};
 
-on_both_databases!(auth_requires_both_headers_exactly, bad_input_gets_clear_4xx_never_500, rate_limit_per_team, system_endpoints);
+on_both_databases!(
+    auth_requires_both_headers_exactly,
+    bad_input_gets_clear_4xx_never_500,
+    rate_limit_per_team,
+    system_endpoints
+);
 
 async fn auth_requires_both_headers_exactly(db: Db) {
     let ts = TestServer::start(db).await;
@@ -36,12 +41,23 @@ async fn auth_requires_both_headers_exactly(db: Db) {
     }
     assert_eq!(a.get("/contact").await.status, StatusCode::OK);
     // The proxy-safe spelling of the team header works too.
-    let r = http.get(&url).header("x-api-token", &a.token).header("team-id", &a.team_id).send().await.unwrap();
+    let r = http
+        .get(&url)
+        .header("x-api-token", &a.token)
+        .header("team-id", &a.team_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 
     // Revoked tokens stop working; other tokens of the team keep working.
     let (token_id, second) = ts.store().create_token(&a.team_id).await.unwrap();
-    let with = |t: &str| http.get(&url).header("x-api-token", t.to_string()).header("team_id", &a.team_id).send();
+    let with = |t: &str| {
+        http.get(&url)
+            .header("x-api-token", t.to_string())
+            .header("team_id", &a.team_id)
+            .send()
+    };
     assert_eq!(with(&second).await.unwrap().status(), StatusCode::OK);
     ts.store().revoke_token(&token_id).await.unwrap();
     assert_eq!(with(&second).await.unwrap().status(), StatusCode::UNAUTHORIZED);
@@ -50,14 +66,36 @@ async fn auth_requires_both_headers_exactly(db: Db) {
     // Token-only clients, when the operator allows them.
     let lax = TestServer::start_with(db, |s| s.require_team_header = false).await;
     let l = lax.team().await;
-    let r = http.get(format!("{}/contact", lax.base)).header("x-api-token", &l.token).send().await.unwrap();
+    let r = http
+        .get(format!("{}/contact", lax.base))
+        .header("x-api-token", &l.token)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let r = http.get(format!("{}/contact", lax.base)).header("x-api-token", &l.token).header("team_id", &a.team_id).send().await.unwrap();
+    let r = http
+        .get(format!("{}/contact", lax.base))
+        .header("x-api-token", &l.token)
+        .header("team_id", &a.team_id)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a sent team_id must still match");
 }
 
-async fn raw(ts: &TestServer, c: &common::Client, method: reqwest::Method, path: &str, ctype: Option<&str>, body: Vec<u8>) -> common::Resp {
-    let mut rb = c.http.request(method, format!("{}{}", ts.base, path)).header("x-api-token", &c.token).header("team_id", &c.team_id);
+async fn raw(
+    ts: &TestServer,
+    c: &common::Client,
+    method: reqwest::Method,
+    path: &str,
+    ctype: Option<&str>,
+    body: Vec<u8>,
+) -> common::Resp {
+    let mut rb = c
+        .http
+        .request(method, format!("{}{}", ts.base, path))
+        .header("x-api-token", &c.token)
+        .header("team_id", &c.team_id);
     if let Some(ct) = ctype {
         rb = rb.header("content-type", ct);
     }
@@ -74,7 +112,15 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
         assert!(r.body["data"].is_null(), "{}", r.body);
         assert!(r.error().contains(needle), "expected '{needle}' in {}", r.body);
     };
-    let r = raw(&ts, &c, post.clone(), "/contact/create", j, b"{\"phone_number\": ".to_vec()).await;
+    let r = raw(
+        &ts,
+        &c,
+        post.clone(),
+        "/contact/create",
+        j,
+        b"{\"phone_number\": ".to_vec(),
+    )
+    .await;
     expect(&r, StatusCode::BAD_REQUEST, "Invalid Syntax");
     assert_eq!(r.error(), "Invalid Syntax");
     let r = raw(&ts, &c, post.clone(), "/contact/create", j, b"[1,2]".to_vec()).await;
@@ -83,27 +129,74 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
     expect(&r, StatusCode::BAD_REQUEST, "phone_number");
     let r = c.post("/contact/create", json!({"phone_number": 12015550123u64})).await;
     expect(&r, StatusCode::BAD_REQUEST, "phone_number: invalid type");
-    let r = c.post("/contact/create", json!({"phone_number": "+12015550123", "attributes": {"age": 3}})).await;
+    let r = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12015550123", "attributes": {"age": 3}}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "attributes.age");
-    let r = c.post("/contact/create", json!({"phone_number": "+12015550123", "tags": "vip"})).await;
+    let r = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12015550123", "tags": "vip"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "tags");
-    let r = c.post("/contact/create", json!({"phone_number": "+12015550123", "surname": "x"})).await;
+    let r = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12015550123", "surname": "x"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "surname");
-    let r = c.post("/contact/create", json!({"phone_number": "+44 20 7946 095"})).await;
-    expect(&r, StatusCode::BAD_REQUEST, "phone_number: not a valid number for country code +44");
+    let r = c
+        .post("/contact/create", json!({"phone_number": "+44 20 7946 095"}))
+        .await;
+    expect(
+        &r,
+        StatusCode::BAD_REQUEST,
+        "phone_number: not a valid number for country code +44",
+    );
     assert_eq!(r.body["code"], "invalid_phone_number");
-    let r = c.post("/contact/create", json!({"phone_number": "+1 900 555 1234"})).await;
+    let r = c
+        .post("/contact/create", json!({"phone_number": "+1 900 555 1234"}))
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "premium-rate");
-    let r = c.post("/contact/create", json!({"phone_number": "5551234", "country_code": "+999"})).await;
+    let r = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "5551234", "country_code": "+999"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "country_code");
-    let r = raw(&ts, &c, post.clone(), "/contact/create", Some("text/plain"), b"{}".to_vec()).await;
+    let r = raw(
+        &ts,
+        &c,
+        post.clone(),
+        "/contact/create",
+        Some("text/plain"),
+        b"{}".to_vec(),
+    )
+    .await;
     expect(&r, StatusCode::UNSUPPORTED_MEDIA_TYPE, "Content-Type");
     let r = raw(&ts, &c, post.clone(), "/contact/create", None, b"{}".to_vec()).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
-    let big = format!("{{\"phone_number\": \"+12015550123\", \"name\": \"{}\"}}", "x".repeat(2 << 20));
+    let big = format!(
+        "{{\"phone_number\": \"+12015550123\", \"name\": \"{}\"}}",
+        "x".repeat(2 << 20)
+    );
     let r = raw(&ts, &c, post.clone(), "/contact/create", j, big.into_bytes()).await;
     expect(&r, StatusCode::PAYLOAD_TOO_LARGE, "too large");
-    for q in ["limit=1000", "limit=0", "limit=abc", "page=-1", "page=x", "sort=password_asc", "sortDirection=up"] {
+    for q in [
+        "limit=1000",
+        "limit=0",
+        "limit=abc",
+        "page=-1",
+        "page=x",
+        "sort=password_asc",
+        "sortDirection=up",
+    ] {
         let r = c.get(&format!("/contact?{q}")).await;
         expect(&r, StatusCode::BAD_REQUEST, q.split('=').next().unwrap());
     }
@@ -115,31 +208,72 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
         let r = c.get(path).await;
         expect(&r, StatusCode::NOT_FOUND, "Contact not found");
     }
-    for path in ["/interview/nope", "/interview/ABCDEFGH", "/interview/ABCDEFGH/responses"] {
+    for path in [
+        "/interview/nope",
+        "/interview/ABCDEFGH",
+        "/interview/ABCDEFGH/responses",
+    ] {
         expect(&c.get(path).await, StatusCode::NOT_FOUND, "Interview not found");
     }
-    for path in ["/interview_response/123", "/interview_response/00000000-0000-0000-0000-000000000000"] {
+    for path in [
+        "/interview_response/123",
+        "/interview_response/00000000-0000-0000-0000-000000000000",
+    ] {
         expect(&c.get(path).await, StatusCode::NOT_FOUND, "Call not found");
     }
     let agent = c.agent().await;
-    let r = c.post("/contact/call", json!({"contact_id": "nope", "interview_id": agent["id"]})).await;
+    let r = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": "nope", "interview_id": agent["id"]}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "Contact not found, please try again");
     let contact = c.contact("+12015550123").await;
-    let r = c.post("/contact/call", json!({"contact_id": contact["id"], "interview_id": "XXXXXXXX"})).await;
+    let r = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "interview_id": "XXXXXXXX"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "Interview not found, please try again");
-    let r = c.post("/contact/call", json!({"contact_id": contact["id"], "interview_id": agent["id"], "metadata": {"a": 1}})).await;
+    let r = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "interview_id": agent["id"], "metadata": {"a": 1}}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "metadata.a");
-    let r = c.post("/interview/create", json!({"title": "x", "flow": {"nodes": [], "edges": []}})).await;
+    let r = c
+        .post(
+            "/interview/create",
+            json!({"title": "x", "flow": {"nodes": [], "edges": []}}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "exactly one start");
     let r = c.post("/interview/create", json!({"title": "x", "flow": {"nodes": [{"id": "s", "type": "start"}, {"id": "p", "type": "speak", "data": {"prompt": "hi"}}],
         "edges": [{"id": "e", "source": "s", "sourceHandle": "next", "target": "p"}]}})).await;
     expect(&r, StatusCode::BAD_REQUEST, "PARLEY_LLM_BASE_URL");
-    let r = c.post("/webhooks/subscribe", json!({"type": "EVERYTHING", "url": "http://example.com/x"})).await;
+    let r = c
+        .post(
+            "/webhooks/subscribe",
+            json!({"type": "EVERYTHING", "url": "http://example.com/x"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "type");
-    let r = c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": "not a url"})).await;
+    let r = c
+        .post(
+            "/webhooks/subscribe",
+            json!({"type": "NEW_RESPONSE", "url": "not a url"}),
+        )
+        .await;
     expect(&r, StatusCode::BAD_REQUEST, "url");
     expect(&c.get("/no/such/route").await, StatusCode::NOT_FOUND, "Not found");
-    expect(&c.delete("/contact/create", None).await, StatusCode::METHOD_NOT_ALLOWED, "Method not allowed");
+    expect(
+        &c.delete("/contact/create", None).await,
+        StatusCode::METHOD_NOT_ALLOWED,
+        "Method not allowed",
+    );
 }
 
 async fn rate_limit_per_team(db: Db) {
@@ -182,24 +316,80 @@ async fn rate_limit_per_team(db: Db) {
 async fn system_endpoints(db: Db) {
     let ts = TestServer::start(db).await;
     let http = reqwest::Client::new();
-    let h: Value = http.get(format!("{}/health", ts.base)).send().await.unwrap().json().await.unwrap();
+    let h: Value = http
+        .get(format!("{}/health", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(h, json!({"status": "ok"}));
-    let doc: Value = http.get(format!("{}/openapi.json", ts.base)).send().await.unwrap().json().await.unwrap();
+    let doc: Value = http
+        .get(format!("{}/openapi.json", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
-    for p in ["/contact/create", "/contact/{id}", "/contact/call", "/job/create_job_by_contacts", "/interview/{id}/responses", "/webhooks/subscribe", "/webhooks/deliveries"] {
+    for p in [
+        "/contact/create",
+        "/contact/{id}",
+        "/contact/call",
+        "/job/create_job_by_contacts",
+        "/interview/{id}/responses",
+        "/webhooks/subscribe",
+        "/webhooks/deliveries",
+    ] {
         assert!(doc["paths"].get(p).is_some(), "{p} missing from the OpenAPI document");
     }
     assert!(doc["components"]["schemas"].get("Contact").is_some());
-    let page = http.get(format!("{}/docs/", ts.base)).send().await.unwrap().text().await.unwrap();
-    assert!(page.contains("swagger-ui") && !page.contains("cdn"), "docs page served locally");
-    let init = http.get(format!("{}/docs/swagger-initializer.js", ts.base)).send().await.unwrap().text().await.unwrap();
+    let page = http
+        .get(format!("{}/docs/", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        page.contains("swagger-ui") && !page.contains("cdn"),
+        "docs page served locally"
+    );
+    let init = http
+        .get(format!("{}/docs/swagger-initializer.js", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     assert!(init.contains("/openapi.json"), "{init}");
-    let js = http.get(format!("{}/docs/swagger-ui-bundle.js", ts.base)).send().await.unwrap();
+    let js = http
+        .get(format!("{}/docs/swagger-ui-bundle.js", ts.base))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(js.status(), StatusCode::OK);
     let c = ts.team().await;
     c.get("/contact").await.ok();
-    let m = http.get(format!("{}/metrics", ts.base)).send().await.unwrap().text().await.unwrap();
-    assert!(m.contains("parley_http_requests_total{method=\"GET\",route=\"/contact\",status=\"200\"} 1"), "{m}");
+    let m = http
+        .get(format!("{}/metrics", ts.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        m.contains("parley_http_requests_total{method=\"GET\",route=\"/contact\",status=\"200\"} 1"),
+        "{m}"
+    );
     assert!(m.contains("parley_http_request_duration_seconds_bucket"), "{m}");
-    assert!(m.contains("# TYPE parley_calls gauge") && m.contains("parley_job_queue_depth"), "{m}");
+    assert!(
+        m.contains("# TYPE parley_calls gauge") && m.contains("parley_job_queue_depth"),
+        "{m}"
+    );
 }

@@ -40,16 +40,38 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
     let agent = c.agent().await;
     let other_agent = c.agent().await;
     for t in ["CALL_PROGRESS", "NEW_RESPONSE"] {
-        let w = c.post("/webhooks/subscribe", json!({"type": t, "url": rx.url, "data": agent["id"]})).await.ok().clone();
+        let w = c
+            .post(
+                "/webhooks/subscribe",
+                json!({"type": t, "url": rx.url, "data": agent["id"]}),
+            )
+            .await
+            .ok()
+            .clone();
         assert_eq!(w["data"], agent["id"]);
     }
     // Subscribing twice is idempotent.
-    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]})).await.ok();
+    c.post(
+        "/webhooks/subscribe",
+        json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]}),
+    )
+    .await
+    .ok();
     assert_eq!(c.get("/webhooks").await.ok().as_array().unwrap().len(), 2);
 
-    let contact = c.post("/contact/create", json!({"phone_number": "+12125550100", "name": "Alex Morgan"})).await.ok().clone();
+    let contact = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12125550100", "name": "Alex Morgan"}),
+        )
+        .await
+        .ok()
+        .clone();
     let call = c
-        .post("/contact/call", json!({"contact_id": contact["id"], "agent_id": agent["id"], "metadata": {"appointment": "Tuesday 3pm"}}))
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "agent_id": agent["id"], "metadata": {"appointment": "Tuesday 3pm"}}),
+        )
         .await
         .ok()
         .clone();
@@ -64,27 +86,65 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
     let done = wait_final(&c, id).await;
     assert_eq!(done["status"], "FAILED");
     assert_eq!(done["end_reason"], "failed");
-    assert!(done["call_failure_reason"].as_str().unwrap().contains("no phone network"), "{done}");
-    let steps: Vec<&str> = done["timeline"].as_array().unwrap().iter().map(|t| t["progress"].as_str().unwrap()).collect();
+    assert!(
+        done["call_failure_reason"]
+            .as_str()
+            .unwrap()
+            .contains("no phone network"),
+        "{done}"
+    );
+    let steps: Vec<&str> = done["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["progress"].as_str().unwrap())
+        .collect();
     assert_eq!(steps, ["queued", "dialing", "ended"]);
     assert!(done["end_time"].is_string() && done["duration_ms"].is_i64());
 
     // Webhooks: CALL_PROGRESS at each step, NEW_RESPONSE once with the final call, all signed.
-    let secret = c.get("/webhooks/signing_secret").await.ok()["signing_secret"].as_str().unwrap().to_string();
-    eventually(20, "4 deliveries", || async { (rx.received().len() >= 4).then_some(()) }).await;
-    let progress: Vec<String> = bodies(&rx, "CALL_PROGRESS").iter().map(|b| b["progress"].as_str().unwrap().to_string()).collect();
+    let secret = c.get("/webhooks/signing_secret").await.ok()["signing_secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    eventually(20, "4 deliveries", || async {
+        (rx.received().len() >= 4).then_some(())
+    })
+    .await;
+    let progress: Vec<String> = bodies(&rx, "CALL_PROGRESS")
+        .iter()
+        .map(|b| b["progress"].as_str().unwrap().to_string())
+        .collect();
     assert_eq!(progress.len(), 3);
-    assert_eq!(progress.iter().collect::<HashSet<_>>(), ["queued", "dialing", "ended"].iter().map(|s| s.to_string()).collect::<Vec<_>>().iter().collect());
+    assert_eq!(
+        progress.iter().collect::<HashSet<_>>(),
+        ["queued", "dialing", "ended"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect::<Vec<_>>()
+            .iter()
+            .collect()
+    );
     let finals = bodies(&rx, "NEW_RESPONSE");
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0]["id"], id);
     assert_eq!(finals[0]["status"], "FAILED");
-    assert_eq!(finals[0], c.get(&format!("/interview_response/{id}")).await.ok().clone(), "the body is the call object, bare");
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+    assert_eq!(
+        finals[0],
+        c.get(&format!("/interview_response/{id}")).await.ok().clone(),
+        "the body is the call object, bare"
+    );
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
     let mut ids = HashSet::new();
     for r in rx.received() {
         let sig = r.headers["x-parley-signature"].to_str().unwrap();
-        assert!(verify_signature(&secret, sig, r.body.as_bytes(), now, 300), "bad signature {sig}");
+        assert!(
+            verify_signature(&secret, sig, r.body.as_bytes(), now, 300),
+            "bad signature {sig}"
+        );
         assert!(!verify_signature("whsec_other", sig, r.body.as_bytes(), now, 300));
         let d = r.headers["x-parley-delivery"].to_str().unwrap().to_string();
         assert!(uuid::Uuid::parse_str(&d).is_ok());
@@ -95,43 +155,96 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
 
     // A call of another agent does not reach a subscription scoped to this one.
     let c2 = c.contact("+12125550101").await;
-    let other = c.post("/contact/call", json!({"contact_id": c2["id"], "interview_id": other_agent["id"]})).await.ok().clone();
+    let other = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": c2["id"], "interview_id": other_agent["id"]}),
+        )
+        .await
+        .ok()
+        .clone();
     wait_final(&c, other["id"].as_str().unwrap()).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(rx.received().len(), 4);
 
     // Search the agent's calls.
-    let r = c.get(&format!("/interview/{}/responses", agent["id"].as_str().unwrap())).await.ok().clone();
+    let r = c
+        .get(&format!("/interview/{}/responses", agent["id"].as_str().unwrap()))
+        .await
+        .ok()
+        .clone();
     assert_eq!(r["count"], 1);
     assert_eq!(r["responses"][0]["id"], id);
     assert!(r["all_response_tags"].is_array());
     let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
     assert_eq!(c.get(&format!("{path}?status[]=FAILED")).await.ok()["count"], 1);
-    assert_eq!(c.get(&format!("{path}?status[]=ENDED&status[]=NO_ANSWER")).await.ok()["count"], 0);
+    assert_eq!(
+        c.get(&format!("{path}?status[]=ENDED&status[]=NO_ANSWER")).await.ok()["count"],
+        0
+    );
     assert_eq!(c.get(&format!("{path}?search=morgan")).await.ok()["count"], 1);
     assert_eq!(c.get(&format!("{path}?search=nobody")).await.ok()["count"], 0);
-    assert_eq!(c.get(&format!("{path}?status[]=LOST")).await.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        c.get(&format!("{path}?status[]=LOST")).await.status,
+        StatusCode::BAD_REQUEST
+    );
 
     // DNC contacts are never called; archived agents take no calls.
     let dnc = c.contact("+12125550102").await;
-    c.post(&format!("/contact/{}/update_info", dnc["id"].as_str().unwrap()), json!({"status": "DNC"})).await.ok();
-    let r = c.post("/contact/call", json!({"contact_id": dnc["id"], "interview_id": agent["id"]})).await;
+    c.post(
+        &format!("/contact/{}/update_info", dnc["id"].as_str().unwrap()),
+        json!({"status": "DNC"}),
+    )
+    .await
+    .ok();
+    let r = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": dnc["id"], "interview_id": agent["id"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error().contains("DNC"), "{}", r.body);
-    c.post(&format!("/interview/{}/toggle_archive", other_agent["id"].as_str().unwrap()), json!({})).await.ok();
-    let r = c.post("/contact/call", json!({"contact_id": c2["id"], "interview_id": other_agent["id"]})).await;
+    c.post(
+        &format!("/interview/{}/toggle_archive", other_agent["id"].as_str().unwrap()),
+        json!({}),
+    )
+    .await
+    .ok();
+    let r = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": c2["id"], "interview_id": other_agent["id"]}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error().contains("archived"));
 
     // Unsubscribe; the deliveries log keeps what was sent.
-    let r = c.delete("/webhooks/unsubscribe", Some(json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]}))).await;
+    let r = c
+        .delete(
+            "/webhooks/unsubscribe",
+            Some(json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]})),
+        )
+        .await;
     r.ok();
-    let r = c.delete("/webhooks/unsubscribe", Some(json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]}))).await;
+    let r = c
+        .delete(
+            "/webhooks/unsubscribe",
+            Some(json!({"type": "NEW_RESPONSE", "url": rx.url, "data": agent["id"]})),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     assert_eq!(c.get("/webhooks").await.ok().as_array().unwrap().len(), 1);
     let d = c.get("/webhooks/deliveries").await.ok().clone();
     assert_eq!(d.as_array().unwrap().len(), 4);
-    assert!(d.as_array().unwrap().iter().all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 200), "{d}");
+    assert!(
+        d.as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["status"] == "delivered" && d["attempts"] == 1 && d["last_status_code"] == 200),
+        "{d}"
+    );
 }
 
 async fn deliveries_retry_with_the_same_id_and_survive_restart(db: Db) {
@@ -140,12 +253,27 @@ async fn deliveries_retry_with_the_same_id_and_survive_restart(db: Db) {
     // Fails twice with 500, then accepts.
     let rx = Receiver::start(2).await;
     let agent = c.agent().await;
-    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url})).await.ok();
+    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url}))
+        .await
+        .ok();
     let contact = c.contact("+12125550100").await;
-    let call = c.post("/contact/call", json!({"contact_id": contact["id"], "interview_id": agent["id"]})).await.ok().clone();
-    eventually(20, "three attempts", || async { (rx.received().len() >= 3).then_some(()) }).await;
+    let call = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "interview_id": agent["id"]}),
+        )
+        .await
+        .ok()
+        .clone();
+    eventually(20, "three attempts", || async {
+        (rx.received().len() >= 3).then_some(())
+    })
+    .await;
     let got = rx.received();
-    let ids: HashSet<_> = got.iter().map(|r| r.headers["x-parley-delivery"].to_str().unwrap().to_string()).collect();
+    let ids: HashSet<_> = got
+        .iter()
+        .map(|r| r.headers["x-parley-delivery"].to_str().unwrap().to_string())
+        .collect();
     assert_eq!(ids.len(), 1, "the delivery id is stable across retries");
     assert!(got.iter().all(|r| r.body == got[0].body), "the same body each time");
     let d = eventually(10, "delivered", || async {
@@ -158,20 +286,41 @@ async fn deliveries_retry_with_the_same_id_and_survive_restart(db: Db) {
     assert_eq!(serde_json::from_str::<Value>(&got[0].body).unwrap()["id"], call["id"]);
 
     // Receiver down: deliveries stay pending through a restart and arrive when it is back.
-    let addr = rx.url.trim_start_matches("http://").trim_end_matches("/hook").to_string();
+    let addr = rx
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/hook")
+        .to_string();
     rx.stop();
     let c2 = c.contact("+12125550101").await;
-    let call2 = c.post("/contact/call", json!({"contact_id": c2["id"], "interview_id": agent["id"]})).await.ok().clone();
+    let call2 = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": c2["id"], "interview_id": agent["id"]}),
+        )
+        .await
+        .ok()
+        .clone();
     eventually(20, "a failed attempt", || async {
         let d = c.get("/webhooks/deliveries").await.ok().clone();
-        d.as_array().unwrap().iter().any(|d| d["status"] == "pending" && d["attempts"].as_i64() >= Some(1)).then_some(())
+        d.as_array()
+            .unwrap()
+            .iter()
+            .any(|d| d["status"] == "pending" && d["attempts"].as_i64() >= Some(1))
+            .then_some(())
     })
     .await;
     ts.restart().await;
-    let c = Client { base: ts.base.clone(), ..c };
+    let c = Client {
+        base: ts.base.clone(),
+        ..c
+    };
     let rx2 = Receiver::start_on(&addr, 0).await;
     eventually(20, "delivery after restart", || async {
-        rx2.received().iter().any(|r| serde_json::from_str::<Value>(&r.body).unwrap()["id"] == call2["id"]).then_some(())
+        rx2.received()
+            .iter()
+            .any(|r| serde_json::from_str::<Value>(&r.body).unwrap()["id"] == call2["id"])
+            .then_some(())
     })
     .await;
     let d = c.get("/webhooks/deliveries").await.ok().clone();
@@ -183,11 +332,20 @@ async fn private_addresses_are_refused_unless_allowed(db: Db) {
     let c = ts.team().await;
     let rx = Receiver::start(0).await;
     let agent = c.agent().await;
-    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url})).await.ok();
+    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url}))
+        .await
+        .ok();
     let local = rx.url.replace("127.0.0.1", "localhost");
-    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": local})).await.ok();
+    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": local}))
+        .await
+        .ok();
     let contact = c.contact("+12125550100").await;
-    c.post("/contact/call", json!({"contact_id": contact["id"], "interview_id": agent["id"]})).await.ok();
+    c.post(
+        "/contact/call",
+        json!({"contact_id": contact["id"], "interview_id": agent["id"]}),
+    )
+    .await
+    .ok();
     let d = eventually(20, "refused deliveries", || async {
         let d = c.get("/webhooks/deliveries").await.ok().clone();
         (d.as_array().unwrap().len() == 2 && d.as_array().unwrap().iter().all(|x| x["status"] == "failed")).then_some(d)
@@ -203,40 +361,89 @@ async fn campaigns_validate_everything_and_skip_dnc(db: Db) {
     let ts = TestServer::start(db).await;
     let c = ts.team().await;
     let agent = c.agent().await;
-    let a = c.post("/contact/create", json!({"phone_number": "+12125550100", "name": "Keep Me"})).await.ok().clone();
+    let a = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12125550100", "name": "Keep Me"}),
+        )
+        .await
+        .ok()
+        .clone();
     let dnc = c.contact("+12125550101").await;
-    c.post(&format!("/contact/{}/update_info", dnc["id"].as_str().unwrap()), json!({"status": "DNC"})).await.ok();
+    c.post(
+        &format!("/contact/{}/update_info", dnc["id"].as_str().unwrap()),
+        json!({"status": "DNC"}),
+    )
+    .await
+    .ok();
     // Any invalid entry refuses the whole batch, naming each problem.
     let r = c
         .post("/job/create_job_by_contacts", json!({"interview_id": agent["id"], "contact_ids": [a["id"], "bogus"], "phone_numbers": ["123", "+12125550103"]}))
         .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.error().contains("contact_ids[1]") && r.error().contains("phone_numbers[0]"), "{}", r.body);
-    let before = c.get(&format!("/interview/{}/responses", agent["id"].as_str().unwrap())).await.ok()["count"].clone();
+    assert!(
+        r.error().contains("contact_ids[1]") && r.error().contains("phone_numbers[0]"),
+        "{}",
+        r.body
+    );
+    let before = c
+        .get(&format!("/interview/{}/responses", agent["id"].as_str().unwrap()))
+        .await
+        .ok()["count"]
+        .clone();
     assert_eq!(before, 0, "nothing was queued");
-    let r = c.post("/job/create_job_by_contacts", json!({"interview_id": agent["id"]})).await;
+    let r = c
+        .post("/job/create_job_by_contacts", json!({"interview_id": agent["id"]}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
 
     let r = c
-        .post("/job/create_job_by_contacts", json!({"interview_id": agent["id"], "contact_ids": [a["id"], dnc["id"]],
-            "phone_numbers": ["(212) 555-0100", "212 555 0104", "020 7946 0958"], "country_code": "+1"}))
+        .post(
+            "/job/create_job_by_contacts",
+            json!({"interview_id": agent["id"], "contact_ids": [a["id"], dnc["id"]],
+            "phone_numbers": ["(212) 555-0100", "212 555 0104", "020 7946 0958"], "country_code": "+1"}),
+        )
         .await;
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "a UK number read as US is invalid: {}", r.body);
+    assert_eq!(
+        r.status,
+        StatusCode::BAD_REQUEST,
+        "a UK number read as US is invalid: {}",
+        r.body
+    );
     let r = c
-        .post("/job/create_job_by_contacts", json!({"interview_id": agent["id"], "contact_ids": [a["id"], dnc["id"]],
-            "phone_numbers": ["(212) 555-0100", "212 555 0104"]}))
+        .post(
+            "/job/create_job_by_contacts",
+            json!({"interview_id": agent["id"], "contact_ids": [a["id"], dnc["id"]],
+            "phone_numbers": ["(212) 555-0100", "212 555 0104"]}),
+        )
         .await
         .ok()
         .clone();
     assert_eq!(r["count"], 2, "{r}");
-    let reasons: Vec<&str> = r["skipped"].as_array().unwrap().iter().map(|s| s["reason"].as_str().unwrap()).collect();
-    assert_eq!(reasons.iter().collect::<HashSet<_>>(), ["DNC", "duplicate"].iter().collect());
+    let reasons: Vec<&str> = r["skipped"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        reasons.iter().collect::<HashSet<_>>(),
+        ["DNC", "duplicate"].iter().collect()
+    );
     let job = r["job_id"].as_str().unwrap();
     let path = format!("/interview/{}/responses?job_id={job}", agent["id"].as_str().unwrap());
     let calls = c.get(&path).await.ok().clone();
     assert_eq!(calls["count"], 2);
-    assert!(calls["responses"].as_array().unwrap().iter().all(|x| x["job_id"] == job));
-    let kept = c.get(&format!("/contact/{}", a["id"].as_str().unwrap())).await.ok().clone();
+    assert!(calls["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|x| x["job_id"] == job));
+    let kept = c
+        .get(&format!("/contact/{}", a["id"].as_str().unwrap()))
+        .await
+        .ok()
+        .clone();
     assert_eq!(kept["name"], "Keep Me", "an existing contact keeps its name");
     let new = c.get("/contact?search=5550104").await.ok().clone();
     assert_eq!(new["contacts"][0]["lead_source"], "API_BULK_UPLOAD");
@@ -248,9 +455,20 @@ async fn hangup_cancels_a_queued_call(db: Db) {
     let c = ts.team().await;
     let agent = c.agent().await;
     let contact = c.contact("+12125550100").await;
-    let call = c.post("/contact/call", json!({"contact_id": contact["id"], "interview_id": agent["id"]})).await.ok().clone();
+    let call = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "interview_id": agent["id"]}),
+        )
+        .await
+        .ok()
+        .clone();
     let id = call["id"].as_str().unwrap();
-    let r = c.post(&format!("/interview_response/{id}/hangup"), json!({})).await.ok().clone();
+    let r = c
+        .post(&format!("/interview_response/{id}/hangup"), json!({}))
+        .await
+        .ok()
+        .clone();
     assert_eq!(r["status"], "FAILED");
     assert_eq!(r["end_reason"], "canceled");
     let again = c.post(&format!("/interview_response/{id}/hangup"), json!({})).await;
@@ -263,25 +481,48 @@ async fn two_servers_share_the_queue_without_double_work(db: Db) {
     let ts = TestServer::start(db).await;
     let mut second_settings = ts.settings.clone();
     second_settings.bind = "127.0.0.1:0".parse().unwrap();
-    let second = parley_server::start(&second_settings, second_settings.open_store().await.unwrap()).await.unwrap();
+    let second = parley_server::start(&second_settings, second_settings.open_store().await.unwrap())
+        .await
+        .unwrap();
     let c = ts.team().await;
     let rx = Receiver::start(0).await;
-    c.post("/webhooks/subscribe", json!({"type": "CALL_PROGRESS", "url": rx.url})).await.ok();
+    c.post("/webhooks/subscribe", json!({"type": "CALL_PROGRESS", "url": rx.url}))
+        .await
+        .ok();
     let agent = c.agent().await;
     let numbers: Vec<String> = (0..30).map(|i| format!("+1212555{:04}", 2000 + i)).collect();
-    let r = c.post("/job/create_job_by_contacts", json!({"interview_id": agent["id"], "phone_numbers": numbers})).await.ok().clone();
+    let r = c
+        .post(
+            "/job/create_job_by_contacts",
+            json!({"interview_id": agent["id"], "phone_numbers": numbers}),
+        )
+        .await
+        .ok()
+        .clone();
     assert_eq!(r["count"], 30);
     eventually(60, "every call to end", || async {
-        let r = c.get(&format!("/interview/{}/responses?status[]=FAILED&limit=50", agent["id"].as_str().unwrap())).await;
+        let r = c
+            .get(&format!(
+                "/interview/{}/responses?status[]=FAILED&limit=50",
+                agent["id"].as_str().unwrap()
+            ))
+            .await;
         (r.ok()["count"] == 30).then_some(())
     })
     .await;
-    eventually(30, "90 deliveries", || async { (rx.received().len() >= 90).then_some(()) }).await;
+    eventually(30, "90 deliveries", || async {
+        (rx.received().len() >= 90).then_some(())
+    })
+    .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
     let got = bodies(&rx, "CALL_PROGRESS");
     assert_eq!(got.len(), 90, "queued, dialing, ended for each call, once each");
     for call in r["call_ids"].as_array().unwrap() {
-        let steps: Vec<_> = got.iter().filter(|b| b["id"] == *call).map(|b| b["progress"].as_str().unwrap().to_string()).collect();
+        let steps: Vec<_> = got
+            .iter()
+            .filter(|b| b["id"] == *call)
+            .map(|b| b["progress"].as_str().unwrap().to_string())
+            .collect();
         assert_eq!(steps.len(), 3, "{call}: {steps:?}");
     }
     second.stop().await;

@@ -5,14 +5,21 @@ use common::{Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;
 
-on_both_databases!(upsert_replaces_fields_and_appends_tags, list_filters_sort_and_pages, update_tag_and_delete);
+on_both_databases!(
+    upsert_replaces_fields_and_appends_tags,
+    list_filters_sort_and_pages,
+    update_tag_and_delete
+);
 
 async fn upsert_replaces_fields_and_appends_tags(db: Db) {
     let ts = TestServer::start(db).await;
     let c = ts.team().await;
     let first = c
-        .post("/contact/create", json!({"phone_number": "020 7946 0958", "country_code": "+44", "name": "Ann", "email": "ann@example.com",
-            "tags": ["lead", "uk"], "attributes": {"plan": "gold", "city": "London"}}))
+        .post(
+            "/contact/create",
+            json!({"phone_number": "020 7946 0958", "country_code": "+44", "name": "Ann", "email": "ann@example.com",
+            "tags": ["lead", "uk"], "attributes": {"plan": "gold", "city": "London"}}),
+        )
         .await;
     let a = first.ok().clone();
     assert_eq!(a["phone_number"], "+442079460958");
@@ -28,7 +35,11 @@ async fn upsert_replaces_fields_and_appends_tags(db: Db) {
         .clone();
     assert_eq!(b["id"], a["id"]);
     assert_eq!(b["name"], "Ann Lee");
-    assert_eq!(b["email"], serde_json::Value::Null, "email overwritten (absent -> null)");
+    assert_eq!(
+        b["email"],
+        serde_json::Value::Null,
+        "email overwritten (absent -> null)"
+    );
     assert_eq!(b["attributes"], json!({"plan": "silver"}), "attributes replaced");
     assert_eq!(b["tags"], json!(["lead", "uk", "vip"]), "new tags appended");
     assert_eq!(b["version"], 2);
@@ -46,10 +57,20 @@ async fn list_filters_sort_and_pages(db: Db) {
         ("+12015550126", "Dave 50%", "dave@z.io", vec![]),
     ];
     for (n, name, email, tags) in &people {
-        c.post("/contact/create", json!({"phone_number": n, "name": name, "email": email, "tags": tags})).await.ok();
+        c.post(
+            "/contact/create",
+            json!({"phone_number": n, "name": name, "email": email, "tags": tags}),
+        )
+        .await
+        .ok();
     }
     let names = |v: &serde_json::Value| -> Vec<String> {
-        v["contacts"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap().to_string()).collect()
+        v["contacts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let r = c.get("/contact?sort=name_asc").await.ok().clone();
     assert_eq!(names(&r), vec!["alice", "Bob", "Carol", "Dave 50%"]);
@@ -84,18 +105,45 @@ async fn update_tag_and_delete(db: Db) {
     let a = c.contact("+12015550123").await;
     let b = c.contact("+12015550124").await;
     let id = a["id"].as_str().unwrap();
-    let r = c.post(&format!("/contact/{id}/update_info"), json!({"phone_number": "(201) 555-0124"})).await;
+    let r = c
+        .post(
+            &format!("/contact/{id}/update_info"),
+            json!({"phone_number": "(201) 555-0124"}),
+        )
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
-    assert!(r.error().contains("phone_number") && r.error().contains("another contact"), "{}", r.body);
-    let r = c.post(&format!("/contact/{id}/update_info"), json!({"phone_number": "2015550199", "name": "Zed", "email": "z@z.io"})).await;
+    assert!(
+        r.error().contains("phone_number") && r.error().contains("another contact"),
+        "{}",
+        r.body
+    );
+    let r = c
+        .post(
+            &format!("/contact/{id}/update_info"),
+            json!({"phone_number": "2015550199", "name": "Zed", "email": "z@z.io"}),
+        )
+        .await;
     let u = r.ok();
-    assert_eq!((u["phone_number"].as_str(), u["name"].as_str()), (Some("+12015550199"), Some("Zed")));
-    let r = c.post(&format!("/contact/{id}/update_info"), json!({"email": "not-an-email"})).await;
+    assert_eq!(
+        (u["phone_number"].as_str(), u["name"].as_str()),
+        (Some("+12015550199"), Some("Zed"))
+    );
+    let r = c
+        .post(&format!("/contact/{id}/update_info"), json!({"email": "not-an-email"}))
+        .await;
     assert_eq!(r.status, StatusCode::BAD_REQUEST);
     assert!(r.error().starts_with("email:"), "{}", r.body);
-    let t = c.post(&format!("/contact/{id}/add_tags"), json!({"tags": ["x", "y", "x"]})).await.ok().clone();
+    let t = c
+        .post(&format!("/contact/{id}/add_tags"), json!({"tags": ["x", "y", "x"]}))
+        .await
+        .ok()
+        .clone();
     assert_eq!(t["tags"], json!(["x", "y"]));
-    let t = c.post(&format!("/contact/{id}/remove_tags"), json!({"tags": ["x", "nope"]})).await.ok().clone();
+    let t = c
+        .post(&format!("/contact/{id}/remove_tags"), json!({"tags": ["x", "nope"]}))
+        .await
+        .ok()
+        .clone();
     assert_eq!(t["tags"], json!(["y"]));
     assert_eq!(c.get("/contact?tags[]=x").await.ok()["total_count"], 0);
     assert_eq!(c.get("/contact?tags[]=y").await.ok()["total_count"], 1);
@@ -104,6 +152,13 @@ async fn update_tag_and_delete(db: Db) {
     let g = c.get(&format!("/contact/{id}")).await;
     assert_eq!(g.status, StatusCode::NOT_FOUND);
     assert_eq!(g.error(), "Contact not found");
-    assert_eq!(c.get(&format!("/contact/{}", b["id"].as_str().unwrap())).await.status, StatusCode::OK);
-    assert_eq!(c.get("/contact?tags[]=y").await.ok()["total_count"], 0, "tags of a deleted contact are gone");
+    assert_eq!(
+        c.get(&format!("/contact/{}", b["id"].as_str().unwrap())).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        c.get("/contact?tags[]=y").await.ok()["total_count"],
+        0,
+        "tags of a deleted contact are gone"
+    );
 }

@@ -8,7 +8,9 @@
 
 use crate::sql::{like_pattern, Query};
 use crate::{jobs, now_ms, webhooks, Result, Store, StoreError};
-use parley_core::call::{Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry};
+use parley_core::call::{
+    Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry,
+};
 use parley_core::contact::Contact;
 use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
@@ -80,7 +82,10 @@ impl Store {
                 end_reason: None,
                 variables: Default::default(),
                 outcome: None,
-                timeline: vec![TimelineEntry { progress: Progress::Queued, at: Timestamp(now) }],
+                timeline: vec![TimelineEntry {
+                    progress: Progress::Queued,
+                    at: Timestamp(now),
+                }],
                 job_id: bulk.map(|b| b.0),
             };
             let body = serde_json::to_string(&call)?;
@@ -101,8 +106,22 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
             insert_event(&mut w.tx, team_id, &call, None).await?;
-            jobs::enqueue(&mut w.tx, DIAL_JOB, Some(team_id), &serde_json::json!({ "call_id": call.id }), now).await?;
-            webhooks::fan_out(&mut w.tx, team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
+            jobs::enqueue(
+                &mut w.tx,
+                DIAL_JOB,
+                Some(team_id),
+                &serde_json::json!({ "call_id": call.id }),
+                now,
+            )
+            .await?;
+            webhooks::fan_out(
+                &mut w.tx,
+                team_id,
+                Some(&call.interview.id),
+                EventType::CallProgress,
+                &body,
+            )
+            .await?;
             out.push(call);
         }
         w.commit().await?;
@@ -126,17 +145,15 @@ impl Store {
             .fetch_optional(&self.pool)
             .await?
             .ok_or(StoreError::NotFound)?;
-        Ok((r.try_get("team_id")?, serde_json::from_str(&r.try_get::<String, _>("body")?)?))
+        Ok((
+            r.try_get("team_id")?,
+            serde_json::from_str(&r.try_get::<String, _>("body")?)?,
+        ))
     }
 
     /// Applies `event` to the call; `edit` fills in what the change carries (failure reason,
     /// times, transcript). Refused transitions are [`StoreError::Conflict`].
-    pub async fn transition_call(
-        &self,
-        id: Uuid,
-        event: CallEvent,
-        edit: impl FnOnce(&mut Call),
-    ) -> Result<Call> {
+    pub async fn transition_call(&self, id: Uuid, event: CallEvent, edit: impl FnOnce(&mut Call)) -> Result<Call> {
         let mut w = self.begin_write().await?;
         let r = sqlx::query("SELECT team_id, body FROM calls WHERE id = $1")
             .bind(id.to_string())
@@ -146,14 +163,20 @@ impl Store {
         let team_id: String = r.try_get("team_id")?;
         let mut call: Call = serde_json::from_str(&r.try_get::<String, _>("body")?)?;
         let old_version = call.version;
-        let next: CallState = call.state().apply(event).map_err(|e| StoreError::Conflict(e.to_string()))?;
+        let next: CallState = call
+            .state()
+            .apply(event)
+            .map_err(|e| StoreError::Conflict(e.to_string()))?;
         let now = Timestamp::now();
         call.status = next.status;
         call.progress = next.progress;
         call.end_reason = next.end_reason;
         call.version += 1;
         call.updated = now;
-        call.timeline.push(TimelineEntry { progress: next.progress, at: now });
+        call.timeline.push(TimelineEntry {
+            progress: next.progress,
+            at: now,
+        });
         if event == CallEvent::Answer {
             call.start_time = Some(now);
         }
@@ -181,9 +204,23 @@ impl Store {
             return Err(StoreError::Conflict("the call changed meanwhile".into()));
         }
         insert_event(&mut w.tx, &team_id, &call, call.call_failure_reason.as_deref()).await?;
-        webhooks::fan_out(&mut w.tx, &team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
+        webhooks::fan_out(
+            &mut w.tx,
+            &team_id,
+            Some(&call.interview.id),
+            EventType::CallProgress,
+            &body,
+        )
+        .await?;
         if next.progress == Progress::Ended {
-            webhooks::fan_out(&mut w.tx, &team_id, Some(&call.interview.id), EventType::NewResponse, &body).await?;
+            webhooks::fan_out(
+                &mut w.tx,
+                &team_id,
+                Some(&call.interview.id),
+                EventType::NewResponse,
+                &body,
+            )
+            .await?;
         }
         w.commit().await?;
         Ok(call)
@@ -194,7 +231,9 @@ impl Store {
         let mut q = Query::new(" FROM calls WHERE team_id = ");
         q.text(team_id).push(" AND interview_id = ").text(interview_id);
         if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
-            q.push(" AND search_text LIKE ").text(like_pattern(&s.to_lowercase())).push(" ESCAPE '\\'");
+            q.push(" AND search_text LIKE ")
+                .text(like_pattern(&s.to_lowercase()))
+                .push(" ESCAPE '\\'");
         }
         if !f.statuses.is_empty() {
             q.push(" AND status IN (");
@@ -214,15 +253,27 @@ impl Store {
                     q.push(" OR ");
                 }
                 let quoted = serde_json::to_string(t)?;
-                q.push("response_tags LIKE ").text(like_pattern(&quoted)).push(" ESCAPE '\\'");
+                q.push("response_tags LIKE ")
+                    .text(like_pattern(&quoted))
+                    .push(" ESCAPE '\\'");
             }
             q.push(")");
         }
         if let Some(j) = f.job_id {
             q.push(" AND job_id = ").text(j.to_string());
         }
-        let total: i64 = q.with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql)).build().fetch_one(&self.pool).await?.try_get("n")?;
-        let sql = format!("SELECT body{} ORDER BY created DESC, id DESC LIMIT {} OFFSET {}", q.sql, f.limit, f.page * f.limit);
+        let total: i64 = q
+            .with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql))
+            .build()
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let sql = format!(
+            "SELECT body{} ORDER BY created DESC, id DESC LIMIT {} OFFSET {}",
+            q.sql,
+            f.limit,
+            f.page * f.limit
+        );
         let rows = q.with_sql(&sql).build().fetch_all(&self.pool).await?;
         let calls = rows
             .iter()
@@ -234,17 +285,23 @@ impl Store {
     /// Calls of a team that hold a line (dialing, ringing or answered): the concurrency limit
     /// counts these.
     pub async fn active_call_count(&self, team_id: &str) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM calls WHERE team_id = $1 AND progress IN ('dialing', 'ringing', 'answered')")
-            .bind(team_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?)
+        Ok(sqlx::query(
+            "SELECT COUNT(*) AS n FROM calls WHERE team_id = $1 AND progress IN ('dialing', 'ringing', 'answered')",
+        )
+        .bind(team_id)
+        .fetch_one(&self.pool)
+        .await?
+        .try_get("n")?)
     }
 
     /// Calls by status, for `/metrics`.
     pub async fn calls_by_status(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM calls GROUP BY status ORDER BY status").fetch_all(&self.pool).await?;
-        rows.iter().map(|r| Ok((r.try_get("status")?, r.try_get("n")?))).collect()
+        let rows = sqlx::query("SELECT status, COUNT(*) AS n FROM calls GROUP BY status ORDER BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
+            .collect()
     }
 }
 

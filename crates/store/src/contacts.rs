@@ -76,7 +76,8 @@ pub struct Upserted {
     pub created: bool,
 }
 
-const COLUMNS: &str = "id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source";
+const COLUMNS: &str =
+    "id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source";
 
 impl Store {
     /// Creates the contact, or updates the team's contact with that number: name and email
@@ -89,12 +90,14 @@ impl Store {
     }
 
     pub async fn contact(&self, team_id: &str, id: Uuid) -> Result<Contact> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"))
-            .bind(team_id)
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"
+        ))
+        .bind(team_id)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         contact_from_row(&row)
     }
 
@@ -122,9 +125,13 @@ impl Store {
         q.text(team_id);
         if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             let p = like_pattern(&s.to_lowercase());
-            q.push(" AND (LOWER(COALESCE(c.name, '')) LIKE ").text(&p).push(" ESCAPE '\\'");
+            q.push(" AND (LOWER(COALESCE(c.name, '')) LIKE ")
+                .text(&p)
+                .push(" ESCAPE '\\'");
             q.push(" OR c.phone_number LIKE ").text(&p).push(" ESCAPE '\\'");
-            q.push(" OR LOWER(COALESCE(c.email, '')) LIKE ").text(&p).push(" ESCAPE '\\')");
+            q.push(" OR LOWER(COALESCE(c.email, '')) LIKE ")
+                .text(&p)
+                .push(" ESCAPE '\\')");
         }
         if !f.tags.is_empty() {
             q.push(" AND EXISTS (SELECT 1 FROM contact_tags t WHERE t.contact_id = c.id AND t.tag IN (");
@@ -138,13 +145,22 @@ impl Store {
         }
         // Re-assemble with the same arguments: the filter part is shared by both statements.
         let count_sql = format!("SELECT COUNT(*) AS n{}", q.sql);
-        let total: i64 = q.with_sql(&count_sql).build().fetch_one(&self.pool).await?.try_get("n")?;
+        let total: i64 = q
+            .with_sql(&count_sql)
+            .build()
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
 
         let dir = if f.descending { "DESC" } else { "ASC" };
         // Stable order: ties broken by id so pages never overlap or skip.
         let list_sql = format!(
             "SELECT {} {} ORDER BY {} {dir}, c.id {dir} LIMIT {} OFFSET {}",
-            COLUMNS.split(", ").map(|c| format!("c.{c}")).collect::<Vec<_>>().join(", "),
+            COLUMNS
+                .split(", ")
+                .map(|c| format!("c.{c}"))
+                .collect::<Vec<_>>()
+                .join(", "),
             q.sql,
             f.sort.order_expr(),
             f.limit,
@@ -175,7 +191,9 @@ impl Store {
                     .fetch_optional(&mut *w.tx)
                     .await?;
                 if taken.is_some() {
-                    return Err(StoreError::Conflict(format!("phone_number: {p} belongs to another contact")));
+                    return Err(StoreError::Conflict(format!(
+                        "phone_number: {p} belongs to another contact"
+                    )));
                 }
                 c.phone_number = p;
             }
@@ -229,7 +247,10 @@ impl Store {
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
         }
-        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1").bind(id.to_string()).execute(&mut *w.tx).await?;
+        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
+            .bind(id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
         w.commit().await?;
         Ok(())
     }
@@ -275,29 +296,36 @@ pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str,
         write_tags(tx, &contact).await?;
         return Ok(Upserted { contact, created: true });
     }
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"))
-        .bind(team_id)
-        .bind(&c.phone_number)
-        .fetch_one(&mut **tx)
-        .await?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"
+    ))
+    .bind(team_id)
+    .bind(&c.phone_number)
+    .fetch_one(&mut **tx)
+    .await?;
     let mut existing = contact_from_row(&row)?;
     existing.name = c.name.clone();
     existing.email = c.email.clone();
     existing.attributes = c.attributes.clone();
-    existing.tags = parley_core::contact::merge_tags(&existing.tags, &c.tags)
-        .map_err(|e| StoreError::Conflict(e.to_string()))?;
+    existing.tags =
+        parley_core::contact::merge_tags(&existing.tags, &c.tags).map_err(|e| StoreError::Conflict(e.to_string()))?;
     save(tx, &mut existing).await?;
     write_tags(tx, &existing).await?;
-    Ok(Upserted { contact: existing, created: false })
+    Ok(Upserted {
+        contact: existing,
+        created: false,
+    })
 }
 
 async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
-    let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"))
-        .bind(team_id)
-        .bind(id.to_string())
-        .fetch_optional(&mut **tx)
-        .await?
-        .ok_or(StoreError::NotFound)?;
+    let row = sqlx::query(&format!(
+        "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"
+    ))
+    .bind(team_id)
+    .bind(id.to_string())
+    .fetch_optional(&mut **tx)
+    .await?
+    .ok_or(StoreError::NotFound)?;
     contact_from_row(&row)
 }
 
@@ -324,7 +352,10 @@ async fn save(tx: &mut Transaction<'static, Any>, c: &mut Contact) -> Result<()>
 }
 
 async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
-    sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1").bind(c.id.to_string()).execute(&mut **tx).await?;
+    sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
+        .bind(c.id.to_string())
+        .execute(&mut **tx)
+        .await?;
     for t in &c.tags {
         sqlx::query("INSERT INTO contact_tags (contact_id, team_id, tag) VALUES ($1, $2, $3)")
             .bind(c.id.to_string())
@@ -368,11 +399,13 @@ pub(crate) fn contact_from_row(r: &AnyRow) -> Result<Contact> {
 impl Store {
     /// The team's contact with this E.164 number, if any.
     pub async fn list_contacts_by_number(&self, team_id: &str, e164: &str) -> Result<Option<Contact>> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"))
-            .bind(team_id)
-            .bind(e164)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND phone_number = $2"
+        ))
+        .bind(team_id)
+        .bind(e164)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(contact_from_row).transpose()
     }
 }

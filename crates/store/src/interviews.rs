@@ -77,7 +77,9 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         if r.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the agent was changed meanwhile; read it again and retry".into()));
+            return Err(StoreError::Conflict(
+                "the agent was changed meanwhile; read it again and retry".into(),
+            ));
         }
         w.commit().await
     }
@@ -94,13 +96,25 @@ impl Store {
         let mut q = Query::new(" FROM interviews WHERE team_id = ");
         q.text(team_id);
         if let Some(s) = search.map(str::trim).filter(|s| !s.is_empty()) {
-            q.push(" AND LOWER(title) LIKE ").text(like_pattern(&s.to_lowercase())).push(" ESCAPE '\\'");
+            q.push(" AND LOWER(title) LIKE ")
+                .text(like_pattern(&s.to_lowercase()))
+                .push(" ESCAPE '\\'");
         }
         if let Some(st) = status {
             q.push(" AND status = ").text(st.as_str());
         }
-        let total: i64 = q.with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql)).build().fetch_one(&self.pool).await?.try_get("n")?;
-        let sql = format!("SELECT body{} ORDER BY {} LIMIT {limit} OFFSET {}", q.sql, sort.order_by(), page * limit);
+        let total: i64 = q
+            .with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql))
+            .build()
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let sql = format!(
+            "SELECT body{} ORDER BY {} LIMIT {limit} OFFSET {}",
+            q.sql,
+            sort.order_by(),
+            page * limit
+        );
         let rows = q.with_sql(&sql).build().fetch_all(&self.pool).await?;
         let list = rows
             .iter()

@@ -30,20 +30,28 @@ pub async fn enqueue(
     run_at_ms: i64,
 ) -> Result<String> {
     let id = Uuid::new_v4().to_string();
-    sqlx::query("INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, 0, $6)")
-        .bind(&id)
-        .bind(kind)
-        .bind(team_id)
-        .bind(serde_json::to_string(payload)?)
-        .bind(run_at_ms)
-        .bind(now_ms())
-        .execute(&mut **tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, 0, $6)",
+    )
+    .bind(&id)
+    .bind(kind)
+    .bind(team_id)
+    .bind(serde_json::to_string(payload)?)
+    .bind(run_at_ms)
+    .bind(now_ms())
+    .execute(&mut **tx)
+    .await?;
     Ok(id)
 }
 
 impl Store {
-    pub async fn enqueue_job(&self, kind: &str, team_id: Option<&str>, payload: &serde_json::Value, run_at_ms: i64) -> Result<String> {
+    pub async fn enqueue_job(
+        &self,
+        kind: &str,
+        team_id: Option<&str>,
+        payload: &serde_json::Value,
+        run_at_ms: i64,
+    ) -> Result<String> {
         let mut w = self.begin_write().await?;
         let id = enqueue(&mut w.tx, kind, team_id, payload, run_at_ms).await?;
         w.commit().await?;
@@ -88,25 +96,32 @@ impl Store {
     /// The job is done: remove it.
     pub async fn complete_job(&self, id: &str) -> Result<()> {
         let mut w = self.begin_write().await?;
-        sqlx::query("DELETE FROM jobs WHERE id = $1").bind(id).execute(&mut *w.tx).await?;
-        w.commit().await
-    }
-
-    /// Runs the job again at `run_at_ms`, keeping the error for operators.
-    pub async fn retry_job(&self, id: &str, run_at_ms: i64, error: &str) -> Result<()> {
-        let mut w = self.begin_write().await?;
-        sqlx::query("UPDATE jobs SET run_at = $1, locked_until = NULL, locked_by = NULL, last_error = $2 WHERE id = $3")
-            .bind(run_at_ms)
-            .bind(error)
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
             .bind(id)
             .execute(&mut *w.tx)
             .await?;
         w.commit().await
     }
 
+    /// Runs the job again at `run_at_ms`, keeping the error for operators.
+    pub async fn retry_job(&self, id: &str, run_at_ms: i64, error: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query(
+            "UPDATE jobs SET run_at = $1, locked_until = NULL, locked_by = NULL, last_error = $2 WHERE id = $3",
+        )
+        .bind(run_at_ms)
+        .bind(error)
+        .bind(id)
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
     /// Jobs waiting or running, by kind (for `/metrics`).
     pub async fn job_queue_depth(&self) -> Result<Vec<(String, i64)>> {
-        let rows = sqlx::query("SELECT kind, COUNT(*) AS n FROM jobs GROUP BY kind ORDER BY kind").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT kind, COUNT(*) AS n FROM jobs GROUP BY kind ORDER BY kind")
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(|r| Ok((r.try_get("kind")?, r.try_get("n")?))).collect()
     }
 

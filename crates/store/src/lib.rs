@@ -87,7 +87,11 @@ impl Store {
     /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if missing.
     pub async fn connect(url: &str, max_connections: u32) -> Result<Store> {
         sqlx::any::install_default_drivers();
-        let dialect = if url.starts_with("postgres") { Dialect::Postgres } else { Dialect::Sqlite };
+        let dialect = if url.starts_with("postgres") {
+            Dialect::Postgres
+        } else {
+            Dialect::Sqlite
+        };
         let url = if dialect == Dialect::Sqlite && !url.contains("mode=") {
             format!("{url}{}mode=rwc", if url.contains('?') { '&' } else { '?' })
         } else {
@@ -113,7 +117,11 @@ impl Store {
             .connect_with(opts)
             .await?;
         let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store { pool, dialect, write_lock })
+        Ok(Store {
+            pool,
+            dialect,
+            write_lock,
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {

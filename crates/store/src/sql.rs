@@ -19,7 +19,10 @@ pub struct Query {
 
 impl Query {
     pub fn new(sql: &str) -> Self {
-        Query { sql: sql.to_string(), args: Vec::new() }
+        Query {
+            sql: sql.to_string(),
+            args: Vec::new(),
+        }
     }
 
     /// Appends a fixed SQL fragment.
@@ -72,6 +75,9 @@ pub fn like_pattern(needle: &str) -> String {
 impl Query {
     /// The same bound arguments under another statement (a COUNT and a page of one filter).
     pub fn with_sql(&self, sql: &str) -> Query {
-        Query { sql: sql.to_string(), args: self.args.clone() }
+        Query {
+            sql: sql.to_string(),
+            args: self.args.clone(),
+        }
     }
 }

@@ -72,10 +72,12 @@ impl Store {
     }
 
     pub async fn list_tokens(&self, team_id: &str) -> Result<Vec<TokenInfo>> {
-        let rows = sqlx::query("SELECT id, team_id, prefix, created, revoked FROM api_tokens WHERE team_id = $1 ORDER BY created")
-            .bind(team_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, team_id, prefix, created, revoked FROM api_tokens WHERE team_id = $1 ORDER BY created",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter()
             .map(|r| {
                 Ok(TokenInfo {
@@ -99,18 +101,22 @@ impl Store {
         match row {
             Some(r) => {
                 let stored: String = r.try_get("token_hash")?;
-                Ok(ids::ct_eq(&stored, token_hash).then(|| r.try_get("team_id")).transpose()?)
+                Ok(ids::ct_eq(&stored, token_hash)
+                    .then(|| r.try_get("team_id"))
+                    .transpose()?)
             }
             None => Ok(None),
         }
     }
 
     pub async fn team(&self, team_id: &str) -> Result<Team> {
-        let r = sqlx::query("SELECT id, name, signing_secret, allow_premium, max_concurrent_calls FROM teams WHERE id = $1")
-            .bind(team_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(
+            "SELECT id, name, signing_secret, allow_premium, max_concurrent_calls FROM teams WHERE id = $1",
+        )
+        .bind(team_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(Team {
             id: r.try_get("id")?,
             name: r.try_get("name")?,
@@ -121,7 +127,10 @@ impl Store {
     }
 
     pub async fn team_count(&self) -> Result<i64> {
-        Ok(sqlx::query("SELECT COUNT(*) AS n FROM teams").fetch_one(&self.pool).await?.try_get("n")?)
+        Ok(sqlx::query("SELECT COUNT(*) AS n FROM teams")
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?)
     }
 
     /// Team settings an operator changes from the command line.
@@ -141,7 +150,11 @@ impl Store {
     }
 }
 
-async fn insert_token(tx: &mut sqlx::Transaction<'static, sqlx::Any>, team_id: &str, token: &ids::NewToken) -> Result<String> {
+async fn insert_token(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    team_id: &str,
+    token: &ids::NewToken,
+) -> Result<String> {
     let id = ids::new_uuid().to_string();
     sqlx::query("INSERT INTO api_tokens (id, team_id, token_hash, prefix, created) VALUES ($1, $2, $3, $4, $5)")
         .bind(&id)

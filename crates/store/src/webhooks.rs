@@ -54,7 +54,13 @@ pub struct DeliveryToSend {
 
 impl Store {
     /// Subscribes; subscribing twice to the same (type, url, agent) returns the existing one.
-    pub async fn subscribe(&self, team_id: &str, event_type: EventType, url: &str, interview_id: Option<&str>) -> Result<Webhook> {
+    pub async fn subscribe(
+        &self,
+        team_id: &str,
+        event_type: EventType,
+        url: &str,
+        interview_id: Option<&str>,
+    ) -> Result<Webhook> {
         let scope = interview_id.unwrap_or("");
         let mut w = self.begin_write().await?;
         sqlx::query(
@@ -80,15 +86,23 @@ impl Store {
         webhook_from_row(&r)
     }
 
-    pub async fn unsubscribe(&self, team_id: &str, event_type: EventType, url: &str, interview_id: Option<&str>) -> Result<()> {
+    pub async fn unsubscribe(
+        &self,
+        team_id: &str,
+        event_type: EventType,
+        url: &str,
+        interview_id: Option<&str>,
+    ) -> Result<()> {
         let mut w = self.begin_write().await?;
-        let r = sqlx::query("DELETE FROM webhooks WHERE team_id = $1 AND event_type = $2 AND url = $3 AND interview_id = $4")
-            .bind(team_id)
-            .bind(event_type.as_str())
-            .bind(url)
-            .bind(interview_id.unwrap_or(""))
-            .execute(&mut *w.tx)
-            .await?;
+        let r = sqlx::query(
+            "DELETE FROM webhooks WHERE team_id = $1 AND event_type = $2 AND url = $3 AND interview_id = $4",
+        )
+        .bind(team_id)
+        .bind(event_type.as_str())
+        .bind(url)
+        .bind(interview_id.unwrap_or(""))
+        .execute(&mut *w.tx)
+        .await?;
         w.commit().await?;
         if r.rows_affected() == 0 {
             return Err(StoreError::NotFound);
@@ -97,10 +111,12 @@ impl Store {
     }
 
     pub async fn webhooks(&self, team_id: &str) -> Result<Vec<Webhook>> {
-        let rows = sqlx::query("SELECT id, event_type, url, interview_id, created FROM webhooks WHERE team_id = $1 ORDER BY created, id")
-            .bind(team_id)
-            .fetch_all(&self.pool)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT id, event_type, url, interview_id, created FROM webhooks WHERE team_id = $1 ORDER BY created, id",
+        )
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
         rows.iter().map(webhook_from_row).collect()
     }
 
@@ -125,18 +141,22 @@ impl Store {
                     last_error: r.try_get("last_error")?,
                     created: parley_core::time::Timestamp(r.try_get("created")?),
                     updated: parley_core::time::Timestamp(r.try_get("updated")?),
-                    next_attempt: r.try_get::<Option<i64>, _>("next_attempt")?.map(parley_core::time::Timestamp),
+                    next_attempt: r
+                        .try_get::<Option<i64>, _>("next_attempt")?
+                        .map(parley_core::time::Timestamp),
                 })
             })
             .collect()
     }
 
     pub async fn delivery_to_send(&self, id: &str) -> Result<DeliveryToSend> {
-        let r = sqlx::query("SELECT id, team_id, event_type, url, payload, status, created FROM webhook_deliveries WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let r = sqlx::query(
+            "SELECT id, team_id, event_type, url, payload, status, created FROM webhook_deliveries WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
         Ok(DeliveryToSend {
             id: r.try_get("id")?,
             team_id: r.try_get("team_id")?,
@@ -202,7 +222,14 @@ pub async fn fan_out(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        jobs::enqueue(tx, DELIVERY_JOB, Some(team_id), &serde_json::json!({ "delivery_id": id }), now).await?;
+        jobs::enqueue(
+            tx,
+            DELIVERY_JOB,
+            Some(team_id),
+            &serde_json::json!({ "delivery_id": id }),
+            now,
+        )
+        .await?;
     }
     Ok(subs.len())
 }

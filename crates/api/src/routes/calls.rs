@@ -51,14 +51,19 @@ async fn callable_agent(s: &AppState, team: &str, id: &str) -> ApiResult<Intervi
         other => other,
     })?;
     if agent.status == InterviewStatus::Archived {
-        return Err(ApiError::bad_with("interview_id: the agent is archived; unarchive it to place calls", "interview_archived"));
+        return Err(ApiError::bad_with(
+            "interview_id: the agent is archived; unarchive it to place calls",
+            "interview_archived",
+        ));
     }
     Ok(agent)
 }
 
 fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
     if m.len() > 50 || m.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 2048) {
-        return Err(ApiError::bad("metadata: at most 50 keys of 1-64 characters, values up to 2048 bytes"));
+        return Err(ApiError::bad(
+            "metadata: at most 50 keys of 1-64 characters, values up to 2048 bytes",
+        ));
     }
     Ok(())
 }
@@ -66,19 +71,38 @@ fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
 #[utoipa::path(post, path = "/contact/call", tag = "calls", request_body = CallBody,
     responses((status = 200, description = "The queued call (status NOT_STARTED)", body = Call),
               (status = 400, description = "Unknown contact or agent, DNC contact, invalid metadata")))]
-pub async fn call_contact(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<CallBody>) -> ApiResult<Json<Value>> {
+pub async fn call_contact(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<CallBody>,
+) -> ApiResult<Json<Value>> {
     let metadata = b.metadata.unwrap_or_default();
     check_metadata(&metadata)?;
-    let contact_id = Uuid::parse_str(&b.contact_id).map_err(|_| ApiError::bad_with(CONTACT_400, "contact_not_found"))?;
+    let contact_id =
+        Uuid::parse_str(&b.contact_id).map_err(|_| ApiError::bad_with(CONTACT_400, "contact_not_found"))?;
     let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
     let contact = s.store.contact(&team.id, contact_id).await.map_err(|e| match e {
         StoreError::NotFound => ApiError::bad_with(CONTACT_400, "contact_not_found"),
         other => other.into(),
     })?;
     if contact.status == ContactStatus::Dnc {
-        return Err(ApiError::bad_with("contact_id: the contact is on the do-not-call list (DNC) and is never called", "contact_dnc"));
+        return Err(ApiError::bad_with(
+            "contact_id: the contact is on the do-not-call list (DNC) and is never called",
+            "contact_dnc",
+        ));
     }
-    let calls = s.store.create_calls(&team.id, vec![NewCall { interview_id: agent.id, contact, metadata }], None).await?;
+    let calls = s
+        .store
+        .create_calls(
+            &team.id,
+            vec![NewCall {
+                interview_id: agent.id,
+                contact,
+                metadata,
+            }],
+            None,
+        )
+        .await?;
     s.jobs.wake();
     Ok(ok(calls.into_iter().next()))
 }
@@ -86,17 +110,26 @@ pub async fn call_contact(State(s): State<AppState>, Extension(team): Extension<
 #[utoipa::path(post, path = "/job/create_job_by_contacts", tag = "calls", request_body = BatchBody,
     responses((status = 200, description = "{job_id, calls, skipped}: the queued calls and the contacts skipped (DNC, duplicates)"),
               (status = 400, description = "Unknown agent or contact, invalid number; every problem is listed")))]
-pub async fn create_job(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<BatchBody>) -> ApiResult<Json<Value>> {
+pub async fn create_job(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<BatchBody>,
+) -> ApiResult<Json<Value>> {
     let metadata = b.metadata.unwrap_or_default();
     check_metadata(&metadata)?;
     let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
     let ids = b.contact_ids.unwrap_or_default();
     let numbers = b.phone_numbers.unwrap_or_default();
     if ids.is_empty() && numbers.is_empty() {
-        return Err(ApiError::bad("contact_ids, phone_numbers: give at least one contact id or phone number"));
+        return Err(ApiError::bad(
+            "contact_ids, phone_numbers: give at least one contact id or phone number",
+        ));
     }
     if ids.len() + numbers.len() > s.config.max_batch {
-        return Err(ApiError::bad(format!("contact_ids, phone_numbers: at most {} per job", s.config.max_batch)));
+        return Err(ApiError::bad(format!(
+            "contact_ids, phone_numbers: at most {} per job",
+            s.config.max_batch
+        )));
     }
     // Validate everything before writing anything.
     let mut problems = Vec::new();
@@ -116,7 +149,15 @@ pub async fn create_job(State(s): State<AppState>, Extension(team): Extension<Te
     }
     let mut normalized = Vec::new();
     for (i, n) in numbers.iter().enumerate() {
-        match normalize_number(&s, &team.id, &format!("phone_numbers[{i}]"), n, b.country_code.as_deref()).await {
+        match normalize_number(
+            &s,
+            &team.id,
+            &format!("phone_numbers[{i}]"),
+            n,
+            b.country_code.as_deref(),
+        )
+        .await
+        {
             Ok(e164) => normalized.push(e164),
             Err(ApiError::BadRequest { message, .. }) => problems.push(message),
             Err(e) => return Err(e),
@@ -127,11 +168,23 @@ pub async fn create_job(State(s): State<AppState>, Extension(team): Extension<Te
     }
     let mut contacts: Vec<Contact> = found;
     for e164 in normalized {
-        let body = CreateContact { phone_number: e164.clone(), name: None, email: None, country_code: None, tags: None, attributes: None };
+        let body = CreateContact {
+            phone_number: e164.clone(),
+            name: None,
+            email: None,
+            country_code: None,
+            tags: None,
+            attributes: None,
+        };
         // An existing contact keeps its name and attributes: only create missing ones.
         match s.store.list_contacts_by_number(&team.id, &e164).await? {
             Some(c) => contacts.push(c),
-            None => contacts.push(s.store.upsert_contact(&team.id, &contact_write(e164, &body, LeadSource::ApiBulkUpload)?).await?.contact),
+            None => contacts.push(
+                s.store
+                    .upsert_contact(&team.id, &contact_write(e164, &body, LeadSource::ApiBulkUpload)?)
+                    .await?
+                    .contact,
+            ),
         }
     }
     let mut seen = HashSet::new();
@@ -143,22 +196,39 @@ pub async fn create_job(State(s): State<AppState>, Extension(team): Extension<Te
         } else if c.status == ContactStatus::Dnc {
             skipped.push(json!({ "contact_id": c.id, "reason": "DNC" }));
         } else {
-            to_call.push(NewCall { interview_id: agent.id.clone(), contact: c, metadata: metadata.clone() });
+            to_call.push(NewCall {
+                interview_id: agent.id.clone(),
+                contact: c,
+                metadata: metadata.clone(),
+            });
         }
     }
     let job_id = Uuid::new_v4();
     let summary = json!({ "id": job_id, "interview_id": agent.id, "calls": to_call.len(), "skipped": skipped });
-    let calls = if to_call.is_empty() { vec![] } else { s.store.create_calls(&team.id, to_call, Some((job_id, &summary))).await? };
+    let calls = if to_call.is_empty() {
+        vec![]
+    } else {
+        s.store
+            .create_calls(&team.id, to_call, Some((job_id, &summary)))
+            .await?
+    };
     s.jobs.wake();
     let call_ids: Vec<Uuid> = calls.iter().map(|c| c.id).collect();
-    Ok(ok(json!({ "job_id": job_id, "interview_id": agent.id, "call_ids": call_ids, "count": call_ids.len(), "skipped": skipped })))
+    Ok(ok(
+        json!({ "job_id": job_id, "interview_id": agent.id, "call_ids": call_ids, "count": call_ids.len(), "skipped": skipped }),
+    ))
 }
 
 #[utoipa::path(get, path = "/interview/{id}/responses", tag = "calls",
     params(("id" = String, Path), ("search" = Option<String>, Query), ("response_tags[]" = Option<Vec<String>>, Query),
            ("status[]" = Option<Vec<String>>, Query), ("job_id" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, description = "{responses, count, all_response_tags}, newest first"), (status = 404, description = "Interview not found")))]
-pub async fn responses(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, p: Params) -> ApiResult<Json<Value>> {
+pub async fn responses(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Value>> {
     let agent = super::interviews::find(&s, &team.id, &id).await?;
     let (page, limit) = p.paging(20, 50)?;
     let statuses = p
@@ -171,33 +241,65 @@ pub async fn responses(State(s): State<AppState>, Extension(team): Extension<Tea
         .filter(|j| !j.is_empty())
         .map(|j| Uuid::parse_str(j).map_err(|_| ApiError::bad(format!("job_id: '{j}' is not a job id"))))
         .transpose()?;
-    let f = CallFilter { search: p.get("search").map(str::to_string), response_tags: p.all("response_tags"), statuses, job_id, page, limit };
+    let f = CallFilter {
+        search: p.get("search").map(str::to_string),
+        response_tags: p.all("response_tags"),
+        statuses,
+        job_id,
+        page,
+        limit,
+    };
     let (calls, total) = s.store.list_calls(&team.id, &agent.id, &f).await?;
-    Ok(ok(json!({ "responses": calls, "count": total, "all_response_tags": agent.response_tags })))
+    Ok(ok(
+        json!({ "responses": calls, "count": total, "all_response_tags": agent.response_tags }),
+    ))
 }
 
 #[utoipa::path(get, path = "/interview_response/{id}", tag = "calls", params(("id" = String, Path)),
     responses((status = 200, body = Call), (status = 404, description = "Call not found")))]
-pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    Ok(ok(s.store.call(&team.id, uuid_or(&id, CALL_404)?).await.map_err(not_found(CALL_404))?))
+pub async fn get_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s
+        .store
+        .call(&team.id, uuid_or(&id, CALL_404)?)
+        .await
+        .map_err(not_found(CALL_404))?))
 }
 
 #[utoipa::path(post, path = "/interview_response/{id}/hangup", tag = "calls", params(("id" = String, Path)),
     responses((status = 200, description = "The ended call", body = Call), (status = 404), (status = 409, description = "The call already ended")))]
-pub async fn hangup(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn hangup(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, CALL_404)?;
     let call = s.store.call(&team.id, id).await.map_err(not_found(CALL_404))?;
     if call.progress == Progress::Ended {
-        return Err(ApiError::Conflict(format!("the call already ended ({})", call.status.as_str())));
+        return Err(ApiError::Conflict(format!(
+            "the call already ended ({})",
+            call.status.as_str()
+        )));
     }
     let answered = call.progress == Progress::Answered;
     let ended = s
         .store
-        .transition_call(id, CallEvent::End(if answered { EndReason::Completed } else { EndReason::Canceled }), |c| {
-            if !answered {
-                c.call_failure_reason = Some("canceled through the API before it was answered".into());
-            }
-        })
+        .transition_call(
+            id,
+            CallEvent::End(if answered {
+                EndReason::Completed
+            } else {
+                EndReason::Canceled
+            }),
+            |c| {
+                if !answered {
+                    c.call_failure_reason = Some("canceled through the API before it was answered".into());
+                }
+            },
+        )
         .await
         .map_err(|e| match e {
             StoreError::Conflict(_) => ApiError::Conflict("the call already ended".into()),

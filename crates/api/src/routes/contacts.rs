@@ -48,9 +48,17 @@ pub struct TagsBody {
 }
 
 /// Normalizes a number under the team's policy (premium numbers allowed or not).
-pub async fn normalize_number(s: &AppState, team: &str, field: &str, raw: &str, country_code: Option<&str>) -> ApiResult<String> {
+pub async fn normalize_number(
+    s: &AppState,
+    team: &str,
+    field: &str,
+    raw: &str,
+    country_code: Option<&str>,
+) -> ApiResult<String> {
     let cc = phone::parse_country_code(country_code.unwrap_or("+1"))?;
-    let policy = PhonePolicy { allow_premium: s.store.team(team).await?.allow_premium };
+    let policy = PhonePolicy {
+        allow_premium: s.store.team(team).await?.allow_premium,
+    };
     Ok(phone::normalize(field, raw, cc, policy)?)
 }
 
@@ -69,7 +77,11 @@ pub fn contact_write(phone_number: String, b: &CreateContact, lead_source: LeadS
 
 #[utoipa::path(post, path = "/contact/create", tag = "contacts", request_body = CreateContact,
     responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Contact)))]
-pub async fn create(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<CreateContact>) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<CreateContact>,
+) -> ApiResult<Json<Value>> {
     let number = normalize_number(&s, &team.id, "phone_number", &b.phone_number, b.country_code.as_deref()).await?;
     let write = contact_write(number, &b, LeadSource::ApiUpload)?;
     let up = s.store.upsert_contact(&team.id, &write).await?;
@@ -96,11 +108,19 @@ pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p
     };
     let (contacts, total) = s.store.list_contacts(&team.id, &filter).await?;
     let contacts: Vec<Value> = if filter.phone_numbers_only {
-        contacts.iter().map(|c| serde_json::json!({ "id": c.id, "phone_number": c.phone_number })).collect()
+        contacts
+            .iter()
+            .map(|c| serde_json::json!({ "id": c.id, "phone_number": c.phone_number }))
+            .collect()
     } else {
-        contacts.iter().map(|c| serde_json::to_value(c).expect("contacts serialize")).collect()
+        contacts
+            .iter()
+            .map(|c| serde_json::to_value(c).expect("contacts serialize"))
+            .collect()
     };
-    Ok(ok(serde_json::json!({ "contacts": contacts, "count": contacts.len(), "total_count": total })))
+    Ok(ok(
+        serde_json::json!({ "contacts": contacts, "count": contacts.len(), "total_count": total }),
+    ))
 }
 
 /// `sort=name_asc`, `sort=created_desc`, or `sort=name&sortDirection=desc`; default newest first.
@@ -111,22 +131,34 @@ fn parse_sort(sort: Option<&str>, direction: Option<&str>) -> ApiResult<(Contact
         Some("desc") => Some(true),
         Some(d) => return Err(ApiError::bad(format!("sortDirection: '{d}' is not asc or desc"))),
     };
-    let Some(sort) = sort.filter(|s| !s.is_empty()) else { return Ok((ContactSort::Created, dir.unwrap_or(true))) };
+    let Some(sort) = sort.filter(|s| !s.is_empty()) else {
+        return Ok((ContactSort::Created, dir.unwrap_or(true)));
+    };
     let (field, suffix_dir) = match sort.rsplit_once('_') {
         Some((f, "asc")) => (f, Some(false)),
         Some((f, "desc")) => (f, Some(true)),
         _ => (sort, None),
     };
     let field = ContactSort::parse(field).ok_or_else(|| {
-        ApiError::bad(format!("sort: '{sort}' is not one of created, updated, name, phone_number, email, status (with _asc or _desc)"))
+        ApiError::bad(format!(
+            "sort: '{sort}' is not one of created, updated, name, phone_number, email, status (with _asc or _desc)"
+        ))
     })?;
     Ok((field, suffix_dir.or(dir).unwrap_or(false)))
 }
 
 #[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 200, body = Contact), (status = 404, description = "Contact not found")))]
-pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let c = s.store.contact(&team.id, uuid_or(&id, NOT_FOUND)?).await.map_err(not_found(NOT_FOUND))?;
+pub async fn get_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let c = s
+        .store
+        .contact(&team.id, uuid_or(&id, NOT_FOUND)?)
+        .await
+        .map_err(not_found(NOT_FOUND))?;
     Ok(ok(c))
 }
 
@@ -143,41 +175,72 @@ pub async fn update_info(
         Some(n) => Some(normalize_number(&s, &team.id, "phone_number", n, b.country_code.as_deref()).await?),
         None => None,
     };
-    let name = b.name.as_deref().map(|n| contact::clean_name("name", Some(n))).transpose()?;
+    let name = b
+        .name
+        .as_deref()
+        .map(|n| contact::clean_name("name", Some(n)))
+        .transpose()?;
     let email = b.email.as_deref().map(|e| contact::clean_email(Some(e))).transpose()?;
     let status = b
         .status
         .as_deref()
-        .map(|st| ContactStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not ACTIVE, INACTIVE or DNC"))))
+        .map(|st| {
+            ContactStatus::parse(st)
+                .ok_or_else(|| ApiError::bad(format!("status: '{st}' is not ACTIVE, INACTIVE or DNC")))
+        })
         .transpose()?;
-    let mut c = s.store.update_contact_info(&team.id, id, number, name, email).await.map_err(|e| match e {
-        parley_store::StoreError::NotFound => ApiError::NotFound(NOT_FOUND),
-        parley_store::StoreError::Conflict(m) => ApiError::bad_with(m, "phone_number_taken"),
-        other => other.into(),
-    })?;
+    let mut c = s
+        .store
+        .update_contact_info(&team.id, id, number, name, email)
+        .await
+        .map_err(|e| match e {
+            parley_store::StoreError::NotFound => ApiError::NotFound(NOT_FOUND),
+            parley_store::StoreError::Conflict(m) => ApiError::bad_with(m, "phone_number_taken"),
+            other => other.into(),
+        })?;
     if let Some(st) = status {
-        c = s.store.set_contact_status(&team.id, id, st).await.map_err(not_found(NOT_FOUND))?;
+        c = s
+            .store
+            .set_contact_status(&team.id, id, st)
+            .await
+            .map_err(not_found(NOT_FOUND))?;
     }
     Ok(ok(c))
 }
 
 #[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
     responses((status = 200, body = Contact), (status = 404)))]
-pub async fn add_tags(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<TagsBody>) -> ApiResult<Json<Value>> {
+pub async fn add_tags(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TagsBody>,
+) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, NOT_FOUND)?;
     let new = contact::clean_tags(&b.tags)?;
-    let c = s.store.change_tags(&team.id, id, |old| contact::merge_tags(old, &new)).await.map_err(not_found(NOT_FOUND))??;
+    let c = s
+        .store
+        .change_tags(&team.id, id, |old| contact::merge_tags(old, &new))
+        .await
+        .map_err(not_found(NOT_FOUND))??;
     Ok(ok(c))
 }
 
 #[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
     responses((status = 200, body = Contact), (status = 404)))]
-pub async fn remove_tags(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<TagsBody>) -> ApiResult<Json<Value>> {
+pub async fn remove_tags(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<TagsBody>,
+) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, NOT_FOUND)?;
     let gone: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
     let c = s
         .store
-        .change_tags(&team.id, id, |old| Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect()))
+        .change_tags(&team.id, id, |old| {
+            Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect())
+        })
         .await
         .map_err(not_found(NOT_FOUND))??;
     Ok(ok(c))
@@ -185,8 +248,15 @@ pub async fn remove_tags(State(s): State<AppState>, Extension(team): Extension<T
 
 #[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
     responses((status = 200, description = "data: null"), (status = 404)))]
-pub async fn delete_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    s.store.delete_contact(&team.id, uuid_or(&id, NOT_FOUND)?).await.map_err(not_found(NOT_FOUND))?;
+pub async fn delete_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    s.store
+        .delete_contact(&team.id, uuid_or(&id, NOT_FOUND)?)
+        .await
+        .map_err(not_found(NOT_FOUND))?;
     Ok(ok(Value::Null))
 }
 
@@ -198,8 +268,14 @@ mod tests {
     fn sort_forms() {
         assert_eq!(parse_sort(None, None).unwrap(), (ContactSort::Created, true));
         assert_eq!(parse_sort(Some("name_asc"), None).unwrap(), (ContactSort::Name, false));
-        assert_eq!(parse_sort(Some("phone_number_desc"), None).unwrap(), (ContactSort::PhoneNumber, true));
-        assert_eq!(parse_sort(Some("name"), Some("desc")).unwrap(), (ContactSort::Name, true));
+        assert_eq!(
+            parse_sort(Some("phone_number_desc"), None).unwrap(),
+            (ContactSort::PhoneNumber, true)
+        );
+        assert_eq!(
+            parse_sort(Some("name"), Some("desc")).unwrap(),
+            (ContactSort::Name, true)
+        );
         assert!(parse_sort(Some("password_asc"), None).is_err());
         assert!(parse_sort(Some("name"), Some("sideways")).is_err());
     }

@@ -56,12 +56,15 @@ fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(l) = &b.lang {
         let l = text("lang", l, 16)?;
         if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
-            return Err(ApiError::bad(format!("lang: '{l}' is not a language tag such as en or en-US")));
+            return Err(ApiError::bad(format!(
+                "lang: '{l}' is not a language tag such as en or en-US"
+            )));
         }
         i.lang = l;
     }
     if let Some(t) = b.response_tags {
-        i.response_tags = parley_core::contact::clean_tags(&t).map_err(|e| ApiError::bad(e.to_string().replacen("tags", "response_tags", 1)))?;
+        i.response_tags = parley_core::contact::clean_tags(&t)
+            .map_err(|e| ApiError::bad(e.to_string().replacen("tags", "response_tags", 1)))?;
     }
     if let Some(v) = b.should_record {
         i.should_record = v;
@@ -73,7 +76,9 @@ fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
         i.voicemail_message = Some(m).filter(|m| !m.trim().is_empty());
     }
     if i.should_leave_voicemail && i.voicemail_message.is_none() {
-        return Err(ApiError::bad("voicemail_message: required when should_leave_voicemail is true"));
+        return Err(ApiError::bad(
+            "voicemail_message: required when should_leave_voicemail is true",
+        ));
     }
     if let Some(f) = b.flow {
         i.flow = f;
@@ -84,7 +89,11 @@ fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
 
 #[utoipa::path(post, path = "/interview/create", tag = "interviews", request_body = InterviewBody,
     responses((status = 200, body = Interview), (status = 400, description = "Invalid field or flow; every problem is listed")))]
-pub async fn create(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<InterviewBody>) -> ApiResult<Json<Value>> {
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<InterviewBody>,
+) -> ApiResult<Json<Value>> {
     if b.title.is_none() {
         return Err(ApiError::bad("title: is required"));
     }
@@ -118,14 +127,22 @@ pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p
     let status = p
         .get("status")
         .filter(|v| !v.is_empty())
-        .map(|v| InterviewStatus::parse(v).ok_or_else(|| ApiError::bad(format!("status: '{v}' is not ACTIVE or ARCHIVED"))))
+        .map(|v| {
+            InterviewStatus::parse(v).ok_or_else(|| ApiError::bad(format!("status: '{v}' is not ACTIVE or ARCHIVED")))
+        })
         .transpose()?;
     let sort = match p.get("sort").filter(|v| !v.is_empty()) {
         None => InterviewSort::CreatedDesc,
-        Some(v) => InterviewSort::parse(v)
-            .ok_or_else(|| ApiError::bad(format!("sort: '{v}' is not title_asc, title_desc, created_asc or created_desc")))?,
+        Some(v) => InterviewSort::parse(v).ok_or_else(|| {
+            ApiError::bad(format!(
+                "sort: '{v}' is not title_asc, title_desc, created_asc or created_desc"
+            ))
+        })?,
     };
-    let (list, total) = s.store.list_interviews(&team.id, p.get("search"), status, sort, page, limit).await?;
+    let (list, total) = s
+        .store
+        .list_interviews(&team.id, p.get("search"), status, sort, page, limit)
+        .await?;
     Ok(ok(serde_json::json!({ "interviews": list, "count": total })))
 }
 
@@ -138,17 +155,28 @@ pub async fn find(s: &AppState, team: &str, id: &str) -> ApiResult<Interview> {
 
 #[utoipa::path(get, path = "/interview/{id}", tag = "interviews", params(("id" = String, Path)),
     responses((status = 200, body = Interview), (status = 404, description = "Interview not found")))]
-pub async fn get_one(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn get_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     Ok(ok(find(&s, &team.id, &id).await?))
 }
 
 #[utoipa::path(post, path = "/interview/{id}/update", tag = "interviews", params(("id" = String, Path)), request_body = InterviewBody,
     responses((status = 200, body = Interview), (status = 400), (status = 404), (status = 409, description = "Stale version")))]
-pub async fn update(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>, ApiJson(b): ApiJson<InterviewBody>) -> ApiResult<Json<Value>> {
+pub async fn update(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    ApiJson(b): ApiJson<InterviewBody>,
+) -> ApiResult<Json<Value>> {
     let mut i = find(&s, &team.id, &id).await?;
     let read = i.version;
     if b.version.is_some_and(|v| v != read) {
-        return Err(ApiError::Conflict(format!("version: the agent is at version {read}; read it again and retry")));
+        return Err(ApiError::Conflict(format!(
+            "version: the agent is at version {read}; read it again and retry"
+        )));
     }
     apply(&s, &mut i, b)?;
     i.version += 1;
@@ -159,7 +187,11 @@ pub async fn update(State(s): State<AppState>, Extension(team): Extension<Team>,
 
 #[utoipa::path(post, path = "/interview/{id}/toggle_archive", tag = "interviews", params(("id" = String, Path)),
     responses((status = 200, body = Interview), (status = 404)))]
-pub async fn toggle_archive(State(s): State<AppState>, Extension(team): Extension<Team>, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+pub async fn toggle_archive(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let mut i = find(&s, &team.id, &id).await?;
     let read = i.version;
     i.status = match i.status {

@@ -13,7 +13,11 @@ use std::fmt::Write;
 pub async fn health(State(s): State<AppState>) -> Response {
     match s.store.ping().await {
         Ok(()) => Json(serde_json::json!({ "status": "ok" })).into_response(),
-        Err(e) => (StatusCode::SERVICE_UNAVAILABLE, Json(serde_json::json!({ "status": "unavailable", "error": e.to_string() }))).into_response(),
+        Err(e) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            Json(serde_json::json!({ "status": "unavailable", "error": e.to_string() })),
+        )
+            .into_response(),
     }
 }
 
@@ -25,11 +29,21 @@ pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
     for (status, n) in s.store.calls_by_status().await? {
         let _ = writeln!(extra, "parley_calls{{status=\"{status}\"}} {n}");
     }
-    let _ = writeln!(extra, "# HELP parley_job_queue_depth Jobs waiting or running, by kind.\n# TYPE parley_job_queue_depth gauge");
+    let _ = writeln!(
+        extra,
+        "# HELP parley_job_queue_depth Jobs waiting or running, by kind.\n# TYPE parley_job_queue_depth gauge"
+    );
     for (kind, n) in s.store.job_queue_depth().await? {
         let _ = writeln!(extra, "parley_job_queue_depth{{kind=\"{kind}\"}} {n}");
     }
-    Ok(([(header::CONTENT_TYPE, "application/openmetrics-text; version=1.0.0; charset=utf-8")], s.metrics.encode(&extra)).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/openmetrics-text; version=1.0.0; charset=utf-8",
+        )],
+        s.metrics.encode(&extra),
+    )
+        .into_response())
 }
 
 pub async fn not_found() -> ApiError {

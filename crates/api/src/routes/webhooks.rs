@@ -24,7 +24,10 @@ pub struct SubscribeBody {
 
 async fn parse(s: &AppState, team: &str, b: &SubscribeBody) -> ApiResult<(EventType, String, Option<String>)> {
     let t = EventType::parse(&b.event_type).ok_or_else(|| {
-        ApiError::bad(format!("type: '{}' is not NEW_RESPONSE, PHONE_TRANSFER, ACTION_FAILED or CALL_PROGRESS", b.event_type))
+        ApiError::bad(format!(
+            "type: '{}' is not NEW_RESPONSE, PHONE_TRANSFER, ACTION_FAILED or CALL_PROGRESS",
+            b.event_type
+        ))
     })?;
     let url = b.url.trim();
     let parsed = url::Url::parse(url).map_err(|_| ApiError::bad(format!("url: '{url}' is not a URL")))?;
@@ -48,23 +51,38 @@ async fn parse(s: &AppState, team: &str, b: &SubscribeBody) -> ApiResult<(EventT
                 .map_err(|_| ApiError::bad_with("Interview not found, please try again", "interview_not_found"))?;
             Some(id)
         }
-        Some(_) => return Err(ApiError::bad("data: must be an agent (interview) id, or absent for all agents")),
+        Some(_) => {
+            return Err(ApiError::bad(
+                "data: must be an agent (interview) id, or absent for all agents",
+            ))
+        }
     };
     Ok((t, url.to_string(), scope))
 }
 
 #[utoipa::path(post, path = "/webhooks/subscribe", tag = "webhooks", request_body = SubscribeBody,
     responses((status = 200, body = parley_store::webhooks::Webhook)))]
-pub async fn subscribe(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<SubscribeBody>) -> ApiResult<Json<Value>> {
+pub async fn subscribe(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<SubscribeBody>,
+) -> ApiResult<Json<Value>> {
     let (t, url, scope) = parse(&s, &team.id, &b).await?;
     Ok(ok(s.store.subscribe(&team.id, t, &url, scope.as_deref()).await?))
 }
 
 #[utoipa::path(delete, path = "/webhooks/unsubscribe", tag = "webhooks", request_body = SubscribeBody,
     responses((status = 200, description = "data: null"), (status = 404, description = "Webhook not found")))]
-pub async fn unsubscribe(State(s): State<AppState>, Extension(team): Extension<Team>, ApiJson(b): ApiJson<SubscribeBody>) -> ApiResult<Json<Value>> {
+pub async fn unsubscribe(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<SubscribeBody>,
+) -> ApiResult<Json<Value>> {
     let (t, url, scope) = parse(&s, &team.id, &b).await?;
-    s.store.unsubscribe(&team.id, t, &url, scope.as_deref()).await.map_err(super::not_found("Webhook not found"))?;
+    s.store
+        .unsubscribe(&team.id, t, &url, scope.as_deref())
+        .await
+        .map_err(super::not_found("Webhook not found"))?;
     Ok(ok(Value::Null))
 }
 
@@ -75,7 +93,11 @@ pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>) -
 
 #[utoipa::path(get, path = "/webhooks/deliveries", tag = "webhooks", params(("limit" = Option<i64>, Query, description = "1-200, default 50")),
     responses((status = 200, body = Vec<parley_store::webhooks::Delivery>)))]
-pub async fn deliveries(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
+pub async fn deliveries(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    p: Params,
+) -> ApiResult<Json<Value>> {
     let (_, limit) = p.paging(50, 200)?;
     Ok(ok(s.store.deliveries(&team.id, limit).await?))
 }
@@ -83,5 +105,7 @@ pub async fn deliveries(State(s): State<AppState>, Extension(team): Extension<Te
 /// Parley addition: the secret that signs this team's deliveries (`X-Parley-Signature`).
 #[utoipa::path(get, path = "/webhooks/signing_secret", tag = "webhooks", responses((status = 200, description = "{signing_secret}")))]
 pub async fn signing_secret(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
-    Ok(ok(serde_json::json!({ "signing_secret": s.store.team(&team.id).await?.signing_secret })))
+    Ok(ok(
+        serde_json::json!({ "signing_secret": s.store.team(&team.id).await?.signing_secret }),
+    ))
 }

@@ -69,7 +69,10 @@ pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
             );
             let name = format!("parley_t_{}", uuid::Uuid::new_v4().simple());
             let store = Store::connect(&admin, 1).await.expect("PostgreSQL reachable");
-            sqlx::query(&format!("CREATE DATABASE {name}")).execute(store.pool()).await.unwrap();
+            sqlx::query(&format!("CREATE DATABASE {name}"))
+                .execute(store.pool())
+                .await
+                .unwrap();
             store.close().await;
             let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b).to_string();
             format!("{base}/{name}")
@@ -102,7 +105,13 @@ impl TestServer {
         tweak(&mut s);
         let store = s.open_store().await.unwrap();
         let running = parley_server::start(&s, store).await.unwrap();
-        TestServer { base: format!("http://{}", running.addr), settings: s, running: Some(running), db_url, _dir: dir }
+        TestServer {
+            base: format!("http://{}", running.addr),
+            settings: s,
+            running: Some(running),
+            db_url,
+            _dir: dir,
+        }
     }
 
     pub fn store(&self) -> &Store {
@@ -127,7 +136,12 @@ impl TestServer {
 
     pub async fn team(&self) -> Client {
         let (team, token) = self.store().create_team("test team").await.unwrap();
-        Client { base: self.base.clone(), token, team_id: team.id, http: reqwest::Client::new() }
+        Client {
+            base: self.base.clone(),
+            token,
+            team_id: team.id,
+            http: reqwest::Client::new(),
+        }
     }
 }
 
@@ -189,11 +203,17 @@ impl Client {
     }
 
     pub async fn contact(&self, number: &str) -> Value {
-        self.post("/contact/create", json!({ "phone_number": number })).await.ok().clone()
+        self.post("/contact/create", json!({ "phone_number": number }))
+            .await
+            .ok()
+            .clone()
     }
 
     pub async fn agent(&self) -> Value {
-        self.post("/interview/create", json!({ "title": "Reminder" })).await.ok().clone()
+        self.post("/interview/create", json!({ "title": "Reminder" }))
+            .await
+            .ok()
+            .clone()
     }
 }
 
@@ -268,7 +288,12 @@ impl Receiver {
         let handle = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
         });
-        Receiver { url, got, fail_first: fails, handle: Arc::new(handle) }
+        Receiver {
+            url,
+            got,
+            fail_first: fails,
+            handle: Arc::new(handle),
+        }
     }
 
     pub fn received(&self) -> Vec<Received> {
