@@ -5,8 +5,8 @@
 //! about which part was wrong.
 //!
 //! Rate limit: `governor`'s GCRA keyed by team, quota N per minute with a burst of N: a team may
-//! send N requests at once, then one more every 60/N seconds. It is per process; several
-//! processes on one PostgreSQL each enforce the quota (see the README for that limitation).
+//! send N requests at once, then one more every 60/N seconds. On SQLite (one process) the state is
+//! in memory; on PostgreSQL it is in the database, so several processes share one quota.
 
 use crate::error::ApiError;
 use crate::AppState;
@@ -19,6 +19,8 @@ use governor::middleware::StateInformationMiddleware;
 use governor::state::keyed::DefaultKeyedStateStore;
 use governor::{Quota, RateLimiter};
 use parley_core::ids;
+use parley_store::rate_limit::Decision;
+use parley_store::{Dialect, Store};
 use std::num::NonZeroU32;
 use std::sync::Arc;
 
@@ -32,47 +34,71 @@ type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock,
 
 #[derive(Clone)]
 pub struct TeamRateLimit {
-    limiter: Option<Arc<Limiter>>,
     per_minute: u32,
-    clock: DefaultClock,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    Off,
+    /// One process (SQLite): `governor` in memory.
+    Local(Arc<Limiter>, DefaultClock),
+    /// Several processes on one PostgreSQL: the same algorithm with its state in the database.
+    Shared(Store),
 }
 
 impl TeamRateLimit {
     /// `per_minute == 0` turns the limit off (benchmarks).
-    pub fn new(per_minute: u32) -> Self {
-        let limiter = NonZeroU32::new(per_minute).map(|n| {
-            Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>())
-        });
-        TeamRateLimit {
-            limiter,
-            per_minute,
-            clock: DefaultClock::default(),
-        }
+    pub fn new(per_minute: u32, store: &Store) -> Self {
+        let backend = match NonZeroU32::new(per_minute) {
+            None => Backend::Off,
+            Some(_) if store.dialect() == Dialect::Postgres => Backend::Shared(store.clone()),
+            Some(n) => Backend::Local(
+                Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()),
+                DefaultClock::default(),
+            ),
+        };
+        TeamRateLimit { per_minute, backend }
     }
 
     /// Ok with (remaining, seconds until the full quota is back), or the error with Retry-After.
-    fn check(&self, team: &str) -> Result<Option<(u32, u64)>, ApiError> {
-        let Some(l) = &self.limiter else { return Ok(None) };
-        let key = team.to_string();
-        match l.check_key(&key) {
-            Ok(snap) => {
-                let remaining = snap.remaining_burst_capacity();
-                let per_cell = 60.0 / self.per_minute as f64;
-                let reset = ((self.per_minute - remaining) as f64 * per_cell).ceil() as u64;
-                Ok(Some((remaining, reset)))
-            }
-            Err(not_until) => {
-                let wait = not_until.wait_time_from(self.clock.now());
-                Err(ApiError::RateLimited {
-                    retry_after_s: wait.as_secs_f64().ceil().max(1.0) as u64,
-                })
+    async fn check(&self, team: &str) -> Result<Option<(u32, u64)>, ApiError> {
+        let secs = |ms: i64| (ms.max(0) as u64).div_ceil(1000);
+        match &self.backend {
+            Backend::Off => Ok(None),
+            Backend::Local(l, clock) => match l.check_key(&team.to_string()) {
+                Ok(snap) => {
+                    let remaining = snap.remaining_burst_capacity();
+                    let per_cell_ms = 60_000 / self.per_minute as i64;
+                    Ok(Some((
+                        remaining,
+                        secs((self.per_minute - remaining) as i64 * per_cell_ms),
+                    )))
+                }
+                Err(not_until) => {
+                    let wait = not_until.wait_time_from(clock.now());
+                    Err(ApiError::RateLimited {
+                        retry_after_s: secs(wait.as_millis() as i64).max(1),
+                    })
+                }
+            },
+            Backend::Shared(store) => {
+                match store
+                    .rate_limit_check(team, self.per_minute, 60_000, parley_store::now_ms())
+                    .await?
+                {
+                    Decision::Allowed { remaining, reset_ms } => Ok(Some((remaining, secs(reset_ms)))),
+                    Decision::Refused { retry_after_ms } => Err(ApiError::RateLimited {
+                        retry_after_s: secs(retry_after_ms).max(1),
+                    }),
+                }
             }
         }
     }
 
     /// Drops the state of teams that have not been seen for a while, bounding memory.
     pub fn housekeep(&self) {
-        if let Some(l) = &self.limiter {
+        if let Backend::Local(l, _) = &self.backend {
             l.retain_recent();
         }
     }
@@ -92,7 +118,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("team_id", team.as_str());
-    let limit_headers = match s.rate_limit.check(&team) {
+    let limit_headers = match s.rate_limit.check(&team).await {
         Ok(h) => h,
         Err(e) => {
             let mut res = e.into_response();

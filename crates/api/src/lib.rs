@@ -68,8 +68,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
         AppState {
+            rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute, &store),
             store,
-            rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute),
             config: Arc::new(config),
             metrics: metrics::Metrics::new(),
             jobs,

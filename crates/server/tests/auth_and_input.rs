@@ -393,3 +393,39 @@ async fn system_endpoints(db: Db) {
         "{m}"
     );
 }
+
+/// On PostgreSQL, several processes share one quota per team.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limit_is_shared_by_servers_on_postgres() {
+    let one = TestServer::start_with(Db::Postgres, |s| s.rate_limit_per_minute = 10).await;
+    let mut s2 = one.settings.clone();
+    s2.bind = "127.0.0.1:0".parse().unwrap();
+    let two = parley_server::start(&s2, s2.open_store().await.unwrap()).await.unwrap();
+    let a1 = one.team().await;
+    let a2 = common::Client {
+        base: format!("http://{}", two.addr),
+        ..a1.clone()
+    };
+    for i in 0..10 {
+        let c = if i % 2 == 0 { &a1 } else { &a2 };
+        let r = c.get("/contact").await;
+        assert_eq!(r.status, StatusCode::OK, "request {}", i + 1);
+        assert_eq!(
+            r.headers["x-ratelimit-remaining"].to_str().unwrap(),
+            (9 - i).to_string()
+        );
+    }
+    for c in [&a1, &a2] {
+        let r = c.get("/contact").await;
+        assert_eq!(
+            r.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "the quota is the team's, on every server"
+        );
+        let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=6).contains(&retry), "10 per minute refills every 6 s: {retry}");
+    }
+    let b = one.team().await;
+    assert_eq!(b.get("/contact").await.status, StatusCode::OK);
+    two.stop().await;
+}

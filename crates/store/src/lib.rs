@@ -4,7 +4,8 @@
 //!   SQL run on SQLite (the embedded default, WAL mode) and PostgreSQL (scale-out).
 //! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`contacts`],
 //!   [`interviews`], [`calls`] (calls, their events, and the webhook fan-out of each change),
-//!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue).
+//!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
+//!   (the per-team quota shared by several processes on PostgreSQL).
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
@@ -18,6 +19,7 @@ pub mod calls;
 pub mod contacts;
 pub mod interviews;
 pub mod jobs;
+pub mod rate_limit;
 mod sql;
 pub mod teams;
 pub mod webhooks;
@@ -126,7 +128,7 @@ impl Store {
 
     pub async fn migrate(&self) -> Result<()> {
         MIGRATOR.run(&self.pool).await?;
-        Ok(())
+        self.migrate_rate_limit().await
     }
 
     pub fn dialect(&self) -> Dialect {
