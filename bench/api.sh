@@ -170,7 +170,7 @@ cpu_stop() {
     [[ -n $SERVER_PID ]] && srv1=$(proc_jiffies "$SERVER_PID")
     t1=$(now)
     SYS_CORES=$(awk -v b0="$CPU_SYS_BUSY0" -v t0="$CPU_SYS_TOT0" -v b1="$busy1" -v t1="$tot1" -v n="$NCPU" \
-        'BEGIN { d = t1 - t0; printf "%.2f", d > 0 ? (b1 - b0) / d * n : 0 }')
+        'BEGIN { d = t1 - t0; printf "%.2f", (d > 0 ? (b1 - b0) / d * n : 0) }')
     if [[ -n $SERVER_PID ]]; then
         SRV_CORES=$(awk -v j0="$CPU_SRV0" -v j1="$srv1" -v hz="$CLK_TCK" -v s0="$CPU_T0" -v s1="$t1" \
             'BEGIN { printf "%.2f", (j1 - j0) / hz / (s1 - s0) }')
@@ -409,20 +409,22 @@ REPORT="bench/out/api-$(date +%Y%m%d-%H%M%S).txt"
     echo
     printf '%s\n' "${ROWS[@]}" | awk -F'|' '
         BEGIN {
-            fmt = "%-9s %-20s %9s %8s %8s %9s %9s %9s %7s %7s %6s\n"
+            fmt = "%-9s %-20s %8s %7s %7s %8s %8s %8s %7s %7s %6s\n"
             printf fmt, "backend", "endpoint", "req/s", "p50 ms", "p99 ms", "req/s", "p99", "req/s", "server", "machine", "errors"
-            printf fmt, "", "", "", "", "", "÷health", "÷health", "÷raw", "cores", "cores", ""
-            printf fmt, "---------", "--------------------", "---------", "--------", "--------", "---------", "---------", "---------", "-------", "-------", "------"
+            printf fmt, "", "", "", "", "", "/health", "/health", "/raw", "cores", "cores", ""
+            printf fmt, "---------", "--------------------", "--------", "-------", "-------", "--------", "--------", "--------", "-------", "-------", "------"
         }
         { printf fmt, $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11 }'
     echo
     printf '%s\n' "${NOTES[@]}"
-    echo "(raw INSERT+COMMIT req/s = commits/s; cores = CPU time used per second of the run, by the server process / by the whole machine of $NCPU)"
+    echo "(raw INSERT+COMMIT: req/s = commits/s. req/s /health, p99 /health: the row's figure divided by the same server's GET /health;"
+    echo " req/s /raw: divided by the same database's raw commit rate. cores: CPU seconds per second, of the server process and of"
+    echo " the whole machine ($NCPU CPUs, wrk and the database included).)"
     if [[ -n ${CREATE_RPS[sqlite]:-} ]]; then
         echo
         r=$(ratio "${CREATE_RPS[sqlite]}" "${RAW[sqlite]}")
-        echo "aim, sqlite: contact creation >= 0.5 x raw commit rate: $r -> $(awk -v r="$r" 'BEGIN { print (r >= 0.5) ? "met" : "NOT met" }')"
-        echo "aim, sqlite: contact creation p99 < 25 ms at $CONNS connections: ${CREATE_P99[sqlite]} ms -> $(awk -v p="${CREATE_P99[sqlite]}" 'BEGIN { print (p < 25) ? "met" : "NOT met" }')"
+        echo "aim, sqlite: contact creation >= 0.5 x raw commit rate: $r -> $(awk -v r="$r" 'BEGIN { print ((r >= 0.5) ? "met" : "NOT met") }')"
+        echo "aim, sqlite: contact creation p99 < 25 ms at $CONNS connections: ${CREATE_P99[sqlite]} ms -> $(awk -v p="${CREATE_P99[sqlite]}" 'BEGIN { print ((p < 25) ? "met" : "NOT met") }')"
     fi
     if [[ -n ${CREATE_RPS[postgres]:-} ]]; then
         echo "postgres: contact creation = $(ratio "${CREATE_RPS[postgres]}" "${RAW[postgres]}") x raw commit rate, p99 ${CREATE_P99[postgres]} ms"
