@@ -28,6 +28,7 @@ use std::sync::Arc;
 #[derive(Debug, Clone)]
 pub struct Team {
     pub id: String,
+    pub allow_premium: bool,
 }
 
 type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
@@ -117,8 +118,8 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
         Ok(t) => t,
         Err(e) => return e.into_response(),
     };
-    tracing::Span::current().record("team_id", team.as_str());
-    let limit_headers = match s.rate_limit.check(&team).await {
+    tracing::Span::current().record("team_id", team.id.as_str());
+    let limit_headers = match s.rate_limit.check(&team.id).await {
         Ok(h) => h,
         Err(e) => {
             let mut res = e.into_response();
@@ -127,7 +128,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
             return res;
         }
     };
-    req.extensions_mut().insert(Team { id: team });
+    req.extensions_mut().insert(team);
     let mut res = next.run(req).await;
     if let Some(h) = limit_headers {
         add_limit_headers(res.headers_mut(), s.rate_limit.per_minute, Some(h));
@@ -151,7 +152,7 @@ fn add_limit_headers(h: &mut HeaderMap, limit: u32, state: Option<(u32, u64)>) {
     }
 }
 
-async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<String, ApiError> {
+async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<Team, ApiError> {
     let token = header(h, &["x-api-token"])
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized)?;
@@ -169,9 +170,12 @@ async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<String, ApiError> {
         .await?
         .ok_or(ApiError::Unauthorized)?;
     if let Some(sent) = sent_team {
-        if !ids::ct_eq(sent, &team) {
+        if !ids::ct_eq(sent, &team.team_id) {
             return Err(ApiError::Unauthorized);
         }
     }
-    Ok(team)
+    Ok(Team {
+        id: team.team_id,
+        allow_premium: team.allow_premium,
+    })
 }

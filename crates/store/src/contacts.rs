@@ -83,6 +83,14 @@ impl Store {
     /// Creates the contact, or updates the team's contact with that number: name and email
     /// overwritten, attributes replaced, new tags appended (API.md).
     pub async fn upsert_contact(&self, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+        // Fast path: a new contact without tags is one autocommitted INSERT (one round trip, one
+        // commit); the transaction below is for updates and tag rows.
+        if c.tags.is_empty() {
+            let (query, contact) = insert_query(team_id, c)?;
+            if query.execute(self.write_pool()).await?.rows_affected() == 1 {
+                return Ok(Upserted { contact, created: true });
+            }
+        }
         let mut w = self.begin_write().await?;
         let up = upsert_in(&mut w.tx, team_id, c).await?;
         w.commit().await?;
@@ -256,16 +264,34 @@ impl Store {
     }
 }
 
-pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+/// The INSERT of a new contact (doing nothing if the team already has the number), and the
+/// contact it creates.
+fn insert_query<'q>(
+    team_id: &'q str,
+    c: &'q ContactWrite,
+) -> Result<(sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, Contact)> {
     let now = now_ms();
-    let id = Uuid::new_v4();
-    // Insert if new; the unique (team_id, phone_number) turns a concurrent duplicate into a no-op
-    // followed by the update path, so two simultaneous upserts of one number never make two rows.
-    let inserted = sqlx::query(
+    let contact = Contact {
+        id: Uuid::new_v4(),
+        created: Timestamp(now),
+        updated: Timestamp(now),
+        version: 1,
+        team_id: team_id.to_string(),
+        status: ContactStatus::Active,
+        name: c.name.clone(),
+        phone_number: c.phone_number.clone(),
+        email: c.email.clone(),
+        attributes: c.attributes.clone(),
+        tags: c.tags.clone(),
+        lead_source: c.lead_source,
+    };
+    // The unique (team_id, phone_number) turns a concurrent duplicate into a no-op followed by
+    // the update path, so two simultaneous upserts of one number never make two rows.
+    let q = sqlx::query(
         "INSERT INTO contacts (id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source) \
          VALUES ($1, $2, $3, $3, 1, 'ACTIVE', $4, $5, $6, $7, $8, $9) ON CONFLICT (team_id, phone_number) DO NOTHING",
     )
-    .bind(id.to_string())
+    .bind(contact.id.to_string())
     .bind(team_id)
     .bind(now)
     .bind(c.name.as_deref())
@@ -273,27 +299,14 @@ pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str,
     .bind(c.email.as_deref())
     .bind(serde_json::to_string(&c.attributes)?)
     .bind(serde_json::to_string(&c.tags)?)
-    .bind(c.lead_source.as_str())
-    .execute(&mut **tx)
-    .await?
-    .rows_affected()
-        == 1;
-    if inserted {
-        let contact = Contact {
-            id,
-            created: Timestamp(now),
-            updated: Timestamp(now),
-            version: 1,
-            team_id: team_id.to_string(),
-            status: ContactStatus::Active,
-            name: c.name.clone(),
-            phone_number: c.phone_number.clone(),
-            email: c.email.clone(),
-            attributes: c.attributes.clone(),
-            tags: c.tags.clone(),
-            lead_source: c.lead_source,
-        };
-        write_tags(tx, &contact).await?;
+    .bind(c.lead_source.as_str());
+    Ok((q, contact))
+}
+
+pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+    let (insert, contact) = insert_query(team_id, c)?;
+    if insert.execute(&mut **tx).await?.rows_affected() == 1 {
+        insert_tags(tx, &contact).await?;
         return Ok(Upserted { contact, created: true });
     }
     let row = sqlx::query(&format!(
@@ -356,6 +369,10 @@ async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<(
         .bind(c.id.to_string())
         .execute(&mut **tx)
         .await?;
+    insert_tags(tx, c).await
+}
+
+async fn insert_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
     for t in &c.tags {
         sqlx::query("INSERT INTO contact_tags (contact_id, team_id, tag) VALUES ($1, $2, $3)")
             .bind(c.id.to_string())

@@ -11,9 +11,10 @@
 //! Decisions a reader would otherwise question:
 //! - Every statement is written once with `$N` placeholders, which both SQLite and PostgreSQL
 //!   accept; dynamic filters are assembled from fixed fragments by [`sql::Query`], never from input.
-//! - On SQLite, writers take an in-process mutex before `BEGIN`. SQLite allows one writer at a
-//!   time anyway; queueing in the process avoids `SQLITE_BUSY` on deferred transactions that read
-//!   before they write, which the busy timeout cannot retry. PostgreSQL needs no such lock.
+//! - On SQLite, every write goes through a dedicated pool of one connection. SQLite allows one
+//!   writer at a time anyway; queueing writers in the process avoids `SQLITE_BUSY` on deferred
+//!   transactions that read before they write (which the busy timeout cannot retry), and keeps
+//!   readers on their own connections. PostgreSQL writes on the shared pool.
 
 pub mod calls;
 pub mod contacts;
@@ -27,9 +28,7 @@ pub mod webhooks;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
-use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use sql::{Arg, Query};
 
@@ -67,13 +66,13 @@ pub enum Dialect {
 pub struct Store {
     pool: AnyPool,
     dialect: Dialect,
-    write_lock: Option<Arc<Mutex<()>>>,
+    /// SQLite's single writer connection; `None` on PostgreSQL.
+    writer: Option<AnyPool>,
 }
 
-/// A write transaction; on SQLite it also holds the process's writer lock until it ends.
+/// A write transaction.
 pub struct WriteTx {
     pub tx: Transaction<'static, Any>,
-    _guard: Option<OwnedMutexGuard<()>>,
 }
 
 impl WriteTx {
@@ -100,34 +99,18 @@ impl Store {
             url.to_string()
         };
         let opts = AnyConnectOptions::from_str(&url)?;
-        let pool = AnyPoolOptions::new()
-            .max_connections(max_connections)
-            .acquire_timeout(Duration::from_secs(10))
-            .after_connect(move |conn, _| {
-                Box::pin(async move {
-                    if dialect == Dialect::Sqlite {
-                        // WAL lets readers run beside the writer; NORMAL sync is durable across
-                        // process crashes (the WAL is fsynced at checkpoints), as SQLite documents.
-                        conn.execute("PRAGMA journal_mode = WAL").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA busy_timeout = 10000").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                    }
-                    Ok(())
-                })
-            })
-            .connect_with(opts)
+        let pool = pool_options(dialect, max_connections)
+            .connect_with(opts.clone())
             .await?;
-        let write_lock = (dialect == Dialect::Sqlite).then(|| Arc::new(Mutex::new(())));
-        Ok(Store {
-            pool,
-            dialect,
-            write_lock,
-        })
+        let writer = match dialect {
+            Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts).await?),
+            Dialect::Postgres => None,
+        };
+        Ok(Store { pool, dialect, writer })
     }
 
     pub async fn migrate(&self) -> Result<()> {
-        MIGRATOR.run(&self.pool).await?;
+        MIGRATOR.run(self.write_pool()).await?;
         self.migrate_rate_limit().await
     }
 
@@ -145,18 +128,42 @@ impl Store {
         Ok(())
     }
 
+    /// The pool writes go through (SQLite's single writer, or the shared pool).
+    pub(crate) fn write_pool(&self) -> &AnyPool {
+        self.writer.as_ref().unwrap_or(&self.pool)
+    }
+
     pub async fn begin_write(&self) -> Result<WriteTx> {
-        let guard = match &self.write_lock {
-            Some(l) => Some(l.clone().lock_owned().await),
-            None => None,
-        };
-        let tx = self.pool.begin().await?;
-        Ok(WriteTx { tx, _guard: guard })
+        Ok(WriteTx {
+            tx: self.write_pool().begin().await?,
+        })
     }
 
     pub async fn close(&self) {
+        if let Some(w) = &self.writer {
+            w.close().await;
+        }
         self.pool.close().await;
     }
+}
+
+fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
+    AnyPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(10))
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                if dialect == Dialect::Sqlite {
+                    // WAL lets readers run beside the writer; NORMAL sync is durable across
+                    // process crashes (the WAL is fsynced at checkpoints), as SQLite documents.
+                    conn.execute("PRAGMA journal_mode = WAL").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA busy_timeout = 10000").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                }
+                Ok(())
+            })
+        })
 }
 
 /// Milliseconds since the epoch, now.

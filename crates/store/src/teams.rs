@@ -13,6 +13,14 @@ pub struct Team {
     pub max_concurrent_calls: i64,
 }
 
+/// What authentication learns about the caller's team.
+#[derive(Debug, Clone)]
+pub struct TokenTeam {
+    pub team_id: String,
+    /// Whether premium-rate numbers may be stored and called.
+    pub allow_premium: bool,
+}
+
 #[derive(Debug, Clone)]
 pub struct TokenInfo {
     pub id: String,
@@ -91,22 +99,25 @@ impl Store {
             .collect()
     }
 
-    /// The team of an active token, found by the token's hash; the caller compares the team id
-    /// it was sent with [`ids::ct_eq`].
-    pub async fn team_of_token_hash(&self, token_hash: &str) -> Result<Option<String>> {
-        let row = sqlx::query("SELECT team_id, token_hash FROM api_tokens WHERE token_hash = $1 AND revoked IS NULL")
-            .bind(token_hash)
-            .fetch_optional(&self.pool)
-            .await?;
-        match row {
-            Some(r) => {
-                let stored: String = r.try_get("token_hash")?;
-                Ok(ids::ct_eq(&stored, token_hash)
-                    .then(|| r.try_get("team_id"))
-                    .transpose()?)
-            }
-            None => Ok(None),
+    /// The team of an active token, found by the token's hash (one indexed query per request);
+    /// the caller compares the team id it was sent with [`ids::ct_eq`].
+    pub async fn team_of_token_hash(&self, token_hash: &str) -> Result<Option<TokenTeam>> {
+        let row = sqlx::query(
+            "SELECT t.team_id, t.token_hash, teams.allow_premium FROM api_tokens t JOIN teams ON teams.id = t.team_id \
+             WHERE t.token_hash = $1 AND t.revoked IS NULL",
+        )
+        .bind(token_hash)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(r) = row else { return Ok(None) };
+        let stored: String = r.try_get("token_hash")?;
+        if !ids::ct_eq(&stored, token_hash) {
+            return Ok(None);
         }
+        Ok(Some(TokenTeam {
+            team_id: r.try_get("team_id")?,
+            allow_premium: r.try_get::<i64, _>("allow_premium")? != 0,
+        }))
     }
 
     pub async fn team(&self, team_id: &str) -> Result<Team> {

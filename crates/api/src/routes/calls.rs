@@ -149,15 +149,7 @@ pub async fn create_job(
     }
     let mut normalized = Vec::new();
     for (i, n) in numbers.iter().enumerate() {
-        match normalize_number(
-            &s,
-            &team.id,
-            &format!("phone_numbers[{i}]"),
-            n,
-            b.country_code.as_deref(),
-        )
-        .await
-        {
+        match normalize_number(&team, &format!("phone_numbers[{i}]"), n, b.country_code.as_deref()) {
             Ok(e164) => normalized.push(e164),
             Err(ApiError::BadRequest { message, .. }) => problems.push(message),
             Err(e) => return Err(e),

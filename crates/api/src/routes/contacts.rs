@@ -48,18 +48,16 @@ pub struct TagsBody {
 }
 
 /// Normalizes a number under the team's policy (premium numbers allowed or not).
-pub async fn normalize_number(
-    s: &AppState,
-    team: &str,
-    field: &str,
-    raw: &str,
-    country_code: Option<&str>,
-) -> ApiResult<String> {
+pub fn normalize_number(team: &Team, field: &str, raw: &str, country_code: Option<&str>) -> ApiResult<String> {
     let cc = phone::parse_country_code(country_code.unwrap_or("+1"))?;
-    let policy = PhonePolicy {
-        allow_premium: s.store.team(team).await?.allow_premium,
-    };
-    Ok(phone::normalize(field, raw, cc, policy)?)
+    Ok(phone::normalize(
+        field,
+        raw,
+        cc,
+        PhonePolicy {
+            allow_premium: team.allow_premium,
+        },
+    )?)
 }
 
 pub fn contact_write(phone_number: String, b: &CreateContact, lead_source: LeadSource) -> ApiResult<ContactWrite> {
@@ -82,7 +80,7 @@ pub async fn create(
     Extension(team): Extension<Team>,
     ApiJson(b): ApiJson<CreateContact>,
 ) -> ApiResult<Json<Value>> {
-    let number = normalize_number(&s, &team.id, "phone_number", &b.phone_number, b.country_code.as_deref()).await?;
+    let number = normalize_number(&team, "phone_number", &b.phone_number, b.country_code.as_deref())?;
     let write = contact_write(number, &b, LeadSource::ApiUpload)?;
     let up = s.store.upsert_contact(&team.id, &write).await?;
     Ok(ok(up.contact))
@@ -172,7 +170,7 @@ pub async fn update_info(
 ) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, NOT_FOUND)?;
     let number = match &b.phone_number {
-        Some(n) => Some(normalize_number(&s, &team.id, "phone_number", n, b.country_code.as_deref()).await?),
+        Some(n) => Some(normalize_number(&team, "phone_number", n, b.country_code.as_deref())?),
         None => None,
     };
     let name = b
