@@ -162,3 +162,41 @@ async fn update_tag_and_delete(db: Db) {
         "tags of a deleted contact are gone"
     );
 }
+
+on_both_databases!(concurrent_creates_make_one_contact_per_number);
+
+/// Concurrent creates are group-committed: every request is answered with its contact, and a
+/// number sent by several requests at once still makes exactly one contact.
+async fn concurrent_creates_make_one_contact_per_number(db: Db) {
+    let ts = TestServer::start(db).await;
+    let c = ts.team().await;
+    let mut tasks = Vec::new();
+    for i in 0..60 {
+        let c = c.clone();
+        tasks.push(tokio::spawn(async move {
+            let number = format!("+1415555{:04}", 3000 + i % 20);
+            let body = if i % 3 == 0 {
+                json!({"phone_number": number, "name": format!("n{i}"), "tags": [format!("t{i}")]})
+            } else {
+                json!({"phone_number": number, "name": format!("n{i}")})
+            };
+            let r = c.post("/contact/create", body).await;
+            (number, r.ok()["phone_number"].as_str().unwrap().to_string(), r.ok()["id"].as_str().unwrap().to_string())
+        }));
+    }
+    let mut ids = std::collections::HashMap::new();
+    for t in tasks {
+        let (sent, got, id) = t.await.unwrap();
+        assert_eq!(sent, got);
+        let prev = ids.insert(got.clone(), id.clone());
+        assert!(prev.is_none_or(|p| p == id), "{got}: two ids");
+    }
+    let all = c.get("/contact?limit=50").await.ok().clone();
+    assert_eq!(all["total_count"], 20);
+    // Every tag sent for a number is on its contact.
+    for i in (0..60).step_by(3) {
+        let r = c.get(&format!("/contact?tags[]=t{i}")).await.ok().clone();
+        assert_eq!(r["total_count"], 1, "t{i}");
+        assert_eq!(r["contacts"][0]["phone_number"], format!("+1415555{:04}", 3000 + i % 20));
+    }
+}

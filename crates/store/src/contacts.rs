@@ -1,7 +1,7 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
 use crate::sql::{like_pattern, Query};
-use crate::{now_ms, Result, Store, StoreError};
+use crate::{Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
 use parley_core::time::Timestamp;
 use sqlx::any::AnyRow;
@@ -83,11 +83,10 @@ impl Store {
     /// Creates the contact, or updates the team's contact with that number: name and email
     /// overwritten, attributes replaced, new tags appended (API.md).
     pub async fn upsert_contact(&self, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
-        // Fast path: a new contact without tags is one autocommitted INSERT (one round trip, one
-        // commit); the transaction below is for updates and tag rows.
+        // Fast path: a new contact without tags is a row of a group-committed batch (see
+        // `batch`); the transaction below is for updates and tag rows.
         if c.tags.is_empty() {
-            let (query, contact) = insert_query(team_id, c)?;
-            if query.execute(self.write_pool()).await?.rows_affected() == 1 {
+            if let Some(contact) = self.contact_batcher.insert(team_id, c).await? {
                 return Ok(Upserted { contact, created: true });
             }
         }
@@ -264,17 +263,18 @@ impl Store {
     }
 }
 
-/// The INSERT of a new contact (doing nothing if the team already has the number), and the
-/// contact it creates.
-fn insert_query<'q>(
-    team_id: &'q str,
-    c: &'q ContactWrite,
-) -> Result<(sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>, Contact)> {
-    let now = now_ms();
-    let contact = Contact {
+/// The columns of a new contact's INSERT; [`insert_values`] binds them in this order.
+pub(crate) const INSERT_PREFIX: &str = "INSERT INTO contacts (id, team_id, created, updated, version, status, name, \
+    phone_number, email, attributes, tags, lead_source) VALUES ";
+pub(crate) const VALUES_PER_ROW: usize = 12;
+
+/// The contact a write creates, before it is stored.
+pub(crate) fn new_contact(team_id: &str, c: &ContactWrite) -> Contact {
+    let now = Timestamp::now();
+    Contact {
         id: Uuid::new_v4(),
-        created: Timestamp(now),
-        updated: Timestamp(now),
+        created: now,
+        updated: now,
         version: 1,
         team_id: team_id.to_string(),
         status: ContactStatus::Active,
@@ -284,23 +284,40 @@ fn insert_query<'q>(
         attributes: c.attributes.clone(),
         tags: c.tags.clone(),
         lead_source: c.lead_source,
-    };
-    // The unique (team_id, phone_number) turns a concurrent duplicate into a no-op followed by
-    // the update path, so two simultaneous upserts of one number never make two rows.
-    let q = sqlx::query(
-        "INSERT INTO contacts (id, team_id, created, updated, version, status, name, phone_number, email, attributes, tags, lead_source) \
-         VALUES ($1, $2, $3, $3, 1, 'ACTIVE', $4, $5, $6, $7, $8, $9) ON CONFLICT (team_id, phone_number) DO NOTHING",
-    )
-    .bind(contact.id.to_string())
-    .bind(team_id)
-    .bind(now)
-    .bind(c.name.as_deref())
-    .bind(&c.phone_number)
-    .bind(c.email.as_deref())
-    .bind(serde_json::to_string(&c.attributes)?)
-    .bind(serde_json::to_string(&c.tags)?)
-    .bind(c.lead_source.as_str());
-    Ok((q, contact))
+    }
+}
+
+type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Binds one row of [`INSERT_PREFIX`].
+pub(crate) fn insert_values<'q>(q: AnyQuery<'q>, c: &Contact) -> Result<AnyQuery<'q>> {
+    Ok(q.bind(c.id.to_string())
+        .bind(c.team_id.clone())
+        .bind(c.created.millis())
+        .bind(c.updated.millis())
+        .bind(c.version)
+        .bind(c.status.as_str())
+        .bind(c.name.clone())
+        .bind(c.phone_number.clone())
+        .bind(c.email.clone())
+        .bind(serde_json::to_string(&c.attributes)?)
+        .bind(serde_json::to_string(&c.tags)?)
+        .bind(c.lead_source.as_str()))
+}
+
+/// The INSERT of a new contact, doing nothing if the team already has the number: the unique
+/// (team_id, phone_number) turns a concurrent duplicate into a no-op followed by the update
+/// path, so two simultaneous upserts of one number never make two rows.
+fn insert_query(team_id: &str, c: &ContactWrite) -> Result<(AnyQuery<'static>, Contact)> {
+    static INSERT_ONE: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+        let placeholders: Vec<String> = (1..=VALUES_PER_ROW).map(|i| format!("${i}")).collect();
+        format!(
+            "{INSERT_PREFIX}({}) ON CONFLICT (team_id, phone_number) DO NOTHING",
+            placeholders.join(", ")
+        )
+    });
+    let contact = new_contact(team_id, c);
+    Ok((insert_values(sqlx::query(INSERT_ONE.as_str()), &contact)?, contact))
 }
 
 pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {

@@ -16,6 +16,7 @@
 //!   transactions that read before they write (which the busy timeout cannot retry), and keeps
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
+mod batch;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
@@ -68,6 +69,7 @@ pub struct Store {
     dialect: Dialect,
     /// SQLite's single writer connection; `None` on PostgreSQL.
     writer: Option<AnyPool>,
+    contact_batcher: batch::ContactBatcher,
 }
 
 /// A write transaction.
@@ -106,7 +108,13 @@ impl Store {
             Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts).await?),
             Dialect::Postgres => None,
         };
-        Ok(Store { pool, dialect, writer })
+        let contact_batcher = batch::ContactBatcher::start(writer.clone().unwrap_or_else(|| pool.clone()));
+        Ok(Store {
+            pool,
+            dialect,
+            writer,
+            contact_batcher,
+        })
     }
 
     pub async fn migrate(&self) -> Result<()> {
