@@ -47,6 +47,17 @@ enum TeamCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Change a team's calling policy.
+    Set {
+        #[arg(long)]
+        team_id: String,
+        /// Accept premium-rate and shared-cost numbers.
+        #[arg(long, action = clap::ArgAction::Set)]
+        allow_premium: Option<bool>,
+        /// Calls of the team that may hold a line at once.
+        #[arg(long)]
+        max_concurrent_calls: Option<i64>,
+    },
 }
 
 #[derive(Subcommand)]
@@ -85,6 +96,24 @@ async fn main() -> anyhow::Result<()> {
             } else {
                 println!("team_id: {}\napi_token: {token}", team.id);
             }
+        }
+        Command::Team {
+            command:
+                TeamCommand::Set {
+                    team_id,
+                    allow_premium,
+                    max_concurrent_calls,
+                },
+        } => {
+            let team = store.team(&team_id).await.context("no such team")?;
+            let allow = allow_premium.unwrap_or(team.allow_premium);
+            let max = max_concurrent_calls.unwrap_or(team.max_concurrent_calls);
+            anyhow::ensure!(max >= 1, "--max-concurrent-calls must be at least 1");
+            store.set_team_limits(&team_id, allow, max).await?;
+            println!(
+                "{}",
+                serde_json::json!({ "team_id": team_id, "allow_premium": allow, "max_concurrent_calls": max })
+            );
         }
         Command::Token { command } => match command {
             TokenCommand::Create { team_id } => {

@@ -84,5 +84,32 @@ fn team_create_prints_json_and_serve_creates_the_first_team() {
     assert_eq!(v.as_object().unwrap().len(), 2);
     assert!(uuid::Uuid::parse_str(v["team_id"].as_str().unwrap()).is_ok());
     assert!(v["api_token"].as_str().unwrap().starts_with("pk_"));
+    let team = v["team_id"].as_str().unwrap();
+    let out = parley()
+        .args([
+            "team",
+            "set",
+            "--team-id",
+            team,
+            "--allow-premium",
+            "true",
+            "--max-concurrent-calls",
+            "3",
+        ])
+        .env("PARLEY_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let set: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (set["allow_premium"].as_bool(), set["max_concurrent_calls"].as_i64()),
+        (Some(true), Some(3))
+    );
+    let bad = parley()
+        .args(["team", "set", "--team-id", "nope"])
+        .env("PARLEY_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }

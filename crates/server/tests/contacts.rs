@@ -181,7 +181,11 @@ async fn concurrent_creates_make_one_contact_per_number(db: Db) {
                 json!({"phone_number": number, "name": format!("n{i}")})
             };
             let r = c.post("/contact/create", body).await;
-            (number, r.ok()["phone_number"].as_str().unwrap().to_string(), r.ok()["id"].as_str().unwrap().to_string())
+            (
+                number,
+                r.ok()["phone_number"].as_str().unwrap().to_string(),
+                r.ok()["id"].as_str().unwrap().to_string(),
+            )
         }));
     }
     let mut ids = std::collections::HashMap::new();
@@ -197,6 +201,9 @@ async fn concurrent_creates_make_one_contact_per_number(db: Db) {
     for i in (0..60).step_by(3) {
         let r = c.get(&format!("/contact?tags[]=t{i}")).await.ok().clone();
         assert_eq!(r["total_count"], 1, "t{i}");
-        assert_eq!(r["contacts"][0]["phone_number"], format!("+1415555{:04}", 3000 + i % 20));
+        assert_eq!(
+            r["contacts"][0]["phone_number"],
+            format!("+1415555{:04}", 3000 + i % 20)
+        );
     }
 }
