@@ -113,3 +113,105 @@ fn team_create_prints_json_and_serve_creates_the_first_team() {
     assert!(!bad.status.success());
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// Starts `parley serve` on a free port; returns the child and its base URL.
+fn serve(dir: &std::path::Path, run_jobs: bool) -> (std::process::Child, String) {
+    let mut child = parley()
+        .args(["serve"])
+        .env("PARLEY_DATA_DIR", dir)
+        .env("PARLEY_BIND", "127.0.0.1:0")
+        .env("PARLEY_RUN_JOBS", if run_jobs { "1" } else { "0" })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for line in lines {
+        let line = line.unwrap();
+        if let Some(rest) = line.strip_prefix("Parley listening on ") {
+            let base = rest.split_whitespace().next().unwrap().to_string();
+            return (child, base);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    panic!("parley serve did not start");
+}
+
+/// Queued calls are durable jobs: a process killed with SIGKILL before dialing them loses
+/// nothing, and the next process dials every one.
+#[tokio::test]
+async fn queued_calls_survive_kill_9() {
+    let dir = std::env::temp_dir().join(format!("parley-kill-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let out = parley()
+        .args(["team", "create", "--name", "Acme", "--json"])
+        .env("PARLEY_DATA_DIR", &dir)
+        .output()
+        .unwrap();
+    let team: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (token, team_id) = (
+        team["api_token"].as_str().unwrap().to_string(),
+        team["team_id"].as_str().unwrap().to_string(),
+    );
+    let http = reqwest::Client::new();
+    let post = |base: &str, path: &str, body: serde_json::Value| {
+        http.post(format!("{base}{path}"))
+            .header("x-api-token", &token)
+            .header("team_id", &team_id)
+            .json(&body)
+            .send()
+    };
+
+    // A process that queues calls but runs no jobs, killed with SIGKILL.
+    let (mut first, base) = serve(&dir, false);
+    let agent: serde_json::Value = post(&base, "/interview/create", serde_json::json!({"title": "t"}))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let numbers: Vec<String> = (0..5).map(|i| format!("+1646555{:04}", 1000 + i)).collect();
+    let job: serde_json::Value = post(
+        &base,
+        "/job/create_job_by_contacts",
+        serde_json::json!({"interview_id": agent["data"]["id"], "phone_numbers": numbers}),
+    )
+    .await
+    .unwrap()
+    .json()
+    .await
+    .unwrap();
+    assert_eq!(job["data"]["count"], 5, "{job}");
+    first.kill().unwrap(); // SIGKILL
+    let _ = first.wait();
+
+    // The next process finds the dial jobs and runs every call to its end.
+    let (mut second, base) = serve(&dir, true);
+    let path = format!(
+        "/interview/{}/responses?status[]=FAILED",
+        agent["data"]["id"].as_str().unwrap()
+    );
+    let mut ended = 0;
+    for _ in 0..200 {
+        let r: serde_json::Value = http
+            .get(format!("{base}{path}"))
+            .header("x-api-token", &token)
+            .header("team_id", &team_id)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        ended = r["data"]["count"].as_i64().unwrap();
+        if ended == 5 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    second.kill().unwrap();
+    let _ = second.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(ended, 5, "every queued call was dialed after the restart");
+}

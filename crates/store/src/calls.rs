@@ -262,12 +262,7 @@ impl Store {
         if let Some(j) = f.job_id {
             q.push(" AND job_id = ").text(j.to_string());
         }
-        let total: i64 = q
-            .with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql))
-            .build()
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total = q.count(&self.pool).await?;
         let sql = format!(
             "SELECT body{} ORDER BY created DESC, id DESC LIMIT {} OFFSET {}",
             q.sql,

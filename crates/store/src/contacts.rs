@@ -150,14 +150,7 @@ impl Store {
             push_list(&mut q, &f.excluded_tags);
             q.push("))");
         }
-        // Re-assemble with the same arguments: the filter part is shared by both statements.
-        let count_sql = format!("SELECT COUNT(*) AS n{}", q.sql);
-        let total: i64 = q
-            .with_sql(&count_sql)
-            .build()
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total = q.count(&self.pool).await?;
 
         let dir = if f.descending { "DESC" } else { "ASC" };
         // Stable order: ties broken by id so pages never overlap or skip.

@@ -103,12 +103,7 @@ impl Store {
         if let Some(st) = status {
             q.push(" AND status = ").text(st.as_str());
         }
-        let total: i64 = q
-            .with_sql(&format!("SELECT COUNT(*) AS n{}", q.sql))
-            .build()
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
+        let total = q.count(&self.pool).await?;
         let sql = format!(
             "SELECT body{} ORDER BY {} LIMIT {limit} OFFSET {}",
             q.sql,

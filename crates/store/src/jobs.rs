@@ -45,19 +45,6 @@ pub async fn enqueue(
 }
 
 impl Store {
-    pub async fn enqueue_job(
-        &self,
-        kind: &str,
-        team_id: Option<&str>,
-        payload: &serde_json::Value,
-        run_at_ms: i64,
-    ) -> Result<String> {
-        let mut w = self.begin_write().await?;
-        let id = enqueue(&mut w.tx, kind, team_id, payload, run_at_ms).await?;
-        w.commit().await?;
-        Ok(id)
-    }
-
     /// Claims up to `limit` due jobs for `worker` with a lease of `lease_ms`.
     pub async fn claim_jobs(&self, worker: &str, lease_ms: i64, limit: i64) -> Result<Vec<Job>> {
         let now = now_ms();

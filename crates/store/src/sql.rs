@@ -81,3 +81,17 @@ impl Query {
         }
     }
 }
+
+impl Query {
+    /// `SELECT COUNT(*)` over this query's `FROM … WHERE …` part, with the same arguments: the
+    /// total that list endpoints report beside one page.
+    pub async fn count(&self, pool: &sqlx::AnyPool) -> crate::Result<i64> {
+        use sqlx::Row;
+        let row = self
+            .with_sql(&format!("SELECT COUNT(*) AS n{}", self.sql))
+            .build()
+            .fetch_one(pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}
