@@ -12,6 +12,7 @@ on_both_databases!(
     a_call_is_queued_dialed_and_reported,
     deliveries_retry_with_the_same_id_and_survive_restart,
     private_addresses_are_refused_unless_allowed,
+    a_receiver_that_times_out_is_retried,
     campaigns_validate_everything_and_skip_dnc,
     hangup_cancels_a_queued_call,
     two_servers_share_the_queue_without_double_work,
@@ -526,4 +527,31 @@ async fn two_servers_share_the_queue_without_double_work(db: Db) {
         assert_eq!(steps.len(), 3, "{call}: {steps:?}");
     }
     second.stop().await;
+}
+
+async fn a_receiver_that_times_out_is_retried(db: Db) {
+    let ts = TestServer::start_with(db, |s| s.webhook_timeout_ms = 300).await;
+    let c = ts.team().await;
+    // The first answer comes after 2 s, far past the 300 ms timeout.
+    let rx = Receiver::start_slow(1, std::time::Duration::from_secs(2)).await;
+    let agent = c.agent().await;
+    c.post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": rx.url}))
+        .await
+        .ok();
+    let contact = c.contact("+12125550100").await;
+    c.post(
+        "/contact/call",
+        json!({"contact_id": contact["id"], "interview_id": agent["id"]}),
+    )
+    .await
+    .ok();
+    let d = eventually(20, "delivered after a timeout", || async {
+        let d = c.get("/webhooks/deliveries").await.ok().clone();
+        (d[0]["status"] == "delivered").then_some(d)
+    })
+    .await;
+    assert!(d[0]["attempts"].as_i64().unwrap() >= 2, "{d}");
+    let got = rx.received();
+    assert!(got.len() >= 2);
+    assert_eq!(got[0].headers["x-parley-delivery"], got[1].headers["x-parley-delivery"]);
 }

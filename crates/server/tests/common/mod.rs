@@ -263,16 +263,35 @@ impl Receiver {
     }
 
     pub async fn start_on(addr: &str, fail_first: usize) -> Receiver {
+        Self::start_full(addr, fail_first, 0, Duration::ZERO).await
+    }
+
+    /// A receiver whose first `slow_first` answers take `delay` (to exercise timeouts).
+    pub async fn start_slow(slow_first: usize, delay: Duration) -> Receiver {
+        Self::start_full("127.0.0.1:0", 0, slow_first, delay).await
+    }
+
+    async fn start_full(addr: &str, fail_first: usize, slow_first: usize, delay: Duration) -> Receiver {
         use axum::routing::post;
         let got = Arc::new(Mutex::new(Vec::new()));
         let fails = Arc::new(Mutex::new(fail_first));
+        let slow = Arc::new(Mutex::new(slow_first));
         let (g, f) = (got.clone(), fails.clone());
         let app = axum::Router::new().route(
             "/hook",
             post(move |headers: axum::http::HeaderMap, body: String| {
-                let (g, f) = (g.clone(), f.clone());
+                let (g, f, slow) = (g.clone(), f.clone(), slow.clone());
                 async move {
                     g.lock().unwrap().push(Received { headers, body });
+                    let wait = {
+                        let mut left = slow.lock().unwrap();
+                        let w = *left > 0;
+                        *left = left.saturating_sub(1);
+                        w
+                    };
+                    if wait {
+                        tokio::time::sleep(delay).await;
+                    }
                     let mut left = f.lock().unwrap();
                     if *left > 0 {
                         *left -= 1;
