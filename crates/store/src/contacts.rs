@@ -1,7 +1,7 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
 use crate::sql::{like_pattern, Query};
-use crate::{Result, Store, StoreError};
+use crate::{found, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
 use parley_core::time::Timestamp;
 use sqlx::any::AnyRow;
@@ -244,9 +244,7 @@ impl Store {
             .bind(id.to_string())
             .execute(&mut *w.tx)
             .await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(r.rows_affected())?;
         sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
             .bind(id.to_string())
             .execute(&mut *w.tx)

@@ -174,6 +174,15 @@ fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
         })
 }
 
+/// Turns "the statement touched no row" into [`StoreError::NotFound`] (updates and deletes by id
+/// scoped to a team, where another team's id must look exactly like a missing one).
+pub(crate) fn found(rows_affected: u64) -> Result<()> {
+    if rows_affected == 0 {
+        return Err(StoreError::NotFound);
+    }
+    Ok(())
+}
+
 /// Milliseconds since the epoch, now.
 pub fn now_ms() -> i64 {
     parley_core::time::Timestamp::now().millis()

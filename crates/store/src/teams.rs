@@ -1,6 +1,6 @@
 //! Teams (tenants) and their API tokens. Tokens are stored as SHA-256 hashes only.
 
-use crate::{now_ms, Result, Store, StoreError};
+use crate::{found, now_ms, Result, Store, StoreError};
 use parley_core::ids;
 use sqlx::Row;
 
@@ -73,9 +73,7 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         w.commit().await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(r.rows_affected())?;
         Ok(())
     }
 
@@ -154,9 +152,7 @@ impl Store {
             .execute(&mut *w.tx)
             .await?;
         w.commit().await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(r.rows_affected())?;
         Ok(())
     }
 }

@@ -4,7 +4,7 @@
 //! written in the transaction that records the event itself: an event that happened always has
 //! its deliveries, and a restart loses none.
 
-use crate::{jobs, now_ms, Result, Store, StoreError};
+use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::webhook::EventType;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
@@ -104,9 +104,7 @@ impl Store {
         .execute(&mut *w.tx)
         .await?;
         w.commit().await?;
-        if r.rows_affected() == 0 {
-            return Err(StoreError::NotFound);
-        }
+        found(r.rows_affected())?;
         Ok(())
     }
 
