@@ -1,0 +1,1 @@
+//! The agent's turn (work in progress).

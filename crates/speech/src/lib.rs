@@ -1,0 +1,45 @@
+//! Parley's speech engines, behind two traits so a cloud engine can replace an embedded one.
+//!
+//! - [`stt`]: speech-to-text. The embedded default is Whisper (whisper.cpp through `whisper-rs`)
+//!   with the base model converted to ggml at install time.
+//! - [`tts`]: text-to-speech. The embedded default is a Piper voice run through ONNX Runtime
+//!   (`ort`), with phonemes from the `espeak-ng` *program* (running it, not linking the GPL
+//!   library, keeps Parley's licence free).
+//! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
+//!   are there, naming the setup command when they are not.
+//!
+//! Everything here works on the phone's format: 8 kHz mono signed 16-bit PCM. Engines resample
+//! internally to what their model wants. Both traits are blocking and CPU-bound on purpose: the
+//! caller runs them on a bounded worker pool so their queueing shows up in latency figures
+//! instead of starving the 20 ms frame clock.
+
+pub mod models;
+pub mod stt;
+pub mod tts;
+
+/// The phone's sample rate: every engine takes or returns audio at this rate.
+pub const PHONE_RATE: u32 = 8000;
+
+/// The one error type of the speech layer.
+#[derive(Debug, thiserror::Error)]
+pub enum SpeechError {
+    /// A model file is not installed (or fails its checksum).
+    #[error("speech model missing: {0}. Install the models with `scripts/setup` (or set PARLEY_MODELS_DIR)")]
+    MissingModel(String),
+    /// The engine failed on this input.
+    #[error("speech engine error: {0}")]
+    Engine(String),
+}
+
+/// Speech-to-text over one whole utterance.
+pub trait SpeechToText: Send + Sync + 'static {
+    /// Transcribes one utterance of 8 kHz mono PCM. Blocking and CPU-bound: call it from a
+    /// worker thread, never from the async runtime's threads.
+    fn transcribe(&self, pcm: &[i16]) -> Result<String, SpeechError>;
+}
+
+/// Text-to-speech of one sentence or phrase.
+pub trait TextToSpeech: Send + Sync + 'static {
+    /// Synthesizes `text` into 8 kHz mono PCM. Blocking and CPU-bound, like [`SpeechToText`].
+    fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError>;
+}

@@ -1,0 +1,1 @@
+//! Phone networks (work in progress).
