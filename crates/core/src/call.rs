@@ -225,6 +225,30 @@ pub struct Call {
     pub timeline: Vec<TimelineEntry>,
     /// The bulk job (campaign) this call belongs to, if any.
     pub job_id: Option<Uuid>,
+    /// Per-turn latency parts, one entry per agent reply to the caller (Parley addition).
+    #[serde(default)]
+    pub latency: Vec<TurnLatency>,
+}
+
+/// Where the time went between the caller's last word and the agent's first sound.
+///
+/// `total_ms` runs from the last frame of the caller's speech (as VAD saw it) to the first
+/// frame of agent speech sent to the network; the parts overlap (speech-to-text runs during
+/// the endpointing window), so they do not add up to the total.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct TurnLatency {
+    /// Silence waited before deciding the caller had finished.
+    pub endpointing_ms: i64,
+    /// Time waiting for a free speech-to-text worker.
+    pub stt_queue_ms: i64,
+    /// Speech-to-text of the utterance.
+    pub stt_ms: i64,
+    /// The agent's turn until its first sentence.
+    pub agent_ms: i64,
+    /// Text-to-speech of the first sentence (0 when its audio was cached).
+    pub tts_first_audio_ms: i64,
+    /// Caller's last speech frame to the agent's first speech frame.
+    pub total_ms: i64,
 }
 
 impl Call {

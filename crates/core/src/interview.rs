@@ -46,4 +46,17 @@ pub struct Interview {
     pub should_leave_voicemail: bool,
     pub voicemail_message: Option<String>,
     pub flow: Flow,
+    /// Silence (ms) after the agent listens before it re-prompts (Parley addition).
+    #[serde(default = "default_silence_timeout_ms")]
+    pub silence_timeout_ms: u32,
+    /// Re-prompts after silence before the agent ends the call politely (Parley addition).
+    #[serde(default = "default_silence_reprompts")]
+    pub silence_reprompts: u32,
+}
+
+pub fn default_silence_timeout_ms() -> u32 {
+    6000
+}
+pub fn default_silence_reprompts() -> u32 {
+    2
 }

@@ -10,6 +10,7 @@
 //! - [`call`] also holds the call state machine: every status/progress change goes through
 //!   [`call::CallState::apply`], so an impossible transition is an error, not a silent overwrite.
 //! - [`flow`]: the voice agent's flow graph and its validation.
+//! - [`persona`]: the scripts of the sandbox network's virtual people (built-in and team-defined).
 //! - [`webhook`]: event types and the HMAC signature of deliveries.
 //! - [`error`]: [`error::ValidationError`], the one error of this layer: a field and a message
 //!   a person can act on. The API maps it to `400`.
@@ -24,6 +25,7 @@ pub mod error;
 pub mod flow;
 pub mod ids;
 pub mod interview;
+pub mod persona;
 pub mod phone;
 pub mod time;
 pub mod webhook;

@@ -87,6 +87,7 @@ impl Store {
                     at: Timestamp(now),
                 }],
                 job_id: bulk.map(|b| b.0),
+                latency: vec![],
             };
             let body = serde_json::to_string(&call)?;
             sqlx::query(

@@ -30,6 +30,10 @@ pub struct InterviewBody {
     pub should_leave_voicemail: Option<bool>,
     pub voicemail_message: Option<String>,
     pub flow: Option<Flow>,
+    /// Silence (ms, 1000 to 60000) after the agent listens before it re-prompts.
+    pub silence_timeout_ms: Option<u32>,
+    /// Re-prompts after silence (0 to 5) before the agent says goodbye and hangs up.
+    pub silence_reprompts: Option<u32>,
     /// On update: the version read; a stale one is 409 (no lost updates between editors).
     pub version: Option<i64>,
 }
@@ -80,6 +84,18 @@ fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
             "voicemail_message: required when should_leave_voicemail is true",
         ));
     }
+    if let Some(ms) = b.silence_timeout_ms {
+        if !(1000..=60000).contains(&ms) {
+            return Err(ApiError::bad("silence_timeout_ms: must be from 1000 to 60000"));
+        }
+        i.silence_timeout_ms = ms;
+    }
+    if let Some(n) = b.silence_reprompts {
+        if n > 5 {
+            return Err(ApiError::bad("silence_reprompts: must be from 0 to 5"));
+        }
+        i.silence_reprompts = n;
+    }
     if let Some(f) = b.flow {
         i.flow = f;
     }
@@ -112,6 +128,8 @@ pub async fn create(
         should_leave_voicemail: false,
         voicemail_message: None,
         flow: Flow::minimal(),
+        silence_timeout_ms: parley_core::interview::default_silence_timeout_ms(),
+        silence_reprompts: parley_core::interview::default_silence_reprompts(),
     };
     apply(&s, &mut i, b)?;
     s.store.insert_interview(&team.id, &i).await?;
