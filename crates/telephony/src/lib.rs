@@ -1,1 +1,23 @@
-//! Phone networks (work in progress).
+//! Phone networks behind one interface, producing and consuming 8 kHz mu-law audio in 20 ms frames.
+//!
+//! - [`audio`]: the frame format (160 mu-law bytes = 20 ms at 8 kHz) and G.711 conversion (the
+//!   `audio-codec` crate's PCMU codec).
+//! - [`line`]: one party's end of a call: the events it receives (ringing, answer, audio, DTMF,
+//!   hang-up, …) and the sender it uses (audio, DTMF, hang-up, transfer, clear).
+//! - [`network`]: the [`network::PhoneNetwork`] trait the dialer uses. The sandbox network
+//!   implements it now; SIP trunks and media streams will implement the same trait.
+//! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
+//!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
+//!   both ends with audio only: the agent and the persona hear each other as sound, never text.
+//!
+//! Decision: each party paces its own audio (one frame per 20 ms tick, silence included), as RTP
+//! endpoints do; the line itself only carries frames. So the pipeline under test holds the same
+//! real-time contract it will hold on a SIP trunk.
+
+pub mod audio;
+pub mod line;
+pub mod network;
+pub mod sandbox;
+
+pub use line::{Endpoint, LineEvent, LineSender};
+pub use network::{DialRequest, NetworkError, PhoneNetwork};
