@@ -1,7 +1,27 @@
-//! The real-time voice pipeline of one call (work in progress).
+//! The real-time voice pipeline of one call, and the sandbox personas who answer it.
 //!
-//! - [`agent`]: the interface between the pipeline and whatever takes the agent's turn. The
-//!   pipeline knows nothing of flows or LLMs (those live in `parley-agent`, which implements
-//!   [`agent::Agent`]), so the dependency points from the agent to the voice layer.
+//! - [`agent`]: the contract between the pipeline and whatever takes the agent's turns. The
+//!   pipeline knows nothing of flows or LLMs (`parley-agent` implements [`agent::Agent`]), so the
+//!   dependency points from the agent to the voice layer.
+//! - [`pipeline`]: one call's loop: the 20 ms clock, VAD, endpointing with speculative
+//!   speech-to-text, barge-in and backchannels, silence re-prompts, answering-machine screening,
+//!   per-turn latency, recording.
+//! - [`vad`], [`tone`]: frame classifiers (speech; an answering machine's beep).
+//! - [`playback`]: the outgoing queue of sentences and markers, by turn.
+//! - [`engines`]: bounded async pools in front of the blocking speech engines, and the cache of
+//!   fixed texts' audio.
+//! - [`recorder`]: the stereo recording (caller left, agent right).
+//! - [`persona`]: scripted virtual callers for the sandbox network.
+//!
+//! Decision: the processors are synchronous state machines driven by one task per call, with
+//! time passed in; only speech engines and the agent run elsewhere. A per-processor task chain
+//! would add a channel hop per frame and make the ordering of barge-in against playback a race.
 
 pub mod agent;
+pub mod engines;
+pub mod persona;
+pub mod pipeline;
+pub mod playback;
+pub mod recorder;
+pub mod tone;
+pub mod vad;

@@ -1,0 +1,157 @@
+//! Async front ends for the blocking speech engines: bounded pools whose queueing is measured.
+//!
+//! Speech-to-text is the CPU bottleneck of the embedded stack, so it gets a fixed number of
+//! concurrent jobs (a semaphore in front of the blocking thread pool): under load, utterances
+//! wait in line and the wait shows in each turn's `stt_queue_ms`, instead of every call's
+//! decoding slowing down together and the 20 ms frame clocks starving.
+
+use parley_speech::{SpeechError, SpeechToText, TextToSpeech};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{OnceCell, Semaphore};
+use tokio::time::Instant;
+
+/// A transcription with where its time went.
+#[derive(Debug, Clone)]
+pub struct Transcription {
+    pub text: String,
+    pub queue: Duration,
+    pub work: Duration,
+}
+
+/// Speech-to-text with at most `workers` utterances decoding at once.
+#[derive(Clone)]
+pub struct SttPool {
+    engine: Arc<dyn SpeechToText>,
+    slots: Arc<Semaphore>,
+}
+
+impl SttPool {
+    pub fn new(engine: Arc<dyn SpeechToText>, workers: usize) -> Self {
+        SttPool {
+            engine,
+            slots: Arc::new(Semaphore::new(workers.max(1))),
+        }
+    }
+
+    /// Transcribes 8 kHz PCM.
+    pub async fn transcribe(&self, pcm: Arc<Vec<i16>>) -> Result<Transcription, SpeechError> {
+        let asked = Instant::now();
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let queue = asked.elapsed();
+        let started = Instant::now();
+        let engine = self.engine.clone();
+        let text = tokio::task::spawn_blocking(move || engine.transcribe(&pcm))
+            .await
+            .map_err(|e| SpeechError::Engine(format!("speech-to-text worker died: {e}")))??;
+        Ok(Transcription {
+            text,
+            queue,
+            work: started.elapsed(),
+        })
+    }
+}
+
+/// One cached text's audio, filled once.
+type AudioCell = Arc<OnceCell<Arc<[i16]>>>;
+
+/// Synthesized speech with its cost (zero when it came from the cache).
+#[derive(Debug, Clone)]
+pub struct Synthesis {
+    pub pcm: Arc<[i16]>,
+    pub work: Duration,
+}
+
+/// Text-to-speech with a cache of fixed texts and at most `workers` syntheses at once.
+///
+/// Fixed texts (greetings, questions) are synthesized once per process and shared by every
+/// call; two calls asking for the same text at once wait for one synthesis (single flight).
+#[derive(Clone)]
+pub struct TtsService {
+    engine: Arc<dyn TextToSpeech>,
+    slots: Arc<Semaphore>,
+    cache: Arc<Mutex<HashMap<String, AudioCell>>>,
+    max_entries: usize,
+}
+
+impl TtsService {
+    pub fn new(engine: Arc<dyn TextToSpeech>, workers: usize) -> Self {
+        TtsService {
+            engine,
+            slots: Arc::new(Semaphore::new(workers.max(1))),
+            cache: Arc::default(),
+            max_entries: 4096,
+        }
+    }
+
+    async fn run(&self, text: &str) -> Result<Arc<[i16]>, SpeechError> {
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let engine = self.engine.clone();
+        let text = text.to_string();
+        let pcm = tokio::task::spawn_blocking(move || engine.synthesize(&text))
+            .await
+            .map_err(|e| SpeechError::Engine(format!("text-to-speech worker died: {e}")))??;
+        Ok(pcm.into())
+    }
+
+    /// Synthesizes `text`; `fixed` texts are cached.
+    pub async fn synthesize(&self, text: &str, fixed: bool) -> Result<Synthesis, SpeechError> {
+        let started = Instant::now();
+        if !fixed {
+            let pcm = self.run(text).await?;
+            return Ok(Synthesis {
+                pcm,
+                work: started.elapsed(),
+            });
+        }
+        let cell = {
+            let mut c = self.cache.lock().expect("tts cache lock");
+            if c.len() >= self.max_entries && !c.contains_key(text) {
+                c.clear(); // crude bound; fixed texts are few and re-synthesized on demand
+            }
+            c.entry(text.to_string()).or_default().clone()
+        };
+        let mut did_work = false;
+        let pcm = cell
+            .get_or_try_init(|| {
+                did_work = true;
+                self.run(text)
+            })
+            .await?
+            .clone();
+        Ok(Synthesis {
+            pcm,
+            work: if did_work { started.elapsed() } else { Duration::ZERO },
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    struct Counting(AtomicUsize);
+    impl TextToSpeech for Counting {
+        fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
+            self.0.fetch_add(1, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(20));
+            Ok(vec![1; text.len()])
+        }
+    }
+
+    #[tokio::test]
+    async fn fixed_texts_are_synthesized_once_even_when_asked_concurrently() {
+        let engine = Arc::new(Counting(AtomicUsize::new(0)));
+        let tts = TtsService::new(engine.clone(), 2);
+        let (a, b) = tokio::join!(tts.synthesize("hello", true), tts.synthesize("hello", true));
+        assert_eq!(a.unwrap().pcm.len(), 5);
+        assert_eq!(b.unwrap().pcm.len(), 5);
+        let again = tts.synthesize("hello", true).await.unwrap();
+        assert_eq!(again.work, Duration::ZERO);
+        assert_eq!(engine.0.load(Ordering::SeqCst), 1);
+        tts.synthesize("hello", false).await.unwrap();
+        assert_eq!(engine.0.load(Ordering::SeqCst), 2);
+    }
+}
