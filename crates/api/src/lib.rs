@@ -2,7 +2,7 @@
 //!
 //! - [`router`]: every route; team routes sit behind [`auth::authenticate`] (both headers, the
 //!   per-team rate limit); `/health`, `/metrics`, `/openapi.json` and `/docs` do not.
-//! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, system).
+//! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, system).
 //! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
 //! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
 //! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations.
@@ -42,6 +42,9 @@ pub struct ApiConfig {
     pub llm_configured: bool,
     /// Largest batch of `/job/create_job_by_contacts`.
     pub max_batch: usize,
+    /// Folder of call recordings (`{call_id}.wav`) served at `/interview_response/{id}/recording`;
+    /// `None` serves none (always 404).
+    pub recordings_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for ApiConfig {
@@ -52,6 +55,7 @@ impl Default for ApiConfig {
             max_body_bytes: 1 << 20,
             llm_configured: false,
             max_batch: 1000,
+            recordings_dir: None,
         }
     }
 }
@@ -83,7 +87,7 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{calls, contacts, interviews, system, webhooks};
+    use routes::{calls, contacts, interviews, sandbox, system, webhooks};
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
         .route("/contact", get(contacts::list))
@@ -101,6 +105,22 @@ pub fn router(state: AppState) -> Router {
         .route("/interview/{id}/responses", get(calls::responses))
         .route("/interview_response/{id}", get(calls::get_one))
         .route("/interview_response/{id}/hangup", post(calls::hangup))
+        .route("/interview_response/{id}/recording", get(sandbox::recording))
+        .route(
+            "/sandbox/personas",
+            get(sandbox::list_personas).post(sandbox::create_persona),
+        )
+        .route(
+            "/sandbox/personas/{id}",
+            get(sandbox::get_persona).delete(sandbox::delete_persona),
+        )
+        .route(
+            "/sandbox/numbers",
+            get(sandbox::list_numbers)
+                .post(sandbox::bind_number)
+                .delete(sandbox::unbind_number),
+        )
+        .route("/sandbox/call_in", post(sandbox::call_in))
         .route("/webhooks/subscribe", post(webhooks::subscribe))
         .route("/webhooks/unsubscribe", delete(webhooks::unsubscribe))
         .route("/webhooks", get(webhooks::list))

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! entities' `ToSchema` derives, so it cannot drift from the code.
 
-use crate::routes::{calls, contacts, interviews, system, webhooks};
+use crate::routes::{calls, contacts, interviews, sandbox, system, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -13,6 +13,8 @@ use utoipa::{Modify, OpenApi};
         calls::call_contact, calls::create_job, calls::responses, calls::get_one, calls::hangup,
         interviews::list, interviews::create, interviews::get_one, interviews::update, interviews::toggle_archive,
         webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,
+        sandbox::list_personas, sandbox::create_persona, sandbox::get_persona, sandbox::delete_persona,
+        sandbox::bind_number, sandbox::list_numbers, sandbox::unbind_number, sandbox::call_in, sandbox::recording,
         system::health, system::metrics,
     ),
     modifiers(&Auth),

@@ -21,6 +21,9 @@ pub mod runner;
 
 pub use runner::{JobsConfig, JobsHandle, Runner};
 
+/// The dial job's fallback without a phone network (see [`dial`]).
+pub use dial::NO_NETWORK;
+
 /// What a job handler asks the runner to do next.
 #[derive(Debug)]
 pub enum JobOutcome {
@@ -28,6 +31,18 @@ pub enum JobOutcome {
     Done,
     /// Run again at this time (ms since the epoch), keeping the reason.
     RetryAt(i64, String),
+    /// The handler keeps the job: it extends the lease while it works and completes the job
+    /// itself (a call in progress). If the process dies, the lease expires and the job runs again.
+    Detached,
+}
+
+/// A handler for one kind of job, registered by a higher layer (the server wires the phone
+/// network and the voice pipeline into the dial job this way, since they sit above this crate).
+pub trait JobHandler: Send + Sync + 'static {
+    fn run<'a>(
+        &'a self,
+        job: &'a parley_store::jobs::Job,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<JobOutcome, JobError>> + Send + 'a>>;
 }
 
 /// The one error type of this layer: a job could not run (database trouble); it is retried.

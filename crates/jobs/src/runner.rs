@@ -1,7 +1,8 @@
 //! The job loop.
 
-use crate::{delivery, dial, JobError, JobOutcome};
+use crate::{delivery, dial, JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store};
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{watch, Notify, Semaphore};
@@ -58,6 +59,7 @@ pub struct Runner {
     http: reqwest::Client,
     handle: JobsHandle,
     worker_id: String,
+    handlers: HashMap<String, Arc<dyn JobHandler>>,
 }
 
 impl Runner {
@@ -69,7 +71,14 @@ impl Runner {
             http,
             handle,
             worker_id: uuid::Uuid::new_v4().to_string(),
+            handlers: HashMap::new(),
         }
+    }
+
+    /// Runs jobs of `kind` with `handler` (replacing a built-in handler of that kind).
+    pub fn with_handler(mut self, kind: &str, handler: Arc<dyn JobHandler>) -> Runner {
+        self.handlers.insert(kind.to_string(), handler);
+        self
     }
 
     /// Runs until `shutdown` turns true; jobs in flight then finish or keep their lease.
@@ -129,12 +138,14 @@ impl Runner {
 
     async fn run_one(&self, job: Job) {
         let outcome = match job.kind.as_str() {
+            k if self.handlers.contains_key(k) => self.handlers[k].run(&job).await,
             parley_store::webhooks::DELIVERY_JOB => delivery::run(&self.store, &self.http, &self.config, &job).await,
             parley_store::calls::DIAL_JOB => dial::run(&self.store, &job).await,
             other => Err(JobError::Payload(format!("unknown job kind {other}"))),
         };
         let result = match outcome {
             Ok(JobOutcome::Done) => self.store.complete_job(&job.id).await,
+            Ok(JobOutcome::Detached) => Ok(()),
             Ok(JobOutcome::RetryAt(at, why)) => self.store.retry_job(&job.id, at, &why).await,
             Err(JobError::Payload(why)) => {
                 warn!(%why, "dropping a job that cannot run");

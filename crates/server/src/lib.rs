@@ -3,12 +3,19 @@
 //! (`main.rs`) is a thin command line over this, and the integration tests start the very same
 //! server in-process on loopback.
 
+pub mod calls;
+pub mod directory;
+pub mod speech;
+
 use clap::Args;
+use parley_agent::llm::LlmConfig;
 use parley_api::{ApiConfig, AppState};
 use parley_jobs::{JobsConfig, JobsHandle, Runner};
 use parley_store::Store;
+use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -68,6 +75,50 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
     /// Log filter (tracing's EnvFilter syntax).
+    /// API key sent to the LLM endpoint (`Authorization: Bearer`).
+    #[arg(long, env = "PARLEY_LLM_API_KEY", hide_env_values = true)]
+    pub llm_api_key: Option<String>,
+
+    /// Model name sent to the LLM endpoint.
+    #[arg(long, env = "PARLEY_LLM_MODEL", default_value = "default")]
+    pub llm_model: String,
+
+    /// Seconds an outbound call rings before it ends NO_ANSWER.
+    #[arg(long, env = "PARLEY_RING_TIMEOUT_SECS", default_value_t = 30)]
+    pub ring_timeout_secs: u64,
+
+    /// One ring cycle of the sandbox network, in ms (6000 = the North American cadence).
+    #[arg(long, env = "PARLEY_SANDBOX_RING_MS", default_value_t = 6000)]
+    pub sandbox_ring_ms: u64,
+
+    /// Calls this process runs at once (all teams); more wait in the queue.
+    #[arg(long, env = "PARLEY_MAX_CONCURRENT_CALLS", default_value_t = 32)]
+    pub max_concurrent_calls: usize,
+
+    /// Speech-to-text jobs decoding at once (the CPU bottleneck; see bench/README.md).
+    #[arg(long, env = "PARLEY_STT_WORKERS", default_value_t = 1)]
+    pub stt_workers: usize,
+
+    /// CPU threads per speech-to-text job.
+    #[arg(long, env = "PARLEY_STT_THREADS", default_value_t = 2)]
+    pub stt_threads: usize,
+
+    /// Text-to-speech syntheses at once.
+    #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
+    pub tts_workers: usize,
+
+    /// Caller silence (ms) that ends the caller's turn.
+    #[arg(long, env = "PARLEY_ENDPOINT_MS", default_value_t = 400)]
+    pub endpoint_ms: u64,
+
+    /// Seconds without audio from the network after which a call is ended as failed.
+    #[arg(long, env = "PARLEY_LINE_WATCHDOG_SECS", default_value_t = 10)]
+    pub line_watchdog_secs: u64,
+
+    /// Caller id of outbound calls.
+    #[arg(long, env = "PARLEY_CALLER_ID", default_value = "+12025550100")]
+    pub caller_id: String,
+
     #[arg(long, env = "PARLEY_LOG", default_value = "info")]
     pub log: String,
     /// Log format: `text` or `json`.
@@ -96,6 +147,7 @@ impl Settings {
             require_team_header: self.require_team_header,
             max_body_bytes: self.max_body_bytes,
             llm_configured: self.llm_base_url.as_deref().is_some_and(|u| !u.is_empty()),
+            recordings_dir: Some(self.data_dir.join("recordings")),
             ..ApiConfig::default()
         }
     }
@@ -113,6 +165,38 @@ impl Settings {
     }
 
     /// Connects and migrates, creating the data dir for SQLite.
+    pub fn speech_settings(&self) -> speech::SpeechSettings {
+        speech::SpeechSettings {
+            stt_workers: self.stt_workers,
+            stt_threads: self.stt_threads,
+            tts_workers: self.tts_workers,
+        }
+    }
+
+    pub fn call_settings(&self) -> calls::CallSettings {
+        calls::CallSettings {
+            ring_timeout: Duration::from_secs(self.ring_timeout_secs.max(1)),
+            max_concurrent_calls: self.max_concurrent_calls.max(1),
+            lease: Duration::from_secs(self.job_lease_secs.max(3)),
+            recordings_dir: self.data_dir.join("recordings"),
+            public_url: self.public_url.clone(),
+            endpoint: Duration::from_millis(self.endpoint_ms.clamp(100, 3000)),
+            line_watchdog: Duration::from_secs(self.line_watchdog_secs.max(1)),
+            allow_private_webhooks: self.allow_private_webhooks,
+            llm: self
+                .llm_base_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(|u| LlmConfig {
+                    base_url: u.to_string(),
+                    api_key: self.llm_api_key.clone(),
+                    model: self.llm_model.clone(),
+                    ..LlmConfig::new(u)
+                }),
+            caller_id: self.caller_id.clone(),
+        }
+    }
+
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         let url = self.database_url();
         if !url.starts_with("postgres") {
@@ -149,7 +233,24 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     let jobs = JobsHandle::default();
     let mut tasks = Vec::new();
     if settings.run_jobs {
-        let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone());
+        let speech = speech::load(settings.speech_settings())?;
+        let directory = Arc::new(directory::SandboxDirectory {
+            store: store.clone(),
+            speech: speech.clone(),
+        });
+        let network = Arc::new(SandboxNetwork::new(
+            directory.clone(),
+            SandboxConfig {
+                ring_period: Duration::from_millis(settings.sandbox_ring_ms.max(10)),
+            },
+        ));
+        let calls = calls::CallRunner::new(store.clone(), network, directory, speech, settings.call_settings());
+        let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone())
+            .with_handler(parley_store::calls::DIAL_JOB, Arc::new(calls::Dial(calls.clone())))
+            .with_handler(
+                parley_store::sandbox::SANDBOX_CALL_IN_JOB,
+                Arc::new(calls::CallIn(calls.clone())),
+            );
         tasks.push(tokio::spawn(runner.run(rx.clone())));
     }
     let state = AppState::new(store.clone(), settings.api_config(), jobs);

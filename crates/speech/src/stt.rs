@@ -1,1 +1,443 @@
-//! (owned by the STT work)
+//! Speech-to-text with Whisper (whisper.cpp through `whisper-rs`).
+//!
+//! [`WhisperStt`] loads one model and keeps a pool of decoder states, one per worker, so several
+//! threads can transcribe at once through `&self`; a caller beyond `workers` waits for a free
+//! state (the caller's own worker pool bounds the queue).
+//!
+//! Latency: whisper.cpp encodes a fixed 30 s window by default, which costs the same for a 1 s
+//! "yes" as for a 30 s monologue. [`AudioWindow::Fitted`] shrinks the encoder's context
+//! (`audio_ctx`, 50 frames per second of audio) to the utterance plus a margin, which cuts the
+//! encoder's cost roughly in proportion. `cargo run --release -p parley-speech --example
+//! stt_wer` measures word error rate and real-time factor for both settings on phone audio.
+//!
+//! Decoding is greedy, English, without timestamps, in a single segment, with blank and
+//! non-speech tokens suppressed, no temperature fallback and no context carried from one call
+//! to the next. Near-silent input returns `""` without running the model, and Whisper's usual
+//! hallucinations on noise (`[BLANK_AUDIO]`, `(music)`, a lone "." ...) are stripped.
+
+use std::path::Path;
+use std::sync::{Condvar, Mutex};
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
+
+use crate::models::Models;
+use crate::{SpeechError, SpeechToText, PHONE_RATE};
+
+/// Whisper's input sample rate.
+pub const WHISPER_RATE: u32 = 16_000;
+/// Encoder frames per second of audio (10 ms mel hop, then a stride-2 convolution).
+const ENCODER_FRAMES_PER_SECOND: f32 = 50.0;
+/// The model's full context: 30 s.
+const FULL_AUDIO_CTX: u32 = 1500;
+
+/// How much of Whisper's 30 s window the encoder looks at.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AudioWindow {
+    /// The model's full 30 s window, whatever the utterance's length (slowest, the reference).
+    Full,
+    /// A window fitted to each utterance: `audio_ctx = ceil((length + margin) * 50)` rounded up
+    /// to a multiple of 64 encoder frames, at least `min_frames`, at most 1500.
+    Fitted {
+        /// Silence the window keeps after the end of the speech, in milliseconds.
+        margin_ms: u32,
+        /// Smallest window, in encoder frames (50 per second).
+        min_frames: u32,
+    },
+}
+
+impl AudioWindow {
+    /// The `audio_ctx` for an utterance of `samples` samples at 16 kHz (0 means the full window).
+    pub fn audio_ctx(&self, samples: usize) -> u32 {
+        match *self {
+            AudioWindow::Full => 0,
+            AudioWindow::Fitted { margin_ms, min_frames } => {
+                let seconds = samples as f32 / WHISPER_RATE as f32 + margin_ms as f32 / 1000.0;
+                let frames = (seconds * ENCODER_FRAMES_PER_SECOND).ceil() as u32;
+                let frames = frames.max(min_frames).div_ceil(64) * 64;
+                if frames >= FULL_AUDIO_CTX {
+                    0
+                } else {
+                    frames
+                }
+            }
+        }
+    }
+}
+
+impl Default for AudioWindow {
+    /// The setting chosen from the `stt_wer` measurements (see the crate's README notes).
+    fn default() -> Self {
+        AudioWindow::Fitted {
+            margin_ms: 1000,
+            min_frames: 256,
+        }
+    }
+}
+
+/// How [`WhisperStt`] runs.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhisperConfig {
+    /// CPU threads one transcription uses.
+    pub threads: usize,
+    /// Transcriptions that can run at once (one decoder state, ~tens of MB, each).
+    pub workers: usize,
+    /// Encoder window (latency versus accuracy).
+    pub window: AudioWindow,
+    /// Input whose RMS level is below this (dBFS) is silence: `""` without decoding.
+    pub silence_dbfs: f32,
+    /// Use ggml's flash-attention kernels.
+    pub flash_attn: bool,
+}
+
+impl Default for WhisperConfig {
+    fn default() -> Self {
+        Self {
+            threads: 2,
+            workers: 1,
+            window: AudioWindow::default(),
+            silence_dbfs: -50.0,
+            flash_attn: false,
+        }
+    }
+}
+
+/// Whisper speech-to-text over 8 kHz phone audio; see the module docs.
+pub struct WhisperStt {
+    config: WhisperConfig,
+    states: Mutex<Vec<WhisperState>>,
+    state_freed: Condvar,
+    // Keeps the model alive; the states hold their own reference too.
+    _ctx: WhisperContext,
+}
+
+impl std::fmt::Debug for WhisperStt {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperStt")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl WhisperStt {
+    /// Loads a whisper.cpp model (ggml format) and creates `config.workers` decoder states.
+    pub fn new(model_path: impl AsRef<Path>, config: WhisperConfig) -> Result<Self, SpeechError> {
+        let model_path = model_path.as_ref();
+        if !model_path.is_file() {
+            return Err(SpeechError::MissingModel(format!(
+                "Whisper model not found at {}",
+                model_path.display()
+            )));
+        }
+        // whisper.cpp logs to stderr by default; route it to `tracing` instead.
+        whisper_rs::install_logging_hooks();
+        let mut params = WhisperContextParameters::default();
+        params.use_gpu(false).flash_attn(config.flash_attn);
+        let ctx = WhisperContext::new_with_params(model_path, params)
+            .map_err(|e| SpeechError::Engine(format!("cannot load Whisper model {}: {e}", model_path.display())))?;
+        let workers = config.workers.max(1);
+        let states = (0..workers)
+            .map(|_| ctx.create_state())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| SpeechError::Engine(format!("cannot create a Whisper state: {e}")))?;
+        tracing::info!(
+            model = %model_path.display(),
+            workers,
+            threads = config.threads,
+            window = ?config.window,
+            "whisper model loaded"
+        );
+        Ok(Self {
+            config,
+            states: Mutex::new(states),
+            state_freed: Condvar::new(),
+            _ctx: ctx,
+        })
+    }
+
+    /// Loads the installed model (`models/whisper/ggml-base-q8_0.bin`).
+    pub fn from_models(models: &Models, config: WhisperConfig) -> Result<Self, SpeechError> {
+        Self::new(models.whisper()?, config)
+    }
+
+    /// This engine's configuration.
+    pub fn config(&self) -> &WhisperConfig {
+        &self.config
+    }
+
+    /// Transcribes 16 kHz mono audio in [-1, 1] (the model's own format).
+    pub fn transcribe_16k(&self, audio: &[f32]) -> Result<String, SpeechError> {
+        if audio.is_empty() || rms_dbfs(audio) < self.config.silence_dbfs {
+            return Ok(String::new());
+        }
+        // whisper.cpp skips input under 100 ms; give it at least half a second.
+        let min_len = WHISPER_RATE as usize / 2;
+        let padded;
+        let audio = if audio.len() < min_len {
+            let mut v = audio.to_vec();
+            v.resize(min_len, 0.0);
+            padded = v;
+            &padded[..]
+        } else {
+            audio
+        };
+        let audio_ctx = self.config.window.audio_ctx(audio.len());
+        // Long enough for fast speech (~3 words, ~4 tokens a second), short enough to stop a
+        // repetition loop early.
+        let seconds = audio.len() as f32 / WHISPER_RATE as f32;
+        let max_tokens = (seconds * 6.0).ceil() as i32 + 10;
+
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.config.threads.max(1) as i32);
+        params.set_language(Some("en"));
+        params.set_translate(false);
+        params.set_no_context(true);
+        params.set_no_timestamps(true);
+        params.set_single_segment(true);
+        params.set_suppress_blank(true);
+        params.set_suppress_nst(true);
+        params.set_temperature(0.0);
+        params.set_temperature_inc(0.0);
+        params.set_max_tokens(max_tokens);
+        params.set_audio_ctx(audio_ctx as i32);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_special(false);
+        params.set_print_timestamps(false);
+
+        let mut state = self.checkout();
+        let result = state.full(params, audio);
+        let text = result
+            .map_err(|e| SpeechError::Engine(format!("whisper decoding failed: {e}")))
+            .and_then(|()| {
+                let mut text = String::new();
+                for segment in state.as_iter() {
+                    let piece = segment
+                        .to_str_lossy()
+                        .map_err(|e| SpeechError::Engine(format!("whisper returned bad text: {e}")))?;
+                    text.push_str(&piece);
+                }
+                Ok(text)
+            });
+        self.checkin(state);
+        Ok(clean_transcript(&text?))
+    }
+
+    fn checkout(&self) -> WhisperState {
+        let mut states = self.states.lock().unwrap_or_else(|p| p.into_inner());
+        loop {
+            if let Some(state) = states.pop() {
+                return state;
+            }
+            states = self.state_freed.wait(states).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    fn checkin(&self, state: WhisperState) {
+        self.states.lock().unwrap_or_else(|p| p.into_inner()).push(state);
+        self.state_freed.notify_one();
+    }
+}
+
+impl SpeechToText for WhisperStt {
+    fn transcribe(&self, pcm: &[i16]) -> Result<String, SpeechError> {
+        self.transcribe_16k(&upsample_phone_to_whisper(pcm))
+    }
+}
+
+/// RMS level of `audio` in dBFS (-inf for digital silence).
+fn rms_dbfs(audio: &[f32]) -> f32 {
+    let energy = audio.iter().map(|&s| (s as f64) * (s as f64)).sum::<f64>() / audio.len() as f64;
+    (10.0 * energy.log10()) as f32
+}
+
+/// Half-width of the interpolation kernel, in input samples (taps per output = 2 * this).
+const HALF_TAPS: usize = 16;
+
+/// Taps of the windowed-sinc kernel that interpolates halfway between two input samples.
+fn half_sample_taps() -> [f32; 2 * HALF_TAPS] {
+    // Kaiser window, beta 8: ~80 dB stop band; the cutoff at the input's Nyquist frequency
+    // (4 kHz) is above the phone band (300-3400 Hz).
+    fn bessel_i0(x: f64) -> f64 {
+        let (mut sum, mut term, mut k) = (1.0, 1.0, 1.0);
+        while term > 1e-12 * sum {
+            term *= (x / (2.0 * k)).powi(2);
+            sum += term;
+            k += 1.0;
+        }
+        sum
+    }
+    const BETA: f64 = 8.0;
+    let mut taps = [0f32; 2 * HALF_TAPS];
+    let mut sum = 0.0;
+    let mut raw = [0f64; 2 * HALF_TAPS];
+    for (j, tap) in raw.iter_mut().enumerate() {
+        // Distance from the output point (halfway between inputs HALF_TAPS-1 and HALF_TAPS).
+        let t = j as f64 - (HALF_TAPS as f64 - 0.5);
+        let sinc = (std::f64::consts::PI * t).sin() / (std::f64::consts::PI * t);
+        let r = t / (HALF_TAPS as f64);
+        let window = bessel_i0(BETA * (1.0 - r * r).max(0.0).sqrt()) / bessel_i0(BETA);
+        *tap = sinc * window;
+        sum += *tap;
+    }
+    for (tap, r) in taps.iter_mut().zip(raw) {
+        *tap = (r / sum) as f32; // unity gain at DC
+    }
+    taps
+}
+
+/// Upsamples 8 kHz i16 PCM to 16 kHz f32 in [-1, 1] for Whisper: the even outputs are the input
+/// samples, the odd ones are band-limited (windowed-sinc) interpolations halfway between them.
+pub fn upsample_phone_to_whisper(pcm: &[i16]) -> Vec<f32> {
+    debug_assert_eq!(WHISPER_RATE, 2 * PHONE_RATE);
+    let taps = half_sample_taps();
+    let x: Vec<f32> = pcm.iter().map(|&s| s as f32 / 32768.0).collect();
+    let n = x.len();
+    let mut out = Vec::with_capacity(2 * n);
+    for i in 0..n {
+        out.push(x[i]);
+        // Midpoint between x[i] and x[i + 1]: inputs i+1-HALF_TAPS ..= i+HALF_TAPS.
+        let mut acc = 0f32;
+        for (j, &tap) in taps.iter().enumerate() {
+            let k = i as isize + 1 - HALF_TAPS as isize + j as isize;
+            if k >= 0 && (k as usize) < n {
+                acc += tap * x[k as usize];
+            }
+        }
+        out.push(acc);
+    }
+    out
+}
+
+/// Removes Whisper's non-speech annotations and hallucinations from a transcript: bracketed or
+/// parenthesised tags (`[BLANK_AUDIO]`, `(music)`, `*laughs*`), music symbols, text made of
+/// punctuation only, and a decoding loop (a phrase repeated until the token limit: only its
+/// first copy is kept). Collapses whitespace.
+pub fn clean_transcript(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut closer: Option<char> = None;
+    for c in text.chars() {
+        match closer {
+            Some(end) if c == end => closer = None,
+            Some(_) => {}
+            None => match c {
+                '[' => closer = Some(']'),
+                '(' => closer = Some(')'),
+                '<' => closer = Some('>'),
+                '*' => closer = Some('*'),
+                '♪' | '♫' | '♬' | '♩' => {}
+                _ => out.push(c),
+            },
+        }
+    }
+    let mut words: Vec<&str> = out.split_whitespace().collect();
+    words.truncate(loop_start(&words).unwrap_or(words.len()));
+    let text = words.join(" ");
+    if text.chars().any(char::is_alphanumeric) {
+        text
+    } else {
+        String::new()
+    }
+}
+
+/// Where a decoding loop starts: the end of the first copy of a phrase that then repeats
+/// straight away (at least 3 words repeated twice, or a 1-2 word phrase repeated 4 times),
+/// comparing words without case or punctuation. `None` when there is no loop.
+fn loop_start(words: &[&str]) -> Option<usize> {
+    let keys: Vec<String> = words
+        .iter()
+        .map(|w| {
+            w.chars()
+                .filter(|c| c.is_alphanumeric())
+                .flat_map(char::to_lowercase)
+                .collect()
+        })
+        .collect();
+    let n = keys.len();
+    for start in 0..n {
+        for period in 1..=(n - start) / 2 {
+            let copies_needed = if period >= 3 { 2 } else { 4 };
+            if start + period * copies_needed > n {
+                continue;
+            }
+            let repeats = (start + period..start + period * copies_needed).all(|i| keys[i] == keys[i - period]);
+            if repeats {
+                return Some(start + period);
+            }
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hallucinations_are_stripped() {
+        assert_eq!(clean_transcript(" [BLANK_AUDIO]"), "");
+        assert_eq!(clean_transcript(" (music)"), "");
+        assert_eq!(clean_transcript(" ♪ ♪"), "");
+        assert_eq!(clean_transcript(" ..."), "");
+        assert_eq!(clean_transcript("*sigh*"), "");
+        assert_eq!(clean_transcript(" Yes, that works."), "Yes, that works.");
+        assert_eq!(
+            clean_transcript(" [inaudible] my number is  five."),
+            "my number is five."
+        );
+    }
+
+    #[test]
+    fn decoding_loops_keep_their_first_copy() {
+        assert_eq!(
+            clean_transcript(" Please send it to my email. Please send it to my email. Please send it to"),
+            "Please send it to my email."
+        );
+        assert_eq!(clean_transcript("My number is 4 4 4 4 4 4 4"), "My number is 4");
+        // Ordinary repetition is kept.
+        assert_eq!(clean_transcript("No, no, that's wrong."), "No, no, that's wrong.");
+        assert_eq!(clean_transcript("one two one two"), "one two one two");
+        assert_eq!(
+            clean_transcript("I said yes and yes I said"),
+            "I said yes and yes I said"
+        );
+    }
+
+    #[test]
+    fn audio_ctx_fits_the_utterance() {
+        let fitted = AudioWindow::Fitted {
+            margin_ms: 1000,
+            min_frames: 256,
+        };
+        let sec = WHISPER_RATE as usize;
+        assert_eq!(fitted.audio_ctx(sec), 256); // floor
+        assert_eq!(fitted.audio_ctx(5 * sec), 320); // 6 s = 300 frames -> 320
+        assert_eq!(fitted.audio_ctx(29 * sec), 0); // past 30 s: the full window
+        assert_eq!(AudioWindow::Full.audio_ctx(sec), 0);
+        for n in [0, 1, 1000, 3 * sec, 10 * sec] {
+            assert_eq!(fitted.audio_ctx(n) % 64, 0);
+        }
+    }
+
+    #[test]
+    fn upsampling_keeps_a_phone_band_tone() {
+        // 1 kHz tone at 8 kHz -> 16 kHz: compare against the ideal 16 kHz tone away from edges.
+        let f = 1000.0f32;
+        let pcm: Vec<i16> = (0..8000)
+            .map(|i| ((2.0 * std::f32::consts::PI * f * i as f32 / 8000.0).sin() * 16000.0) as i16)
+            .collect();
+        let up = upsample_phone_to_whisper(&pcm);
+        assert_eq!(up.len(), 16000);
+        let mut err = 0f32;
+        for (i, &y) in up.iter().enumerate().take(15900).skip(100) {
+            let ideal = (2.0 * std::f32::consts::PI * f * i as f32 / 16000.0).sin() * 16000.0 / 32768.0;
+            err = err.max((y - ideal).abs());
+        }
+        assert!(err < 2e-3, "max error {err}");
+    }
+
+    #[test]
+    fn silence_is_quiet() {
+        assert!(rms_dbfs(&[0.0; 100]) < -100.0);
+        assert!((rms_dbfs(&[0.5; 100]) - -6.02).abs() < 0.1);
+    }
+}

@@ -59,68 +59,22 @@ impl Store {
         }
         let mut out = Vec::with_capacity(calls.len());
         for nc in calls {
-            let call = Call {
-                id: Uuid::new_v4(),
-                created: Timestamp(now),
-                updated: Timestamp(now),
-                version: 1,
-                call_type: CallType::PhoneCall,
-                status: CallStatus::NotStarted,
-                interview: InterviewRef { id: nc.interview_id },
-                phone_number: nc.contact.phone_number.clone(),
-                contact: Some(nc.contact),
-                start_time: None,
-                end_time: None,
-                duration_ms: None,
-                conversation_history: vec![],
-                transcript: String::new(),
-                summary_data: SummaryData::default(),
-                metadata: nc.metadata,
-                recording_url: None,
-                call_failure_reason: None,
-                progress: Progress::Queued,
-                end_reason: None,
-                variables: Default::default(),
-                outcome: None,
-                timeline: vec![TimelineEntry {
-                    progress: Progress::Queued,
-                    at: Timestamp(now),
-                }],
-                job_id: bulk.map(|b| b.0),
-                latency: vec![],
-            };
-            let body = serde_json::to_string(&call)?;
-            sqlx::query(
-                "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10)",
-            )
-            .bind(call.id.to_string())
-            .bind(team_id)
-            .bind(&call.interview.id)
-            .bind(call.contact.as_ref().map(|c| c.id.to_string()))
-            .bind(call.job_id.map(|j| j.to_string()))
-            .bind(now)
-            .bind(call.status.as_str())
-            .bind(call.progress.as_str())
-            .bind(search_text(&call))
-            .bind(&body)
-            .execute(&mut *w.tx)
-            .await?;
-            insert_event(&mut w.tx, team_id, &call, None).await?;
-            jobs::enqueue(
-                &mut w.tx,
-                DIAL_JOB,
-                Some(team_id),
-                &serde_json::json!({ "call_id": call.id }),
+            let call = queued_call(
+                CallType::PhoneCall,
+                nc.interview_id,
+                nc.contact.phone_number.clone(),
+                Some(nc.contact),
+                nc.metadata,
+                bulk.map(|b| b.0),
                 now,
-            )
-            .await?;
-            webhooks::fan_out(
+            );
+            insert_queued_call(
                 &mut w.tx,
                 team_id,
-                Some(&call.interview.id),
-                EventType::CallProgress,
-                &body,
+                &call,
+                DIAL_JOB,
+                &serde_json::json!({ "call_id": call.id }),
+                now,
             )
             .await?;
             out.push(call);
@@ -227,6 +181,44 @@ impl Store {
         Ok(call)
     }
 
+    /// Asks the process running a call in progress to hang it up (see the migration's note).
+    pub async fn request_hangup(&self, team_id: &str, id: Uuid) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE calls SET hangup_requested = 1 WHERE id = $1 AND team_id = $2")
+            .bind(id.to_string())
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        crate::found(r.rows_affected())?;
+        w.commit().await
+    }
+
+    /// Whether a hang-up was asked for this call.
+    pub async fn hangup_requested(&self, id: Uuid) -> Result<bool> {
+        let r = sqlx::query("SELECT hangup_requested FROM calls WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(match r {
+            Some(r) => r.try_get::<i64, _>("hangup_requested")? != 0,
+            None => false,
+        })
+    }
+
+    /// Sends a mid-call event (`PHONE_TRANSFER`, `ACTION_FAILED`) to the team's subscribers.
+    pub async fn emit_call_event(
+        &self,
+        team_id: &str,
+        interview_id: &str,
+        event: EventType,
+        payload: &serde_json::Value,
+    ) -> Result<usize> {
+        let mut w = self.begin_write().await?;
+        let n = webhooks::fan_out(&mut w.tx, team_id, Some(interview_id), event, &payload.to_string()).await?;
+        w.commit().await?;
+        Ok(n)
+    }
+
     /// Calls of one agent, newest first, with the total that match.
     pub async fn list_calls(&self, team_id: &str, interview_id: &str, f: &CallFilter) -> Result<(Vec<Call>, i64)> {
         let mut q = Query::new(" FROM calls WHERE team_id = ");
@@ -299,6 +291,82 @@ impl Store {
             .map(|r| Ok((r.try_get("status")?, r.try_get("n")?)))
             .collect()
     }
+}
+
+/// A new call in its first state (`NOT_STARTED`, queued): the one shape every way of creating a
+/// call starts from.
+pub(crate) fn queued_call(
+    call_type: CallType,
+    interview_id: String,
+    phone_number: String,
+    contact: Option<Contact>,
+    metadata: BTreeMap<String, String>,
+    job_id: Option<Uuid>,
+    now: i64,
+) -> Call {
+    Call {
+        id: Uuid::new_v4(),
+        created: Timestamp(now),
+        updated: Timestamp(now),
+        version: 1,
+        call_type,
+        status: CallStatus::NotStarted,
+        interview: InterviewRef { id: interview_id },
+        phone_number,
+        contact,
+        start_time: None,
+        end_time: None,
+        duration_ms: None,
+        conversation_history: vec![],
+        transcript: String::new(),
+        summary_data: SummaryData::default(),
+        metadata,
+        recording_url: None,
+        call_failure_reason: None,
+        progress: Progress::Queued,
+        end_reason: None,
+        variables: Default::default(),
+        outcome: None,
+        timeline: vec![TimelineEntry {
+            progress: Progress::Queued,
+            at: Timestamp(now),
+        }],
+        job_id,
+        latency: vec![],
+    }
+}
+
+/// Writes a [`queued_call`] inside the caller's transaction: its row, its first event, the job
+/// that will run it (`job_kind` with `job_payload`) and its `CALL_PROGRESS` (queued) deliveries.
+pub(crate) async fn insert_queued_call(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    call: &Call,
+    job_kind: &str,
+    job_payload: &serde_json::Value,
+    now: i64,
+) -> Result<()> {
+    let body = serde_json::to_string(call)?;
+    sqlx::query(
+        "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10)",
+    )
+    .bind(call.id.to_string())
+    .bind(team_id)
+    .bind(&call.interview.id)
+    .bind(call.contact.as_ref().map(|c| c.id.to_string()))
+    .bind(call.job_id.map(|j| j.to_string()))
+    .bind(now)
+    .bind(call.status.as_str())
+    .bind(call.progress.as_str())
+    .bind(search_text(call))
+    .bind(&body)
+    .execute(&mut **tx)
+    .await?;
+    insert_event(tx, team_id, call, None).await?;
+    jobs::enqueue(tx, job_kind, Some(team_id), job_payload, now).await?;
+    webhooks::fan_out(tx, team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
+    Ok(())
 }
 
 /// Lower-cased text that `search` matches: number, contact name and email, transcript.

@@ -80,6 +80,18 @@ impl Store {
             .collect()
     }
 
+    /// Extends a running job's lease (a long job's heartbeat: a call in progress holds its dial
+    /// job, so if the process dies the lease expires and the job's next run ends the lost call).
+    pub async fn extend_lease(&self, id: &str, lease_ms: i64) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE jobs SET locked_until = $1 WHERE id = $2")
+            .bind(now_ms() + lease_ms)
+            .bind(id)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
     /// The job is done: remove it.
     pub async fn complete_job(&self, id: &str) -> Result<()> {
         let mut w = self.begin_write().await?;

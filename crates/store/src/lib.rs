@@ -5,7 +5,8 @@
 //! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`contacts`],
 //!   [`interviews`], [`calls`] (calls, their events, and the webhook fan-out of each change),
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
-//!   (the per-team quota shared by several processes on PostgreSQL).
+//!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
+//!   team's sandbox numbers, inbound calls from personas).
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
@@ -22,6 +23,7 @@ pub mod contacts;
 pub mod interviews;
 pub mod jobs;
 pub mod rate_limit;
+pub mod sandbox;
 mod sql;
 pub mod teams;
 pub mod webhooks;

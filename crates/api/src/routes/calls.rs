@@ -59,7 +59,7 @@ async fn callable_agent(s: &AppState, team: &str, id: &str) -> ApiResult<Intervi
     Ok(agent)
 }
 
-fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
+pub(crate) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
     if m.len() > 50 || m.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 2048) {
         return Err(ApiError::bad(
             "metadata: at most 50 keys of 1-64 characters, values up to 2048 bytes",
@@ -275,6 +275,22 @@ pub async fn hangup(
             "the call already ended ({})",
             call.status.as_str()
         )));
+    }
+    if call.progress != Progress::Queued {
+        // A call on the line: the process running it hangs up at its next heartbeat (within a
+        // second) and ends it with its transcript and recording. If no process runs it any more,
+        // it is ended here.
+        s.store
+            .request_hangup(&team.id, id)
+            .await
+            .map_err(not_found(CALL_404))?;
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+            let c = s.store.call(&team.id, id).await.map_err(not_found(CALL_404))?;
+            if c.progress == Progress::Ended {
+                return Ok(ok(c));
+            }
+        }
     }
     let answered = call.progress == Progress::Answered;
     let ended = s

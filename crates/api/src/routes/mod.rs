@@ -3,6 +3,7 @@
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
+pub mod sandbox;
 pub mod system;
 pub mod webhooks;
 

@@ -1,0 +1,889 @@
+//! The flow interpreter: takes the agent's turns of one call by walking the agent's flow graph.
+//!
+//! The walk is a cursor over the graph. Each input moves it: `Start` begins at the start node;
+//! an answer at a question captures a variable and follows the answer's edge; silence re-asks.
+//! Nodes that only talk or compute (`speak`, `branch`, `webhook`) run one after another until
+//! the walk reaches a question (the turn ends with `Listen`) or a `transfer`/`end` (the call
+//! ends). Why a cursor, stored in `self` and updated *before* each await: the pipeline drops a
+//! turn mid-way when the caller barges in, and the next input must find the agent somewhere
+//! sensible:
+//!
+//! - dropped before a node's first sentence was sent: that node runs again on the next input;
+//! - dropped after it (the caller heard the start): the walk goes on after that node;
+//! - dropped while a question is being asked or an answer is being understood: the agent is
+//!   waiting at that question, and the next utterance is taken as the answer;
+//! - dropped during a webhook request: the request is made again (at-least-once, like every
+//!   webhook);
+//! - dropped on the way to a transfer or hang-up: the next input gets that ending again.
+//!
+//! An input that does not answer a question is not lost in a hole: before the start it starts
+//! the call, in an interrupted walk it resumes the walk (what was said is not an answer to
+//! anything), after the end it gets the ending again (`Hangup`/`Transfer`), so every turn ends
+//! with exactly one of `Listen`, `Transfer` or `Hangup`.
+
+use crate::branch;
+use crate::llm::{ChatOptions, LlmClient, Message, Role};
+use crate::sentences::{self, SentenceSplitter};
+use crate::template::{self, render, CallContext, Scope};
+use crate::understand::{self, DateAnswer};
+use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use parley_core::flow::{Flow, Node};
+use parley_core::phone::{self, PhonePolicy};
+use parley_jobs::guard::{self, GuardedResolver};
+use parley_voice::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
+use serde_json::{json, Map, Value};
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// The outcome of a call whose flow could not go on (a missing edge, a loop).
+pub const OUTCOME_FLOW_ERROR: &str = "flow_error";
+/// The outcome of a call whose caller stayed silent.
+pub const OUTCOME_NO_RESPONSE: &str = "no_response";
+/// The outcome of a call transferred by a `transfer` node.
+pub const OUTCOME_TRANSFERRED: &str = "transferred";
+
+/// How the agent behaves, besides its flow.
+#[derive(Debug, Clone)]
+pub struct AgentConfig {
+    /// The LLM for prompt nodes, for answers the parsers do not understand, and for summaries.
+    pub llm: Option<LlmClient>,
+    /// The agent's name, for the LLM's system prompt. Default "Assistant".
+    pub ai_name: String,
+    /// Extra instructions for the LLM's system prompt (the agent's persona, the business).
+    pub instructions: String,
+    /// Re-asks after silence before giving up. Default 2: the third silence in a row ends the call.
+    pub silence_reprompts: u32,
+    /// Said before hanging up on a silent caller.
+    pub goodbye_on_silence: String,
+    /// Said before hanging up when the flow cannot go on.
+    pub error_message: String,
+    /// The longest a mid-call webhook may take. Default 10 s.
+    pub webhook_timeout: Duration,
+    /// Let webhook nodes reach private and loopback addresses. Default false.
+    pub allow_private_webhooks: bool,
+    /// The call's local time, for resolving "tomorrow" or "Thursday". Default `None`: the
+    /// machine's local clock at the moment of the answer.
+    pub now: Option<NaiveDateTime>,
+    /// The most nodes one turn may run before it must listen; past it the call ends with
+    /// outcome `flow_error` (a branch cycle must not hang a call). Default 100.
+    pub max_steps: u32,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        AgentConfig {
+            llm: None,
+            ai_name: "Assistant".into(),
+            instructions: String::new(),
+            silence_reprompts: 2,
+            goodbye_on_silence: "I'm not hearing anything, so I'll let you go. Goodbye.".into(),
+            error_message: "I'm sorry, something went wrong on my side. Goodbye.".into(),
+            webhook_timeout: Duration::from_secs(10),
+            allow_private_webhooks: false,
+            now: None,
+            max_steps: 100,
+        }
+    }
+}
+
+/// Where the walk is.
+#[derive(Debug, Clone, PartialEq)]
+enum Cursor {
+    NotStarted,
+    /// About to run this node.
+    At(String),
+    /// About to follow this node's edge for this handle.
+    Follow(String, String),
+    /// The question was asked; the caller's answer is awaited.
+    Waiting(Waiting),
+    /// The call is over; this is its last output, given again to any later input.
+    Ended(AgentOutput),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Waiting {
+    node: String,
+    /// Answers not understood so far.
+    attempts: u32,
+    /// Silences in a row.
+    silences: u32,
+}
+
+/// A `parley_voice::agent::Agent` that runs an interview flow.
+pub struct FlowAgent {
+    nodes: HashMap<String, Node>,
+    edges: HashMap<(String, String), String>,
+    start: Option<String>,
+    ctx: CallContext,
+    cfg: AgentConfig,
+    http: reqwest::Client,
+    cursor: Cursor,
+    variables: Map<String, Value>,
+    outcome: Option<String>,
+    transferred_to: Option<String>,
+    conversation: Vec<Message>,
+    /// Keys pressed so far for a number question, until `#` or silence.
+    digits: String,
+}
+
+impl FlowAgent {
+    /// An agent for one call. The flow should have passed [`Flow::validate`]; a flow that did
+    /// not still runs, and ends the call with outcome `flow_error` where it cannot go on.
+    pub fn new(flow: Flow, ctx: CallContext, cfg: AgentConfig) -> Self {
+        let mut edges = HashMap::new();
+        for e in flow.edges {
+            edges.entry((e.source, e.source_handle)).or_insert(e.target);
+        }
+        let start = flow.nodes.iter().find(|n| n.kind == "start").map(|n| n.id.clone());
+        let nodes = flow.nodes.into_iter().map(|n| (n.id.clone(), n)).collect();
+        let http = reqwest::Client::builder()
+            .dns_resolver(Arc::new(GuardedResolver {
+                allow_private: cfg.allow_private_webhooks,
+            }))
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(cfg.webhook_timeout)
+            .user_agent(concat!("Parley-Agent/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .expect("static client settings are valid");
+        FlowAgent {
+            nodes,
+            edges,
+            start,
+            ctx,
+            cfg,
+            http,
+            cursor: Cursor::NotStarted,
+            variables: Map::new(),
+            outcome: None,
+            transferred_to: None,
+            conversation: Vec::new(),
+            digits: String::new(),
+        }
+    }
+
+    /// The conversation so far, as the LLM sees it (agent turns as `assistant`).
+    pub fn conversation(&self) -> &[Message] {
+        &self.conversation
+    }
+
+    /// The variables captured so far.
+    pub fn variables(&self) -> &Map<String, Value> {
+        &self.variables
+    }
+
+    fn now(&self) -> NaiveDateTime {
+        self.cfg.now.unwrap_or_else(|| chrono::Local::now().naive_local())
+    }
+
+    fn scope(&self) -> Scope<'_> {
+        Scope::new(&self.ctx, &self.variables)
+    }
+
+    fn render(&self, t: &str) -> String {
+        render(t, &self.scope())
+    }
+
+    /// A template's sentences, rendered, each marked fixed when it names no per-call data (its
+    /// audio is the same on every call and worth caching).
+    fn sentences_of(&self, template: &str) -> Vec<(String, bool)> {
+        sentences::split(template)
+            .into_iter()
+            .map(|s| (self.render(&s), !template::has_placeholders(&s)))
+            .filter(|(s, _)| !s.trim().is_empty())
+            .collect()
+    }
+
+    async fn emit(&self, out: &mpsc::Sender<AgentOutput>, o: AgentOutput) {
+        // A closed channel means the call is gone; the turn just finishes.
+        let _ = out.send(o).await;
+    }
+
+    async fn say(&mut self, out: &mpsc::Sender<AgentOutput>, text: String, fixed: bool) {
+        let text = text.trim().to_string();
+        if text.is_empty() {
+            return;
+        }
+        self.emit(
+            out,
+            AgentOutput::Say {
+                text: text.clone(),
+                fixed,
+            },
+        )
+        .await;
+        match self.conversation.last_mut() {
+            Some(m) if m.role == Role::Assistant => {
+                m.content.push(' ');
+                m.content.push_str(&text);
+            }
+            _ => self.conversation.push(Message::assistant(text)),
+        }
+    }
+
+    async fn say_all(&mut self, out: &mpsc::Sender<AgentOutput>, parts: Vec<(String, bool)>) {
+        for (t, fixed) in parts {
+            self.say(out, t, fixed).await;
+        }
+    }
+
+    fn node_data(&self, id: &str) -> Value {
+        self.nodes.get(id).map(|n| n.data.clone()).unwrap_or(Value::Null)
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // The walk
+
+    /// Moves the cursor until the turn ends, then sends `Listen`, `Transfer` or `Hangup`.
+    async fn run(&mut self, out: &mpsc::Sender<AgentOutput>) {
+        let mut steps = 0u32;
+        loop {
+            match self.cursor.clone() {
+                Cursor::NotStarted => match self.start.clone() {
+                    Some(id) => self.cursor = Cursor::At(id),
+                    None => self.flow_error(out, "the flow has no start node").await,
+                },
+                Cursor::Waiting(_) => {
+                    self.emit(out, AgentOutput::Listen).await;
+                    return;
+                }
+                Cursor::Ended(last) => {
+                    self.emit(out, last).await;
+                    return;
+                }
+                Cursor::Follow(from, handle) => match self.edges.get(&(from.clone(), handle.clone())) {
+                    Some(to) => self.cursor = Cursor::At(to.clone()),
+                    None => {
+                        let why = format!("node '{from}' has no edge for '{handle}'");
+                        self.flow_error(out, &why).await;
+                    }
+                },
+                Cursor::At(id) => {
+                    steps += 1;
+                    if steps > self.cfg.max_steps {
+                        let why = format!("more than {} steps without listening (a loop?)", self.cfg.max_steps);
+                        self.flow_error(out, &why).await;
+                    } else {
+                        self.exec(&id, out).await;
+                    }
+                }
+            }
+        }
+    }
+
+    async fn flow_error(&mut self, out: &mpsc::Sender<AgentOutput>, why: &str) {
+        tracing::warn!(error = why, "flow error: ending the call");
+        self.outcome = Some(OUTCOME_FLOW_ERROR.into());
+        self.cursor = Cursor::Ended(AgentOutput::Hangup);
+        let msg = self.cfg.error_message.clone();
+        self.say(out, msg, true).await;
+    }
+
+    fn follow(&mut self, id: &str, handle: &str) {
+        self.cursor = Cursor::Follow(id.to_string(), handle.to_string());
+    }
+
+    /// Runs one node; leaves the cursor where the walk goes next.
+    async fn exec(&mut self, id: &str, out: &mpsc::Sender<AgentOutput>) {
+        let Some(node) = self.nodes.get(id).cloned() else {
+            return self.flow_error(out, &format!("no node '{id}'")).await;
+        };
+        let d = &node.data;
+        let text = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+        match node.kind.as_str() {
+            "start" => self.follow(id, "next"),
+            "speak" => {
+                if let Some(m) = text("message") {
+                    let parts = self.sentences_of(m);
+                    self.speak(id, parts, out).await;
+                } else if let Some(p) = text("prompt") {
+                    let p = p.to_string();
+                    self.speak_prompt(id, &p, out).await;
+                } else {
+                    self.follow(id, "next");
+                }
+            }
+            "question" => {
+                self.cursor = Cursor::Waiting(Waiting {
+                    node: id.to_string(),
+                    attempts: 0,
+                    silences: 0,
+                });
+                self.digits.clear();
+                let parts = self.sentences_of(text("question").unwrap_or(""));
+                self.say_all(out, parts).await;
+            }
+            "branch" => {
+                let conds = d
+                    .get("conditions")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default();
+                let handle = branch::choose(&conds, &self.scope());
+                self.follow(id, &handle);
+            }
+            "webhook" => self.webhook(id, d, out).await,
+            "transfer" => {
+                let raw = text("phone_number").unwrap_or("").trim();
+                let number = phone::normalize("phone_number", raw, 1, PhonePolicy::default())
+                    .unwrap_or_else(|_| raw.to_string());
+                self.transferred_to = Some(number.clone());
+                self.outcome = Some(OUTCOME_TRANSFERRED.into());
+                self.cursor = Cursor::Ended(AgentOutput::Transfer { phone_number: number });
+                let parts = text("message").map(|m| self.sentences_of(m)).unwrap_or_default();
+                self.say_all(out, parts).await;
+            }
+            "end" => {
+                self.outcome = Some(text("outcome").unwrap_or("completed").to_string());
+                self.cursor = Cursor::Ended(AgentOutput::Hangup);
+                let parts = text("message").map(|m| self.sentences_of(m)).unwrap_or_default();
+                self.say_all(out, parts).await;
+            }
+            other => {
+                self.flow_error(out, &format!("node '{id}' has unknown type '{other}'"))
+                    .await
+            }
+        }
+    }
+
+    /// Says a fixed message; once its first sentence is out, the walk is past this node.
+    async fn speak(&mut self, id: &str, parts: Vec<(String, bool)>, out: &mpsc::Sender<AgentOutput>) {
+        if parts.is_empty() {
+            return self.follow(id, "next");
+        }
+        for (i, (t, fixed)) in parts.into_iter().enumerate() {
+            self.say(out, t, fixed).await;
+            if i == 0 {
+                self.follow(id, "next");
+            }
+        }
+    }
+
+    /// Says what the LLM makes of a prompt, sentence by sentence as they are generated. An LLM
+    /// that fails or is missing is skipped (logged): the call goes on without that line.
+    async fn speak_prompt(&mut self, id: &str, prompt: &str, out: &mpsc::Sender<AgentOutput>) {
+        let Some(llm) = self.cfg.llm.clone() else {
+            tracing::warn!(node = id, "a prompt node without an LLM is skipped");
+            return self.follow(id, "next");
+        };
+        let instruction = self.render(prompt);
+        let messages = self.chat_messages(&instruction);
+        match llm.stream_chat(messages).await {
+            Err(e) => tracing::warn!(node = id, error = %e, "the LLM failed; the prompt node is skipped"),
+            Ok(mut stream) => {
+                let mut splitter = SentenceSplitter::new();
+                let mut clean_end = true;
+                while let Some(delta) = stream.next().await {
+                    match delta {
+                        Ok(d) => {
+                            for s in splitter.push(&d) {
+                                self.say(out, speakable(&s), false).await;
+                                self.follow(id, "next");
+                            }
+                        }
+                        Err(e) => {
+                            tracing::warn!(node = id, error = %e, "the LLM stream broke off");
+                            clean_end = false;
+                            break;
+                        }
+                    }
+                }
+                // A half sentence from a broken stream is not said.
+                if let Some(rest) = splitter.finish().filter(|_| clean_end) {
+                    self.say(out, speakable(&rest), false).await;
+                }
+            }
+        }
+        self.follow(id, "next");
+    }
+
+    /// The messages for a generated turn: who the agent is and what to say next, then the
+    /// conversation so far.
+    fn chat_messages(&self, instruction: &str) -> Vec<Message> {
+        let mut system = format!(
+            "You are {}, a voice agent on a phone call. Everything you write is spoken aloud: reply in \
+             one to three short, natural sentences, with no lists, markdown, emoji or stage directions.",
+            self.cfg.ai_name
+        );
+        if let Some(name) = self.ctx.contact_name.as_deref().filter(|n| !n.trim().is_empty()) {
+            system.push_str(&format!(" You are speaking with {name}."));
+        }
+        if !self.cfg.instructions.trim().is_empty() {
+            system.push_str("\n\n");
+            system.push_str(self.cfg.instructions.trim());
+        }
+        system.push_str("\n\nYour next turn: ");
+        system.push_str(instruction);
+        let mut messages = vec![Message::system(system)];
+        messages.extend(
+            self.conversation
+                .iter()
+                .filter(|m| !m.content.trim().is_empty())
+                .cloned(),
+        );
+        messages
+    }
+
+    async fn webhook(&mut self, id: &str, d: &Value, out: &mpsc::Sender<AgentOutput>) {
+        match self.call_webhook(d).await {
+            Ok(v) => {
+                if let Some(name) = d.get("save_as").and_then(Value::as_str).filter(|s| !s.is_empty()) {
+                    self.variables.insert(name.to_string(), v);
+                }
+                self.follow(id, "next");
+            }
+            Err(e) => {
+                tracing::warn!(node = id, error = %e, "webhook node failed");
+                let has_error_edge = self.edges.contains_key(&(id.to_string(), "error".to_string()));
+                self.follow(id, if has_error_edge { "error" } else { "next" });
+                let action = AgentOutput::ActionFailed {
+                    action: "webhook".into(),
+                    error: format!("webhook node '{id}': {e}"),
+                };
+                self.emit(out, action).await;
+            }
+        }
+    }
+
+    /// Makes a webhook node's request; the response (JSON, else text, else null) or an error.
+    async fn call_webhook(&self, d: &Value) -> Result<Value, String> {
+        let s = |k: &str| d.get(k).and_then(Value::as_str);
+        let method = s("method").unwrap_or("POST").to_ascii_uppercase();
+        let url = self.render(s("url").unwrap_or(""));
+        let url = guard::check_url(url.trim(), self.cfg.allow_private_webhooks)?;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("bad method '{method}'"))?;
+        let mut req = self.http.request(method.clone(), url.as_str());
+        if let Some(hs) = d.get("headers").and_then(Value::as_object) {
+            for (k, v) in hs {
+                req = req.header(k.as_str(), self.render(v.as_str().unwrap_or("")));
+            }
+        }
+        let scope = self.scope();
+        match d.get("body") {
+            Some(Value::String(b)) => {
+                let body = render(b, &scope);
+                let ct = if serde_json::from_str::<Value>(&body).is_ok() {
+                    "application/json"
+                } else {
+                    "text/plain; charset=utf-8"
+                };
+                req = req.header(reqwest::header::CONTENT_TYPE, ct).body(body);
+            }
+            Some(v) if !v.is_null() => req = req.json(&template::render_json(v, &scope)),
+            _ if method != reqwest::Method::GET && method != reqwest::Method::DELETE => {
+                req = req.json(&self.context_json());
+            }
+            _ => {}
+        }
+        let timeout = self.cfg.webhook_timeout;
+        let send = async {
+            let mut resp = req.send().await.map_err(|e| describe(&e))?;
+            let status = resp.status();
+            if !status.is_success() {
+                return Err(format!("HTTP {}", status.as_u16()));
+            }
+            let mut body = Vec::new();
+            while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+                body.extend_from_slice(&chunk);
+                if body.len() > 1 << 20 {
+                    return Err("the response is larger than 1 MiB".into());
+                }
+            }
+            Ok(body)
+        };
+        let body = tokio::time::timeout(timeout, send)
+            .await
+            .map_err(|_| format!("no response within {} ms", timeout.as_millis()))??;
+        if body.iter().all(u8::is_ascii_whitespace) {
+            return Ok(Value::Null);
+        }
+        Ok(
+            serde_json::from_slice(&body)
+                .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&body).into_owned())),
+        )
+    }
+
+    /// What a webhook without a body of its own receives: the call's data so far.
+    fn context_json(&self) -> Value {
+        json!({
+            "contact": {
+                "id": self.ctx.contact_id,
+                "name": self.ctx.contact_name,
+                "phone_number": self.ctx.contact_phone,
+                "email": self.ctx.contact_email,
+            },
+            "attributes": self.ctx.attributes,
+            "metadata": self.ctx.metadata,
+            "variables": self.variables,
+        })
+    }
+
+    // -----------------------------------------------------------------------------------------
+    // Answers
+
+    /// The question node waited at, its data and kind.
+    fn question(&self, w: &Waiting) -> (Value, String) {
+        let d = self.node_data(&w.node);
+        let kind = d.get("kind").and_then(Value::as_str).unwrap_or("text").to_string();
+        (d, kind)
+    }
+
+    fn capture(&mut self, w: &Waiting, d: &Value, value: Value, handle: &str) {
+        if let Some(var) = d.get("variable").and_then(Value::as_str) {
+            self.variables.insert(var.to_string(), value);
+        }
+        self.digits.clear();
+        self.follow(&w.node, handle);
+    }
+
+    async fn on_answer(&mut self, w: Waiting, text: &str, out: &mpsc::Sender<AgentOutput>) {
+        self.conversation.push(Message::user(text.trim()));
+        let w = Waiting { silences: 0, ..w };
+        self.cursor = Cursor::Waiting(w.clone());
+        self.digits.clear();
+        let (d, kind) = self.question(&w);
+        let now = self.now();
+        let understood = match understand_locally(&kind, text, &d, now) {
+            Some(x) => Some(x),
+            None => self.understand_with_llm(&kind, text, &d, now).await,
+        };
+        match understood {
+            Some((value, handle)) => self.capture(&w, &d, value, &handle),
+            None => self.no_match(w, &d, out).await,
+        }
+    }
+
+    async fn on_key(&mut self, w: Waiting, key: char, out: &mpsc::Sender<AgentOutput>) {
+        let w = Waiting { silences: 0, ..w };
+        self.cursor = Cursor::Waiting(w.clone());
+        let (d, kind) = self.question(&w);
+        let understood = match kind.as_str() {
+            "yes_no" => understand::dtmf_yes_no(key).map(|b| (Value::Bool(b), yes_no_handle(b))),
+            "choice" => {
+                let choices = choices_of(&d);
+                understand::dtmf_choice(key, choices.len()).map(|i| (json!(choices[i]), choices[i].clone()))
+            }
+            "number" => match key {
+                '0'..='9' => {
+                    // Typed digits gather until '#' (or a pause); the agent just listens.
+                    self.digits.push(key);
+                    return;
+                }
+                '*' => {
+                    self.digits.clear();
+                    return;
+                }
+                '#' => self
+                    .digits
+                    .parse::<f64>()
+                    .ok()
+                    .map(|n| (understand::number_value(n), "next".into())),
+                _ => None,
+            },
+            _ => None,
+        };
+        match understood {
+            Some((value, handle)) => self.capture(&w, &d, value, &handle),
+            None => {
+                self.digits.clear();
+                self.no_match(w, &d, out).await
+            }
+        }
+    }
+
+    async fn on_silence(&mut self, w: Waiting, out: &mpsc::Sender<AgentOutput>) {
+        let (d, kind) = self.question(&w);
+        if kind == "number" && !self.digits.is_empty() {
+            if let Ok(n) = self.digits.parse::<f64>() {
+                return self.capture(&w, &d, understand::number_value(n), "next");
+            }
+        }
+        let silences = w.silences + 1;
+        if silences > self.cfg.silence_reprompts {
+            self.outcome = Some(OUTCOME_NO_RESPONSE.into());
+            self.cursor = Cursor::Ended(AgentOutput::Hangup);
+            let bye = self.cfg.goodbye_on_silence.clone();
+            return self.say(out, bye, true).await;
+        }
+        self.cursor = Cursor::Waiting(Waiting { silences, ..w });
+        let parts = self.reprompt(&d, "Are you still there?");
+        self.say_all(out, parts).await;
+    }
+
+    /// Re-asks, or follows `no_match` once `max_attempts` answers (default 2) were not understood.
+    async fn no_match(&mut self, w: Waiting, d: &Value, out: &mpsc::Sender<AgentOutput>) {
+        let attempts = w.attempts + 1;
+        let max = d.get("max_attempts").and_then(Value::as_u64).unwrap_or(2).max(1) as u32;
+        if attempts >= max {
+            return self.follow(&w.node, "no_match");
+        }
+        self.cursor = Cursor::Waiting(Waiting { attempts, ..w });
+        let parts = self.reprompt(d, "Sorry, I didn't catch that.");
+        self.say_all(out, parts).await;
+    }
+
+    /// The node's `reprompt`, or `lead` followed by the question.
+    fn reprompt(&self, d: &Value, lead: &str) -> Vec<(String, bool)> {
+        let s = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
+        if let Some(r) = s("reprompt") {
+            return self.sentences_of(r);
+        }
+        let mut parts = vec![(lead.to_string(), true)];
+        parts.extend(self.sentences_of(s("question").unwrap_or("")));
+        parts
+    }
+
+    /// One strict, non-streamed question to the LLM about an answer the parsers did not get.
+    /// Any failure is just "not understood".
+    async fn understand_with_llm(
+        &self,
+        kind: &str,
+        text: &str,
+        d: &Value,
+        now: NaiveDateTime,
+    ) -> Option<(Value, String)> {
+        let llm = self.cfg.llm.as_ref()?;
+        let question = self.render(d.get("question").and_then(Value::as_str).unwrap_or(""));
+        let choices = choices_of(d);
+        let task = match kind {
+            "yes_no" => {
+                "Does the caller's answer mean yes or no? Reply with exactly one word: yes, no, or unknown.".to_string()
+            }
+            "number" => {
+                "What number does the caller's answer give? Reply with only the number in digits (like 25 or 3.5), \
+                 or unknown."
+                    .to_string()
+            }
+            "date" => format!(
+                "It is now {}. What date and time does the caller's answer mean? Reply with only \
+                 YYYY-MM-DD HH:MM (24-hour clock), or only YYYY-MM-DD if no time was given, or unknown.",
+                now.format("%A %Y-%m-%d %H:%M")
+            ),
+            "choice" => {
+                let list: Vec<String> = choices
+                    .iter()
+                    .enumerate()
+                    .map(|(i, c)| format!("{}. {c}", i + 1))
+                    .collect();
+                format!(
+                    "The choices are:\n{}\nWhich choice did the caller pick? Reply with only its number, or 0 if none.",
+                    list.join("\n")
+                )
+            }
+            _ => return None,
+        };
+        let system = format!(
+            "You read a caller's spoken answer on a phone call, transcribed by speech recognition. \
+             The agent asked: \"{question}\"\n{task}"
+        );
+        let opts = ChatOptions {
+            temperature: Some(0.0),
+            max_tokens: Some(24),
+        };
+        let reply = match llm
+            .complete_with(vec![Message::system(system), Message::user(text)], opts)
+            .await
+        {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(error = %e, "the LLM could not help understand an answer");
+                return None;
+            }
+        };
+        interpret_llm(kind, &reply, text, &choices)
+    }
+}
+
+/// The deterministic parsers, by question kind: the captured value and the handle to follow.
+fn understand_locally(kind: &str, text: &str, d: &Value, now: NaiveDateTime) -> Option<(Value, String)> {
+    match kind {
+        "yes_no" => understand::parse_yes_no(text).map(|b| (Value::Bool(b), yes_no_handle(b))),
+        "number" => understand::parse_number(text).map(|n| (understand::number_value(n), "next".into())),
+        "date" => understand::parse_date(text, now).map(|a| (a.to_value(), "next".into())),
+        "choice" => {
+            let choices = choices_of(d);
+            understand::parse_choice(text, &choices).map(|i| (json!(choices[i]), choices[i].clone()))
+        }
+        _ => Some((Value::String(text.trim().to_string()), "next".into())),
+    }
+}
+
+/// Reads the LLM's strict reply; anything else is "not understood".
+fn interpret_llm(kind: &str, reply: &str, said: &str, choices: &[String]) -> Option<(Value, String)> {
+    let r = reply
+        .trim()
+        .trim_matches(|c: char| c == '"' || c == '\'' || c == '`')
+        .trim();
+    let first = r
+        .split(|c: char| !c.is_alphanumeric())
+        .find(|w| !w.is_empty())
+        .unwrap_or("")
+        .to_lowercase();
+    if first == "unknown" {
+        return None;
+    }
+    match kind {
+        "yes_no" => match first.as_str() {
+            "yes" => Some((Value::Bool(true), yes_no_handle(true))),
+            "no" => Some((Value::Bool(false), yes_no_handle(false))),
+            _ => None,
+        },
+        "number" => understand::parse_number(r).map(|n| (understand::number_value(n), "next".into())),
+        "date" => {
+            let re = regex::Regex::new(r"(\d{4}-\d{2}-\d{2})(?:[ T](\d{1,2}:\d{2}))?").ok()?;
+            let c = re.captures(r)?;
+            let date = NaiveDate::parse_from_str(&c[1], "%Y-%m-%d").ok()?;
+            let time = c
+                .get(2)
+                .and_then(|t| NaiveTime::parse_from_str(t.as_str(), "%H:%M").ok());
+            let a = DateAnswer {
+                text: said.trim().to_string(),
+                date,
+                time,
+            };
+            Some((a.to_value(), "next".into()))
+        }
+        "choice" => {
+            let idx = first
+                .parse::<usize>()
+                .ok()
+                .and_then(|n| n.checked_sub(1))
+                .filter(|&i| i < choices.len())
+                .or_else(|| choices.iter().position(|c| c.eq_ignore_ascii_case(r)))?;
+            Some((json!(choices[idx]), choices[idx].clone()))
+        }
+        _ => None,
+    }
+}
+
+fn yes_no_handle(b: bool) -> String {
+    if b { "yes" } else { "no" }.to_string()
+}
+
+fn choices_of(d: &Value) -> Vec<String> {
+    d.get("choices")
+        .and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_string).collect())
+        .unwrap_or_default()
+}
+
+/// Generated text as it should be spoken: without markdown marks.
+fn speakable(s: &str) -> String {
+    let s = s.replace(['*', '#', '`', '_'], "");
+    s.trim().trim_start_matches("- ").trim().to_string()
+}
+
+fn describe(e: &reqwest::Error) -> String {
+    if e.is_timeout() {
+        return "timed out".into();
+    }
+    let mut s = e.to_string();
+    let mut cur = std::error::Error::source(e);
+    while let Some(c) = cur {
+        s.push_str(": ");
+        s.push_str(&c.to_string());
+        cur = c.source();
+    }
+    s
+}
+
+/// How a captured value reads in a summary.
+fn summary_value(v: &Value) -> String {
+    match v {
+        Value::Bool(true) => "yes".into(),
+        Value::Bool(false) => "no".into(),
+        Value::Object(o) if o.contains_key("iso") => {
+            let text = o.get("text").and_then(Value::as_str).unwrap_or("");
+            let iso = o.get("iso").and_then(Value::as_str).unwrap_or("").replace('T', " ");
+            format!("{text} ({iso})")
+        }
+        other => template::value_text(other),
+    }
+}
+
+impl FlowAgent {
+    /// The summary built from the outcome and the variables, without an LLM.
+    pub fn plain_summary(&self) -> String {
+        let mut s = match &self.outcome {
+            Some(o) => format!("Outcome: {o}."),
+            None => "Outcome: none (the call ended before the flow finished).".to_string(),
+        };
+        if let Some(n) = &self.transferred_to {
+            s.push_str(&format!(" Transferred to {n}."));
+        }
+        if !self.variables.is_empty() {
+            let vars: Vec<String> = self
+                .variables
+                .iter()
+                .map(|(k, v)| format!("{k}: {}", summary_value(v)))
+                .collect();
+            s.push(' ');
+            s.push_str(&vars.join("; "));
+            s.push('.');
+        }
+        s
+    }
+
+    /// The tags of the call: its outcome (or `incomplete`), and `transferred` if it was.
+    pub fn response_tags(&self) -> Vec<String> {
+        let mut tags = vec![self.outcome.clone().unwrap_or_else(|| "incomplete".into())];
+        if self.transferred_to.is_some() && !tags.iter().any(|t| t == OUTCOME_TRANSFERRED) {
+            tags.push(OUTCOME_TRANSFERRED.into());
+        }
+        tags
+    }
+}
+
+impl Agent for FlowAgent {
+    async fn handle(&mut self, input: AgentInput, out: &mpsc::Sender<AgentOutput>) {
+        if let Cursor::Waiting(w) = self.cursor.clone() {
+            match input {
+                AgentInput::Utterance { text } if !text.trim().is_empty() => self.on_answer(w, &text, out).await,
+                // An empty transcript is noise, not an answer.
+                AgentInput::Utterance { .. } | AgentInput::Silence => self.on_silence(w, out).await,
+                AgentInput::Dtmf(k) => self.on_key(w, k, out).await,
+                AgentInput::Start => {
+                    let (d, _) = self.question(&w);
+                    let parts = self.sentences_of(d.get("question").and_then(Value::as_str).unwrap_or(""));
+                    self.say_all(out, parts).await;
+                }
+            }
+        }
+        // Not waiting: before the start any input starts the call; in an interrupted walk it
+        // resumes the walk; after the end it gets the ending again.
+        self.run(out).await
+    }
+
+    fn results(&self) -> AgentResults {
+        AgentResults {
+            outcome: self.outcome.clone(),
+            variables: self.variables.clone(),
+            transferred_to: self.transferred_to.clone(),
+        }
+    }
+
+    async fn summarize(&self, transcript: &str) -> Summary {
+        let plain = self.plain_summary();
+        let mut summary = plain.clone();
+        if let Some(llm) = &self.cfg.llm {
+            let system = "You write the summary of a finished phone call for a CRM record: one short paragraph \
+                          of plain text saying who was called, what they said and how the call ended. No lists, \
+                          no headings.";
+            let user = format!(
+                "Transcript:\n{}\n\nResult: {plain}\nVariables: {}",
+                transcript.trim(),
+                Value::Object(self.variables.clone())
+            );
+            match llm.complete(vec![Message::system(system), Message::user(user)]).await {
+                Ok(s) if !s.trim().is_empty() => summary = s.trim().to_string(),
+                Ok(_) => tracing::warn!("the LLM returned an empty summary"),
+                Err(e) => tracing::warn!(error = %e, "the LLM could not summarize the call"),
+            }
+        }
+        Summary {
+            summary,
+            response_tags: self.response_tags(),
+        }
+    }
+}

@@ -1,0 +1,581 @@
+//! Calls on the line: the dial job and the sandbox call-in job, wired to the phone network, the
+//! voice pipeline and the flow agent.
+//!
+//! A call in progress keeps its job claimed and heartbeats its lease. That is the watchdog for
+//! a process that dies mid-call: the lease expires, the job runs again elsewhere, finds the call
+//! neither queued nor ended, and ends it `FAILED`. Within a live process, the pipeline's own
+//! watchdog ends a call whose network went silent, so no call stays in progress.
+
+use crate::directory::SandboxDirectory;
+use crate::speech::Speech;
+use parley_agent::flow_agent::{AgentConfig, FlowAgent};
+use parley_agent::llm::{LlmClient, LlmConfig};
+use parley_agent::template::CallContext;
+use parley_core::call::{Call, CallEvent, ConversationTurn, EndReason, Progress, SummaryData};
+use parley_core::interview::Interview;
+use parley_core::persona::PersonaScript;
+use parley_core::time::Timestamp;
+use parley_core::webhook::EventType;
+use parley_jobs::{JobError, JobHandler, JobOutcome};
+use parley_store::jobs::Job;
+use parley_store::{now_ms, Store, StoreError};
+use parley_telephony::sandbox::SandboxNetwork;
+use parley_telephony::{DialRequest, Endpoint, LineEvent, PhoneNetwork};
+use parley_voice::pipeline::{run_call, CallEnd, CallNote, CallReport, PipelineConfig};
+use serde_json::json;
+use std::future::Future;
+use std::path::PathBuf;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{info, info_span, warn, Instrument};
+use uuid::Uuid;
+
+/// What the call runner needs to know.
+#[derive(Debug, Clone)]
+pub struct CallSettings {
+    pub ring_timeout: Duration,
+    pub max_concurrent_calls: usize,
+    pub lease: Duration,
+    pub recordings_dir: PathBuf,
+    pub public_url: String,
+    pub endpoint: Duration,
+    pub line_watchdog: Duration,
+    pub allow_private_webhooks: bool,
+    pub llm: Option<LlmConfig>,
+    /// The caller id of outbound sandbox calls.
+    pub caller_id: String,
+}
+
+/// Runs calls: registered for the dial and sandbox call-in jobs.
+pub struct CallRunner {
+    pub store: Store,
+    pub network: Arc<SandboxNetwork>,
+    pub directory: Arc<SandboxDirectory>,
+    pub speech: Speech,
+    pub settings: CallSettings,
+    active: AtomicUsize,
+}
+
+/// Ends a lost or refused call; a call that ended meanwhile is left as it is.
+async fn end_call(store: &Store, id: Uuid, reason: EndReason, why: Option<String>) -> Result<(), JobError> {
+    match store
+        .transition_call(id, CallEvent::End(reason), |c| {
+            if why.is_some() {
+                c.call_failure_reason = why.clone();
+            }
+        })
+        .await
+    {
+        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Moves a call forward; `false` when it ended meanwhile (hung up through the API).
+async fn step(store: &Store, id: Uuid, ev: CallEvent) -> Result<bool, JobError> {
+    match store.transition_call(id, ev, |_| {}).await {
+        Ok(_) => Ok(true),
+        Err(StoreError::Conflict(_)) => Ok(false),
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn call_id(job: &Job) -> Result<Uuid, JobError> {
+    job.payload
+        .get("call_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| Uuid::parse_str(s).ok())
+        .ok_or_else(|| JobError::Payload("no call_id".into()))
+}
+
+type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> + Send + 'a>>;
+
+/// The dial job.
+pub struct Dial(pub Arc<CallRunner>);
+/// The sandbox call-in job (a persona calls a team's number bound to an agent).
+pub struct CallIn(pub Arc<CallRunner>);
+
+impl JobHandler for Dial {
+    fn run<'a>(&'a self, job: &'a Job) -> JobFuture<'a> {
+        Box::pin(self.0.clone().dial(job.clone()))
+    }
+}
+
+impl JobHandler for CallIn {
+    fn run<'a>(&'a self, job: &'a Job) -> JobFuture<'a> {
+        Box::pin(self.0.clone().call_in(job.clone()))
+    }
+}
+
+impl CallRunner {
+    pub fn new(
+        store: Store,
+        network: Arc<SandboxNetwork>,
+        directory: Arc<SandboxDirectory>,
+        speech: Speech,
+        settings: CallSettings,
+    ) -> Arc<Self> {
+        Arc::new(CallRunner {
+            store,
+            network,
+            directory,
+            speech,
+            settings,
+            active: AtomicUsize::new(0),
+        })
+    }
+
+    /// Calls running in this process.
+    pub fn active(&self) -> usize {
+        self.active.load(Ordering::SeqCst)
+    }
+
+    /// Common start of both jobs: the call, or what to do instead.
+    async fn claim(&self, job: &Job) -> Result<Result<(String, Call), JobOutcome>, JobError> {
+        let id = call_id(job)?;
+        let (team_id, call) = match self.store.call_for_worker(id).await {
+            Ok(c) => c,
+            Err(StoreError::NotFound) => return Ok(Err(JobOutcome::Done)),
+            Err(e) => return Err(e.into()),
+        };
+        if call.progress == Progress::Ended {
+            return Ok(Err(JobOutcome::Done)); // canceled while queued
+        }
+        if call.progress != Progress::Queued {
+            // The job ran before and its process is gone: the call was lost mid-way.
+            warn!(call_id = %id, "ending a call whose process stopped");
+            end_call(
+                &self.store,
+                id,
+                EndReason::Failed,
+                Some("the server running this call stopped; the call was lost".into()),
+            )
+            .await?;
+            return Ok(Err(JobOutcome::Done));
+        }
+        let team = self.store.team(&team_id).await?;
+        if self.store.active_call_count(&team_id).await? >= team.max_concurrent_calls {
+            return Ok(Err(JobOutcome::RetryAt(
+                now_ms() + 1000,
+                "team concurrency limit reached".into(),
+            )));
+        }
+        if self.active() >= self.settings.max_concurrent_calls {
+            return Ok(Err(JobOutcome::RetryAt(
+                now_ms() + 500,
+                "server concurrency limit reached".into(),
+            )));
+        }
+        Ok(Ok((team_id, call)))
+    }
+
+    async fn dial(self: Arc<Self>, job: Job) -> Result<JobOutcome, JobError> {
+        let (team_id, call) = match self.claim(&job).await? {
+            Ok(c) => c,
+            Err(outcome) => return Ok(outcome),
+        };
+        if !step(&self.store, call.id, CallEvent::Dial).await? {
+            return Ok(JobOutcome::Done);
+        }
+        let interview = match self.store.interview(&team_id, &call.interview.id).await {
+            Ok(i) => i,
+            Err(StoreError::NotFound) => {
+                end_call(
+                    &self.store,
+                    call.id,
+                    EndReason::Failed,
+                    Some("the voice agent no longer exists".into()),
+                )
+                .await?;
+                return Ok(JobOutcome::Done);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        let req = DialRequest {
+            call_id: call.id,
+            team_id: team_id.clone(),
+            from: self.settings.caller_id.clone(),
+            to: call.phone_number.clone(),
+            ring_timeout: self.settings.ring_timeout,
+        };
+        let line = match self.network.dial(req).await {
+            Ok(l) => l,
+            Err(e) => {
+                end_call(&self.store, call.id, EndReason::Failed, Some(e.to_string())).await?;
+                return Ok(JobOutcome::Done);
+            }
+        };
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let span = info_span!("call", call_id = %call.id, team_id = %team_id);
+        let me = self.clone();
+        tokio::spawn(
+            async move {
+                if let Err(e) = me
+                    .clone()
+                    .outbound(job.id.clone(), team_id, call, interview, line)
+                    .await
+                {
+                    warn!(error = %e, "call failed");
+                }
+                me.active.fetch_sub(1, Ordering::SeqCst);
+            }
+            .instrument(span),
+        );
+        Ok(JobOutcome::Detached)
+    }
+
+    async fn call_in(self: Arc<Self>, job: Job) -> Result<JobOutcome, JobError> {
+        let (team_id, call) = match self.claim(&job).await? {
+            Ok(c) => c,
+            Err(outcome) => return Ok(outcome),
+        };
+        let script: PersonaScript = match job.payload.get("persona").cloned().map(serde_json::from_value) {
+            Some(Ok(s)) => s,
+            _ => return Err(JobError::Payload("no persona".into())),
+        };
+        let interview = match self.store.interview(&team_id, &call.interview.id).await {
+            Ok(i) => i,
+            Err(StoreError::NotFound) => {
+                end_call(
+                    &self.store,
+                    call.id,
+                    EndReason::Failed,
+                    Some("the voice agent no longer exists".into()),
+                )
+                .await?;
+                return Ok(JobOutcome::Done);
+            }
+            Err(e) => return Err(e.into()),
+        };
+        for ev in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer] {
+            if !step(&self.store, call.id, ev).await? {
+                return Ok(JobOutcome::Done);
+            }
+        }
+        let line = self.network.call_in(self.directory.persona(script));
+        self.active.fetch_add(1, Ordering::SeqCst);
+        let span = info_span!("call", call_id = %call.id, team_id = %team_id, inbound = true);
+        let me = self.clone();
+        tokio::spawn(
+            async move {
+                let heartbeat = me.heartbeat(job.id.clone(), call.id, None);
+                let r = me.converse(&team_id, &call, &interview, line, false, heartbeat).await;
+                if let Err(e) = r {
+                    warn!(error = %e, "call failed");
+                }
+                let _ = me.store.complete_job(&job.id).await;
+                me.active.fetch_sub(1, Ordering::SeqCst);
+            }
+            .instrument(span),
+        );
+        Ok(JobOutcome::Detached)
+    }
+
+    /// Extends the job's lease while the call runs and hangs up when the API asks.
+    fn heartbeat(&self, job_id: String, call_id: Uuid, hang_up: Option<parley_telephony::LineSender>) -> Heartbeat {
+        let (tx, mut rx) = mpsc::channel::<parley_telephony::LineSender>(1);
+        if let Some(h) = hang_up {
+            let _ = tx.try_send(h);
+        }
+        let store = self.store.clone();
+        let lease = self.settings.lease;
+        let requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let flag = requested.clone();
+        let task = tokio::spawn(async move {
+            let mut sender: Option<parley_telephony::LineSender> = None;
+            let mut beat = tokio::time::interval(Duration::from_millis(500));
+            let mut last_lease = tokio::time::Instant::now();
+            loop {
+                tokio::select! {
+                    s = rx.recv() => if let Some(s) = s { sender = Some(s) },
+                    _ = beat.tick() => {
+                        if last_lease.elapsed() >= lease / 3 {
+                            last_lease = tokio::time::Instant::now();
+                            if let Err(e) = store.extend_lease(&job_id, lease.as_millis() as i64).await {
+                                warn!(error = %e, "could not extend the call's lease");
+                            }
+                        }
+                        if !flag.load(Ordering::SeqCst) && store.hangup_requested(call_id).await.unwrap_or(false) {
+                            flag.store(true, Ordering::SeqCst);
+                            if let Some(s) = &sender {
+                                s.hang_up().await;
+                            }
+                        }
+                    }
+                }
+            }
+        });
+        Heartbeat {
+            task,
+            sender: tx,
+            requested,
+        }
+    }
+
+    async fn outbound(
+        self: Arc<Self>,
+        job_id: String,
+        team_id: String,
+        call: Call,
+        interview: Interview,
+        mut line: Endpoint,
+    ) -> Result<(), JobError> {
+        let hb = self.heartbeat(job_id.clone(), call.id, Some(line.sender.clone()));
+        let mut rang = false;
+        let result = loop {
+            let ev = tokio::select! {
+                ev = line.events.recv() => ev,
+                _ = tokio::time::sleep(Duration::from_millis(250)) => {
+                    if hb.requested.load(Ordering::SeqCst) {
+                        line.sender.hang_up().await;
+                        break end_call(&self.store, call.id, EndReason::Canceled, Some("canceled through the API before it was answered".into())).await;
+                    }
+                    continue;
+                }
+            };
+            match ev {
+                Some(LineEvent::Ringing) => {
+                    if !rang {
+                        rang = true;
+                        if !step(&self.store, call.id, CallEvent::Ring).await? {
+                            line.sender.hang_up().await;
+                            break Ok(());
+                        }
+                    }
+                }
+                Some(LineEvent::Answered) => {
+                    if !rang {
+                        step(&self.store, call.id, CallEvent::Ring).await?;
+                    }
+                    if !step(&self.store, call.id, CallEvent::Answer).await? {
+                        line.sender.hang_up().await;
+                        break Ok(());
+                    }
+                    break self.converse(&team_id, &call, &interview, line, true, hb).await;
+                }
+                Some(LineEvent::Busy) => break end_call(&self.store, call.id, EndReason::Busy, None).await,
+                Some(LineEvent::NoAnswer) => break end_call(&self.store, call.id, EndReason::NoAnswer, None).await,
+                Some(LineEvent::Rejected) => break end_call(&self.store, call.id, EndReason::Rejected, None).await,
+                None | Some(LineEvent::HungUp) => {
+                    break end_call(
+                        &self.store,
+                        call.id,
+                        EndReason::Failed,
+                        Some("the line dropped before the call was answered".into()),
+                    )
+                    .await
+                }
+                Some(_) => {}
+            }
+        };
+        let _ = self.store.complete_job(&job_id).await;
+        result
+    }
+
+    /// The answered call: the pipeline with the flow agent, then the results.
+    async fn converse(
+        &self,
+        team_id: &str,
+        call: &Call,
+        interview: &Interview,
+        line: Endpoint,
+        outbound: bool,
+        hb: Heartbeat,
+    ) -> Result<(), JobError> {
+        let _ = hb.sender.try_send(line.sender.clone());
+        let contact = call.contact.as_ref();
+        let ctx = CallContext {
+            contact_name: contact.and_then(|c| c.name.clone()).filter(|n| !n.is_empty()),
+            contact_phone: Some(call.phone_number.clone()),
+            contact_email: contact.and_then(|c| c.email.clone()),
+            contact_id: contact.map(|c| c.id.to_string()),
+            attributes: contact
+                .map(|c| serde_json::to_value(&c.attributes).unwrap_or_default())
+                .unwrap_or_default(),
+            metadata: call.metadata.clone(),
+        };
+        let llm = self.settings.llm.clone().and_then(|c| LlmClient::new(c).ok());
+        let agent = FlowAgent::new(
+            interview.flow.clone(),
+            ctx.clone(),
+            AgentConfig {
+                llm,
+                ai_name: interview.ai_name.clone(),
+                silence_reprompts: interview.silence_reprompts,
+                allow_private_webhooks: self.settings.allow_private_webhooks,
+                ..AgentConfig::default()
+            },
+        );
+        let voicemail_message = interview
+            .should_leave_voicemail
+            .then(|| interview.voicemail_message.clone())
+            .flatten()
+            .map(|m| {
+                parley_agent::template::render(&m, &parley_agent::template::Scope::new(&ctx, &Default::default()))
+            });
+        let cfg = PipelineConfig {
+            endpoint: self.settings.endpoint,
+            silence_timeout: Duration::from_millis(interview.silence_timeout_ms as u64),
+            screen_for_machine: outbound,
+            voicemail_message,
+            line_watchdog: self.settings.line_watchdog,
+            ..PipelineConfig::default()
+        };
+        let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
+        let store = self.store.clone();
+        let (team, agent_id, cid) = (team_id.to_string(), interview.id.clone(), call.id);
+        let notes = tokio::spawn(async move {
+            while let Some(n) = notes_rx.recv().await {
+                let (ev, body) = match n {
+                    CallNote::ActionFailed { action, error } => (
+                        EventType::ActionFailed,
+                        json!({"call_id": cid, "action": action, "error": error}),
+                    ),
+                    CallNote::Transferring { phone_number } => {
+                        let transcript = store
+                            .call_for_worker(cid)
+                            .await
+                            .map(|c| c.1.transcript)
+                            .unwrap_or_default();
+                        (
+                            EventType::PhoneTransfer,
+                            json!({"phone_number": phone_number, "transcript": transcript, "call_id": cid}),
+                        )
+                    }
+                };
+                if let Err(e) = store.emit_call_event(&team, &agent_id, ev, &body).await {
+                    warn!(error = %e, "could not record a mid-call event");
+                }
+            }
+        });
+        info!("call answered; conversation starts");
+        let report = run_call(
+            agent,
+            line,
+            self.speech.stt.clone(),
+            self.speech.tts.clone(),
+            cfg,
+            notes_tx,
+        )
+        .await;
+        let _ = notes.await;
+        let api_hangup = hb.requested.load(Ordering::SeqCst);
+        hb.task.abort();
+        self.finish(call, interview, report, api_hangup).await
+    }
+
+    /// Writes the recording and ends the call with everything it produced.
+    async fn finish(
+        &self,
+        call: &Call,
+        interview: &Interview,
+        mut r: CallReport,
+        api_hangup: bool,
+    ) -> Result<(), JobError> {
+        let recording_url = if interview.should_record {
+            let path = self.settings.recordings_dir.join(format!("{}.wav", call.id));
+            let rec = std::mem::take(&mut r.recording);
+            let written = tokio::task::spawn_blocking(move || rec.write(&path)).await;
+            match written {
+                Ok(Ok(())) => Some(format!(
+                    "{}/interview_response/{}/recording",
+                    self.settings.public_url.trim_end_matches('/'),
+                    call.id
+                )),
+                other => {
+                    warn!(?other, "could not write the recording");
+                    None
+                }
+            }
+        } else {
+            None
+        };
+        let (reason, why) = match &r.end {
+            CallEnd::AgentHungUp | CallEnd::CallerHungUp | CallEnd::MaxDuration => (EndReason::Completed, None),
+            CallEnd::Transferred(_) => (EndReason::Transferred, None),
+            CallEnd::Voicemail { .. } => (EndReason::Voicemail, None),
+            CallEnd::LineSilent => (
+                EndReason::Failed,
+                Some("no audio from the phone network: the watchdog ended the call".to_string()),
+            ),
+        };
+        let why = why.or(api_hangup.then(|| "hung up through the API".to_string()));
+        let answered_at = call.start_time.map(|t| t.millis()).unwrap_or_else(now_ms);
+        let transcript = r.transcript();
+        let mut cumulative = 0;
+        let history: Vec<ConversationTurn> = r
+            .conversation
+            .iter()
+            .map(|l| {
+                cumulative = l.at_ms;
+                ConversationTurn {
+                    date: Timestamp(answered_at + l.at_ms),
+                    text: l.text.clone(),
+                    author: l.author.to_string(),
+                    cumulative_duration_ms: cumulative,
+                }
+            })
+            .collect();
+        let mut outcome = r.results.outcome.clone();
+        if let CallEnd::Voicemail { message_left } = r.end {
+            outcome = Some(if message_left { "voicemail_left" } else { "voicemail" }.into());
+        }
+        let mut tags = r.summary.response_tags.clone();
+        if let Some(o) = &outcome {
+            if !tags.contains(o) {
+                tags.push(o.clone());
+            }
+        }
+        let summary = SummaryData {
+            summary: r.summary.summary.clone(),
+            response_tags: tags,
+        };
+        let variables = r.results.variables.clone();
+        let latency = r.latency.clone();
+        let failure = matches!(reason, EndReason::Failed).then(|| why.clone()).flatten();
+        match self
+            .store
+            .transition_call(call.id, CallEvent::End(reason), |c| {
+                c.conversation_history = history;
+                c.transcript = transcript;
+                c.summary_data = summary;
+                c.variables = variables;
+                c.outcome = outcome;
+                c.latency = latency;
+                c.recording_url = recording_url;
+                if failure.is_some() {
+                    c.call_failure_reason = failure;
+                }
+            })
+            .await
+        {
+            Ok(c) => {
+                info!(
+                    status = c.status.as_str(),
+                    barge_ins = r.barge_ins,
+                    backchannels = r.backchannels,
+                    "call ended"
+                );
+                Ok(())
+            }
+            Err(StoreError::Conflict(_)) => Ok(()),
+            Err(e) => Err(e.into()),
+        }
+    }
+}
+
+/// The running heartbeat of one call.
+struct Heartbeat {
+    task: tokio::task::JoinHandle<()>,
+    sender: mpsc::Sender<parley_telephony::LineSender>,
+    requested: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Drop for Heartbeat {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}

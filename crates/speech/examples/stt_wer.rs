@@ -1,0 +1,400 @@
+//! Word error rate and real-time factor of [`WhisperStt`] on phone audio, for the full 30 s
+//! window and for windows fitted to the utterance.
+//!
+//! Call-centre sentences are spoken by the `espeak-ng` program, taken through the phone path
+//! with sox (8 kHz G.711 mu-law and back), and transcribed. WER is counted on normalised words:
+//! lower case, no punctuation, number words and numerals in one form ("forty two", "42").
+//!
+//! ```text
+//! scripts/setup            # once: installs models/
+//! cargo run --release -p parley-speech --example stt_wer
+//! cargo run --release -p parley-speech --example stt_wer -- \
+//!     --voices en-us,en-us+f3,en-gb --windows full,fit:500:128,fit:1000:256 --threads 2 -v
+//! ```
+//!
+//! `--windows` takes `full` or `fit:MARGIN_MS:MIN_FRAMES`; `-v` prints every transcript.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Instant;
+
+use parley_speech::models::Models;
+use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt, WHISPER_RATE};
+use parley_speech::{SpeechToText, PHONE_RATE};
+
+const SENTENCES: &[&str] = &[
+    "Hello, I'm calling about the order I placed last week.",
+    "My account number is four five seven two.",
+    "Yes, that works for me.",
+    "Can you move my appointment to Thursday afternoon?",
+    "I would like to speak to someone about a refund.",
+    "The total came to forty two dollars.",
+    "No, I already paid the bill on Monday.",
+    "Please send the confirmation to my email address.",
+    "My phone number ends in six one eight nine.",
+    "Could you repeat that a little more slowly?",
+    "I want to cancel my subscription, please.",
+    "The package never arrived but the tracking says delivered.",
+];
+
+enum Clip {
+    Phone(Vec<i16>),
+    Wide(Vec<f32>),
+}
+
+impl Clip {
+    fn seconds(&self) -> f64 {
+        match self {
+            Clip::Phone(pcm) => pcm.len() as f64 / PHONE_RATE as f64,
+            Clip::Wide(audio) => audio.len() as f64 / WHISPER_RATE as f64,
+        }
+    }
+
+    fn transcribe(&self, stt: &WhisperStt) -> Result<String, parley_speech::SpeechError> {
+        match self {
+            Clip::Phone(pcm) => stt.transcribe(pcm),
+            Clip::Wide(audio) => stt.transcribe_16k(audio),
+        }
+    }
+}
+
+struct Args {
+    voices: Vec<String>,
+    windows: Vec<AudioWindow>,
+    threads: usize,
+    verbose: bool,
+    wideband: bool,
+    model: Option<PathBuf>,
+}
+
+fn parse_args() -> Args {
+    let mut args = Args {
+        voices: vec!["en-us".into()],
+        windows: vec![AudioWindow::Full, AudioWindow::default()],
+        threads: 2,
+        verbose: false,
+        wideband: false,
+        model: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(a) = it.next() {
+        match a.as_str() {
+            "--voices" => args.voices = it.next().expect("--voices LIST").split(',').map(String::from).collect(),
+            "--windows" => {
+                args.windows = it
+                    .next()
+                    .expect("--windows LIST")
+                    .split(',')
+                    .map(parse_window)
+                    .collect()
+            }
+            "--threads" => args.threads = it.next().expect("--threads N").parse().expect("N"),
+            "-v" | "--verbose" => args.verbose = true,
+            "--wideband" => args.wideband = true,
+            "--model" => args.model = Some(it.next().expect("--model PATH").into()),
+            other => panic!("unknown argument {other}; see the example's doc comment"),
+        }
+    }
+    args
+}
+
+fn parse_window(s: &str) -> AudioWindow {
+    if s == "full" {
+        return AudioWindow::Full;
+    }
+    let parts: Vec<&str> = s.split(':').collect();
+    match parts.as_slice() {
+        ["fit", margin, floor] => AudioWindow::Fitted {
+            margin_ms: margin.parse().expect("margin ms"),
+            min_frames: floor.parse().expect("min frames"),
+        },
+        _ => panic!("window {s:?}: use full or fit:MARGIN_MS:MIN_FRAMES"),
+    }
+}
+
+fn run(cmd: &mut Command) {
+    let out = cmd.output().unwrap_or_else(|e| panic!("cannot run {cmd:?}: {e}"));
+    assert!(
+        out.status.success(),
+        "{cmd:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Speaks `text` with espeak-ng and returns it as 16 kHz f32, without the phone path (to tell
+/// what the phone costs from what the voice costs).
+fn wideband_audio(dir: &Path, voice: &str, i: usize, text: &str) -> Vec<f32> {
+    let wav = dir.join(format!("{voice}-{i}-wide.wav"));
+    let raw = dir.join(format!("{voice}-{i}-wide.s16"));
+    run(Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "160", "-w"])
+        .arg(&wav)
+        .arg(text));
+    run(Command::new("sox")
+        .arg(&wav)
+        .args([
+            "-t",
+            "raw",
+            "-e",
+            "signed-integer",
+            "-b",
+            "16",
+            "-r",
+            "16000",
+            "-c",
+            "1",
+        ])
+        .arg(&raw));
+    let bytes = std::fs::read(&raw).expect("read decoded audio");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect()
+}
+
+/// Speaks `text` with espeak-ng and returns it as 8 kHz PCM after a G.711 mu-law round trip.
+fn phone_audio(dir: &Path, voice: &str, i: usize, text: &str) -> Vec<i16> {
+    let wav = dir.join(format!("{voice}-{i}.wav"));
+    let ulaw = dir.join(format!("{voice}-{i}-ulaw.wav"));
+    let raw = dir.join(format!("{voice}-{i}.s16"));
+    run(Command::new("espeak-ng")
+        .args(["-v", voice, "-s", "160", "-w"])
+        .arg(&wav)
+        .arg(text));
+    run(Command::new("sox")
+        .arg(&wav)
+        .args(["-D", "-r", "8000", "-c", "1", "-e", "u-law"])
+        .arg(&ulaw));
+    run(Command::new("sox")
+        .arg(&ulaw)
+        .args(["-t", "raw", "-e", "signed-integer", "-b", "16", "-r", "8000", "-c", "1"])
+        .arg(&raw));
+    let bytes = std::fs::read(&raw).expect("read decoded audio");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
+        .collect()
+}
+
+fn number_word(w: &str) -> Option<u64> {
+    const SMALL: [&str; 20] = [
+        "zero",
+        "one",
+        "two",
+        "three",
+        "four",
+        "five",
+        "six",
+        "seven",
+        "eight",
+        "nine",
+        "ten",
+        "eleven",
+        "twelve",
+        "thirteen",
+        "fourteen",
+        "fifteen",
+        "sixteen",
+        "seventeen",
+        "eighteen",
+        "nineteen",
+    ];
+    const TENS: [&str; 8] = [
+        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
+    ];
+    if w == "oh" {
+        return None; // too ambiguous to count as zero
+    }
+    if let Some(n) = SMALL.iter().position(|s| *s == w) {
+        return Some(n as u64);
+    }
+    TENS.iter().position(|s| *s == w).map(|n| 20 + 10 * n as u64)
+}
+
+/// Lower case, no punctuation, "$42" -> "42 dollars", "forty two" -> "42", digits spoken one
+/// by one ("four five seven two", "4, 5, 7, 2") -> "4572".
+fn normalize(text: &str) -> Vec<String> {
+    let mut spaced = String::new();
+    for c in text.to_lowercase().chars() {
+        match c {
+            '$' => spaced.push_str(" dollar_sign "),
+            '%' => spaced.push_str(" percent "),
+            '-' | '/' => spaced.push(' '),
+            c if c.is_alphanumeric() || c.is_whitespace() => spaced.push(c),
+            ',' | '.' | ':' => spaced.push(' '),
+            _ => {} // apostrophes and other punctuation vanish: "i'm" -> "im"
+        }
+    }
+    // Numeric words to numbers: "forty two" -> 42, "two hundred" -> 200.
+    let mut words: Vec<String> = Vec::new();
+    let mut pending_dollar = false;
+    let mut tokens = spaced.split_whitespace().peekable();
+    while let Some(w) = tokens.next() {
+        if w == "dollar_sign" {
+            pending_dollar = true;
+            continue;
+        }
+        let mut value = None;
+        if let Some(n) = number_word(w) {
+            let mut n = n;
+            if (20..100).contains(&n) && n % 10 == 0 {
+                if let Some(u) = tokens.peek().and_then(|t| number_word(t)) {
+                    if (1..10).contains(&u) {
+                        n += u;
+                        tokens.next();
+                    }
+                }
+            }
+            if tokens.peek() == Some(&"hundred") {
+                tokens.next();
+                n *= 100;
+            }
+            value = Some(n.to_string());
+        } else if w.chars().all(|c| c.is_ascii_digit()) {
+            value = Some(w.to_string());
+        }
+        match value {
+            Some(v) => {
+                // Digits read one at a time join into one number.
+                match words.last_mut() {
+                    Some(last) if v.len() == 1 && last.chars().all(|c| c.is_ascii_digit()) && !last.is_empty() => {
+                        last.push_str(&v)
+                    }
+                    _ => words.push(v),
+                }
+                if pending_dollar {
+                    words.push("dollars".into());
+                    pending_dollar = false;
+                }
+            }
+            None => words.push(w.to_string()),
+        }
+    }
+    words
+}
+
+/// CPU time this process has used (all threads), in seconds, from /proc (Linux; 10 ms ticks).
+/// Wall-clock RTF depends on what else the machine runs; CPU time much less so.
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
+    let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
+    (ticks(11) + ticks(12)) / 100.0
+}
+
+/// Word-level edit distance.
+fn edits(reference: &[String], hypothesis: &[String]) -> usize {
+    let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
+    for (i, r) in reference.iter().enumerate() {
+        let mut cur = vec![i + 1; hypothesis.len() + 1];
+        for (j, h) in hypothesis.iter().enumerate() {
+            let sub = prev[j] + usize::from(r != h);
+            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[hypothesis.len()]
+}
+
+fn describe(w: &AudioWindow) -> String {
+    match w {
+        AudioWindow::Full => "full 30 s window".into(),
+        AudioWindow::Fitted { margin_ms, min_frames } => format!("fitted: +{margin_ms} ms, min {min_frames} frames"),
+    }
+}
+
+fn main() {
+    let args = parse_args();
+    let models = Models::locate();
+    let model = match &args.model {
+        Some(path) => path.clone(),
+        None => models.whisper().unwrap_or_else(|e| panic!("{e}")),
+    };
+    let dir: PathBuf = std::env::temp_dir().join(format!("parley-stt-wer-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+
+    let mut clips = Vec::new();
+    for voice in &args.voices {
+        for (i, text) in SENTENCES.iter().enumerate() {
+            let audio = if args.wideband {
+                Clip::Wide(wideband_audio(&dir, voice, i, text))
+            } else {
+                Clip::Phone(phone_audio(&dir, voice, i, text))
+            };
+            clips.push((voice.clone(), *text, audio));
+        }
+    }
+    let audio_s: f64 = clips.iter().map(|c| c.2.seconds()).sum();
+    println!(
+        "{} clips ({} voices x {} sentences), {:.1} s of {}; model {}; {} threads",
+        clips.len(),
+        args.voices.len(),
+        SENTENCES.len(),
+        audio_s,
+        if args.wideband {
+            "16 kHz audio (no phone path)"
+        } else {
+            "8 kHz mu-law audio"
+        },
+        model.display(),
+        args.threads
+    );
+
+    for window in &args.windows {
+        let stt = WhisperStt::new(
+            &model,
+            WhisperConfig {
+                threads: args.threads,
+                workers: 1,
+                window: *window,
+                ..WhisperConfig::default()
+            },
+        )
+        .expect("load whisper");
+        // One warm-up call so first-use allocations do not count.
+        clips[0].2.transcribe(&stt).expect("warm-up");
+
+        let (mut errors, mut words, mut busy, mut worst) = (0usize, 0usize, 0f64, 0f64);
+        let cpu0 = cpu_seconds();
+        let mut per_voice: Vec<(String, usize, usize)> = Vec::new();
+        for (voice, text, pcm) in &clips {
+            let t0 = Instant::now();
+            let hyp = pcm.transcribe(&stt).expect("transcribe");
+            let dt = t0.elapsed().as_secs_f64();
+            let (r, h) = (normalize(text), normalize(&hyp));
+            let e = edits(&r, &h);
+            errors += e;
+            words += r.len();
+            busy += dt;
+            worst = worst.max(dt);
+            match per_voice.iter_mut().find(|v| &v.0 == voice) {
+                Some(v) => {
+                    v.1 += e;
+                    v.2 += r.len()
+                }
+                None => per_voice.push((voice.clone(), e, r.len())),
+            }
+            if args.verbose || e > 0 {
+                println!("  [{voice}] {:.2} s, {e} err: {hyp:?}  (ref {text:?})", dt);
+            }
+        }
+        let cpu = cpu_seconds() - cpu0;
+        let by_voice: Vec<String> = per_voice
+            .iter()
+            .map(|(v, e, n)| format!("{v} {:.1} %", 100.0 * *e as f64 / *n as f64))
+            .collect();
+        println!(
+            "{:<36} WER {:5.1} % ({errors}/{words}) [{}]  RTF {:.3} (CPU {:.3})  mean {:.2} s  worst {:.2} s",
+            describe(window),
+            100.0 * errors as f64 / words as f64,
+            by_voice.join(", "),
+            busy / audio_s,
+            cpu / audio_s,
+            busy / clips.len() as f64,
+            worst
+        );
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
