@@ -276,8 +276,8 @@ impl FlowAgent {
         tracing::warn!(error = why, "flow error: ending the call");
         self.outcome = Some(OUTCOME_FLOW_ERROR.into());
         self.cursor = Cursor::Ended(AgentOutput::Hangup);
-        let msg = self.cfg.error_message.clone();
-        self.say(out, msg, true).await;
+        let parts = fixed_sentences(&self.cfg.error_message);
+        self.say_all(out, parts).await;
     }
 
     fn follow(&mut self, id: &str, handle: &str) {
@@ -478,13 +478,13 @@ impl FlowAgent {
         }
         let timeout = self.cfg.webhook_timeout;
         let send = async {
-            let mut resp = req.send().await.map_err(|e| describe(&e))?;
+            let mut resp = req.send().await.map_err(|e| describe(&e, timeout))?;
             let status = resp.status();
             if !status.is_success() {
                 return Err(format!("HTTP {}", status.as_u16()));
             }
             let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e))? {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e, timeout))? {
                 body.extend_from_slice(&chunk);
                 if body.len() > 1 << 20 {
                     return Err("the response is larger than 1 MiB".into());
@@ -603,8 +603,8 @@ impl FlowAgent {
         if silences > self.cfg.silence_reprompts {
             self.outcome = Some(OUTCOME_NO_RESPONSE.into());
             self.cursor = Cursor::Ended(AgentOutput::Hangup);
-            let bye = self.cfg.goodbye_on_silence.clone();
-            return self.say(out, bye, true).await;
+            let parts = fixed_sentences(&self.cfg.goodbye_on_silence);
+            return self.say_all(out, parts).await;
         }
         self.cursor = Cursor::Waiting(Waiting { silences, ..w });
         let parts = self.reprompt(&d, "Are you still there?");
@@ -757,6 +757,11 @@ fn interpret_llm(kind: &str, reply: &str, said: &str, choices: &[String]) -> Opt
     }
 }
 
+/// A configured message, sentence by sentence, all fixed.
+fn fixed_sentences(text: &str) -> Vec<(String, bool)> {
+    sentences::split(text).into_iter().map(|s| (s, true)).collect()
+}
+
 fn yes_no_handle(b: bool) -> String {
     if b { "yes" } else { "no" }.to_string()
 }
@@ -774,9 +779,9 @@ fn speakable(s: &str) -> String {
     s.trim().trim_start_matches("- ").trim().to_string()
 }
 
-fn describe(e: &reqwest::Error) -> String {
+fn describe(e: &reqwest::Error, timeout: Duration) -> String {
     if e.is_timeout() {
-        return "timed out".into();
+        return format!("no response within {} ms", timeout.as_millis());
     }
     let mut s = e.to_string();
     let mut cur = std::error::Error::source(e);
@@ -848,6 +853,11 @@ impl Agent for FlowAgent {
                     let parts = self.sentences_of(d.get("question").and_then(Value::as_str).unwrap_or(""));
                     self.say_all(out, parts).await;
                 }
+            }
+        } else if let AgentInput::Utterance { text } = &input {
+            // Not an answer, but the LLM should know it was said.
+            if !text.trim().is_empty() && !matches!(self.cursor, Cursor::Ended(_)) {
+                self.conversation.push(Message::user(text.trim()));
             }
         }
         // Not waiting: before the start any input starts the call; in an interrupted walk it

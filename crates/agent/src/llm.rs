@@ -186,6 +186,7 @@ impl LlmClient {
             pending: VecDeque::new(),
             done: false,
             whole_json: is_json,
+            failed: None,
         })
     }
 
@@ -226,6 +227,8 @@ pub struct ChatStream {
     done: bool,
     /// The server answered with one JSON completion instead of events.
     whole_json: bool,
+    /// An error to hand out once the deltas before it are.
+    failed: Option<LlmError>,
 }
 
 impl ChatStream {
@@ -234,6 +237,9 @@ impl ChatStream {
         loop {
             if let Some(d) = self.pending.pop_front() {
                 return Some(Ok(d));
+            }
+            if let Some(e) = self.failed.take() {
+                return Some(Err(e));
             }
             if self.done {
                 return None;
@@ -251,7 +257,9 @@ impl ChatStream {
                     }
                     if !self.whole_json {
                         if let Err(e) = self.parse_lines() {
-                            return self.fail(e);
+                            // The deltas before the bad event are still handed out first.
+                            self.failed = Some(e);
+                            self.done = true;
                         }
                     }
                 }
@@ -269,7 +277,7 @@ impl ChatStream {
                         self.buf = rest;
                         self.buf.push(b'\n');
                         if let Err(e) = self.parse_lines() {
-                            return self.fail(e);
+                            self.failed = Some(e);
                         }
                         self.done = true;
                     }
@@ -323,4 +331,76 @@ fn whole_completion(body: &[u8]) -> Result<String, LlmError> {
         .and_then(Value::as_str)
         .map(str::to_string)
         .ok_or_else(|| LlmError::Protocol("no choices[0].message.content".into()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::routing::post;
+    use axum::Router;
+
+    /// A server that answers every request with this exact body and content type.
+    async fn raw_server(body: &'static str, content_type: &'static str) -> LlmClient {
+        let app = Router::new().route(
+            "/v1/chat/completions",
+            post(move || async move { ([(axum::http::header::CONTENT_TYPE, content_type)], body) }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let mut cfg = LlmConfig::new(format!("http://{addr}/v1/"));
+        cfg.timeout = Duration::from_secs(5);
+        LlmClient::new(cfg).unwrap()
+    }
+
+    async fn deltas(client: &LlmClient) -> Vec<Result<String, LlmError>> {
+        let mut s = client.stream_chat(vec![Message::user("x")]).await.unwrap();
+        let mut out = Vec::new();
+        while let Some(d) = s.next().await {
+            out.push(d);
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn reads_server_sent_events_as_servers_really_send_them() {
+        let body = ": keep-alive\r\n\r\nevent: message\r\nid: 1\r\n\
+                    data: {\"choices\":[{\"delta\":{\"role\":\"assistant\"}}]}\r\n\r\n\
+                    data: {\"choices\":[{\"delta\":{\"content\":\"Hi\"}}]}\r\n\r\n\
+                    data:{\"choices\":[{\"delta\":{\"content\":\"\"}}]}\n\n\
+                    data: {\"choices\":[{\"delta\":{\"content\":\" there\"},\"finish_reason\":\"stop\"}]}\n\n\
+                    data: [DONE]\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"ignored\"}}]}\n\n";
+        let client = raw_server(body, "text/event-stream").await;
+        let got: Vec<String> = deltas(&client).await.into_iter().map(Result::unwrap).collect();
+        assert_eq!(got, vec!["Hi", " there"]);
+    }
+
+    #[tokio::test]
+    async fn a_last_event_without_a_line_break_or_done_still_counts() {
+        let body = "data: {\"choices\":[{\"delta\":{\"content\":\"A\"}}]}\n\ndata: {\"choices\":[{\"delta\":{\"content\":\"B\"}}]}";
+        let client = raw_server(body, "text/event-stream").await;
+        assert_eq!(client.complete(vec![Message::user("x")]).await.unwrap(), "AB");
+    }
+
+    #[tokio::test]
+    async fn error_events_and_garbage_are_errors() {
+        let body = "data: {\"choices\":[{\"delta\":{\"content\":\"A\"}}]}\n\ndata: {\"error\":{\"message\":\"context too long\"}}\n\n";
+        let client = raw_server(body, "text/event-stream").await;
+        let got = deltas(&client).await;
+        assert_eq!(got[0], Ok("A".to_string()));
+        assert_eq!(got[1], Err(LlmError::Protocol("context too long".into())));
+        assert_eq!(got.len(), 2, "nothing after an error");
+
+        let client = raw_server("data: {not json\n\n", "text/event-stream").await;
+        assert!(matches!(
+            client.complete(vec![Message::user("x")]).await,
+            Err(LlmError::Protocol(_))
+        ));
+
+        let client = raw_server("{\"unexpected\": true}", "application/json").await;
+        assert!(matches!(
+            client.complete(vec![Message::user("x")]).await,
+            Err(LlmError::Protocol(_))
+        ));
+    }
 }

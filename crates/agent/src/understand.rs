@@ -33,9 +33,7 @@ fn words(text: &str) -> Vec<String> {
     let mut w = String::new();
     for (i, &c) in cs.iter().enumerate() {
         let between_digits = i > 0 && cs[i - 1].is_ascii_digit() && cs.get(i + 1).is_some_and(|n| n.is_ascii_digit());
-        if c.is_alphanumeric() || c == '\'' {
-            w.push(c);
-        } else if between_digits && matches!(c, ':' | '/' | '-' | '.') {
+        if c.is_alphanumeric() || c == '\'' || (between_digits && matches!(c, ':' | '/' | '-' | '.')) {
             w.push(c);
         } else if c == '-' && w.is_empty() && cs.get(i + 1).is_some_and(|n| n.is_ascii_digit()) {
             w.push(c); // "-3"
@@ -784,9 +782,9 @@ pub fn parse_date(text: &str, now: NaiveDateTime) -> Option<DateAnswer> {
     }
 
     // Weekdays: "Thursday", "this Thursday", "next Thursday".
-    for i in 0..ws.len() {
+    for (i, u) in used.iter_mut().enumerate() {
         let Some(wd) = weekday_value(w(i)) else { continue };
-        used[i] = true;
+        *u = true;
         let modifier = if i >= 1 { w(i - 1) } else { "" };
         let modifier = if modifier == "coming" && i >= 2 {
             w(i - 2)

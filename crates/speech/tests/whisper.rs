@@ -39,7 +39,8 @@ fn tool(name: &str) {
 fn phone_phrase(text: &str, tag: &str) -> Vec<i16> {
     tool("espeak-ng");
     tool("sox");
-    let dir = std::env::temp_dir().join(format!("parley-whisper-test-{}", std::process::id()));
+    // One directory per call: the tests run in parallel threads of one process.
+    let dir = std::env::temp_dir().join(format!("parley-whisper-test-{}-{tag}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let wav = dir.join(format!("{tag}.wav"));
     let ulaw = dir.join(format!("{tag}-ulaw.wav"));

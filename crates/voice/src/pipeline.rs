@@ -281,6 +281,10 @@ fn sounds_unfinished(text: &str) -> bool {
     t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
 }
 
+/// Quiet after a short over-talk that makes it a backchannel (a pause inside a longer
+/// interruption, "Sorry, | wait…", is shorter than this plus VAD's hangover).
+const BACKCHANNEL_QUIET: Duration = Duration::from_millis(250);
+
 /// The pre-roll kept so an utterance includes the frames before VAD's onset decision.
 const PREROLL_FRAMES: usize = 10;
 
@@ -314,6 +318,7 @@ pub async fn run_call<A: Agent>(
     let mut pending: Option<Pending> = None;
     let mut listening_since: Option<Instant> = None;
     let mut barge: Option<Instant> = None;
+    let mut barge_quiet_since: Option<Instant> = None;
     let (mut barge_ins, mut backchannels) = (0u32, 0u32);
     let mut last_audio = Instant::now();
     let mut mode = if cfg.screen_for_machine {
@@ -392,6 +397,7 @@ pub async fn run_call<A: Agent>(
                                     });
                                 }
                             }
+                            barge_quiet_since = None;
                             if playback.is_speaking() && matches!(mode, Mode::Talking) {
                                 // Barge-in candidate: silence the agent now; decide shortly.
                                 playback.pause();
@@ -402,14 +408,14 @@ pub async fn run_call<A: Agent>(
                             if let Some(u) = utt.as_mut() {
                                 let last = now - FRAME * frames_ago;
                                 u.last_voice = Some(last);
-                                if let Some(b) = barge.take() {
+                                if let Some(b) = barge {
                                     if last.saturating_duration_since(b) <= cfg.backchannel_max {
-                                        // A backchannel: the agent carries on where it paused.
-                                        backchannels += 1;
-                                        playback.resume();
-                                        utt = None;
+                                        // Short so far: a backchannel if the caller now stays
+                                        // quiet (decided on the clock below).
+                                        barge_quiet_since = Some(now);
                                         continue;
                                     }
+                                    barge = None;
                                 }
                                 // Speculative transcription while the endpointer waits.
                                 let samples = u.audio.len();
@@ -508,7 +514,17 @@ pub async fn run_call<A: Agent>(
                 if end.is_some() {
                     break;
                 }
-                // 2. Barge-in: speech over the agent that outlasts a backchannel interrupts it.
+                // 2. Barge-in: speech over the agent that outlasts a backchannel interrupts it;
+                //    a short one followed by quiet was a backchannel: the agent carries on.
+                if let (Some(_), Some(q)) = (barge, barge_quiet_since) {
+                    if !vad.speaking() && now.saturating_duration_since(q) >= BACKCHANNEL_QUIET {
+                        barge = None;
+                        barge_quiet_since = None;
+                        backchannels += 1;
+                        playback.resume();
+                        utt = None;
+                    }
+                }
                 if let Some(b) = barge {
                     if vad.speaking() && now.saturating_duration_since(b) > cfg.backchannel_max {
                         barge = None;
@@ -583,7 +599,10 @@ pub async fn run_call<A: Agent>(
                             // Nobody said hello: a person waiting for us, most likely.
                             mode = Mode::Talking;
                             new_turn(&mut turn, &mut playback, AgentInput::Start);
-                        } else if utt.as_ref().is_some_and(|u| now.saturating_duration_since(u.started) >= cfg.machine_greeting) {
+                        } else if utt.as_ref().is_some_and(|u| {
+                            // Still talking after the length of a greeting: a machine.
+                            vad.speaking() && now.saturating_duration_since(u.started) >= cfg.machine_greeting
+                        }) {
                             mode = Mode::Machine { since: now, quiet_since: None };
                         }
                     }

@@ -90,6 +90,10 @@ pub fn settings(db_url: &str, dir: &std::path::Path) -> Settings {
     s.webhook_retry_base_ms = 100;
     s.webhook_retry_max_ms = 400;
     s.webhook_timeout_ms = 2000;
+    // Sandbox calls: short rings, so tests wait for conversations rather than phones.
+    s.sandbox_ring_ms = 300;
+    s.ring_timeout_secs = 3;
+    s.line_watchdog_secs = 5;
     s
 }
 
@@ -188,6 +192,18 @@ impl Client {
             rb = rb.json(&b);
         }
         into_resp(rb.send().await.unwrap()).await
+    }
+
+    /// A GET whose body is not JSON (a recording).
+    #[allow(dead_code)]
+    pub async fn raw_get(&self, path: &str) -> reqwest::Response {
+        self.http
+            .get(format!("{}{}", self.base, path))
+            .header("x-api-token", &self.token)
+            .header("team_id", &self.team_id)
+            .send()
+            .await
+            .unwrap()
     }
 
     pub async fn get(&self, path: &str) -> Resp {

@@ -13,6 +13,15 @@
 //! When espeak-ng cuts a clause further than this splitter did (a case it does not foresee), the
 //! line counts differ and the clauses are phonemized one process each instead, so a mismatch
 //! can never shift phonemes onto the wrong clause.
+//!
+//! One espeak-ng process per synthesis costs ~13 ms on an idle 2-core server (`tts_rtf`
+//! example), 6–9 % of a sentence's synthesis, so it is not worth a long-lived process: that
+//! would need an in-band "end of request" marker in its output, which a caller's text (an LLM
+//! reply a caller can steer) could forge, shifting one call's phonemes into the next.
+//!
+//! The flags: `--ipa` alone prints what libespeak-ng's `espeakPHONEMES_IPA` gives Piper. Its
+//! variants do not: `--ipa=1` separates phonemes with `_` (Piper's pad symbol), `--ipa=2` adds
+//! tie bars and `--ipa=3` zero-width joiners, neither of which the voices know.
 
 use std::collections::HashMap;
 use std::io::Write;

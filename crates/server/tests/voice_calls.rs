@@ -1,0 +1,353 @@
+//! Calls that talk: an appointment-confirmation agent placed through the API against the
+//! sandbox personas, with real audio both ways (Piper TTS, Whisper STT, WebRTC VAD).
+//!
+//! Each persona must drive the call to the right status, outcome, variables and webhooks;
+//! barge-in and backchannel are checked on the stereo recording (caller left, agent right).
+
+mod common;
+use common::{eventually, Client, Db, Receiver, TestServer};
+use serde_json::{json, Value};
+use std::time::Duration;
+
+/// A server whose rate limit does not get in the way of polling many calls.
+async fn voice_server(db: Db) -> TestServer {
+    TestServer::start_with(db, |s| s.rate_limit_per_minute = 1_000_000).await
+}
+
+/// Sandbox number of a built-in persona.
+fn persona(slot: u8) -> String {
+    format!("+1212555{:04}", 100 + slot as u32)
+}
+
+/// The appointment-confirmation agent: greet by name, confirm yes/no, branch, capture a new
+/// time, end with an outcome.
+fn appointment_flow() -> Value {
+    json!({
+        "nodes": [
+            {"id": "start", "type": "start", "data": {}},
+            {"id": "confirm", "type": "question", "data": {
+                "question": "Hi {{contact.name}}, this is Bright Dental. Can you still make your appointment tomorrow at ten? You can also press one for yes.",
+                "variable": "confirmed", "kind": "yes_no", "max_attempts": 2}},
+            {"id": "route", "type": "branch", "data": {"conditions": [
+                {"variable": "variables.confirmed", "op": "equals", "value": true, "handle": "kept"}]}},
+            {"id": "new_time", "type": "question", "data": {
+                "question": "No problem. What day and time would work better for you?",
+                "variable": "new_time", "kind": "date"}},
+            {"id": "done", "type": "end", "data": {"outcome": "confirmed", "message": "Great, see you then. Goodbye."}},
+            {"id": "moved", "type": "end", "data": {"outcome": "rescheduled", "message": "Thank you, we will send you a confirmation. Goodbye."}},
+            {"id": "unclear", "type": "end", "data": {"outcome": "unclear", "message": "Sorry for the trouble. We will call you back. Goodbye."}}
+        ],
+        "edges": [
+            {"id": "e1", "source": "start", "sourceHandle": "next", "target": "confirm"},
+            {"id": "e2", "source": "confirm", "sourceHandle": "yes", "target": "route"},
+            {"id": "e3", "source": "confirm", "sourceHandle": "no", "target": "route"},
+            {"id": "e4", "source": "confirm", "sourceHandle": "no_match", "target": "unclear"},
+            {"id": "e5", "source": "route", "sourceHandle": "kept", "target": "done"},
+            {"id": "e6", "source": "route", "sourceHandle": "else", "target": "new_time"},
+            {"id": "e7", "source": "new_time", "sourceHandle": "next", "target": "moved"},
+            {"id": "e8", "source": "new_time", "sourceHandle": "no_match", "target": "unclear"}
+        ]
+    })
+}
+
+async fn appointment_agent(c: &Client) -> Value {
+    c.post(
+        "/interview/create",
+        json!({
+            "title": "Appointment confirmation",
+            "ai_name": "Alex",
+            "flow": appointment_flow(),
+            "should_leave_voicemail": true,
+            "voicemail_message": "Hi {{contact.name}}, this is Bright Dental about your appointment tomorrow. Please call us back.",
+            "silence_timeout_ms": 2500,
+            "silence_reprompts": 1
+        }),
+    )
+    .await
+    .ok()
+    .clone()
+}
+
+async fn place(c: &Client, agent: &Value, number: &str, name: &str) -> String {
+    let contact = c
+        .post("/contact/create", json!({"phone_number": number, "name": name}))
+        .await
+        .ok()
+        .clone();
+    let call = c
+        .post(
+            "/contact/call",
+            json!({"contact_id": contact["id"], "interview_id": agent["id"], "metadata": {"clinic": "north"}}),
+        )
+        .await
+        .ok()
+        .clone();
+    call["id"].as_str().unwrap().to_string()
+}
+
+async fn wait_final(c: &Client, id: &str, secs: u64) -> Value {
+    eventually(secs, "the call to end", || async {
+        let r = c.get(&format!("/interview_response/{id}")).await;
+        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
+    })
+    .await
+}
+
+/// Per-20 ms frame levels (dBFS) of the recording's two channels.
+fn levels(wav: &[u8]) -> (Vec<f32>, Vec<f32>) {
+    let mut r = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
+    assert_eq!(r.spec().channels, 2);
+    assert_eq!(r.spec().sample_rate, 8000);
+    let s: Vec<i16> = r.samples::<i16>().map(Result::unwrap).collect();
+    let (mut left, mut right) = (vec![], vec![]);
+    for chunk in s.chunks(320) {
+        let db = |ch: usize| {
+            let v: Vec<i16> = chunk.iter().skip(ch).step_by(2).copied().collect();
+            parley_telephony::audio::level_dbfs(&v)
+        };
+        left.push(db(0));
+        right.push(db(1));
+    }
+    (left, right)
+}
+
+const LOUD: f32 = -40.0;
+const QUIET: f32 = -55.0;
+
+/// The first frame where the caller starts speaking while the agent has been speaking.
+fn overtalk_onset(left: &[f32], right: &[f32]) -> Option<usize> {
+    (10..left.len())
+        .find(|&i| left[i] > LOUD && left[i - 1] <= LOUD && right[i - 10..i].iter().filter(|&&l| l > LOUD).count() >= 6)
+}
+
+async fn recording(c: &Client, call: &Value) -> Vec<u8> {
+    let url = call["recording_url"].as_str().expect("a recording url");
+    let path = &url[url.find("/interview_response").unwrap()..];
+    let r = c.raw_get(path).await;
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "audio/wav");
+    r.bytes().await.unwrap().to_vec()
+}
+
+fn lines(call: &Value, author: &str) -> Vec<String> {
+    call["conversation_history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["author"] == author)
+        .map(|t| t["text"].as_str().unwrap().to_string())
+        .collect()
+}
+
+fn events(rx: &Receiver, event: &str) -> Vec<Value> {
+    rx.received()
+        .iter()
+        .filter(|r| r.headers["x-parley-event"] == event)
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect()
+}
+
+/// Every built-in persona against the appointment agent, all at once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_appointment_agent_handles_every_persona() {
+    let ts = voice_server(Db::Sqlite).await;
+    let c = ts.team().await;
+    let rx = Receiver::start(0).await;
+    for t in ["CALL_PROGRESS", "NEW_RESPONSE"] {
+        c.post("/webhooks/subscribe", json!({"type": t, "url": rx.url}))
+            .await
+            .ok();
+    }
+    let agent = appointment_agent(&c).await;
+    let mut ids = vec![];
+    for slot in 0..10u8 {
+        ids.push(place(&c, &agent, &persona(slot), &format!("Person {slot}")).await);
+    }
+    let mut calls = vec![];
+    for id in &ids {
+        calls.push(wait_final(&c, id, 240).await);
+    }
+    let summary: Vec<String> = calls
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {} {} {:?}",
+                c["status"], c["end_reason"], c["outcome"], c["transcript"]
+            )
+        })
+        .collect();
+    let show = summary.join("\n");
+
+    // 00: cooperative, says yes.
+    let yes = &calls[0];
+    assert_eq!(yes["status"], "ENDED", "{show}");
+    assert_eq!(yes["outcome"], "confirmed", "{show}");
+    assert_eq!(yes["variables"]["confirmed"], true);
+    assert!(
+        lines(yes, "ai")[0].starts_with("Hi Person 0, this is Bright Dental."),
+        "{show}"
+    );
+    assert!(yes["summary_data"]["response_tags"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("confirmed")));
+    let lat = yes["latency"].as_array().unwrap();
+    assert!(!lat.is_empty(), "per-turn latency is recorded");
+    for l in lat {
+        assert!(
+            l["total_ms"].as_i64().unwrap() > 0 && l["endpointing_ms"].as_i64().unwrap() >= 300,
+            "{l}"
+        );
+    }
+    // 01: says no, then gives another time.
+    let no = &calls[1];
+    assert_eq!(no["outcome"], "rescheduled", "{show}");
+    assert_eq!(no["variables"]["confirmed"], false);
+    assert!(
+        no["variables"]["new_time"]
+            .to_string()
+            .to_lowercase()
+            .contains("thursday"),
+        "{}",
+        no["variables"]
+    );
+    // 02: never answers; 03: busy.
+    assert_eq!(
+        (calls[2]["status"].as_str(), calls[2]["end_reason"].as_str()),
+        (Some("NO_ANSWER"), Some("no_answer"))
+    );
+    assert_eq!(
+        (calls[3]["status"].as_str(), calls[3]["end_reason"].as_str()),
+        (Some("NO_ANSWER"), Some("busy"))
+    );
+    // 04: voicemail; the message is left after the beep.
+    let vm = &calls[4];
+    assert_eq!(vm["status"], "VOICEMAIL", "{show}");
+    assert_eq!(vm["outcome"], "voicemail_left");
+    assert!(
+        lines(vm, "ai").iter().any(|l| l.contains("Please call us back")),
+        "{show}"
+    );
+    // 05: silent: one re-prompt, then a polite goodbye.
+    let silent = &calls[5];
+    assert_eq!(silent["outcome"], "no_response", "{show}");
+    assert!(lines(silent, "ai").len() >= 3, "question, re-prompt, goodbye: {show}");
+    // 06: talks over the agent, then cooperates.
+    let barge = &calls[6];
+    assert_eq!(barge["outcome"], "confirmed", "{show}");
+    // 07: backchannels while the agent speaks; the agent carries on.
+    let back = &calls[7];
+    assert_eq!(back["outcome"], "confirmed", "{show}");
+    assert!(
+        !lines(back, "user").iter().any(|l| l.to_lowercase().contains("mhm")),
+        "a backchannel is not a turn: {show}"
+    );
+    // 08: hangs up after the first question.
+    let gone = &calls[8];
+    assert_eq!(gone["status"], "ENDED", "{show}");
+    assert!(gone["variables"].as_object().unwrap().is_empty());
+    assert!(gone["outcome"].is_null(), "{show}");
+    // 09: presses 1.
+    let keys = &calls[9];
+    assert_eq!(keys["outcome"], "confirmed", "{show}");
+    assert!(lines(keys, "user").iter().any(|l| l == "[pressed 1]"), "{show}");
+
+    // Barge-in on the recording: the agent's channel goes quiet within 100 ms of the caller's
+    // onset and stays quiet while the caller talks.
+    let (left, right) = levels(&recording(&c, barge).await);
+    let at = overtalk_onset(&left, &right).expect("the persona talks over the agent");
+    let quiet_from = (at..at + 20).find(|&i| right[i] < QUIET).expect("the agent goes quiet");
+    assert!(
+        quiet_from - at <= 5,
+        "agent quiet {} ms after the caller's onset",
+        (quiet_from - at) * 20
+    );
+    assert!(
+        right[quiet_from..quiet_from + 15].iter().all(|&l| l < QUIET),
+        "and stays quiet"
+    );
+    // Backchannel: the agent carries on with its sentence right after the "mhm".
+    let (left, right) = levels(&recording(&c, back).await);
+    let at = overtalk_onset(&left, &right).expect("the persona backchannels");
+    let resumed = (at + 5..at + 75).any(|i| right[i] > LOUD && left[i] <= LOUD);
+    assert!(resumed, "the agent's speech goes on after the backchannel");
+
+    // Webhooks: every call's progress and exactly one NEW_RESPONSE each, with the transcript.
+    eventually(30, "every NEW_RESPONSE", || async {
+        (events(&rx, "NEW_RESPONSE").len() >= 10).then_some(())
+    })
+    .await;
+    let finals = events(&rx, "NEW_RESPONSE");
+    assert_eq!(finals.len(), 10);
+    let of_yes = finals.iter().find(|b| b["id"] == yes["id"]).unwrap();
+    assert_eq!(of_yes["transcript"], yes["transcript"]);
+    let progress: Vec<String> = events(&rx, "CALL_PROGRESS")
+        .iter()
+        .filter(|b| b["id"] == yes["id"])
+        .map(|b| b["progress"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(progress, ["queued", "dialing", "ringing", "answered", "ended"]);
+}
+
+/// Twenty calls at once to cooperative personas all end right.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn twenty_concurrent_calls_all_end_right() {
+    let ts = voice_server(Db::Sqlite).await;
+    let c = ts.team().await;
+    let agent = appointment_agent(&c).await;
+    let mut ids = vec![];
+    for i in 0..20u32 {
+        // Numbers of different area codes all reach persona 00.
+        ids.push(place(&c, &agent, &format!("+1{}5550100", 212 + i), "Sam").await);
+    }
+    for id in &ids {
+        let call = wait_final(&c, id, 300).await;
+        assert_eq!(call["status"], "ENDED", "{call}");
+        assert_eq!(call["outcome"], "confirmed", "{}", call["transcript"]);
+    }
+}
+
+/// A persona calls a team's sandbox number bound to the agent: an inbound call, same pipeline.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_persona_calls_the_support_line() {
+    let ts = voice_server(Db::Postgres).await;
+    let c = ts.team().await;
+    let agent = appointment_agent(&c).await;
+    c.post(
+        "/sandbox/numbers",
+        json!({"phone_number": "+12025550200", "interview_id": agent["id"]}),
+    )
+    .await
+    .ok();
+    let call = c
+        .post(
+            "/sandbox/call_in",
+            json!({"persona_id": "builtin-00", "to": "+12025550200"}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(call["type"], "INBOUND_CALL");
+    let done = wait_final(&c, call["id"].as_str().unwrap(), 120).await;
+    assert_eq!(done["status"], "ENDED", "{done}");
+    assert_eq!(done["outcome"], "confirmed", "{}", done["transcript"]);
+}
+
+/// Hanging up through the API ends a call in progress with its transcript so far.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hangup_through_the_api_ends_a_live_call() {
+    let ts = voice_server(Db::Sqlite).await;
+    let c = ts.team().await;
+    let agent = appointment_agent(&c).await;
+    let id = place(&c, &agent, &persona(5), "Quiet").await;
+    eventually(60, "the call to be answered", || async {
+        (c.get(&format!("/interview_response/{id}")).await.ok()["progress"] == "answered").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let r = c.post(&format!("/interview_response/{id}/hangup"), json!({})).await;
+    let ended = r.ok();
+    assert_eq!(ended["status"], "ENDED", "{ended}");
+    assert_eq!(ended["progress"], "ended");
+    assert!(ended["recording_url"].is_string());
+}
