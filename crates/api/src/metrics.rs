@@ -24,6 +24,10 @@ pub struct Metrics {
     pub registry: Registry,
     pub requests: Family<RequestLabels, Counter>,
     pub latency: Family<RouteLabels, Histogram>,
+    /// Caller's last word to the agent's first sound, per turn (the voice pipeline records it).
+    pub turn_latency: Histogram,
+    /// Calls on the line in this process.
+    pub calls_active: prometheus_client::metrics::gauge::Gauge,
 }
 
 impl Metrics {
@@ -43,10 +47,24 @@ impl Metrics {
             "HTTP request latency by route",
             latency.clone(),
         );
+        let turn_latency = Histogram::new(exponential_buckets(0.1, 1.4142, 14));
+        registry.register(
+            "turn_latency_seconds",
+            "Per-turn latency of calls: the caller's last speech frame to the agent's first speech frame",
+            turn_latency.clone(),
+        );
+        let calls_active = prometheus_client::metrics::gauge::Gauge::default();
+        registry.register(
+            "calls_active",
+            "Calls on the line in this process",
+            calls_active.clone(),
+        );
         Arc::new(Metrics {
             registry,
             requests,
             latency,
+            turn_latency,
+            calls_active,
         })
     }
 

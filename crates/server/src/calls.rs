@@ -56,6 +56,7 @@ pub struct CallRunner {
     pub directory: Arc<SandboxDirectory>,
     pub speech: Speech,
     pub settings: CallSettings,
+    metrics: Arc<parley_api::metrics::Metrics>,
     active: AtomicUsize,
 }
 
@@ -117,6 +118,7 @@ impl CallRunner {
         directory: Arc<SandboxDirectory>,
         speech: Speech,
         settings: CallSettings,
+        metrics: Arc<parley_api::metrics::Metrics>,
     ) -> Arc<Self> {
         Arc::new(CallRunner {
             store,
@@ -124,8 +126,19 @@ impl CallRunner {
             directory,
             speech,
             settings,
+            metrics,
             active: AtomicUsize::new(0),
         })
+    }
+
+    fn started(&self) {
+        self.active.fetch_add(1, Ordering::SeqCst);
+        self.metrics.calls_active.inc();
+    }
+
+    fn stopped(&self) {
+        self.active.fetch_sub(1, Ordering::SeqCst);
+        self.metrics.calls_active.dec();
     }
 
     /// Calls running in this process.
@@ -208,7 +221,7 @@ impl CallRunner {
                 return Ok(JobOutcome::Done);
             }
         };
-        self.active.fetch_add(1, Ordering::SeqCst);
+        self.started();
         let span = info_span!("call", call_id = %call.id, team_id = %team_id);
         let me = self.clone();
         tokio::spawn(
@@ -220,7 +233,7 @@ impl CallRunner {
                 {
                     warn!(error = %e, "call failed");
                 }
-                me.active.fetch_sub(1, Ordering::SeqCst);
+                me.stopped();
             }
             .instrument(span),
         );
@@ -256,7 +269,7 @@ impl CallRunner {
             }
         }
         let line = self.network.call_in(self.directory.persona(script));
-        self.active.fetch_add(1, Ordering::SeqCst);
+        self.started();
         let span = info_span!("call", call_id = %call.id, team_id = %team_id, inbound = true);
         let me = self.clone();
         tokio::spawn(
@@ -267,7 +280,7 @@ impl CallRunner {
                     warn!(error = %e, "call failed");
                 }
                 let _ = me.store.complete_job(&job.id).await;
-                me.active.fetch_sub(1, Ordering::SeqCst);
+                me.stopped();
             }
             .instrument(span),
         );
@@ -535,6 +548,9 @@ impl CallRunner {
         };
         let variables = r.results.variables.clone();
         let latency = r.latency.clone();
+        for t in &latency {
+            self.metrics.turn_latency.observe(t.total_ms as f64 / 1000.0);
+        }
         let failure = matches!(reason, EndReason::Failed).then(|| why.clone()).flatten();
         match self
             .store

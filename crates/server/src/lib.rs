@@ -232,6 +232,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     let (tx, rx) = watch::channel(false);
     let jobs = JobsHandle::default();
     let mut tasks = Vec::new();
+    let state = AppState::new(store.clone(), settings.api_config(), jobs.clone());
     if settings.run_jobs {
         let speech = speech::load(settings.speech_settings())?;
         let directory = Arc::new(directory::SandboxDirectory {
@@ -244,7 +245,14 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
                 ring_period: Duration::from_millis(settings.sandbox_ring_ms.max(10)),
             },
         ));
-        let calls = calls::CallRunner::new(store.clone(), network, directory, speech, settings.call_settings());
+        let calls = calls::CallRunner::new(
+            store.clone(),
+            network,
+            directory,
+            speech,
+            settings.call_settings(),
+            state.metrics.clone(),
+        );
         let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone())
             .with_handler(parley_store::calls::DIAL_JOB, Arc::new(calls::Dial(calls.clone())))
             .with_handler(
@@ -253,7 +261,6 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             );
         tasks.push(tokio::spawn(runner.run(rx.clone())));
     }
-    let state = AppState::new(store.clone(), settings.api_config(), jobs);
     let app = parley_api::router(state);
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let addr = listener.local_addr()?;

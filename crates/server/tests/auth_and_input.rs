@@ -132,21 +132,21 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
     let r = c
         .post(
             "/contact/create",
-            json!({"phone_number": "+12015550123", "attributes": {"age": 3}}),
+            json!({"phone_number": "+12015551123", "attributes": {"age": 3}}),
         )
         .await;
     expect(&r, StatusCode::BAD_REQUEST, "attributes.age");
     let r = c
         .post(
             "/contact/create",
-            json!({"phone_number": "+12015550123", "tags": "vip"}),
+            json!({"phone_number": "+12015551123", "tags": "vip"}),
         )
         .await;
     expect(&r, StatusCode::BAD_REQUEST, "tags");
     let r = c
         .post(
             "/contact/create",
-            json!({"phone_number": "+12015550123", "surname": "x"}),
+            json!({"phone_number": "+12015551123", "surname": "x"}),
         )
         .await;
     expect(&r, StatusCode::BAD_REQUEST, "surname");
@@ -183,7 +183,7 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
     let r = raw(&ts, &c, post.clone(), "/contact/create", None, b"{}".to_vec()).await;
     assert_eq!(r.status, StatusCode::UNSUPPORTED_MEDIA_TYPE);
     let big = format!(
-        "{{\"phone_number\": \"+12015550123\", \"name\": \"{}\"}}",
+        "{{\"phone_number\": \"+12015551123\", \"name\": \"{}\"}}",
         "x".repeat(2 << 20)
     );
     let r = raw(&ts, &c, post.clone(), "/contact/create", j, big.into_bytes()).await;
@@ -229,7 +229,7 @@ async fn bad_input_gets_clear_4xx_never_500(db: Db) {
         )
         .await;
     expect(&r, StatusCode::BAD_REQUEST, "Contact not found, please try again");
-    let contact = c.contact("+12015550123").await;
+    let contact = c.contact("+12015551123").await;
     let r = c
         .post(
             "/contact/call",

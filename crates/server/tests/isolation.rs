@@ -15,7 +15,7 @@ async fn another_team_sees_nothing(db: Db) {
     let contact = a
         .post(
             "/contact/create",
-            json!({"phone_number": "+12125550100", "name": "Alice", "tags": ["a-only"]}),
+            json!({"phone_number": "+12125551100", "name": "Alice", "tags": ["a-only"]}),
         )
         .await
         .ok()
@@ -107,7 +107,7 @@ async fn another_team_sees_nothing(db: Db) {
 
     // Calling A's contact or with A's agent: the 400s of a missing one.
     let own_agent = b.agent().await;
-    let own_contact = b.contact("+12125550100").await; // same number, B's own contact
+    let own_contact = b.contact("+12125551100").await; // same number, B's own contact
     assert_ne!(own_contact["id"], contact["id"]);
     let x = b
         .post(
@@ -160,7 +160,7 @@ async fn another_team_sees_nothing(db: Db) {
     let x = b
         .post(
             "/job/create_job_by_contacts",
-            json!({"interview_id": aid, "phone_numbers": ["+12125550100"]}),
+            json!({"interview_id": aid, "phone_numbers": ["+12125551100"]}),
         )
         .await;
     assert_eq!(x.error(), "Interview not found, please try again");

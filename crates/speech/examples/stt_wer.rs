@@ -9,18 +9,23 @@
 //! scripts/setup            # once: installs models/
 //! cargo run --release -p parley-speech --example stt_wer
 //! cargo run --release -p parley-speech --example stt_wer -- \
-//!     --voices en-us,en-us+f3,en-gb --windows full,fit:500:128,fit:1000:256 --threads 2 -v
+//!     --voices en-us,en-us+f3,en-gb --windows full,fit:500:128,fit:1000:256 --threads 1 -v
 //! ```
 //!
-//! `--windows` takes `full` or `fit:MARGIN_MS:MIN_FRAMES`; `-v` prints every transcript.
+//! `--voices` takes espeak-ng voice names and `piper` or `piper:LENGTH_SCALE` (the installed
+//! Piper voice, the product's own TTS, at its own or another speaking rate); `--windows` takes `full` or `fit:MARGIN_MS:MIN_FRAMES`; `-v` prints every transcript;
+//! `--wideband` skips the phone path (16 kHz espeak-ng audio straight in); `--sox-upsample`
+//! upsamples the phone audio with sox instead of the engine's resampler; `--model PATH` tries
+//! another ggml file; `--flash-attn` turns on ggml's flash attention.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
 
 use parley_speech::models::Models;
-use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt, WHISPER_RATE};
-use parley_speech::{SpeechToText, PHONE_RATE};
+use parley_speech::stt::{AudioWindow, Transcript, WhisperConfig, WhisperStt, WHISPER_RATE};
+use parley_speech::tts::{PiperConfig, PiperTts};
+use parley_speech::{TextToSpeech, PHONE_RATE};
 
 const SENTENCES: &[&str] = &[
     "Hello, I'm calling about the order I placed last week.",
@@ -50,10 +55,10 @@ impl Clip {
         }
     }
 
-    fn transcribe(&self, stt: &WhisperStt) -> Result<String, parley_speech::SpeechError> {
+    fn transcribe(&self, stt: &WhisperStt) -> Result<Transcript, parley_speech::SpeechError> {
         match self {
-            Clip::Phone(pcm) => stt.transcribe(pcm),
-            Clip::Wide(audio) => stt.transcribe_16k(audio),
+            Clip::Phone(pcm) => stt.transcribe_detailed(pcm),
+            Clip::Wide(audio) => stt.transcribe_16k_detailed(audio),
         }
     }
 }
@@ -64,6 +69,8 @@ struct Args {
     threads: usize,
     verbose: bool,
     wideband: bool,
+    sox_upsample: bool,
+    flash_attn: bool,
     model: Option<PathBuf>,
 }
 
@@ -71,9 +78,11 @@ fn parse_args() -> Args {
     let mut args = Args {
         voices: vec!["en-us".into()],
         windows: vec![AudioWindow::Full, AudioWindow::default()],
-        threads: 2,
+        threads: WhisperConfig::default().threads,
         verbose: false,
         wideband: false,
+        sox_upsample: false,
+        flash_attn: false,
         model: None,
     };
     let mut it = std::env::args().skip(1);
@@ -91,6 +100,8 @@ fn parse_args() -> Args {
             "--threads" => args.threads = it.next().expect("--threads N").parse().expect("N"),
             "-v" | "--verbose" => args.verbose = true,
             "--wideband" => args.wideband = true,
+            "--sox-upsample" => args.sox_upsample = true,
+            "--flash-attn" => args.flash_attn = true,
             "--model" => args.model = Some(it.next().expect("--model PATH").into()),
             other => panic!("unknown argument {other}; see the example's doc comment"),
         }
@@ -149,6 +160,52 @@ fn wideband_audio(dir: &Path, voice: &str, i: usize, text: &str) -> Vec<f32> {
     bytes
         .chunks_exact(2)
         .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect()
+}
+
+/// Phone audio upsampled to 16 kHz by sox instead of [`WhisperStt`]'s own resampler.
+fn sox_upsample(dir: &Path, tag: &str, pcm: &[i16]) -> Vec<f32> {
+    let narrow = dir.join(format!("{tag}-narrow.s16"));
+    let wide = dir.join(format!("{tag}-up.s16"));
+    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    std::fs::write(&narrow, bytes).expect("write");
+    let raw = ["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1"];
+    run(Command::new("sox")
+        .args(raw)
+        .args(["-r", "8000"])
+        .arg(&narrow)
+        .args(raw)
+        .args(["-r", "16000"])
+        .arg(&wide));
+    let bytes = std::fs::read(&wide).expect("read");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]) as f32 / 32768.0)
+        .collect()
+}
+
+/// Speaks `text` with the installed Piper voice (the product's own TTS, already 8 kHz) and
+/// takes it through a G.711 mu-law round trip.
+fn piper_phone_audio(dir: &Path, piper: &PiperTts, i: usize, text: &str) -> Vec<i16> {
+    let pcm = piper.synthesize(text).expect("piper synthesis");
+    let narrow = dir.join(format!("piper-{i}.s16"));
+    let ulaw = dir.join(format!("piper-{i}-ulaw.wav"));
+    let raw = dir.join(format!("piper-{i}-back.s16"));
+    let bytes: Vec<u8> = pcm.iter().flat_map(|s| s.to_le_bytes()).collect();
+    std::fs::write(&narrow, bytes).expect("write");
+    run(Command::new("sox")
+        .args(["-t", "raw", "-e", "signed-integer", "-b", "16", "-c", "1", "-r", "8000"])
+        .arg(&narrow)
+        .args(["-D", "-e", "u-law"])
+        .arg(&ulaw));
+    run(Command::new("sox")
+        .arg(&ulaw)
+        .args(["-t", "raw", "-e", "signed-integer", "-b", "16", "-r", "8000", "-c", "1"])
+        .arg(&raw));
+    let bytes = std::fs::read(&raw).expect("read decoded audio");
+    bytes
+        .chunks_exact(2)
+        .map(|b| i16::from_le_bytes([b[0], b[1]]))
         .collect()
 }
 
@@ -317,9 +374,26 @@ fn main() {
 
     let mut clips = Vec::new();
     for voice in &args.voices {
+        // `piper` or `piper:LENGTH_SCALE` (speaking rate: 0.8 faster, 1.2 slower).
+        let piper = voice.strip_prefix("piper").map(|scale| {
+            let config = PiperConfig {
+                length_scale: scale.strip_prefix(':').map(|s| s.parse().expect("piper:LENGTH_SCALE")),
+                ..PiperConfig::default()
+            };
+            PiperTts::from_models(&models, config).unwrap_or_else(|e| panic!("{e}"))
+        });
         for (i, text) in SENTENCES.iter().enumerate() {
-            let audio = if args.wideband {
+            let audio = if let Some(piper) = &piper {
+                assert!(
+                    !args.wideband && !args.sox_upsample,
+                    "the piper voice is phone audio only"
+                );
+                Clip::Phone(piper_phone_audio(&dir, piper, i, text))
+            } else if args.wideband {
                 Clip::Wide(wideband_audio(&dir, voice, i, text))
+            } else if args.sox_upsample {
+                let pcm = phone_audio(&dir, voice, i, text);
+                Clip::Wide(sox_upsample(&dir, &format!("{voice}-{i}"), &pcm))
             } else {
                 Clip::Phone(phone_audio(&dir, voice, i, text))
             };
@@ -335,6 +409,8 @@ fn main() {
         audio_s,
         if args.wideband {
             "16 kHz audio (no phone path)"
+        } else if args.sox_upsample {
+            "8 kHz mu-law audio upsampled by sox"
         } else {
             "8 kHz mu-law audio"
         },
@@ -349,6 +425,7 @@ fn main() {
                 threads: args.threads,
                 workers: 1,
                 window: *window,
+                flash_attn: args.flash_attn,
                 ..WhisperConfig::default()
             },
         )
@@ -358,10 +435,13 @@ fn main() {
 
         let (mut errors, mut words, mut busy, mut worst) = (0usize, 0usize, 0f64, 0f64);
         let cpu0 = cpu_seconds();
+        let mut logprobs = Vec::new();
         let mut per_voice: Vec<(String, usize, usize)> = Vec::new();
         for (voice, text, pcm) in &clips {
             let t0 = Instant::now();
-            let hyp = pcm.transcribe(&stt).expect("transcribe");
+            let detail = pcm.transcribe(&stt).expect("transcribe");
+            let hyp = detail.text.clone();
+            logprobs.push(detail.avg_logprob);
             let dt = t0.elapsed().as_secs_f64();
             let (r, h) = (normalize(text), normalize(&hyp));
             let e = edits(&r, &h);
@@ -377,10 +457,15 @@ fn main() {
                 None => per_voice.push((voice.clone(), e, r.len())),
             }
             if args.verbose || e > 0 {
-                println!("  [{voice}] {:.2} s, {e} err: {hyp:?}  (ref {text:?})", dt);
+                println!(
+                    "  [{voice}] {:.2} s, logprob {:.2}, {e} err: {hyp:?}  (ref {text:?})",
+                    dt, detail.avg_logprob
+                );
             }
         }
         let cpu = cpu_seconds() - cpu0;
+        logprobs.sort_by(f32::total_cmp);
+        let quantile = |q: f64| logprobs[((logprobs.len() - 1) as f64 * q).round() as usize];
         let by_voice: Vec<String> = per_voice
             .iter()
             .map(|(v, e, n)| format!("{v} {:.1} %", 100.0 * *e as f64 / *n as f64))
@@ -394,6 +479,13 @@ fn main() {
             cpu / audio_s,
             busy / clips.len() as f64,
             worst
+        );
+        println!(
+            "{:<36} mean token log-prob: min {:.2}, 10 % {:.2}, median {:.2}",
+            "",
+            quantile(0.0),
+            quantile(0.1),
+            quantile(0.5)
         );
     }
     let _ = std::fs::remove_dir_all(&dir);

@@ -9,6 +9,14 @@
 //! (`audio_ctx`, 50 frames per second of audio) to the utterance plus a margin, which cuts the
 //! encoder's cost roughly in proportion. `cargo run --release -p parley-speech --example
 //! stt_wer` measures word error rate and real-time factor for both settings on phone audio.
+//! Measured with Whisper base q8_0 on 2 cores, 60 espeak-ng sentences (5 voices, 450 words,
+//! ~2.9 s each) through 8 kHz mu-law, one thread: full window WER 28.9 %, RTF 1.16 (CPU 1.05 s
+//! per audio second, 3.4 s per utterance); fitted (+1 s, min 256 frames) WER 24.9 %, RTF 0.15
+//! (CPU 0.13, 0.43 s per utterance). The same audio at 16 kHz without the phone path: 15.9 %.
+//!
+//! Threads: ggml's worker threads spin at barriers, so with more threads than idle cores (other
+//! calls, TTS, a build) one transcription can take several times longer (6x measured). One thread per transcription
+//! and one worker per core is the robust setting, and the default.
 //!
 //! Decoding is greedy, English, without timestamps, in a single segment, with blank and
 //! non-speech tokens suppressed, no temperature fallback and no context carried from one call
@@ -65,7 +73,8 @@ impl AudioWindow {
 }
 
 impl Default for AudioWindow {
-    /// The setting chosen from the `stt_wer` measurements (see the crate's README notes).
+    /// The setting chosen from the `stt_wer` measurements (module docs): no worse than the full
+    /// window on phone audio, at about an eighth of the CPU for a 3 s utterance.
     fn default() -> Self {
         AudioWindow::Fitted {
             margin_ms: 1000,
@@ -77,9 +86,10 @@ impl Default for AudioWindow {
 /// How [`WhisperStt`] runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhisperConfig {
-    /// CPU threads one transcription uses.
+    /// CPU threads one transcription uses (keep threads x workers <= cores; see module docs).
     pub threads: usize,
-    /// Transcriptions that can run at once (one decoder state, ~tens of MB, each).
+    /// Transcriptions that can run at once (one decoder state, ~60 MB, each); further callers
+    /// wait for a free one.
     pub workers: usize,
     /// Encoder window (latency versus accuracy).
     pub window: AudioWindow,
@@ -92,12 +102,47 @@ pub struct WhisperConfig {
 impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
-            threads: 2,
-            workers: 1,
+            threads: 1,
+            workers: 2,
             window: AudioWindow::default(),
-            silence_dbfs: -50.0,
+            silence_dbfs: -55.0,
             flash_attn: false,
         }
+    }
+}
+
+/// One transcription with the decoder's confidence figures.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Transcript {
+    /// The cleaned text (empty for silence or no speech).
+    pub text: String,
+    /// The model's probability that the audio holds no speech (its `<|nospeech|>` token).
+    pub no_speech_prob: f32,
+    /// Mean natural-log probability of the text tokens (0 when there are none).
+    pub avg_logprob: f32,
+    /// Encoder window used, in frames (0 = the full 30 s; also 0 when nothing was decoded).
+    pub audio_ctx: u32,
+}
+
+impl Transcript {
+    /// No-speech probability above which, together with a low mean log-probability, the
+    /// decoded text is discarded as a hallucination on noise.
+    pub const NO_SPEECH_THRESHOLD: f32 = 0.6;
+    /// Mean log-probability under which a text is doubtful.
+    pub const LOGPROB_THRESHOLD: f32 = -1.0;
+    /// Mean log-probability under which a text is taken for a hallucination whatever the
+    /// no-speech probability. On noise and hum Whisper base writes "you", "I'm going to get the
+    /// car." at -1.9 to -2.6; phone speech (espeak-ng voices, `stt_wer`) scored -1.12 at worst,
+    /// median -0.37.
+    pub const HALLUCINATION_LOGPROB: f32 = -1.5;
+
+    /// No speech: Whisper's own rule (as in openai-whisper: a high no-speech probability and a
+    /// low mean log-probability), or a very low mean log-probability. The second rule does the
+    /// work: whisper.cpp reads the no-speech probability after `<|notimestamps|>`, where it is
+    /// ~1e-6 even for pure noise.
+    pub fn is_no_speech(&self) -> bool {
+        self.avg_logprob < Self::HALLUCINATION_LOGPROB
+            || (self.no_speech_prob > Self::NO_SPEECH_THRESHOLD && self.avg_logprob < Self::LOGPROB_THRESHOLD)
     }
 }
 
@@ -106,8 +151,7 @@ pub struct WhisperStt {
     config: WhisperConfig,
     states: Mutex<Vec<WhisperState>>,
     state_freed: Condvar,
-    // Keeps the model alive; the states hold their own reference too.
-    _ctx: WhisperContext,
+    ctx: WhisperContext,
 }
 
 impl std::fmt::Debug for WhisperStt {
@@ -150,7 +194,7 @@ impl WhisperStt {
             config,
             states: Mutex::new(states),
             state_freed: Condvar::new(),
-            _ctx: ctx,
+            ctx,
         })
     }
 
@@ -166,8 +210,20 @@ impl WhisperStt {
 
     /// Transcribes 16 kHz mono audio in [-1, 1] (the model's own format).
     pub fn transcribe_16k(&self, audio: &[f32]) -> Result<String, SpeechError> {
+        Ok(self.transcribe_16k_detailed(audio)?.text)
+    }
+
+    /// Transcribes 8 kHz phone PCM, with the decoder's confidence figures.
+    pub fn transcribe_detailed(&self, pcm: &[i16]) -> Result<Transcript, SpeechError> {
+        self.transcribe_16k_detailed(&upsample_phone_to_whisper(pcm))
+    }
+
+    /// Transcribes 16 kHz audio, with the decoder's confidence figures. The text is empty for
+    /// silence (below [`WhisperConfig::silence_dbfs`], not decoded) and when the decoder
+    /// judges the audio to be no speech (see [`Transcript::is_no_speech`]).
+    pub fn transcribe_16k_detailed(&self, audio: &[f32]) -> Result<Transcript, SpeechError> {
         if audio.is_empty() || rms_dbfs(audio) < self.config.silence_dbfs {
-            return Ok(String::new());
+            return Ok(Transcript::default());
         }
         // whisper.cpp skips input under 100 ms; give it at least half a second.
         let min_len = WHISPER_RATE as usize / 2;
@@ -204,22 +260,46 @@ impl WhisperStt {
         params.set_print_special(false);
         params.set_print_timestamps(false);
 
+        let eot = self.ctx.token_eot();
         let mut state = self.checkout();
-        let result = state.full(params, audio);
-        let text = result
+        let result = state
+            .full(params, audio)
             .map_err(|e| SpeechError::Engine(format!("whisper decoding failed: {e}")))
             .and_then(|()| {
-                let mut text = String::new();
+                let mut out = Transcript {
+                    audio_ctx,
+                    ..Transcript::default()
+                };
+                let (mut logprob_sum, mut tokens) = (0f32, 0usize);
                 for segment in state.as_iter() {
                     let piece = segment
                         .to_str_lossy()
                         .map_err(|e| SpeechError::Engine(format!("whisper returned bad text: {e}")))?;
-                    text.push_str(&piece);
+                    out.text.push_str(&piece);
+                    out.no_speech_prob = out.no_speech_prob.max(segment.no_speech_probability());
+                    for i in 0..segment.n_tokens() {
+                        if let Some(token) = segment.get_token(i) {
+                            let data = token.token_data();
+                            if data.id < eot {
+                                logprob_sum += data.plog;
+                                tokens += 1;
+                            }
+                        }
+                    }
                 }
-                Ok(text)
+                if tokens > 0 {
+                    out.avg_logprob = logprob_sum / tokens as f32;
+                }
+                Ok(out)
             });
         self.checkin(state);
-        Ok(clean_transcript(&text?))
+        let mut out = result?;
+        out.text = if out.is_no_speech() {
+            String::new()
+        } else {
+            clean_transcript(&out.text)
+        };
+        Ok(out)
     }
 
     fn checkout(&self) -> WhisperState {

@@ -281,9 +281,9 @@ fn sounds_unfinished(text: &str) -> bool {
     t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
 }
 
-/// Quiet after a short over-talk that makes it a backchannel (a pause inside a longer
-/// interruption, "Sorry, | wait…", is shorter than this plus VAD's hangover).
-const BACKCHANNEL_QUIET: Duration = Duration::from_millis(250);
+/// Quiet after a short over-talk (counted from its last voiced frame) that makes it a
+/// backchannel; a pause inside a longer interruption ("Sorry, | wait…") is shorter.
+const BACKCHANNEL_QUIET: Duration = Duration::from_millis(400);
 
 /// The pre-roll kept so an utterance includes the frames before VAD's onset decision.
 const PREROLL_FRAMES: usize = 10;
@@ -318,7 +318,9 @@ pub async fn run_call<A: Agent>(
     let mut pending: Option<Pending> = None;
     let mut listening_since: Option<Instant> = None;
     let mut barge: Option<Instant> = None;
-    let mut barge_quiet_since: Option<Instant> = None;
+    // Caller frames heard since a short over-talk stopped: media time, not the wall clock, so a
+    // loaded machine delivering frames in bursts does not shorten the wait.
+    let mut barge_quiet_frames: Option<u32> = None;
     let (mut barge_ins, mut backchannels) = (0u32, 0u32);
     let mut last_audio = Instant::now();
     let mut mode = if cfg.screen_for_machine {
@@ -365,6 +367,9 @@ pub async fn run_call<A: Agent>(
                     rec.caller(&pcm);
                     let beep_ended = tone.push(&pcm);
                     let event = vad.push(&pcm);
+                    if let Some(q) = barge_quiet_frames.as_mut() {
+                        *q += 1;
+                    }
                     if preroll.len() == PREROLL_FRAMES {
                         preroll.pop_front();
                     }
@@ -397,7 +402,7 @@ pub async fn run_call<A: Agent>(
                                     });
                                 }
                             }
-                            barge_quiet_since = None;
+                            barge_quiet_frames = None;
                             if playback.is_speaking() && matches!(mode, Mode::Talking) {
                                 // Barge-in candidate: silence the agent now; decide shortly.
                                 playback.pause();
@@ -412,7 +417,7 @@ pub async fn run_call<A: Agent>(
                                     if last.saturating_duration_since(b) <= cfg.backchannel_max {
                                         // Short so far: a backchannel if the caller now stays
                                         // quiet (decided on the clock below).
-                                        barge_quiet_since = Some(now);
+                                        barge_quiet_frames = Some(frames_ago);
                                         continue;
                                     }
                                     barge = None;
@@ -516,10 +521,10 @@ pub async fn run_call<A: Agent>(
                 }
                 // 2. Barge-in: speech over the agent that outlasts a backchannel interrupts it;
                 //    a short one followed by quiet was a backchannel: the agent carries on.
-                if let (Some(_), Some(q)) = (barge, barge_quiet_since) {
-                    if !vad.speaking() && now.saturating_duration_since(q) >= BACKCHANNEL_QUIET {
+                if let (Some(_), Some(q)) = (barge, barge_quiet_frames) {
+                    if !vad.speaking() && FRAME * q >= BACKCHANNEL_QUIET {
                         barge = None;
-                        barge_quiet_since = None;
+                        barge_quiet_frames = None;
                         backchannels += 1;
                         playback.resume();
                         utt = None;
