@@ -29,6 +29,8 @@ use std::sync::Arc;
 pub struct Team {
     pub id: String,
     pub allow_premium: bool,
+    /// The team has its own LLM endpoint.
+    pub has_llm: bool,
 }
 
 type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
@@ -177,5 +179,6 @@ async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<Team, ApiError> {
     Ok(Team {
         id: team.team_id,
         allow_premium: team.allow_premium,
+        has_llm: team.has_llm,
     })
 }

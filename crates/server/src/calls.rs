@@ -410,7 +410,23 @@ impl CallRunner {
                 .unwrap_or_default(),
             metadata: call.metadata.clone(),
         };
-        let llm = self.settings.llm.clone().and_then(|c| LlmClient::new(c).ok());
+        // The team's own endpoint if it set one, else the server's default.
+        let team_llm = self.store.team(team_id).await.ok().and_then(|t| t.llm);
+        let llm_cfg = match team_llm {
+            Some(t) => Some(LlmConfig {
+                api_key: t.api_key,
+                model: t.model.unwrap_or_else(|| "default".into()),
+                ..LlmConfig::new(t.base_url)
+            }),
+            None => self.settings.llm.clone(),
+        };
+        let llm = llm_cfg.and_then(|c| match LlmClient::new(c) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                warn!(error = %e, "the LLM endpoint is misconfigured; prompt nodes cannot run");
+                None
+            }
+        });
         let agent = FlowAgent::new(
             interview.flow.clone(),
             ctx.clone(),

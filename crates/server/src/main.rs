@@ -3,6 +3,7 @@
 use anyhow::Context;
 use clap::{Parser, Subcommand};
 use parley_server::Settings;
+use parley_store::teams::TeamLlm;
 
 #[derive(Parser)]
 #[command(
@@ -57,6 +58,15 @@ enum TeamCommand {
         /// Calls of the team that may hold a line at once.
         #[arg(long)]
         max_concurrent_calls: Option<i64>,
+        /// The team's own OpenAI-compatible endpoint (overrides PARLEY_LLM_BASE_URL); "" clears it.
+        #[arg(long)]
+        llm_base_url: Option<String>,
+        /// API key for the team's endpoint.
+        #[arg(long)]
+        llm_api_key: Option<String>,
+        /// Model for the team's endpoint.
+        #[arg(long)]
+        llm_model: Option<String>,
     },
 }
 
@@ -103,6 +113,9 @@ async fn main() -> anyhow::Result<()> {
                     team_id,
                     allow_premium,
                     max_concurrent_calls,
+                    llm_base_url,
+                    llm_api_key,
+                    llm_model,
                 },
         } => {
             let team = store.team(&team_id).await.context("no such team")?;
@@ -110,9 +123,36 @@ async fn main() -> anyhow::Result<()> {
             let max = max_concurrent_calls.unwrap_or(team.max_concurrent_calls);
             anyhow::ensure!(max >= 1, "--max-concurrent-calls must be at least 1");
             store.set_team_limits(&team_id, allow, max).await?;
+            let mut llm = team.llm.clone();
+            if let Some(url) = llm_base_url {
+                llm = (!url.is_empty()).then(|| TeamLlm {
+                    base_url: url,
+                    api_key: None,
+                    model: None,
+                });
+            }
+            if let Some(l) = llm.as_mut() {
+                if let Some(k) = llm_api_key {
+                    l.api_key = Some(k).filter(|k| !k.is_empty());
+                }
+                if let Some(m) = llm_model {
+                    l.model = Some(m).filter(|m| !m.is_empty());
+                }
+            }
+            if let Some(l) = &llm {
+                anyhow::ensure!(
+                    l.base_url.starts_with("http://") || l.base_url.starts_with("https://"),
+                    "--llm-base-url must be an http(s) URL"
+                );
+            }
+            store.set_team_llm(&team_id, llm.as_ref()).await?;
             println!(
                 "{}",
-                serde_json::json!({ "team_id": team_id, "allow_premium": allow, "max_concurrent_calls": max })
+                serde_json::json!({
+                    "team_id": team_id, "allow_premium": allow, "max_concurrent_calls": max,
+                    "llm_base_url": llm.as_ref().map(|l| &l.base_url),
+                    "llm_model": llm.as_ref().and_then(|l| l.model.as_ref()),
+                })
             );
         }
         Command::Token { command } => match command {

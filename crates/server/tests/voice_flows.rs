@@ -179,3 +179,30 @@ async fn a_support_call_uses_the_llm_a_webhook_and_transfers() {
     assert_eq!(failed["action"], "webhook");
     assert!(!failed["error"].as_str().unwrap().is_empty());
 }
+
+/// Without a server-wide LLM, a team with its own endpoint may save prompt nodes; another may not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_team_llm_endpoint_allows_prompt_nodes_for_that_team_only() {
+    let ts = TestServer::start(Db::Sqlite).await;
+    let with = ts.team().await;
+    let without = ts.team().await;
+    let body = json!({"title": "Prompted", "flow": support_flow("http://127.0.0.1:9/t")});
+    let r = with.post("/interview/create", body.clone()).await;
+    assert_eq!(r.status, 400, "{}", r.body);
+    assert!(r.error().contains("a prompt needs an LLM"), "{}", r.body);
+    ts.store()
+        .set_team_llm(
+            &with.team_id,
+            Some(&parley_store::teams::TeamLlm {
+                base_url: "http://127.0.0.1:9/v1".into(),
+                api_key: Some("sk-test".into()),
+                model: Some("small".into()),
+            }),
+        )
+        .await
+        .unwrap();
+    with.post("/interview/create", body.clone()).await.ok();
+    assert_eq!(without.post("/interview/create", body).await.status, 400);
+    let team = ts.store().team(&with.team_id).await.unwrap();
+    assert_eq!(team.llm.unwrap().model.as_deref(), Some("small"));
+}

@@ -11,6 +11,16 @@ pub struct Team {
     pub signing_secret: String,
     pub allow_premium: bool,
     pub max_concurrent_calls: i64,
+    /// The team's own LLM endpoint, if it set one.
+    pub llm: Option<TeamLlm>,
+}
+
+/// A team's own OpenAI-compatible chat endpoint (overrides the server's default).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TeamLlm {
+    pub base_url: String,
+    pub api_key: Option<String>,
+    pub model: Option<String>,
 }
 
 /// What authentication learns about the caller's team.
@@ -19,6 +29,8 @@ pub struct TokenTeam {
     pub team_id: String,
     /// Whether premium-rate numbers may be stored and called.
     pub allow_premium: bool,
+    /// Whether the team has its own LLM endpoint (prompt nodes are then allowed).
+    pub has_llm: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +51,7 @@ impl Store {
             signing_secret: ids::new_signing_secret(),
             allow_premium: false,
             max_concurrent_calls: 10,
+            llm: None,
         };
         let token = ids::new_api_token();
         let mut w = self.begin_write().await?;
@@ -101,7 +114,7 @@ impl Store {
     /// the caller compares the team id it was sent with [`ids::ct_eq`].
     pub async fn team_of_token_hash(&self, token_hash: &str) -> Result<Option<TokenTeam>> {
         let row = sqlx::query(
-            "SELECT t.team_id, t.token_hash, teams.allow_premium FROM api_tokens t JOIN teams ON teams.id = t.team_id \
+            "SELECT t.team_id, t.token_hash, teams.allow_premium, teams.llm_base_url FROM api_tokens t JOIN teams ON teams.id = t.team_id \
              WHERE t.token_hash = $1 AND t.revoked IS NULL",
         )
         .bind(token_hash)
@@ -115,12 +128,13 @@ impl Store {
         Ok(Some(TokenTeam {
             team_id: r.try_get("team_id")?,
             allow_premium: r.try_get::<i64, _>("allow_premium")? != 0,
+            has_llm: !r.try_get::<String, _>("llm_base_url")?.is_empty(),
         }))
     }
 
     pub async fn team(&self, team_id: &str) -> Result<Team> {
         let r = sqlx::query(
-            "SELECT id, name, signing_secret, allow_premium, max_concurrent_calls FROM teams WHERE id = $1",
+            "SELECT id, name, signing_secret, allow_premium, max_concurrent_calls, llm_base_url, llm_api_key, llm_model FROM teams WHERE id = $1",
         )
         .bind(team_id)
         .fetch_optional(&self.pool)
@@ -132,7 +146,35 @@ impl Store {
             signing_secret: r.try_get("signing_secret")?,
             allow_premium: r.try_get::<i64, _>("allow_premium")? != 0,
             max_concurrent_calls: r.try_get("max_concurrent_calls")?,
+            llm: {
+                let non_empty = |k: &str| -> Result<Option<String>> {
+                    Ok(Some(r.try_get::<String, _>(k)?).filter(|v| !v.is_empty()))
+                };
+                non_empty("llm_base_url")?
+                    .map(|base_url| -> Result<TeamLlm> {
+                        Ok(TeamLlm {
+                            base_url,
+                            api_key: non_empty("llm_api_key")?,
+                            model: non_empty("llm_model")?,
+                        })
+                    })
+                    .transpose()?
+            },
         })
+    }
+
+    /// Sets (or, with `None`, clears) the team's own LLM endpoint.
+    pub async fn set_team_llm(&self, team_id: &str, llm: Option<&TeamLlm>) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE teams SET llm_base_url = $1, llm_api_key = $2, llm_model = $3 WHERE id = $4")
+            .bind(llm.map_or("", |l| l.base_url.as_str()))
+            .bind(llm.and_then(|l| l.api_key.as_deref()).unwrap_or(""))
+            .bind(llm.and_then(|l| l.model.as_deref()).unwrap_or(""))
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        found(r.rows_affected())?;
+        w.commit().await
     }
 
     pub async fn team_count(&self) -> Result<i64> {

@@ -50,7 +50,7 @@ fn text(field: &str, v: &str, max: usize) -> ApiResult<String> {
 }
 
 /// Applies `b` onto `i` and validates the result as a whole.
-fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
+fn apply(s: &AppState, team: &Team, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(t) = &b.title {
         i.title = text("title", t, 200)?;
     }
@@ -99,7 +99,9 @@ fn apply(s: &AppState, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(f) = b.flow {
         i.flow = f;
     }
-    i.flow.validate(s.config.llm_configured).map_err(ApiError::from_many)?;
+    i.flow
+        .validate(s.config.llm_configured || team.has_llm)
+        .map_err(ApiError::from_many)?;
     Ok(())
 }
 
@@ -131,7 +133,7 @@ pub async fn create(
         silence_timeout_ms: parley_core::interview::default_silence_timeout_ms(),
         silence_reprompts: parley_core::interview::default_silence_reprompts(),
     };
-    apply(&s, &mut i, b)?;
+    apply(&s, &team, &mut i, b)?;
     s.store.insert_interview(&team.id, &i).await?;
     Ok(ok(i))
 }
@@ -196,7 +198,7 @@ pub async fn update(
             "version: the agent is at version {read}; read it again and retry"
         )));
     }
-    apply(&s, &mut i, b)?;
+    apply(&s, &team, &mut i, b)?;
     i.version += 1;
     i.updated = Timestamp::now();
     s.store.update_interview(&team.id, &i, read).await?;
