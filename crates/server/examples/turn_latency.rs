@@ -191,16 +191,15 @@ async fn main() {
         let col = |k: &str| -> Vec<i64> { turns.iter().filter_map(|t| t[k].as_i64()).collect() };
         let mut total = col("total_ms");
         let (p50, p95, p99) = (pct(&mut total, 0.5), pct(&mut total, 0.95), pct(&mut total, 0.99));
-        let parts: Vec<i64> = [
+        let keys = [
             "endpointing_ms",
             "stt_queue_ms",
             "stt_ms",
             "agent_ms",
             "tts_first_audio_ms",
-        ]
-        .iter()
-        .map(|k| pct(&mut col(k), 0.5))
-        .collect();
+        ];
+        let parts: Vec<i64> = keys.iter().map(|k| pct(&mut col(k), 0.5)).collect();
+        let parts95: Vec<i64> = keys.iter().map(|k| pct(&mut col(k), 0.95)).collect();
         let ratio = base_p95.map(|b: i64| p95 as f64 / b.max(1) as f64).unwrap_or(1.0);
         base_p95.get_or_insert(p95);
         println!(
@@ -211,6 +210,10 @@ async fn main() {
             parts[2],
             parts[3],
             parts[4]
+        );
+        println!(
+            "{:>30}  p95 parts: {:>8} {:>9} {:>3} {:>5} {:>9}",
+            "", parts95[0], parts95[1], parts95[2], parts95[3], parts95[4]
         );
     }
     running.stop().await;

@@ -96,12 +96,18 @@ pub struct Settings {
     pub max_concurrent_calls: usize,
 
     /// Speech-to-text jobs decoding at once (the CPU bottleneck; see bench/README.md).
-    #[arg(long, env = "PARLEY_STT_WORKERS", default_value_t = 1)]
+    #[arg(long, env = "PARLEY_STT_WORKERS", default_value_t = 2)]
     pub stt_workers: usize,
 
-    /// CPU threads per speech-to-text job.
-    #[arg(long, env = "PARLEY_STT_THREADS", default_value_t = 2)]
+    /// CPU threads per speech-to-text job (ggml's threads spin-wait: more threads than idle
+    /// cores makes decoding slower, not faster).
+    #[arg(long, env = "PARLEY_STT_THREADS", default_value_t = 1)]
     pub stt_threads: usize,
+
+    /// Smallest Whisper encoder window (ms of audio): shorter is faster on short answers,
+    /// longer is more robust (see bench/README.md for the measured trade-off).
+    #[arg(long, env = "PARLEY_STT_MIN_WINDOW_MS", default_value_t = 2560)]
+    pub stt_min_window_ms: u32,
 
     /// Text-to-speech syntheses at once.
     #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
@@ -169,6 +175,7 @@ impl Settings {
         speech::SpeechSettings {
             stt_workers: self.stt_workers,
             stt_threads: self.stt_threads,
+            stt_min_window_ms: self.stt_min_window_ms,
             tts_workers: self.tts_workers,
         }
     }

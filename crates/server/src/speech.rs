@@ -5,7 +5,7 @@
 //! them. Missing models stop the server at start with the setup command to run.
 
 use parley_speech::models::Models;
-use parley_speech::stt::{WhisperConfig, WhisperStt};
+use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt};
 use parley_speech::tts::{PiperConfig, PiperTts};
 use parley_speech::SpeechError;
 use parley_voice::engines::{SttPool, TtsService};
@@ -23,6 +23,7 @@ pub struct Speech {
 pub struct SpeechSettings {
     pub stt_workers: usize,
     pub stt_threads: usize,
+    pub stt_min_window_ms: u32,
     pub tts_workers: usize,
 }
 
@@ -43,6 +44,10 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
         WhisperConfig {
             threads: s.stt_threads.max(1),
             workers: s.stt_workers.max(1),
+            window: AudioWindow::Fitted {
+                margin_ms: 1000,
+                min_frames: (s.stt_min_window_ms / 20).max(64),
+            },
             ..WhisperConfig::default()
         },
     )?;

@@ -9,19 +9,31 @@
 //! (`audio_ctx`, 50 frames per second of audio) to the utterance plus a margin, which cuts the
 //! encoder's cost roughly in proportion. `cargo run --release -p parley-speech --example
 //! stt_wer` measures word error rate and real-time factor for both settings on phone audio.
-//! Measured with Whisper base q8_0 on 2 cores, 60 espeak-ng sentences (5 voices, 450 words,
-//! ~2.9 s each) through 8 kHz mu-law, one thread: full window WER 28.9 %, RTF 1.16 (CPU 1.05 s
-//! per audio second, 3.4 s per utterance); fitted (+1 s, min 256 frames) WER 24.9 %, RTF 0.15
-//! (CPU 0.13, 0.43 s per utterance). The same audio at 16 kHz without the phone path: 15.9 %.
+//!
+//! Measured (Whisper base q8_0, 2-core machine, 12 call-centre sentences of ~2.9 s through
+//! 8 kHz mu-law; `--voices`/`--windows` as in the example's docs):
+//!
+//! | voices (words)                        | window                  | WER    | RTF (1 thread) | per utterance |
+//! | ------------------------------------- | ----------------------- | ------ | -------------- | ------------- |
+//! | 5 espeak-ng voices (450)              | full 30 s               | 28.9 % | 1.20           | 3.5 s         |
+//! | 5 espeak-ng voices (450)              | fitted, +1 s, >= 256    | 24.9 % | 0.14           | 0.42 s        |
+//! | Piper voice at 3 speaking rates (270) | full 30 s               | 2.2 %  | 0.72 (2 thr.)  | 1.7 s         |
+//! | Piper voice at 3 speaking rates (270) | fitted, +1 s, >= 256    | 2.2 %  | 0.17           | 0.39 s        |
+//!
+//! The fitted window needs the loop guard of [`clean_transcript`]: without it a few utterances
+//! decode into a phrase repeated to the token limit (WER 47 %). The phone path itself costs
+//! espeak-ng voices ~10 points (15.9 % on the same audio at 16 kHz).
 //!
 //! Threads: ggml's worker threads spin at barriers, so with more threads than idle cores (other
-//! calls, TTS, a build) one transcription can take several times longer (6x measured). One thread per transcription
-//! and one worker per core is the robust setting, and the default.
+//! calls, TTS, a build) one transcription can take several times longer (6x measured with two
+//! threads on a busy machine). One thread per transcription and one worker per core is the
+//! robust setting, and the default.
 //!
 //! Decoding is greedy, English, without timestamps, in a single segment, with blank and
 //! non-speech tokens suppressed, no temperature fallback and no context carried from one call
-//! to the next. Near-silent input returns `""` without running the model, and Whisper's usual
-//! hallucinations on noise (`[BLANK_AUDIO]`, `(music)`, a lone "." ...) are stripped.
+//! to the next. Near-silent input returns `""` without running the model; a decode with a very
+//! low mean token log-probability (Whisper's "you" on hum, see [`Transcript::is_no_speech`])
+//! returns `""`; annotations (`[BLANK_AUDIO]`, `(music)`, a lone "." ...) are stripped.
 
 use std::path::Path;
 use std::sync::{Condvar, Mutex};
