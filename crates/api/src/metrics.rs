@@ -47,7 +47,7 @@ impl Metrics {
             "HTTP request latency by route",
             latency.clone(),
         );
-        let turn_latency = Histogram::new(exponential_buckets(0.1, 1.4142, 14));
+        let turn_latency = Histogram::new(exponential_buckets(0.1, std::f64::consts::SQRT_2, 14));
         registry.register(
             "turn_latency_seconds",
             "Per-turn latency of calls: the caller's last speech frame to the agent's first speech frame",

@@ -128,8 +128,8 @@ impl PersonaScript {
         if !(1..=20).contains(&self.rings) {
             errs.push(ValidationError::new("rings", "must be from 1 to 20"));
         }
-        if self.steps.len() > 50 || self.rules.len() > 50 {
-            errs.push(ValidationError::new("steps", "at most 50 steps and 50 rules"));
+        if self.steps.len() > 200 || self.rules.len() > 50 {
+            errs.push(ValidationError::new("steps", "at most 200 steps and 50 rules"));
         }
         let mut check = |at: String, s: &Step| match s {
             Step::Say { text, pause_ms } => {
@@ -221,7 +221,7 @@ impl PersonaScript {
             ),
             6 => PersonaScript {
                 interrupt: Some(OverTalk {
-                    text: "Sorry, wait, who is calling?".into(),
+                    text: "Sorry who is this".into(),
                     after_ms: 900,
                     times: 1,
                 }),
@@ -229,7 +229,8 @@ impl PersonaScript {
             },
             7 => PersonaScript {
                 backchannel: Some(OverTalk {
-                    text: "Mhm.".into(),
+                    // "Mhm" spelled out is read letter by letter by espeak's phonemizer.
+                    text: "Yeah.".into(),
                     after_ms: 900,
                     times: 0,
                 }),

@@ -125,7 +125,7 @@ async fn main() -> anyhow::Result<()> {
             store.set_team_limits(&team_id, allow, max).await?;
             let mut llm = team.llm.clone();
             if let Some(url) = llm_base_url {
-                llm = (!url.is_empty()).then(|| TeamLlm {
+                llm = (!url.is_empty()).then_some(TeamLlm {
                     base_url: url,
                     api_key: None,
                     model: None,

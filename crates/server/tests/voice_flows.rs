@@ -135,7 +135,7 @@ async fn a_support_call_uses_the_llm_a_webhook_and_transfers() {
     let show = call["transcript"].as_str().unwrap().to_string();
     assert_eq!(call["status"], "TRANSFERRED", "{show}");
     assert_eq!(call["end_reason"], "transferred");
-    assert!(show.starts_with(&format!("Caller: Hello")), "{show}");
+    assert!(show.starts_with("Caller: Hello"), "{show}");
     assert!(
         show.contains(&format!("Agent: {GREETING}")),
         "the LLM's greeting is spoken: {show}"

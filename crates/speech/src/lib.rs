@@ -36,6 +36,13 @@ pub trait SpeechToText: Send + Sync + 'static {
     /// Transcribes one utterance of 8 kHz mono PCM. Blocking and CPU-bound: call it from a
     /// worker thread, never from the async runtime's threads.
     fn transcribe(&self, pcm: &[i16]) -> Result<String, SpeechError>;
+
+    /// Transcribes an utterance that answers `context` (what the speaker just heard). Engines
+    /// that can be primed with preceding text use it; the default ignores it.
+    fn transcribe_in_context(&self, pcm: &[i16], context: &str) -> Result<String, SpeechError> {
+        let _ = context;
+        self.transcribe(pcm)
+    }
 }
 
 /// Text-to-speech of one sentence or phrase.

@@ -234,6 +234,11 @@ impl WhisperStt {
     /// silence (below [`WhisperConfig::silence_dbfs`], not decoded) and when the decoder
     /// judges the audio to be no speech (see [`Transcript::is_no_speech`]).
     pub fn transcribe_16k_detailed(&self, audio: &[f32]) -> Result<Transcript, SpeechError> {
+        self.decode(audio, None)
+    }
+
+    /// Decodes with an optional initial prompt (what was just said to the speaker).
+    fn decode(&self, audio: &[f32], context: Option<&str>) -> Result<Transcript, SpeechError> {
         if audio.is_empty() || rms_dbfs(audio) < self.config.silence_dbfs {
             return Ok(Transcript::default());
         }
@@ -271,6 +276,11 @@ impl WhisperStt {
         params.set_print_realtime(false);
         params.set_print_special(false);
         params.set_print_timestamps(false);
+        if let Some(c) = context.map(str::trim).filter(|c| !c.is_empty()) {
+            // Whisper reads the prompt as the preceding text: the agent's question makes the
+            // words it asks for likelier ("Thursday" rather than "Thirsty" after "what day").
+            params.set_initial_prompt(c);
+        }
 
         let eot = self.ctx.token_eot();
         let mut state = self.checkout();
@@ -333,6 +343,10 @@ impl WhisperStt {
 impl SpeechToText for WhisperStt {
     fn transcribe(&self, pcm: &[i16]) -> Result<String, SpeechError> {
         self.transcribe_16k(&upsample_phone_to_whisper(pcm))
+    }
+
+    fn transcribe_in_context(&self, pcm: &[i16], context: &str) -> Result<String, SpeechError> {
+        Ok(self.decode(&upsample_phone_to_whisper(pcm), Some(context))?.text)
     }
 }
 

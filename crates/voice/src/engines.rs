@@ -37,12 +37,21 @@ impl SttPool {
 
     /// Transcribes 8 kHz PCM.
     pub async fn transcribe(&self, pcm: Arc<Vec<i16>>) -> Result<Transcription, SpeechError> {
+        self.transcribe_in_context(pcm, String::new()).await
+    }
+
+    /// Transcribes 8 kHz PCM that answers `context` (the agent's last words).
+    pub async fn transcribe_in_context(
+        &self,
+        pcm: Arc<Vec<i16>>,
+        context: String,
+    ) -> Result<Transcription, SpeechError> {
         let asked = Instant::now();
         let _slot = self.slots.acquire().await.expect("never closed");
         let queue = asked.elapsed();
         let started = Instant::now();
         let engine = self.engine.clone();
-        let text = tokio::task::spawn_blocking(move || engine.transcribe(&pcm))
+        let text = tokio::task::spawn_blocking(move || engine.transcribe_in_context(&pcm, &context))
             .await
             .map_err(|e| SpeechError::Engine(format!("speech-to-text worker died: {e}")))??;
         Ok(Transcription {

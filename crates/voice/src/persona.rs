@@ -106,6 +106,10 @@ async fn run(p: Persona, mut line: Endpoint) {
         overtalked_this_turn: false,
         last_agent_voice: None,
     };
+    // Synthesize over-talk lines now, so cutting in costs no synthesis time when it is due.
+    for o in [&script.interrupt, &script.backchannel].into_iter().flatten() {
+        let _ = p.tts.synthesize(&o.text, true).await;
+    }
     match &script.voicemail_greeting {
         Some(greeting) => {
             speak(&p.tts, greeting, 0, &mut st.playback, 0).await;
@@ -179,7 +183,9 @@ async fn run(p: Persona, mut line: Endpoint) {
                 }
                 let idle = !st.playback.has_audio();
                 // Over-talk while the agent speaks.
-                if let (Some(t0), true, true) = (st.agent_turn, vad.speaking(), idle) {
+                // Over-talk starts in the middle of the agent's words (100 ms voiced in a row), as a person
+                // cutting in would, not in the tail of a sentence.
+                if let (Some(t0), true, true) = (st.agent_turn, vad.speaking() && vad.voiced_run() >= 5, idle) {
                     let talking = now.saturating_duration_since(t0);
                     if !st.overtalked_this_turn {
                         if let Some(o) = due(&script.interrupt, st.interrupts, talking) {

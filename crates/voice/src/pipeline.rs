@@ -271,7 +271,12 @@ fn spawn_speaker(
 
 /// Endpoints a caller utterance: a few words ending mid-phrase get a longer window.
 fn sounds_unfinished(text: &str) -> bool {
-    let t = text.trim().trim_end_matches(['.', '!', '?']).to_lowercase();
+    let text = text.trim();
+    if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
+        // Whisper closes a complete sentence with punctuation; a cut one often has none.
+        return true;
+    }
+    let t = text.trim_end_matches(['.', '!', '?']).to_lowercase();
     if t.ends_with(',') || t.ends_with("...") {
         return true;
     }
@@ -281,9 +286,24 @@ fn sounds_unfinished(text: &str) -> bool {
     t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
 }
 
-/// Quiet after a short over-talk (counted from its last voiced frame) that makes it a
-/// backchannel; a pause inside a longer interruption ("Sorry, | wait…") is shorter.
-const BACKCHANNEL_QUIET: Duration = Duration::from_millis(400);
+/// Quiet after a short over-talk (counted from its last voiced frame) before it is judged: a
+/// backchannel if its words are backchannel words, else an interruption.
+const BACKCHANNEL_QUIET: Duration = Duration::from_millis(250);
+
+/// Whether a short over-talk's words are an acknowledgement ("mhm", "yeah", "okay, right"),
+/// which lets the agent carry on, rather than the start of something the caller wants to say.
+fn is_backchannel(text: &str) -> bool {
+    const WORDS: [&str; 22] = [
+        "m", "h", "mm", "mhm", "hmm", "mm-hmm", "uh-huh", "uh", "huh", "ah", "yeah", "yes", "yep", "yup", "ok", "okay",
+        "right", "sure", "alright", "i", "see", "gotcha",
+    ];
+    let words: Vec<String> = text
+        .split(|c: char| c.is_whitespace() || c == ',' || c == '.' || c == '!' || c == '?')
+        .filter(|w| !w.is_empty())
+        .map(|w| w.to_lowercase())
+        .collect();
+    words.len() <= 4 && words.iter().all(|w| WORDS.contains(&w.as_str()))
+}
 
 /// The pre-roll kept so an utterance includes the frames before VAD's onset decision.
 const PREROLL_FRAMES: usize = 10;
@@ -416,19 +436,27 @@ pub async fn run_call<A: Agent>(
                                 if let Some(b) = barge {
                                     if last.saturating_duration_since(b) <= cfg.backchannel_max {
                                         // Short so far: a backchannel if the caller now stays
-                                        // quiet (decided on the clock below).
+                                        // quiet and said a backchannel word (decided below,
+                                        // once the transcription asked for here is back).
                                         barge_quiet_frames = Some(frames_ago);
-                                        continue;
+                                    } else {
+                                        barge = None;
                                     }
-                                    barge = None;
                                 }
                                 // Speculative transcription while the endpointer waits.
                                 let samples = u.audio.len();
                                 u.asked = Some(samples);
                                 let pcm = Arc::new(u.audio.clone());
                                 let (id, stt, back) = (u.id, stt.clone(), back_tx.clone());
+                                // The agent's last sentence primes the recognizer.
+                                // (Not for a short over-talk: primed with the agent's words, Whisper
+                                // turns a lone "mhm" into words of the prompt.)
+                                let context = match barge_quiet_frames {
+                                    Some(_) => String::new(),
+                                    None => conversation.iter().rev().find(|l| l.author == "ai").map(|l| l.text.clone()).unwrap_or_default(),
+                                };
                                 tokio::spawn(async move {
-                                    let result = stt.transcribe(pcm).await.map_err(|e| e.to_string());
+                                    let result = stt.transcribe_in_context(pcm, context).await.map_err(|e| e.to_string());
                                     let _ = back.send(Async::Stt { utterance: id, samples, result });
                                 });
                             }
@@ -479,6 +507,12 @@ pub async fn run_call<A: Agent>(
             },
             _ = tick.tick() => {
                 let now = Instant::now();
+                // 0. Never start talking over the caller: the agent's next sentence waits while
+                //    the caller speaks, judged like any over-talk (backchannel or interruption).
+                if vad.speaking() && barge.is_none() && playback.is_speaking() && matches!(mode, Mode::Talking) {
+                    playback.pause();
+                    barge = Some(utt.as_ref().map_or(now, |u| u.started));
+                }
                 // 1. The agent's next frame.
                 played.clear();
                 let frame = playback.next_frame(&mut played);
@@ -522,12 +556,22 @@ pub async fn run_call<A: Agent>(
                 // 2. Barge-in: speech over the agent that outlasts a backchannel interrupts it;
                 //    a short one followed by quiet was a backchannel: the agent carries on.
                 if let (Some(_), Some(q)) = (barge, barge_quiet_frames) {
-                    if !vad.speaking() && FRAME * q >= BACKCHANNEL_QUIET {
+                    let heard = utt.as_ref().and_then(|u| u.text.as_ref()).map(|t| t.1.clone());
+                    if let (false, true, Some(text)) = (vad.speaking(), FRAME * q >= BACKCHANNEL_QUIET, heard) {
                         barge = None;
                         barge_quiet_frames = None;
-                        backchannels += 1;
-                        playback.resume();
-                        utt = None;
+                        if is_backchannel(&text) {
+                            backchannels += 1;
+                            playback.resume();
+                            utt = None;
+                        } else {
+                            // Short, but words ("Sorry, wait"): an interruption after all.
+                            barge_ins += 1;
+                            turn += 1;
+                            let _ = turn_tx.send(turn);
+                            playback.clear();
+                            pending = None;
+                        }
                     }
                 }
                 if let Some(b) = barge {
@@ -716,11 +760,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn backchannels_are_acknowledgements_only() {
+        for b in ["Mhm.", "M. H. M.", "Yeah.", "Okay, right.", "Uh-huh", ""] {
+            assert!(is_backchannel(b), "{b}");
+        }
+        for n in ["Sorry,", "Wait.", "No.", "Stop", "Yeah, but wait a second"] {
+            assert!(!is_backchannel(n), "{n}");
+        }
+    }
+
+    #[test]
     fn unfinished_phrases_are_recognized() {
         assert!(sounds_unfinished("Thursday at"));
         assert!(sounds_unfinished("I think, um"));
         assert!(sounds_unfinished("yes and,"));
         assert!(!sounds_unfinished("Thursday at three pm."));
         assert!(!sounds_unfinished("Yes."));
+        assert!(sounds_unfinished("My internet"));
+        assert!(!sounds_unfinished(""));
     }
 }

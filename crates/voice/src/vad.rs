@@ -52,6 +52,7 @@ pub struct Vad {
     speaking: bool,
     voiced_run: u32,
     unvoiced_run: u32,
+    last_voiced: bool,
 }
 
 impl Vad {
@@ -65,12 +66,23 @@ impl Vad {
             speaking: false,
             voiced_run: 0,
             unvoiced_run: 0,
+            last_voiced: false,
         }
     }
 
     /// Whether speech is in progress (between a start and an end event).
     pub fn speaking(&self) -> bool {
         self.speaking
+    }
+
+    /// Voiced frames in a row up to the last one pushed.
+    pub fn voiced_run(&self) -> u32 {
+        self.voiced_run
+    }
+
+    /// Whether the last frame pushed was voiced.
+    pub fn last_voiced(&self) -> bool {
+        self.last_voiced
     }
 
     /// Classifies one frame.
@@ -81,6 +93,7 @@ impl Vad {
     /// Feeds one frame; returns an event when speech starts or ends.
     pub fn push(&mut self, frame: &PcmFrame) -> Option<VadEvent> {
         let voiced = self.is_voiced(frame);
+        self.last_voiced = voiced;
         if voiced {
             self.voiced_run += 1;
             self.unvoiced_run = 0;
