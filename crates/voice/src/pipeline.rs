@@ -272,6 +272,9 @@ fn spawn_speaker(
 /// Endpoints a caller utterance: a few words ending mid-phrase get a longer window.
 fn sounds_unfinished(text: &str) -> bool {
     let text = text.trim();
+    if text.ends_with("...") || text.ends_with('…') {
+        return true; // Whisper's mark for speech that trails off
+    }
     if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
         // Whisper closes a complete sentence with punctuation; a cut one often has none.
         return true;
@@ -777,6 +780,7 @@ mod tests {
         assert!(!sounds_unfinished("Thursday at three pm."));
         assert!(!sounds_unfinished("Yes."));
         assert!(sounds_unfinished("My internet"));
+        assert!(sounds_unfinished("My internet is down since..."));
         assert!(!sounds_unfinished(""));
     }
 }
