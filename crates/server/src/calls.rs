@@ -146,6 +146,19 @@ impl CallRunner {
         self.active.load(Ordering::SeqCst)
     }
 
+    /// The call's agent; `None` (and the call ended `FAILED`) if it was deleted meanwhile.
+    async fn interview_of(&self, team_id: &str, call: &Call) -> Result<Option<Interview>, JobError> {
+        match self.store.interview(team_id, &call.interview.id).await {
+            Ok(i) => Ok(Some(i)),
+            Err(StoreError::NotFound) => {
+                let why = Some("the voice agent no longer exists".into());
+                end_call(&self.store, call.id, EndReason::Failed, why).await?;
+                Ok(None)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
     /// Common start of both jobs: the call, or what to do instead.
     async fn claim(&self, job: &Job) -> Result<Result<(String, Call), JobOutcome>, JobError> {
         let id = call_id(job)?;
@@ -193,19 +206,8 @@ impl CallRunner {
         if !step(&self.store, call.id, CallEvent::Dial).await? {
             return Ok(JobOutcome::Done);
         }
-        let interview = match self.store.interview(&team_id, &call.interview.id).await {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => {
-                end_call(
-                    &self.store,
-                    call.id,
-                    EndReason::Failed,
-                    Some("the voice agent no longer exists".into()),
-                )
-                .await?;
-                return Ok(JobOutcome::Done);
-            }
-            Err(e) => return Err(e.into()),
+        let Some(interview) = self.interview_of(&team_id, &call).await? else {
+            return Ok(JobOutcome::Done);
         };
         let req = DialRequest {
             call_id: call.id,
@@ -249,19 +251,8 @@ impl CallRunner {
             Some(Ok(s)) => s,
             _ => return Err(JobError::Payload("no persona".into())),
         };
-        let interview = match self.store.interview(&team_id, &call.interview.id).await {
-            Ok(i) => i,
-            Err(StoreError::NotFound) => {
-                end_call(
-                    &self.store,
-                    call.id,
-                    EndReason::Failed,
-                    Some("the voice agent no longer exists".into()),
-                )
-                .await?;
-                return Ok(JobOutcome::Done);
-            }
-            Err(e) => return Err(e.into()),
+        let Some(interview) = self.interview_of(&team_id, &call).await? else {
+            return Ok(JobOutcome::Done);
         };
         for ev in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer] {
             if !step(&self.store, call.id, ev).await? {
