@@ -5,11 +5,11 @@
 //! wait in line and the wait shows in each turn's `stt_queue_ms`, instead of every call's
 //! decoding slowing down together and the 20 ms frame clocks starving.
 
+use parley_speech::tts::CachedTts;
 use parley_speech::{SpeechError, SpeechToText, TextToSpeech};
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{OnceCell, Semaphore};
+use tokio::sync::Semaphore;
 use tokio::time::Instant;
 
 /// A transcription with where its time went.
@@ -62,9 +62,6 @@ impl SttPool {
     }
 }
 
-/// One cached text's audio, filled once.
-type AudioCell = Arc<OnceCell<Arc<[i16]>>>;
-
 /// Synthesized speech with its cost (zero when it came from the cache).
 #[derive(Debug, Clone)]
 pub struct Synthesis {
@@ -72,66 +69,62 @@ pub struct Synthesis {
     pub work: Duration,
 }
 
-/// Text-to-speech with a cache of fixed texts and at most `workers` syntheses at once.
+/// Any engine, shared, as the cache's inner engine.
+struct Shared(Arc<dyn TextToSpeech>);
+
+impl TextToSpeech for Shared {
+    fn synthesize(&self, text: &str) -> Result<Vec<i16>, SpeechError> {
+        self.0.synthesize(text)
+    }
+}
+
+/// Text-to-speech with the cache of fixed texts and at most `workers` syntheses at once.
 ///
 /// Fixed texts (greetings, questions) are synthesized once per process and shared by every
-/// call; two calls asking for the same text at once wait for one synthesis (single flight).
+/// call (`parley_speech`'s [`CachedTts`]: an LRU bounded by samples, single flight when two
+/// calls ask for the same text at once); a cache hit does not wait for a worker.
 #[derive(Clone)]
 pub struct TtsService {
-    engine: Arc<dyn TextToSpeech>,
+    cache: Arc<CachedTts<Shared>>,
     slots: Arc<Semaphore>,
-    cache: Arc<Mutex<HashMap<String, AudioCell>>>,
-    max_entries: usize,
 }
+
+/// Cached audio kept per process: about 30 minutes of speech at 8 kHz (28 MB).
+const CACHE_SAMPLES: usize = 8000 * 60 * 30;
 
 impl TtsService {
     pub fn new(engine: Arc<dyn TextToSpeech>, workers: usize) -> Self {
         TtsService {
-            engine,
+            cache: Arc::new(CachedTts::new(Shared(engine), CACHE_SAMPLES)),
             slots: Arc::new(Semaphore::new(workers.max(1))),
-            cache: Arc::default(),
-            max_entries: 4096,
         }
-    }
-
-    async fn run(&self, text: &str) -> Result<Arc<[i16]>, SpeechError> {
-        let _slot = self.slots.acquire().await.expect("never closed");
-        let engine = self.engine.clone();
-        let text = text.to_string();
-        let pcm = tokio::task::spawn_blocking(move || engine.synthesize(&text))
-            .await
-            .map_err(|e| SpeechError::Engine(format!("text-to-speech worker died: {e}")))??;
-        Ok(pcm.into())
     }
 
     /// Synthesizes `text`; `fixed` texts are cached.
     pub async fn synthesize(&self, text: &str, fixed: bool) -> Result<Synthesis, SpeechError> {
-        let started = Instant::now();
-        if !fixed {
-            let pcm = self.run(text).await?;
-            return Ok(Synthesis {
-                pcm,
-                work: started.elapsed(),
-            });
-        }
-        let cell = {
-            let mut c = self.cache.lock().expect("tts cache lock");
-            if c.len() >= self.max_entries && !c.contains_key(text) {
-                c.clear(); // crude bound; fixed texts are few and re-synthesized on demand
+        if fixed {
+            if let Some(pcm) = self.cache.get(text) {
+                return Ok(Synthesis {
+                    pcm,
+                    work: Duration::ZERO,
+                });
             }
-            c.entry(text.to_string()).or_default().clone()
-        };
-        let mut did_work = false;
-        let pcm = cell
-            .get_or_try_init(|| {
-                did_work = true;
-                self.run(text)
-            })
-            .await?
-            .clone();
+        }
+        let started = Instant::now();
+        let _slot = self.slots.acquire().await.expect("never closed");
+        let (cache, text) = (self.cache.clone(), text.to_string());
+        let pcm = tokio::task::spawn_blocking(move || {
+            if fixed {
+                cache.synthesize_cached(&text)
+            } else {
+                cache.inner().synthesize(&text).map(Arc::from)
+            }
+        })
+        .await
+        .map_err(|e| SpeechError::Engine(format!("text-to-speech worker died: {e}")))??;
         Ok(Synthesis {
             pcm,
-            work: if did_work { started.elapsed() } else { Duration::ZERO },
+            work: started.elapsed(),
         })
     }
 }
