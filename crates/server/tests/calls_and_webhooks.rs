@@ -2,7 +2,7 @@
 //! persisted webhook deliveries to a real receiver on loopback.
 
 mod common;
-use common::{eventually, Client, Db, Receiver, TestServer};
+use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use parley_core::webhook::verify_signature;
 use reqwest::StatusCode;
 use serde_json::{json, Value};
@@ -17,22 +17,6 @@ on_both_databases!(
     hangup_cancels_a_queued_call,
     two_servers_share_the_queue_without_double_work,
 );
-
-async fn wait_final(c: &Client, id: &str) -> Value {
-    eventually(20, "the call to end", || async {
-        let r = c.get(&format!("/interview_response/{id}")).await;
-        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
-    })
-    .await
-}
-
-fn bodies(rx: &Receiver, event: &str) -> Vec<Value> {
-    rx.received()
-        .iter()
-        .filter(|r| r.headers["x-parley-event"] == event)
-        .map(|r| serde_json::from_str(&r.body).unwrap())
-        .collect()
-}
 
 async fn a_call_is_queued_dialed_and_reported(db: Db) {
     let ts = TestServer::start(db).await;
@@ -84,7 +68,7 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
     assert_eq!(call["metadata"]["appointment"], "Tuesday 3pm");
     let id = call["id"].as_str().unwrap();
 
-    let done = wait_final(&c, id).await;
+    let done = wait_final(&c, id, 20).await;
     assert_eq!(done["status"], "FAILED");
     assert_eq!(done["end_reason"], "failed");
     assert!(
@@ -109,7 +93,7 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
         (rx.received().len() >= 4).then_some(())
     })
     .await;
-    let progress: Vec<String> = bodies(&rx, "CALL_PROGRESS")
+    let progress: Vec<String> = events(&rx, "CALL_PROGRESS")
         .iter()
         .map(|b| b["progress"].as_str().unwrap().to_string())
         .collect();
@@ -123,7 +107,7 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
             .iter()
             .collect()
     );
-    let finals = bodies(&rx, "NEW_RESPONSE");
+    let finals = events(&rx, "NEW_RESPONSE");
     assert_eq!(finals.len(), 1);
     assert_eq!(finals[0]["id"], id);
     assert_eq!(finals[0]["status"], "FAILED");
@@ -161,7 +145,7 @@ async fn a_call_is_queued_dialed_and_reported(db: Db) {
         .await
         .ok()
         .clone();
-    wait_final(&c, other["id"].as_str().unwrap()).await;
+    wait_final(&c, other["id"].as_str().unwrap(), 20).await;
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     assert_eq!(rx.received().len(), 4);
 
@@ -513,7 +497,7 @@ async fn two_servers_share_the_queue_without_double_work(db: Db) {
     })
     .await;
     tokio::time::sleep(std::time::Duration::from_millis(500)).await;
-    let got = bodies(&rx, "CALL_PROGRESS");
+    let got = events(&rx, "CALL_PROGRESS");
     assert_eq!(got.len(), 90, "queued, dialing, ended for each call, once each");
     for call in r["call_ids"].as_array().unwrap() {
         let steps: Vec<_> = got

@@ -5,7 +5,7 @@
 //! barge-in and backchannel are checked on the stereo recording (caller left, agent right).
 
 mod common;
-use common::{eventually, Client, Db, Receiver, TestServer};
+use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -85,14 +85,6 @@ async fn place(c: &Client, agent: &Value, number: &str, name: &str) -> String {
     call["id"].as_str().unwrap().to_string()
 }
 
-async fn wait_final(c: &Client, id: &str, secs: u64) -> Value {
-    eventually(secs, "the call to end", || async {
-        let r = c.get(&format!("/interview_response/{id}")).await;
-        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
-    })
-    .await
-}
-
 /// Per-20 ms frame levels (dBFS) of the recording's two channels.
 fn levels(wav: &[u8]) -> (Vec<f32>, Vec<f32>) {
     let mut r = hound::WavReader::new(std::io::Cursor::new(wav)).unwrap();
@@ -136,14 +128,6 @@ fn lines(call: &Value, author: &str) -> Vec<String> {
         .iter()
         .filter(|t| t["author"] == author)
         .map(|t| t["text"].as_str().unwrap().to_string())
-        .collect()
-}
-
-fn events(rx: &Receiver, event: &str) -> Vec<Value> {
-    rx.received()
-        .iter()
-        .filter(|r| r.headers["x-parley-event"] == event)
-        .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect()
 }
 

@@ -5,7 +5,7 @@
 
 mod common;
 use axum::{routing::post, Json, Router};
-use common::{eventually, Client, Db, Receiver, TestServer};
+use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -85,19 +85,7 @@ async fn call_persona(c: &Client, agent: &Value, number: &str) -> Value {
         .ok()
         .clone();
     let id = call["id"].as_str().unwrap().to_string();
-    eventually(180, "the call to end", || async {
-        let r = c.get(&format!("/interview_response/{id}")).await;
-        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
-    })
-    .await
-}
-
-fn events(rx: &Receiver, event: &str) -> Vec<Value> {
-    rx.received()
-        .iter()
-        .filter(|r| r.headers["x-parley-event"] == event)
-        .map(|r| serde_json::from_str(&r.body).unwrap())
-        .collect()
+    wait_final(c, &id, 180).await
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -339,3 +339,21 @@ impl Receiver {
         self.handle.abort();
     }
 }
+
+/// Waits until the call has ended; returns it.
+pub async fn wait_final(c: &Client, id: &str, secs: u64) -> Value {
+    eventually(secs, "the call to end", || async {
+        let r = c.get(&format!("/interview_response/{id}")).await;
+        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
+    })
+    .await
+}
+
+/// The JSON bodies a receiver got for one event type, in order.
+pub fn events(rx: &Receiver, event: &str) -> Vec<Value> {
+    rx.received()
+        .iter()
+        .filter(|r| r.headers["x-parley-event"] == event)
+        .map(|r| serde_json::from_str(&r.body).unwrap())
+        .collect()
+}
