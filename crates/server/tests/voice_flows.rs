@@ -58,7 +58,7 @@ async fn call_persona(c: &Client, agent: &Value, number: &str) -> Value {
             json!({
                 "name": "Riley Support",
                 "rings": 1,
-                "rules": [{"when_heard": "help", "then": {"action": "say", "text": "My internet | is down since this morning."}}],
+                "rules": [{"when_heard": "help", "then": {"action": "say", "text": "My internet | is down since this morning.", "pause_ms": 350}}],
                 "steps": [{"action": "silent"}, {"action": "silent"}]
             }),
         )
