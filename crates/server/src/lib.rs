@@ -38,9 +38,10 @@ pub struct Settings {
     /// SIP listening address (reserved: SIP trunks arrive with the telephony work).
     #[arg(long, env = "PARLEY_SIP_BIND", default_value = "127.0.0.1:5060")]
     pub sip_bind: String,
-    /// Base URL at which webhooks, recordings and media streams reach this server.
-    #[arg(long, env = "PARLEY_PUBLIC_URL", default_value = "http://127.0.0.1:8080")]
-    pub public_url: String,
+    /// Base URL at which webhooks, recordings and media streams reach this server (default:
+    /// http:// and the bind address).
+    #[arg(long, env = "PARLEY_PUBLIC_URL")]
+    pub public_url: Option<String>,
     /// Requests per minute per team (0 = no limit).
     #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
@@ -171,6 +172,14 @@ impl Settings {
     }
 
     /// Connects and migrates, creating the data dir for SQLite.
+    /// The base URL recordings are reached at: `PARLEY_PUBLIC_URL`, else the bind address.
+    pub fn public_url(&self) -> String {
+        self.public_url
+            .clone()
+            .filter(|u| !u.is_empty())
+            .unwrap_or_else(|| format!("http://{}", self.bind))
+    }
+
     pub fn speech_settings(&self) -> speech::SpeechSettings {
         speech::SpeechSettings {
             stt_workers: self.stt_workers,
@@ -186,7 +195,7 @@ impl Settings {
             max_concurrent_calls: self.max_concurrent_calls.max(1),
             lease: Duration::from_secs(self.job_lease_secs.max(3)),
             recordings_dir: self.data_dir.join("recordings"),
-            public_url: self.public_url.clone(),
+            public_url: self.public_url(),
             endpoint: Duration::from_millis(self.endpoint_ms.clamp(100, 3000)),
             line_watchdog: Duration::from_secs(self.line_watchdog_secs.max(1)),
             allow_private_webhooks: self.allow_private_webhooks,
