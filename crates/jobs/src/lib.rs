@@ -4,10 +4,9 @@
 //!   concurrency; a job whose process died is taken again when its lease expires.
 //! - [`delivery`]: webhook deliveries: signed POSTs, retried with exponential backoff and jitter
 //!   for at least 24 hours, refused for private and loopback addresses unless allowed.
+//! - [`JobHandler`]: handlers registered by higher layers (the server runs calls through it).
 //! - [`guard`]: the private-address guard, applied at DNS resolution so a name that resolves to a
 //!   private address is refused too (no DNS-rebinding bypass).
-//! - [`dial`]: the dial job: takes a queued call to the phone network under the team's
-//!   concurrency limit.
 //!
 //! Decision: a small table polled with `FOR UPDATE SKIP LOCKED` (PostgreSQL) rather than a queue
 //! crate. The one crate covering both databases (apalis) would add its own schema and worker
@@ -15,14 +14,10 @@
 //! its dial job), which a plain table in Parley's own schema gives directly.
 
 pub mod delivery;
-pub mod dial;
 pub mod guard;
 pub mod runner;
 
 pub use runner::{JobsConfig, JobsHandle, Runner};
-
-/// The dial job's fallback without a phone network (see [`dial`]).
-pub use dial::NO_NETWORK;
 
 /// What a job handler asks the runner to do next.
 #[derive(Debug)]

@@ -1,6 +1,6 @@
 //! The job loop.
 
-use crate::{delivery, dial, JobError, JobHandler, JobOutcome};
+use crate::{delivery, JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store};
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -140,7 +140,6 @@ impl Runner {
         let outcome = match job.kind.as_str() {
             k if self.handlers.contains_key(k) => self.handlers[k].run(&job).await,
             parley_store::webhooks::DELIVERY_JOB => delivery::run(&self.store, &self.http, &self.config, &job).await,
-            parley_store::calls::DIAL_JOB => dial::run(&self.store, &job).await,
             other => Err(JobError::Payload(format!("unknown job kind {other}"))),
         };
         let result = match outcome {
