@@ -119,7 +119,10 @@ fn a_second_piper_shares_the_runtime() {
         &json,
         PiperConfig {
             warm_up: false,
-            length_scale: Some(1.3),
+            // Well apart from 1.0 and without duration noise: the default voice's own noise_w
+            // moves a sentence's length by ~10 % from one synthesis to the next.
+            length_scale: Some(1.6),
+            noise_w: Some(0.0),
             ..Default::default()
         },
     )
@@ -127,8 +130,8 @@ fn a_second_piper_shares_the_runtime() {
     let normal = first.synthesize("One two three four five.").unwrap();
     let slow = second.synthesize("One two three four five.").unwrap();
     assert!(
-        seconds(&slow) > seconds(&normal) * 1.1,
-        "length_scale 1.3: {:.2} s vs {:.2} s",
+        seconds(&slow) > seconds(&normal) * 1.25,
+        "length_scale 1.6: {:.2} s vs {:.2} s",
         seconds(&slow),
         seconds(&normal)
     );
