@@ -29,6 +29,9 @@ pub enum ApiError {
         retry_after_s: u64,
     },
     MethodNotAllowed,
+    /// 400 listing every problem of a document (an automation's graph): `error` joins them, and
+    /// a Parley-added `problems` key lists each `{field, message}` for a builder to place.
+    Problems(Vec<ValidationError>),
     Internal(String),
 }
 
@@ -78,6 +81,11 @@ impl ApiError {
                 "Method not allowed".into(),
                 "method_not_allowed",
             ),
+            ApiError::Problems(errs) => (
+                StatusCode::BAD_REQUEST,
+                errs.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "),
+                errs.first().map_or("invalid_request", |e| e.code),
+            ),
             ApiError::Internal(_) => (
                 StatusCode::INTERNAL_SERVER_ERROR,
                 "Internal server error".into(),
@@ -92,6 +100,19 @@ impl From<ValidationError> for ApiError {
         ApiError::BadRequest {
             message: e.to_string(),
             code: e.code,
+        }
+    }
+}
+
+impl From<parley_automation::AutomationError> for ApiError {
+    fn from(e: parley_automation::AutomationError) -> Self {
+        use parley_automation::AutomationError as A;
+        match e {
+            A::Invalid(errs) => ApiError::Problems(errs),
+            A::NotFound => ApiError::NotFound("Automation not found"),
+            A::Unauthorized => ApiError::Unauthorized,
+            A::Conflict(m) => ApiError::Conflict(m),
+            A::Store(e) => e.into(),
         }
     }
 }
@@ -115,6 +136,12 @@ impl IntoResponse for ApiError {
         let body = if matches!(self, ApiError::Unauthorized) {
             // Exactly Thoughtly's body.
             json!({ "error": message })
+        } else if let ApiError::Problems(errs) = &self {
+            let problems: Vec<_> = errs
+                .iter()
+                .map(|e| json!({ "field": e.field, "message": e.message }))
+                .collect();
+            json!({ "data": null, "error": message, "code": code, "problems": problems })
         } else {
             json!({ "data": null, "error": message, "code": code })
         };

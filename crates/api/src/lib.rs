@@ -67,12 +67,14 @@ pub struct AppState {
     pub rate_limit: auth::TeamRateLimit,
     pub metrics: Arc<metrics::Metrics>,
     pub jobs: JobsHandle,
+    pub automations: parley_automation::service::Automations,
 }
 
 impl AppState {
     pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
         AppState {
             rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute, &store),
+            automations: parley_automation::service::Automations::new(store.clone()),
             store,
             config: Arc::new(config),
             metrics: metrics::Metrics::new(),
@@ -87,7 +89,7 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{calls, contacts, interviews, sandbox, system, webhooks};
+    use routes::{automations, calls, contacts, interviews, sandbox, system, webhooks};
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
         .route("/contact", get(contacts::list))
@@ -121,6 +123,15 @@ pub fn router(state: AppState) -> Router {
                 .delete(sandbox::unbind_number),
         )
         .route("/sandbox/call_in", post(sandbox::call_in))
+        .route("/automation", get(automations::list).post(automations::create))
+        .route(
+            "/automation/{id}",
+            get(automations::get_one).delete(automations::delete_one),
+        )
+        .route("/automation/{id}/update", post(automations::update))
+        .route("/automation/{id}/runs", get(automations::runs))
+        .route("/automation_run/{id}", get(automations::get_run))
+        .route("/automation_run/{id}/cancel", post(automations::cancel_run))
         .route("/webhooks/subscribe", post(webhooks::subscribe))
         .route("/webhooks/unsubscribe", delete(webhooks::unsubscribe))
         .route("/webhooks", get(webhooks::list))
@@ -130,6 +141,7 @@ pub fn router(state: AppState) -> Router {
 
     Router::new()
         .merge(team_routes)
+        .route("/webhook/automation/{id}", post(automations::webhook))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! entities' `ToSchema` derives, so it cannot drift from the code.
 
-use crate::routes::{calls, contacts, interviews, sandbox, system, webhooks};
+use crate::routes::{automations, calls, contacts, interviews, sandbox, system, webhooks};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -15,6 +15,8 @@ use utoipa::{Modify, OpenApi};
         webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,
         sandbox::list_personas, sandbox::create_persona, sandbox::get_persona, sandbox::delete_persona,
         sandbox::bind_number, sandbox::list_numbers, sandbox::unbind_number, sandbox::call_in, sandbox::recording,
+        automations::list, automations::create, automations::get_one, automations::update, automations::delete_one,
+        automations::runs, automations::get_run, automations::cancel_run, automations::webhook,
         system::health, system::metrics,
     ),
     modifiers(&Auth),

@@ -3,6 +3,30 @@
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::sync::atomic::{AtomicI64, Ordering};
+
+/// How far this process's clock is moved ahead of the system clock, in milliseconds.
+///
+/// Why: automations wait for days ("24 hours before the appointment") and keep calling hours in
+/// the callee's zone; tests move the clock instead of waiting (`advance_clock`). Every "now" of
+/// Parley (job due times, timers, timestamps) reads [`Timestamp::now`], so moving it moves them
+/// all consistently. Zero unless a test or `PARLEY_CLOCK_OFFSET_MS` sets it.
+static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
+
+/// Moves this process's clock forward (or back) by `ms`.
+pub fn advance_clock(ms: i64) {
+    CLOCK_OFFSET_MS.fetch_add(ms, Ordering::SeqCst);
+}
+
+/// The current clock offset (see [`advance_clock`]).
+pub fn clock_offset_ms() -> i64 {
+    CLOCK_OFFSET_MS.load(Ordering::SeqCst)
+}
+
+/// Sets the clock offset outright (`PARLEY_CLOCK_OFFSET_MS` at start-up).
+pub fn set_clock_offset_ms(ms: i64) {
+    CLOCK_OFFSET_MS.store(ms, Ordering::SeqCst);
+}
 
 /// A UTC instant with millisecond precision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -10,7 +34,7 @@ pub struct Timestamp(pub i64);
 
 impl Timestamp {
     pub fn now() -> Self {
-        Timestamp(Utc::now().timestamp_millis())
+        Timestamp(Utc::now().timestamp_millis() + clock_offset_ms())
     }
 
     pub fn millis(self) -> i64 {

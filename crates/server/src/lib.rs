@@ -126,6 +126,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_CALLER_ID", default_value = "+12025550100")]
     pub caller_id: String,
 
+    /// Moves this process's clock ahead by this many milliseconds (tests of schedules and
+    /// day-long delays in a separate process; keep 0 in production).
+    #[arg(long, env = "PARLEY_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
+    pub clock_offset_ms: i64,
+
     #[arg(long, env = "PARLEY_LOG", default_value = "info")]
     pub log: String,
     /// Log format: `text` or `json`.
@@ -245,6 +250,9 @@ impl Running {
 
 /// Starts the API (and the job runner unless disabled) on `settings.bind` (port 0 picks one).
 pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running> {
+    if settings.clock_offset_ms != 0 {
+        parley_core::time::set_clock_offset_ms(settings.clock_offset_ms);
+    }
     let (tx, rx) = watch::channel(false);
     let jobs = JobsHandle::default();
     let mut tasks = Vec::new();
@@ -275,6 +283,14 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
                 parley_store::sandbox::SANDBOX_CALL_IN_JOB,
                 Arc::new(calls::CallIn(calls.clone())),
             );
+        let engine = parley_automation::Engine::new(
+            store.clone(),
+            parley_automation::EngineConfig {
+                allow_private_http: settings.allow_private_webhooks,
+                ..Default::default()
+            },
+        );
+        let runner = engine.register(runner);
         tasks.push(tokio::spawn(runner.run(rx.clone())));
     }
     let app = parley_api::router(state);

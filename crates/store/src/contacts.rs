@@ -85,13 +85,26 @@ impl Store {
     pub async fn upsert_contact(&self, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
         // Fast path: a new contact without tags is a row of a group-committed batch (see
         // `batch`); the transaction below is for updates and tag rows.
-        if c.tags.is_empty() {
+        // An automation listening for new contacts or tags takes the transaction path, whose
+        // trigger events commit with the contact.
+        let hooked = self
+            .has_live_trigger(team_id, &["contact_created", "tag_added"])
+            .await?;
+        if c.tags.is_empty() && !hooked {
             if let Some(contact) = self.contact_batcher.insert(team_id, c).await? {
                 return Ok(Upserted { contact, created: true });
             }
         }
         let mut w = self.begin_write().await?;
+        let old_tags = if hooked {
+            existing_tags(&mut w.tx, team_id, &c.phone_number).await?
+        } else {
+            Vec::new()
+        };
         let up = upsert_in(&mut w.tx, team_id, c).await?;
+        if hooked {
+            contact_events(&mut w.tx, team_id, &up.contact, up.created, &old_tags).await?;
+        }
         w.commit().await?;
         Ok(up)
     }
@@ -218,12 +231,14 @@ impl Store {
     ) -> Result<std::result::Result<Contact, parley_core::ValidationError>> {
         let mut w = self.begin_write().await?;
         let mut c = contact_in(&mut w.tx, team_id, id).await?;
+        let old_tags = c.tags.clone();
         match change(&c.tags) {
             Ok(tags) => c.tags = tags,
             Err(e) => return Ok(Err(e)),
         }
         save(&mut w.tx, &mut c).await?;
         write_tags(&mut w.tx, &c).await?;
+        contact_events(&mut w.tx, team_id, &c, false, &old_tags).await?;
         w.commit().await?;
         Ok(Ok(c))
     }
@@ -336,6 +351,38 @@ pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str,
         contact: existing,
         created: false,
     })
+}
+
+/// The tags of the team's contact with this number (none if it does not exist yet).
+async fn existing_tags(tx: &mut Transaction<'static, Any>, team_id: &str, phone_number: &str) -> Result<Vec<String>> {
+    let row = sqlx::query("SELECT tags FROM contacts WHERE team_id = $1 AND phone_number = $2")
+        .bind(team_id)
+        .bind(phone_number)
+        .fetch_optional(&mut **tx)
+        .await?;
+    Ok(match row {
+        Some(r) => serde_json::from_str(&r.try_get::<String, _>("tags")?)?,
+        None => Vec::new(),
+    })
+}
+
+/// Queues the automation trigger events of a contact write: created, and each tag it gained.
+async fn contact_events(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    c: &Contact,
+    created: bool,
+    old_tags: &[String],
+) -> Result<()> {
+    if created {
+        let ev = serde_json::json!({ "type": "contact_created", "contact_id": c.id });
+        crate::automations::enqueue_event(tx, team_id, "contact_created", &ev).await?;
+    }
+    for tag in c.tags.iter().filter(|t| !old_tags.contains(t)) {
+        let ev = serde_json::json!({ "type": "tag_added", "contact_id": c.id, "tag": tag });
+        crate::automations::enqueue_event(tx, team_id, "tag_added", &ev).await?;
+    }
+    Ok(())
 }
 
 async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {

@@ -17,6 +17,7 @@
 //!   transactions that read before they write (which the busy timeout cannot retry), and keeps
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
+pub mod automations;
 mod batch;
 pub mod calls;
 pub mod contacts;

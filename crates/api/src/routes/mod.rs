@@ -1,5 +1,6 @@
 //! Handlers, one module per resource.
 
+pub mod automations;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;

@@ -2,6 +2,8 @@
 //! fresh PostgreSQL database per test), a real HTTP client, and a real webhook receiver.
 #![allow(dead_code)]
 
+pub mod automation;
+
 use clap::Parser;
 use parley_server::{Running, Settings};
 use parley_store::Store;

@@ -1,0 +1,142 @@
+//! `/automation…`, `/automation_run…` and the public `POST /webhook/automation/{id}` (API.md
+//! "Automations"). The automation crate does the work; this module maps HTTP onto it.
+//!
+//! The webhook URL carries no auth headers (integrations post to it as it is); an automation
+//! can require the team's `x-api-token` on it. It is outside the per-team rate limit of the
+//! authenticated routes but inside the body size limit (413).
+
+use crate::auth::Team;
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{ApiJson, Params};
+use crate::{ok, AppState};
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
+use parley_automation::service::Fired;
+use parley_automation::AutomationError;
+use serde_json::{json, Value};
+
+const RUN_404: &str = "Run not found";
+
+fn run_err(e: AutomationError) -> ApiError {
+    match e {
+        AutomationError::NotFound => ApiError::NotFound(RUN_404),
+        other => other.into(),
+    }
+}
+
+#[utoipa::path(get, path = "/automation", tag = "automations",
+    responses((status = 200, description = "The team's automations, newest first")))]
+pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.list(&team.id).await?))
+}
+
+#[utoipa::path(post, path = "/automation", tag = "automations", request_body = Object,
+    responses((status = 200, description = "The saved automation (version 1)"),
+              (status = 400, description = "Every problem of the graph, located by step (`problems`)")))]
+pub async fn create(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.create(&team.id, &body).await?))
+}
+
+#[utoipa::path(get, path = "/automation/{id}", tag = "automations",
+    responses((status = 200, description = "The automation"), (status = 404, description = "Automation not found")))]
+pub async fn get_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.get(&team.id, &id).await?))
+}
+
+#[utoipa::path(post, path = "/automation/{id}/update", tag = "automations", request_body = Object,
+    responses((status = 200, description = "The new version; runs in flight keep theirs"),
+              (status = 400, description = "Every problem, located by step"), (status = 404, description = "Automation not found")))]
+pub async fn update(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.update(&team.id, &id, &body).await?))
+}
+
+#[utoipa::path(delete, path = "/automation/{id}", tag = "automations",
+    responses((status = 200, description = "Deleted"), (status = 404, description = "Automation not found")))]
+pub async fn delete_one(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    s.automations.delete(&team.id, &id).await?;
+    Ok(ok(json!({ "id": id, "deleted": true })))
+}
+
+#[utoipa::path(get, path = "/automation/{id}/runs", tag = "automations",
+    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, description = "Runs, newest first")))]
+pub async fn runs(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+    p: Params,
+) -> ApiResult<Json<Value>> {
+    let num = |k: &str, d: i64| -> ApiResult<i64> {
+        p.get(k)
+            .map(|v| {
+                v.parse::<i64>()
+                    .map_err(|_| ApiError::bad(format!("{k}: not a number")))
+            })
+            .transpose()
+            .map(|v| v.unwrap_or(d))
+    };
+    let (page, limit) = (num("page", 0)?, num("limit", 50)?);
+    Ok(ok(s.automations.runs(&team.id, &id, page, limit).await?))
+}
+
+#[utoipa::path(get, path = "/automation_run/{id}", tag = "automations",
+    responses((status = 200, description = "The run with each step's input, output, error, attempt and timing"),
+              (status = 404, description = "Run not found")))]
+pub async fn get_run(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.run(&team.id, &id).await.map_err(run_err)?))
+}
+
+#[utoipa::path(post, path = "/automation_run/{id}/cancel", tag = "automations",
+    responses((status = 200, description = "The canceled run"), (status = 404, description = "Run not found"),
+              (status = 409, description = "The run already ended")))]
+pub async fn cancel_run(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
+    Ok(ok(s.automations.cancel(&team.id, &id).await.map_err(run_err)?))
+}
+
+#[utoipa::path(post, path = "/webhook/automation/{id}", tag = "automations", request_body = Object, security(()),
+    responses((status = 202, description = "Live: a run started, `{run_id}`"),
+              (status = 200, description = "Draft: the body is kept as sample data"),
+              (status = 400, description = "Not a JSON object"), (status = 401, description = "x-api-token required and wrong"),
+              (status = 404, description = "Automation not found"), (status = 413, description = "Body over the size limit")))]
+pub async fn webhook(
+    State(s): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<Value>,
+) -> ApiResult<Response> {
+    let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
+    Ok(match s.automations.fire_webhook(&id, token, body).await? {
+        Fired::Started(run_id) => {
+            s.jobs.wake();
+            (StatusCode::ACCEPTED, ok(json!({ "run_id": run_id }))).into_response()
+        }
+        Fired::Sampled => ok(json!({ "sampled": true })).into_response(),
+    })
+}

@@ -1,0 +1,549 @@
+//! The durable interpreter: runs, trigger events and schedules as jobs of the job runner.
+//!
+//! - A run is one job (`automation_run`). Each slice of it loads the run, records the next step
+//!   as started (its rendered input, the attempt), acts, then records the step's output and the
+//!   run's next state in one transaction. A process killed at any point leaves either a step not
+//!   recorded as started (it runs), or started but not finished (it runs again as the next
+//!   attempt, with the durable state it saved: a placed call is found again, a delay keeps its
+//!   due time), never a step lost or a call placed twice.
+//! - Waiting (a delay, a call in progress, an HTTP retry) is the run's job rescheduled for the
+//!   due time: a run waiting for tomorrow is a row, not a task.
+//! - A trigger event (`automation_event`: call completed, contact created, tag added) starts one
+//!   run per matching live automation, keyed by the event so a repeated event job starts none.
+//! - A schedule (`automation_schedule`) fires the slot stored on the automation, keyed by the
+//!   slot (never twice, even with several processes), then moves to the next slot.
+
+use crate::model::{Spec, StepKind, Trigger};
+use crate::state::RunState;
+use crate::steps::{self, Flow, StepCtx, StepResult};
+use crate::template::Templates;
+use crate::validate;
+use chrono_tz::Tz;
+use parley_jobs::{JobError, JobHandler, JobOutcome, JobsConfig, Runner};
+use parley_store::automations::{NewRun, RunRow, StepDone, EVENT_JOB, RUN_JOB, SCHEDULE_JOB};
+use parley_store::jobs::Job;
+use parley_store::{now_ms, Store, StoreError};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tracing::warn;
+use uuid::Uuid;
+
+/// Settings of the engine.
+#[derive(Debug, Clone)]
+pub struct EngineConfig {
+    /// Let HTTP steps reach private and loopback addresses (tests, trusted networks).
+    pub allow_private_http: bool,
+    /// How often a call step looks at its call (it is also woken when the call ends).
+    pub call_poll: Duration,
+    /// Steps one job slice runs before yielding to other runs.
+    pub slice_steps: usize,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            allow_private_http: false,
+            call_poll: Duration::from_secs(3),
+            slice_steps: 50,
+        }
+    }
+}
+
+pub struct Engine {
+    store: Store,
+    templates: Templates,
+    http: reqwest::Client,
+    config: EngineConfig,
+    /// Parsed specs by (automation, version): versions never change once saved.
+    specs: Mutex<HashMap<(String, i64), Arc<Spec>>>,
+}
+
+impl Engine {
+    pub fn new(store: Store, config: EngineConfig) -> Arc<Engine> {
+        let http = parley_jobs::delivery::client(&JobsConfig {
+            allow_private_webhooks: config.allow_private_http,
+            webhook_timeout: Duration::from_secs(60),
+            ..JobsConfig::default()
+        });
+        Arc::new(Engine {
+            store,
+            templates: Templates::new(),
+            http,
+            config,
+            specs: Mutex::new(HashMap::new()),
+        })
+    }
+
+    /// Registers the engine's three job kinds with the runner.
+    pub fn register(self: &Arc<Self>, runner: Runner) -> Runner {
+        runner
+            .with_handler(RUN_JOB, Arc::new(Handler(self.clone(), Kind::Run)))
+            .with_handler(EVENT_JOB, Arc::new(Handler(self.clone(), Kind::Event)))
+            .with_handler(SCHEDULE_JOB, Arc::new(Handler(self.clone(), Kind::Schedule)))
+    }
+
+    async fn spec(&self, automation_id: &str, version: i64) -> Result<Arc<Spec>, JobError> {
+        let key = (automation_id.to_string(), version);
+        if let Some(s) = self.specs.lock().expect("spec cache").get(&key) {
+            return Ok(s.clone());
+        }
+        let raw = self.store.automation_version(automation_id, version).await?;
+        let spec: Spec = serde_json::from_value(raw)
+            .map_err(|e| JobError::Payload(format!("automation {automation_id} v{version}: {e}")))?;
+        let spec = Arc::new(spec);
+        let mut cache = self.specs.lock().expect("spec cache");
+        if cache.len() > 1000 {
+            cache.clear();
+        }
+        cache.insert(key, spec.clone());
+        Ok(spec)
+    }
+
+    /// Runs a slice of one run (see the module doc).
+    async fn run_slice(&self, job: &Job) -> Result<JobOutcome, JobError> {
+        let run_id: Uuid = job
+            .payload
+            .get("run_id")
+            .and_then(Value::as_str)
+            .and_then(|s| s.parse().ok())
+            .ok_or_else(|| JobError::Payload("automation_run without run_id".into()))?;
+        let run = match self.store.run_for_worker(run_id).await {
+            Ok(r) => r,
+            Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
+            Err(e) => return Err(e.into()),
+        };
+        if run.is_finished() {
+            return Ok(JobOutcome::Done);
+        }
+        let spec = self.spec(&run.automation_id, run.version).await?;
+        let team = self.store.team(&run.team_id).await?;
+        let zone: Tz = spec.time_zone.parse().unwrap_or(Tz::UTC);
+        let mut state: RunState = serde_json::from_value(run.state.clone())
+            .map_err(|e| JobError::Payload(format!("run {run_id} state: {e}")))?;
+        let ctx = StepCtx {
+            store: &self.store,
+            templates: &self.templates,
+            http: &self.http,
+            team_id: &run.team_id,
+            allow_premium: team.allow_premium,
+            allow_private_http: self.config.allow_private_http,
+            run_id,
+            spec: &spec,
+            automation_zone: zone,
+            call_poll: self.config.call_poll,
+        };
+        for _ in 0..self.config.slice_steps {
+            let Some(slug) = state.cursor.clone() else {
+                // Nothing left (a run whose start has no step): it is complete.
+                self.end_without_step(&run, &state, "completed", None).await?;
+                return Ok(JobOutcome::Done);
+            };
+            let Some(step) = spec.step(&slug) else {
+                let err = format!("step `{slug}` does not exist in version {}", run.version);
+                self.end_without_step(&run, &state, "failed", Some(&err)).await?;
+                return Ok(JobOutcome::Done);
+            };
+            let vars = state.template_vars(
+                &json!({ "id": run.automation_id, "name": spec.name, "time_zone": spec.time_zone }),
+                &json!({ "id": run_id, "started": steps::rfc3339(run.created) }),
+                &steps::rfc3339(now_ms()),
+            );
+            let rendered = steps::render_input(&self.templates, step, &vars);
+            let input = match &rendered {
+                Ok(i) => i.clone(),
+                Err(_) => serde_json::to_value(&step.kind).unwrap_or(Value::Null),
+            };
+            let row = self
+                .store
+                .begin_step(run_id, state.seq, &slug, step.kind.type_name(), &input)
+                .await?;
+            let result = match rendered {
+                Ok(input) => steps::execute(&ctx, step, &input, &vars, &row, &mut state).await,
+                Err(e) => StepResult::Failed { error: e },
+            };
+            match self
+                .record(&run, &spec, &slug, step.kind.type_name(), &mut state, result)
+                .await?
+            {
+                Next::Continue => continue,
+                Next::Stop(outcome) => return Ok(outcome),
+            }
+        }
+        Ok(JobOutcome::RetryAt(now_ms(), "yielding to other runs".into()))
+    }
+
+    /// Writes a step's result and the run's next state; says whether the slice goes on.
+    async fn record(
+        &self,
+        run: &RunRow,
+        spec: &Spec,
+        slug: &str,
+        step_type: &str,
+        state: &mut RunState,
+        result: StepResult,
+    ) -> Result<Next, JobError> {
+        let seq = state.seq;
+        match result {
+            StepResult::Done { output, flow, contact } => {
+                state.vars.steps.insert(slug.to_string(), output.clone());
+                if let Some(c) = contact {
+                    state.vars.contact = Some(serde_json::to_value(&c).unwrap_or(Value::Null));
+                }
+                state.seq += 1;
+                let ended = matches!(flow, Flow::End);
+                state.cursor = match flow {
+                    Flow::End => None,
+                    Flow::Goto(Some(next)) => Some(next),
+                    Flow::Goto(None) => advance_loops(state, spec),
+                };
+                if ended {
+                    state.loops.clear();
+                }
+                let done = state.cursor.is_none();
+                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let ok = self
+                    .store
+                    .finish_step(&StepDone {
+                        run_id: run.id,
+                        seq,
+                        step_status: "completed",
+                        output: Some(&output),
+                        error: None,
+                        step_state: None,
+                        due_at: None,
+                        run_status: if done { "completed" } else { "running" },
+                        run_state: &run_state,
+                        waiting_call_id: None,
+                        wake_at: None,
+                        run_error: None,
+                        action_failed: None,
+                    })
+                    .await?;
+                Ok(if !ok || done {
+                    Next::Stop(JobOutcome::Done)
+                } else {
+                    Next::Continue
+                })
+            }
+            StepResult::Wait {
+                until,
+                state: step_state,
+                waiting_call,
+            } => {
+                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let call = waiting_call.map(|c| c.to_string());
+                let due = step_state.get("due_at").and_then(Value::as_i64);
+                let ok = self
+                    .store
+                    .finish_step(&StepDone {
+                        run_id: run.id,
+                        seq,
+                        step_status: "waiting",
+                        output: None,
+                        error: None,
+                        step_state: Some(&step_state),
+                        due_at: due,
+                        run_status: "waiting",
+                        run_state: &run_state,
+                        waiting_call_id: call.as_deref(),
+                        wake_at: Some(until),
+                        run_error: None,
+                        action_failed: None,
+                    })
+                    .await?;
+                Ok(Next::Stop(if ok {
+                    JobOutcome::RetryAt(until, format!("waiting: {step_type} {slug}"))
+                } else {
+                    JobOutcome::Done
+                }))
+            }
+            StepResult::Skipped { output } => {
+                state.vars.steps.insert(slug.to_string(), output.clone());
+                state.seq += 1;
+                state.cursor = None;
+                state.loops.clear();
+                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                self.store
+                    .finish_step(&StepDone {
+                        run_id: run.id,
+                        seq,
+                        step_status: "skipped",
+                        output: Some(&output),
+                        error: None,
+                        step_state: None,
+                        due_at: None,
+                        run_status: "completed",
+                        run_state: &run_state,
+                        waiting_call_id: None,
+                        wake_at: None,
+                        run_error: None,
+                        action_failed: None,
+                    })
+                    .await?;
+                Ok(Next::Stop(JobOutcome::Done))
+            }
+            StepResult::Failed { error } => {
+                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let run_error = format!("step {slug} ({step_type}): {error}");
+                let payload = json!({
+                    "run_id": run.id, "automation_id": run.automation_id, "step": slug,
+                    "action": step_type, "error": error,
+                });
+                self.store
+                    .finish_step(&StepDone {
+                        run_id: run.id,
+                        seq,
+                        step_status: "failed",
+                        output: None,
+                        error: Some(&error),
+                        step_state: None,
+                        due_at: None,
+                        run_status: "failed",
+                        run_state: &run_state,
+                        waiting_call_id: None,
+                        wake_at: None,
+                        run_error: Some(&run_error),
+                        action_failed: Some(&payload),
+                    })
+                    .await?;
+                Ok(Next::Stop(JobOutcome::Done))
+            }
+        }
+    }
+
+    async fn end_without_step(
+        &self,
+        run: &RunRow,
+        state: &RunState,
+        status: &str,
+        error: Option<&str>,
+    ) -> Result<(), JobError> {
+        self.store
+            .end_run(run.id, status, error, &serde_json::to_value(state).unwrap_or_default())
+            .await?;
+        Ok(())
+    }
+
+    /// Starts runs for one trigger event (see the module doc).
+    async fn event(&self, job: &Job) -> Result<JobOutcome, JobError> {
+        let team_id = job
+            .team_id
+            .as_deref()
+            .ok_or_else(|| JobError::Payload("event without team".into()))?;
+        let kind = job.payload.get("type").and_then(Value::as_str).unwrap_or_default();
+        let id_of = |k: &str| -> Result<Uuid, JobError> {
+            job.payload
+                .get(k)
+                .and_then(Value::as_str)
+                .and_then(|s| s.parse().ok())
+                .ok_or_else(|| JobError::Payload(format!("{kind} event without {k}")))
+        };
+        let key = Some(format!("event:{}", job.id));
+        match kind {
+            "call_completed" => {
+                let call_id = id_of("call_id")?;
+                self.store.wake_runs_waiting_on_call(call_id).await?;
+                let call = match self.store.call(team_id, call_id).await {
+                    Ok(c) => c,
+                    Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
+                    Err(e) => return Err(e.into()),
+                };
+                let payload = serde_json::to_value(&call).unwrap_or_default();
+                let contact = call.contact.as_ref().and_then(|c| serde_json::to_value(c).ok());
+                for a in self.store.live_automations(team_id, "call_completed").await? {
+                    let Ok(spec) = serde_json::from_value::<Spec>(a.spec.clone()) else {
+                        continue;
+                    };
+                    if let Trigger::CallCompleted {
+                        interview_ids,
+                        statuses,
+                        outcomes,
+                    } = &spec.trigger
+                    {
+                        let in_scope = (interview_ids.is_empty() || interview_ids.contains(&call.interview.id))
+                            && (statuses.is_empty() || statuses.iter().any(|s| s == call.status.as_str()))
+                            && (outcomes.is_empty() || call.outcome.as_ref().is_some_and(|o| outcomes.contains(o)));
+                        if in_scope {
+                            self.start(
+                                &a.team_id,
+                                &a.id,
+                                a.version,
+                                &spec,
+                                key.clone(),
+                                payload.clone(),
+                                contact.clone(),
+                            )
+                            .await?;
+                        }
+                    }
+                }
+            }
+            "contact_created" | "tag_added" => {
+                let contact = match self.store.contact(team_id, id_of("contact_id")?).await {
+                    Ok(c) => c,
+                    Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
+                    Err(e) => return Err(e.into()),
+                };
+                let cv = serde_json::to_value(&contact).unwrap_or_default();
+                let tag = job.payload.get("tag").and_then(Value::as_str).unwrap_or_default();
+                let payload = if kind == "tag_added" {
+                    json!({ "contact": cv, "tag": tag })
+                } else {
+                    cv.clone()
+                };
+                for a in self.store.live_automations(team_id, kind).await? {
+                    let Ok(spec) = serde_json::from_value::<Spec>(a.spec.clone()) else {
+                        continue;
+                    };
+                    let fires = match &spec.trigger {
+                        Trigger::ContactCreated {} => true,
+                        Trigger::TagAdded { tags } => tags.is_empty() || tags.iter().any(|t| t == tag),
+                        _ => false,
+                    };
+                    if fires {
+                        self.start(
+                            &a.team_id,
+                            &a.id,
+                            a.version,
+                            &spec,
+                            key.clone(),
+                            payload.clone(),
+                            Some(cv.clone()),
+                        )
+                        .await?;
+                    }
+                }
+            }
+            other => return Err(JobError::Payload(format!("unknown automation event {other}"))),
+        }
+        Ok(JobOutcome::Done)
+    }
+
+    /// Starts a run of `spec` (idempotent by `key`).
+    #[allow(clippy::too_many_arguments)]
+    async fn start(
+        &self,
+        team_id: &str,
+        automation_id: &str,
+        version: i64,
+        spec: &Spec,
+        key: Option<String>,
+        payload: Value,
+        contact: Option<Value>,
+    ) -> Result<Option<Uuid>, StoreError> {
+        let state = RunState::new(spec.start_slug(), spec.trigger.kind(), payload, contact);
+        self.store
+            .start_run(&NewRun {
+                team_id,
+                automation_id,
+                version,
+                trigger_key: key,
+                state: &serde_json::to_value(&state).unwrap_or_default(),
+            })
+            .await
+    }
+
+    /// Fires the schedule's stored slot once, then moves to the next.
+    async fn schedule(&self, job: &Job) -> Result<JobOutcome, JobError> {
+        let id = job
+            .payload
+            .get("automation_id")
+            .and_then(Value::as_str)
+            .ok_or_else(|| JobError::Payload("schedule without automation_id".into()))?;
+        let a = match self.store.automation_by_id(id).await {
+            Ok(a) => a,
+            Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
+            Err(e) => return Err(e.into()),
+        };
+        let (Some(slot), "live") = (a.schedule_next_at, a.mode.as_str()) else {
+            return Ok(JobOutcome::Done);
+        };
+        let now = now_ms();
+        if now < slot {
+            return Ok(JobOutcome::RetryAt(slot, "next slot".into()));
+        }
+        let spec: Spec =
+            serde_json::from_value(a.spec.clone()).map_err(|e| JobError::Payload(format!("automation {id}: {e}")))?;
+        let payload = json!({ "scheduled_at": steps::rfc3339(slot), "fired_at": steps::rfc3339(now) });
+        self.start(
+            &a.team_id,
+            &a.id,
+            a.version,
+            &spec,
+            Some(format!("slot:{slot}")),
+            payload,
+            None,
+        )
+        .await?;
+        // Slots missed while no process ran are not replayed one by one: the latest fired once.
+        let next = next_slot(&spec, now.max(slot));
+        if !self.store.advance_schedule(&a.id, slot, next).await? {
+            // Another process moved it (it fired this slot too; the key made one of them a no-op).
+            return Ok(JobOutcome::Done);
+        }
+        Ok(match next {
+            Some(at) => JobOutcome::RetryAt(at, "next slot".into()),
+            None => JobOutcome::Done,
+        })
+    }
+}
+
+/// The first slot of a schedule trigger strictly after `after_ms`.
+pub fn next_slot(spec: &Spec, after_ms: i64) -> Option<i64> {
+    let (cron, tz) = validate::schedule_cron(&spec.trigger, &spec.time_zone).ok()?;
+    let after = chrono::DateTime::from_timestamp_millis(after_ms)?;
+    validate::next_fire(&cron, tz, after).map(|t| t.timestamp_millis())
+}
+
+/// After a chain ends (`next` is none): the next item of the innermost loop, or the step after a
+/// finished loop, or `None` when the run is complete.
+fn advance_loops(state: &mut RunState, spec: &Spec) -> Option<String> {
+    while let Some(frame) = state.loops.last_mut() {
+        frame.index += 1;
+        let loop_step = spec.step(&frame.slug)?;
+        if frame.index < frame.items.len() {
+            if let StepKind::Loop { body, .. } = &loop_step.kind {
+                return Some(body.clone());
+            }
+        }
+        state.loops.pop();
+        if let Some(next) = &loop_step.next {
+            return Some(next.clone());
+        }
+    }
+    None
+}
+
+enum Next {
+    Continue,
+    Stop(JobOutcome),
+}
+
+#[derive(Clone, Copy)]
+enum Kind {
+    Run,
+    Event,
+    Schedule,
+}
+
+struct Handler(Arc<Engine>, Kind);
+
+impl JobHandler for Handler {
+    fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> + Send + 'a>> {
+        Box::pin(async move {
+            let r = match self.1 {
+                Kind::Run => self.0.run_slice(job).await,
+                Kind::Event => self.0.event(job).await,
+                Kind::Schedule => self.0.schedule(job).await,
+            };
+            if let Err(e) = &r {
+                warn!(error = %e, job = %job.id, "automation job failed");
+            }
+            r
+        })
+    }
+}

@@ -1,0 +1,831 @@
+//! Automations, their versions, runs and recorded steps; the events that fire triggers.
+//!
+//! The store keeps automations as JSON it does not interpret (the `automation` crate owns the
+//! model); what it guarantees is transactional: a run is inserted with its job, a firing is
+//! idempotent (`trigger_key`), a step's completion and the run's next state commit together, and
+//! a call placed by a step is recorded in the step in the same transaction that queues the call,
+//! so a restarted run never places it twice.
+
+use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
+use crate::{found, jobs, now_ms, webhooks, Result, Store, StoreError};
+use parley_core::call::{Call, CallType};
+use parley_core::contact::Contact;
+use parley_core::webhook::EventType;
+use serde_json::Value;
+use sqlx::{Any, Row, Transaction};
+use std::collections::BTreeMap;
+use uuid::Uuid;
+
+/// A trigger event (call completed, contact created, tag added) to match against automations.
+pub const EVENT_JOB: &str = "automation_event";
+/// Runs (or resumes) one automation run.
+pub const RUN_JOB: &str = "automation_run";
+/// Fires one automation's recurring schedule.
+pub const SCHEDULE_JOB: &str = "automation_schedule";
+
+/// An automation as stored: the spec JSON plus the columns the store queries by.
+#[derive(Debug, Clone)]
+pub struct AutomationRow {
+    pub id: String,
+    pub team_id: String,
+    pub name: String,
+    pub mode: String,
+    pub trigger_type: String,
+    pub version: i64,
+    pub spec: Value,
+    pub sample_payload: Option<Value>,
+    pub schedule_next_at: Option<i64>,
+    pub created: i64,
+    pub updated: i64,
+}
+
+/// What a save writes.
+pub struct SaveAutomation<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub mode: &'a str,
+    pub trigger_type: &'a str,
+    pub spec: &'a Value,
+    /// The next slot of a live schedule trigger; `None` for other triggers and drafts.
+    pub schedule_next_at: Option<i64>,
+}
+
+/// A run as stored.
+#[derive(Debug, Clone)]
+pub struct RunRow {
+    pub id: Uuid,
+    pub team_id: String,
+    pub automation_id: String,
+    pub version: i64,
+    pub status: String,
+    pub trigger_key: Option<String>,
+    pub state: Value,
+    pub job_id: Option<String>,
+    pub waiting_call_id: Option<String>,
+    pub wake_at: Option<i64>,
+    pub error: Option<String>,
+    pub created: i64,
+    pub updated: i64,
+    pub finished: Option<i64>,
+}
+
+impl RunRow {
+    pub fn is_finished(&self) -> bool {
+        matches!(self.status.as_str(), "completed" | "failed" | "canceled")
+    }
+}
+
+/// One recorded step of a run.
+#[derive(Debug, Clone)]
+pub struct StepRow {
+    pub id: String,
+    pub run_id: Uuid,
+    pub seq: i64,
+    pub slug: String,
+    pub step_type: String,
+    pub attempt: i64,
+    pub status: String,
+    pub input: Option<Value>,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    pub state: Option<Value>,
+    pub due_at: Option<i64>,
+    pub started: i64,
+    pub finished: Option<i64>,
+}
+
+/// A new run.
+pub struct NewRun<'a> {
+    pub team_id: &'a str,
+    pub automation_id: &'a str,
+    pub version: i64,
+    /// Makes the firing idempotent (schedule slot, event job id); `None` for webhook runs.
+    pub trigger_key: Option<String>,
+    pub state: &'a Value,
+}
+
+/// How a step ends (or pauses) and what the run becomes with it, written in one transaction.
+pub struct StepDone<'a> {
+    pub run_id: Uuid,
+    pub seq: i64,
+    /// `completed`, `failed`, `skipped` or `waiting`.
+    pub step_status: &'a str,
+    pub output: Option<&'a Value>,
+    pub error: Option<&'a str>,
+    pub step_state: Option<&'a Value>,
+    pub due_at: Option<i64>,
+    /// `running`, `waiting`, `completed` or `failed`.
+    pub run_status: &'a str,
+    pub run_state: &'a Value,
+    pub waiting_call_id: Option<&'a str>,
+    pub wake_at: Option<i64>,
+    pub run_error: Option<&'a str>,
+    /// With a failed run: the `ACTION_FAILED` payload to send the team's subscribers.
+    pub action_failed: Option<&'a Value>,
+}
+
+const AUTOMATION_COLUMNS: &str =
+    "id, team_id, name, mode, trigger_type, version, body, sample_payload, schedule_next_at, created, updated";
+const RUN_COLUMNS: &str = "id, team_id, automation_id, version, status, trigger_key, state, job_id, waiting_call_id, wake_at, error, created, updated, finished";
+const STEP_COLUMNS: &str =
+    "id, run_id, seq, slug, step_type, attempt, status, input, output, error, state, due_at, started, finished";
+
+impl Store {
+    /// Saves a new automation at version 1 (and its schedule job when it has one).
+    pub async fn create_automation(&self, team_id: &str, a: &SaveAutomation<'_>) -> Result<i64> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO automations (id, team_id, name, mode, trigger_type, version, body, created, updated) \
+             VALUES ($1, $2, $3, $4, $5, 1, $6, $7, $7)",
+        )
+        .bind(a.id)
+        .bind(team_id)
+        .bind(a.name)
+        .bind(a.mode)
+        .bind(a.trigger_type)
+        .bind(a.spec.to_string())
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+        insert_version(&mut w.tx, a.id, 1, a.spec, now).await?;
+        set_schedule(&mut w.tx, team_id, a.id, a.schedule_next_at, None).await?;
+        w.commit().await?;
+        Ok(1)
+    }
+
+    /// Saves a new version of an automation; runs in flight keep theirs.
+    pub async fn update_automation(&self, team_id: &str, a: &SaveAutomation<'_>) -> Result<i64> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let row = sqlx::query(
+            "SELECT version, schedule_job_id FROM automations WHERE id = $1 AND team_id = $2 AND deleted = 0",
+        )
+        .bind(a.id)
+        .bind(team_id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let version: i64 = row.try_get::<i64, _>("version")? + 1;
+        let old_job: Option<String> = row.try_get("schedule_job_id")?;
+        let r = sqlx::query(
+            "UPDATE automations SET name = $1, mode = $2, trigger_type = $3, version = $4, body = $5, updated = $6 \
+             WHERE id = $7 AND team_id = $8 AND version = $9",
+        )
+        .bind(a.name)
+        .bind(a.mode)
+        .bind(a.trigger_type)
+        .bind(version)
+        .bind(a.spec.to_string())
+        .bind(now)
+        .bind(a.id)
+        .bind(team_id)
+        .bind(version - 1)
+        .execute(&mut *w.tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Err(StoreError::Conflict("the automation changed meanwhile".into()));
+        }
+        insert_version(&mut w.tx, a.id, version, a.spec, now).await?;
+        set_schedule(&mut w.tx, team_id, a.id, a.schedule_next_at, old_job.as_deref()).await?;
+        w.commit().await?;
+        Ok(version)
+    }
+
+    pub async fn automation(&self, team_id: &str, id: &str) -> Result<AutomationRow> {
+        let r = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLUMNS} FROM automations WHERE id = $1 AND team_id = $2 AND deleted = 0"
+        ))
+        .bind(id)
+        .bind(team_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        automation_from_row(&r)
+    }
+
+    /// An automation by id alone: the public webhook URL carries no team.
+    pub async fn automation_by_id(&self, id: &str) -> Result<AutomationRow> {
+        let r = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLUMNS} FROM automations WHERE id = $1 AND deleted = 0"
+        ))
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        automation_from_row(&r)
+    }
+
+    pub async fn list_automations(&self, team_id: &str) -> Result<Vec<AutomationRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLUMNS} FROM automations WHERE team_id = $1 AND deleted = 0 ORDER BY created DESC"
+        ))
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(automation_from_row).collect()
+    }
+
+    /// Live automations of a team with this trigger type.
+    pub async fn live_automations(&self, team_id: &str, trigger_type: &str) -> Result<Vec<AutomationRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {AUTOMATION_COLUMNS} FROM automations WHERE team_id = $1 AND trigger_type = $2 AND mode = 'live' AND deleted = 0"
+        ))
+        .bind(team_id)
+        .bind(trigger_type)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(automation_from_row).collect()
+    }
+
+    /// Deletes an automation (its id stays taken; runs in flight finish on their version).
+    pub async fn delete_automation(&self, team_id: &str, id: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let old_job: Option<String> =
+            sqlx::query("SELECT schedule_job_id FROM automations WHERE id = $1 AND team_id = $2 AND deleted = 0")
+                .bind(id)
+                .bind(team_id)
+                .fetch_optional(&mut *w.tx)
+                .await?
+                .ok_or(StoreError::NotFound)?
+                .try_get("schedule_job_id")?;
+        let r = sqlx::query("UPDATE automations SET deleted = 1, updated = $1 WHERE id = $2 AND team_id = $3")
+            .bind(now_ms())
+            .bind(id)
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        found(r.rows_affected())?;
+        set_schedule(&mut w.tx, team_id, id, None, old_job.as_deref()).await?;
+        w.commit().await
+    }
+
+    /// Keeps the last body a draft automation's webhook received.
+    pub async fn set_sample_payload(&self, team_id: &str, id: &str, payload: &Value) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE automations SET sample_payload = $1 WHERE id = $2 AND team_id = $3")
+            .bind(payload.to_string())
+            .bind(id)
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        found(r.rows_affected())?;
+        w.commit().await
+    }
+
+    /// The spec of one saved version.
+    pub async fn automation_version(&self, automation_id: &str, version: i64) -> Result<Value> {
+        let r = sqlx::query("SELECT body FROM automation_versions WHERE automation_id = $1 AND version = $2")
+            .bind(automation_id)
+            .bind(version)
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        Ok(serde_json::from_str(&r.try_get::<String, _>("body")?)?)
+    }
+
+    /// Moves a schedule to its next slot after firing `fired`; false if the slot was already
+    /// moved (another process fired it).
+    pub async fn advance_schedule(&self, automation_id: &str, fired: i64, next: Option<i64>) -> Result<bool> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE automations SET schedule_next_at = $1 WHERE id = $2 AND schedule_next_at = $3")
+            .bind(next)
+            .bind(automation_id)
+            .bind(fired)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(r.rows_affected() == 1)
+    }
+
+    /// Starts a run with its job, unless this firing (`trigger_key`) already started one.
+    /// Returns the new run's id, or `None` for a repeated firing.
+    pub async fn start_run(&self, r: &NewRun<'_>) -> Result<Option<Uuid>> {
+        let mut w = self.begin_write().await?;
+        let id = start_run_in(&mut w.tx, r).await?;
+        w.commit().await?;
+        Ok(id)
+    }
+
+    pub async fn run(&self, team_id: &str, id: Uuid) -> Result<RunRow> {
+        let r = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM automation_runs WHERE id = $1 AND team_id = $2"
+        ))
+        .bind(id.to_string())
+        .bind(team_id)
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        run_from_row(&r)
+    }
+
+    /// A run by id alone, for the worker that runs it.
+    pub async fn run_for_worker(&self, id: Uuid) -> Result<RunRow> {
+        let r = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM automation_runs WHERE id = $1"))
+            .bind(id.to_string())
+            .fetch_optional(&self.pool)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        run_from_row(&r)
+    }
+
+    /// An automation's runs, newest first.
+    pub async fn list_runs(&self, team_id: &str, automation_id: &str, limit: i64, offset: i64) -> Result<Vec<RunRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {RUN_COLUMNS} FROM automation_runs WHERE team_id = $1 AND automation_id = $2 \
+             ORDER BY created DESC, id LIMIT $3 OFFSET $4"
+        ))
+        .bind(team_id)
+        .bind(automation_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(run_from_row).collect()
+    }
+
+    pub async fn run_steps(&self, run_id: Uuid) -> Result<Vec<StepRow>> {
+        let rows = sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM automation_steps WHERE run_id = $1 ORDER BY seq"
+        ))
+        .bind(run_id.to_string())
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter().map(step_from_row).collect()
+    }
+
+    /// Records that step `seq` starts (before it runs). A step already recorded (the process
+    /// died while it ran, or it was waiting) is the same row with the attempt counted up; its
+    /// durable `state` is kept.
+    pub async fn begin_step(
+        &self,
+        run_id: Uuid,
+        seq: i64,
+        slug: &str,
+        step_type: &str,
+        input: &Value,
+    ) -> Result<StepRow> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let existing = sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM automation_steps WHERE run_id = $1 AND seq = $2"
+        ))
+        .bind(run_id.to_string())
+        .bind(seq)
+        .fetch_optional(&mut *w.tx)
+        .await?;
+        match existing {
+            Some(r) => {
+                let step = step_from_row(&r)?;
+                if step.status == "waiting" {
+                    // Resuming a wait is not a new attempt.
+                    sqlx::query("UPDATE automation_steps SET status = 'running' WHERE id = $1")
+                        .bind(&step.id)
+                        .execute(&mut *w.tx)
+                        .await?;
+                } else {
+                    sqlx::query("UPDATE automation_steps SET status = 'running', attempt = attempt + 1, input = $1 WHERE id = $2")
+                        .bind(input.to_string())
+                        .bind(&step.id)
+                        .execute(&mut *w.tx)
+                        .await?;
+                }
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO automation_steps (id, run_id, seq, slug, step_type, attempt, status, input, started) \
+                     VALUES ($1, $2, $3, $4, $5, 1, 'running', $6, $7)",
+                )
+                .bind(Uuid::new_v4().to_string())
+                .bind(run_id.to_string())
+                .bind(seq)
+                .bind(slug)
+                .bind(step_type)
+                .bind(input.to_string())
+                .bind(now)
+                .execute(&mut *w.tx)
+                .await?;
+            }
+        }
+        sqlx::query("UPDATE automation_runs SET status = 'running', updated = $1 WHERE id = $2 AND status IN ('running', 'waiting')")
+            .bind(now)
+            .bind(run_id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        let r = sqlx::query(&format!(
+            "SELECT {STEP_COLUMNS} FROM automation_steps WHERE run_id = $1 AND seq = $2"
+        ))
+        .bind(run_id.to_string())
+        .bind(seq)
+        .fetch_one(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        step_from_row(&r)
+    }
+
+    /// Records a step's end (or pause) and the run's next state together. Returns false, writing
+    /// nothing, when the run was canceled meanwhile.
+    pub async fn finish_step(&self, d: &StepDone<'_>) -> Result<bool> {
+        let mut w = self.begin_write().await?;
+        let ok = finish_step_in(&mut w.tx, d).await?;
+        w.commit().await?;
+        Ok(ok)
+    }
+
+    /// Ends a run outside a step (nothing left to run, or its version lost a step).
+    pub async fn end_run(&self, run_id: Uuid, status: &str, error: Option<&str>, state: &Value) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        sqlx::query(
+            "UPDATE automation_runs SET status = $1, error = $2, state = $3, updated = $4, finished = $4 \
+             WHERE id = $5 AND status IN ('running', 'waiting')",
+        )
+        .bind(status)
+        .bind(error)
+        .bind(state.to_string())
+        .bind(now)
+        .bind(run_id.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await
+    }
+
+    /// Places a step's call: the call, its dial job and the step's durable state (which names the
+    /// call) commit together, so a step re-run after a crash finds its call instead of placing
+    /// another.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn place_step_call(
+        &self,
+        team_id: &str,
+        run_id: Uuid,
+        seq: i64,
+        interview_id: &str,
+        contact: Contact,
+        metadata: BTreeMap<String, String>,
+        step_state: impl FnOnce(&Call) -> Value,
+    ) -> Result<Call> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let call = queued_call(
+            CallType::PhoneCall,
+            interview_id.to_string(),
+            contact.phone_number.clone(),
+            Some(contact),
+            metadata,
+            None,
+            now,
+        );
+        insert_queued_call(
+            &mut w.tx,
+            team_id,
+            &call,
+            DIAL_JOB,
+            &serde_json::json!({ "call_id": call.id }),
+            now,
+        )
+        .await?;
+        let state = step_state(&call);
+        let r = sqlx::query("UPDATE automation_steps SET state = $1 WHERE run_id = $2 AND seq = $3")
+            .bind(state.to_string())
+            .bind(run_id.to_string())
+            .bind(seq)
+            .execute(&mut *w.tx)
+            .await?;
+        found(r.rows_affected())?;
+        sqlx::query("UPDATE automation_runs SET waiting_call_id = $1 WHERE id = $2")
+            .bind(call.id.to_string())
+            .bind(run_id.to_string())
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(call)
+    }
+
+    /// Saves a step's durable state without finishing it (e.g. the next call attempt's time).
+    pub async fn set_step_state(&self, run_id: Uuid, seq: i64, state: &Value) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        sqlx::query("UPDATE automation_steps SET state = $1 WHERE run_id = $2 AND seq = $3")
+            .bind(state.to_string())
+            .bind(run_id.to_string())
+            .bind(seq)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await
+    }
+
+    /// Cancels a run that has not finished; its job ends it at its next look.
+    pub async fn cancel_run(&self, team_id: &str, id: Uuid) -> Result<RunRow> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE automation_runs SET status = 'canceled', finished = $1, updated = $1 \
+             WHERE id = $2 AND team_id = $3 AND status IN ('running', 'waiting')",
+        )
+        .bind(now)
+        .bind(id.to_string())
+        .bind(team_id)
+        .execute(&mut *w.tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            // Missing (404) or already finished (409): tell them apart.
+            let exists = sqlx::query("SELECT status FROM automation_runs WHERE id = $1 AND team_id = $2")
+                .bind(id.to_string())
+                .bind(team_id)
+                .fetch_optional(&mut *w.tx)
+                .await?;
+            return match exists {
+                None => Err(StoreError::NotFound),
+                Some(r) => Err(StoreError::Conflict(format!(
+                    "the run already ended ({})",
+                    r.try_get::<String, _>("status")?
+                ))),
+            };
+        }
+        // Wake its job so a waiting run (a delay until next week) is closed now.
+        sqlx::query(
+            "UPDATE jobs SET run_at = $1 WHERE id = (SELECT job_id FROM automation_runs WHERE id = $2) \
+             AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind(now)
+        .bind(id.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        self.run(team_id, id).await
+    }
+
+    /// Wakes the runs waiting for this call to end (their jobs run now instead of at their next poll).
+    pub async fn wake_runs_waiting_on_call(&self, call_id: Uuid) -> Result<u64> {
+        let mut w = self.begin_write().await?;
+        let now = now_ms();
+        let r = sqlx::query(
+            "UPDATE jobs SET run_at = $1 WHERE id IN (SELECT job_id FROM automation_runs WHERE waiting_call_id = $2 AND status = 'waiting') \
+             AND (locked_until IS NULL OR locked_until < $1)",
+        )
+        .bind(now)
+        .bind(call_id.to_string())
+        .execute(&mut *w.tx)
+        .await?;
+        w.commit().await?;
+        Ok(r.rows_affected())
+    }
+
+    /// Whether a team has live automations with one of these trigger types (the contact fast
+    /// path skips event rows when none listens).
+    pub async fn has_live_trigger(&self, team_id: &str, trigger_types: &[&str]) -> Result<bool> {
+        for t in trigger_types {
+            let r = sqlx::query(
+                "SELECT 1 AS one FROM automations WHERE team_id = $1 AND trigger_type = $2 AND mode = 'live' AND deleted = 0 LIMIT 1",
+            )
+            .bind(team_id)
+            .bind(*t)
+            .fetch_optional(&self.pool)
+            .await?;
+            if r.is_some() {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+}
+
+/// Inserts a run and its job in the caller's transaction (see [`Store::start_run`]).
+pub async fn start_run_in(tx: &mut Transaction<'static, Any>, r: &NewRun<'_>) -> Result<Option<Uuid>> {
+    let id = Uuid::new_v4();
+    let now = now_ms();
+    let inserted = sqlx::query(
+        "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, created, updated) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $7) ON CONFLICT DO NOTHING",
+    )
+    .bind(id.to_string())
+    .bind(r.team_id)
+    .bind(r.automation_id)
+    .bind(r.version)
+    .bind(r.trigger_key.as_deref())
+    .bind(r.state.to_string())
+    .bind(now)
+    .execute(&mut **tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Ok(None);
+    }
+    let job = jobs::enqueue(tx, RUN_JOB, Some(r.team_id), &serde_json::json!({ "run_id": id }), now).await?;
+    sqlx::query("UPDATE automation_runs SET job_id = $1 WHERE id = $2")
+        .bind(job)
+        .bind(id.to_string())
+        .execute(&mut **tx)
+        .await?;
+    Ok(Some(id))
+}
+
+async fn finish_step_in(tx: &mut Transaction<'static, Any>, d: &StepDone<'_>) -> Result<bool> {
+    let now = now_ms();
+    let finished = matches!(d.run_status, "completed" | "failed").then_some(now);
+    let r = sqlx::query(
+        "UPDATE automation_runs SET status = $1, state = $2, waiting_call_id = $3, wake_at = $4, error = $5, \
+         updated = $6, finished = $7 WHERE id = $8 AND status IN ('running', 'waiting')",
+    )
+    .bind(d.run_status)
+    .bind(d.run_state.to_string())
+    .bind(d.waiting_call_id)
+    .bind(d.wake_at)
+    .bind(d.run_error)
+    .bind(now)
+    .bind(finished)
+    .bind(d.run_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    if r.rows_affected() == 0 {
+        return Ok(false);
+    }
+    let step_finished = (d.step_status != "waiting").then_some(now);
+    sqlx::query(
+        "UPDATE automation_steps SET status = $1, output = $2, error = $3, state = COALESCE($4, state), due_at = COALESCE($5, due_at), finished = $6 \
+         WHERE run_id = $7 AND seq = $8",
+    )
+    .bind(d.step_status)
+    .bind(d.output.map(Value::to_string))
+    .bind(d.error)
+    .bind(d.step_state.map(Value::to_string))
+    .bind(d.due_at)
+    .bind(step_finished)
+    .bind(d.run_id.to_string())
+    .bind(d.seq)
+    .execute(&mut **tx)
+    .await?;
+    if let Some(payload) = d.action_failed {
+        let team: String = sqlx::query("SELECT team_id FROM automation_runs WHERE id = $1")
+            .bind(d.run_id.to_string())
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("team_id")?;
+        webhooks::fan_out(tx, &team, None, EventType::ActionFailed, &payload.to_string()).await?;
+    }
+    Ok(true)
+}
+
+/// Queues a trigger event in the caller's transaction, only when some live automation of the
+/// team listens for it (one conditional INSERT, no extra round trip).
+pub(crate) async fn enqueue_event(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    trigger_type: &str,
+    payload: &Value,
+) -> Result<()> {
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
+         SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
+         (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = $6 AND mode = 'live' AND deleted = 0)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(EVENT_JOB)
+    .bind(team_id)
+    .bind(payload.to_string())
+    .bind(now_ms())
+    .bind(trigger_type)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// Queues the call-completed event when an automation listens or a run waits for this call.
+pub(crate) async fn enqueue_call_completed(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    call_id: Uuid,
+) -> Result<()> {
+    let payload = serde_json::json!({ "type": "call_completed", "call_id": call_id });
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
+         SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
+         (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = 'call_completed' AND mode = 'live' AND deleted = 0) \
+         OR EXISTS (SELECT 1 FROM automation_runs WHERE waiting_call_id = $6)",
+    )
+    .bind(Uuid::new_v4().to_string())
+    .bind(EVENT_JOB)
+    .bind(team_id)
+    .bind(payload.to_string())
+    .bind(now_ms())
+    .bind(call_id.to_string())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+async fn insert_version(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    version: i64,
+    spec: &Value,
+    now: i64,
+) -> Result<()> {
+    sqlx::query("INSERT INTO automation_versions (automation_id, version, body, created) VALUES ($1, $2, $3, $4)")
+        .bind(id)
+        .bind(version)
+        .bind(spec.to_string())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Points the automation's schedule at `next` (or stops it): the old schedule job goes, a new
+/// one is queued for the slot.
+async fn set_schedule(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    id: &str,
+    next: Option<i64>,
+    old_job: Option<&str>,
+) -> Result<()> {
+    if let Some(job) = old_job {
+        sqlx::query("DELETE FROM jobs WHERE id = $1")
+            .bind(job)
+            .execute(&mut **tx)
+            .await?;
+    }
+    let job = match next {
+        Some(at) => Some(
+            jobs::enqueue(
+                tx,
+                SCHEDULE_JOB,
+                Some(team_id),
+                &serde_json::json!({ "automation_id": id }),
+                at,
+            )
+            .await?,
+        ),
+        None => None,
+    };
+    sqlx::query("UPDATE automations SET schedule_next_at = $1, schedule_job_id = $2 WHERE id = $3")
+        .bind(next)
+        .bind(job)
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+fn json_opt(r: &sqlx::any::AnyRow, col: &str) -> Result<Option<Value>> {
+    let s: Option<String> = r.try_get(col)?;
+    Ok(match s {
+        Some(s) => Some(serde_json::from_str(&s)?),
+        None => None,
+    })
+}
+
+fn automation_from_row(r: &sqlx::any::AnyRow) -> Result<AutomationRow> {
+    Ok(AutomationRow {
+        id: r.try_get("id")?,
+        team_id: r.try_get("team_id")?,
+        name: r.try_get("name")?,
+        mode: r.try_get("mode")?,
+        trigger_type: r.try_get("trigger_type")?,
+        version: r.try_get("version")?,
+        spec: serde_json::from_str(&r.try_get::<String, _>("body")?)?,
+        sample_payload: json_opt(r, "sample_payload")?,
+        schedule_next_at: r.try_get("schedule_next_at")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+    })
+}
+
+fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
+    let id: String = r.try_get("id")?;
+    Ok(RunRow {
+        id: id.parse().map_err(|_| StoreError::Corrupt(format!("run id {id}")))?,
+        team_id: r.try_get("team_id")?,
+        automation_id: r.try_get("automation_id")?,
+        version: r.try_get("version")?,
+        status: r.try_get("status")?,
+        trigger_key: r.try_get("trigger_key")?,
+        state: serde_json::from_str(&r.try_get::<String, _>("state")?)?,
+        job_id: r.try_get("job_id")?,
+        waiting_call_id: r.try_get("waiting_call_id")?,
+        wake_at: r.try_get("wake_at")?,
+        error: r.try_get("error")?,
+        created: r.try_get("created")?,
+        updated: r.try_get("updated")?,
+        finished: r.try_get("finished")?,
+    })
+}
+
+fn step_from_row(r: &sqlx::any::AnyRow) -> Result<StepRow> {
+    let run: String = r.try_get("run_id")?;
+    Ok(StepRow {
+        id: r.try_get("id")?,
+        run_id: run.parse().map_err(|_| StoreError::Corrupt(format!("run id {run}")))?,
+        seq: r.try_get("seq")?,
+        slug: r.try_get("slug")?,
+        step_type: r.try_get("step_type")?,
+        attempt: r.try_get("attempt")?,
+        status: r.try_get("status")?,
+        input: json_opt(r, "input")?,
+        output: json_opt(r, "output")?,
+        error: r.try_get("error")?,
+        state: json_opt(r, "state")?,
+        due_at: r.try_get("due_at")?,
+        started: r.try_get("started")?,
+        finished: r.try_get("finished")?,
+    })
+}
