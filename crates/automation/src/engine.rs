@@ -20,7 +20,7 @@ use crate::template::Templates;
 use crate::validate;
 use chrono_tz::Tz;
 use parley_jobs::{JobError, JobHandler, JobOutcome, JobsConfig, Runner};
-use parley_store::automations::{NewRun, RunRow, StepDone, EVENT_JOB, RUN_JOB, SCHEDULE_JOB};
+use parley_store::automations::{BeginStep, NewRun, RunRow, StepDone, EVENT_JOB, RUN_JOB, SCHEDULE_JOB};
 use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
 use serde_json::{json, Value};
@@ -136,13 +136,18 @@ impl Engine {
             automation_zone: zone,
             call_poll: self.config.call_poll,
         };
+        // A finished step whose record waits to share the next step's start transaction.
+        let mut pending: Option<Pending> = None;
+        let mut wake_run = run.status == "waiting";
         for _ in 0..self.config.slice_steps {
             let Some(slug) = state.cursor.clone() else {
                 // Nothing left (a run whose start has no step): it is complete.
+                self.flush(&run, pending.take()).await?;
                 self.end_without_step(&run, &state, "completed", None).await?;
                 return Ok(JobOutcome::Done);
             };
             let Some(step) = spec.step(&slug) else {
+                self.flush(&run, pending.take()).await?;
                 let err = format!("step `{slug}` does not exist in version {}", run.version);
                 self.end_without_step(&run, &state, "failed", Some(&err)).await?;
                 return Ok(JobOutcome::Done);
@@ -157,10 +162,22 @@ impl Engine {
                 Ok(i) => i.clone(),
                 Err(_) => serde_json::to_value(&step.kind).unwrap_or(Value::Null),
             };
-            let row = self
-                .store
-                .begin_step(run_id, state.seq, &slug, step.kind.type_name(), &input)
-                .await?;
+            let begin = BeginStep {
+                run_id,
+                seq: state.seq,
+                slug: &slug,
+                step_type: step.kind.type_name(),
+                input: &input,
+                wake_run,
+            };
+            wake_run = false;
+            let row = match pending.take() {
+                None => self.store.begin_step(&begin).await?,
+                Some(p) => match self.store.finish_and_begin(&p.done(run.id), &begin).await? {
+                    Some(row) => row,
+                    None => return Ok(JobOutcome::Done), // canceled
+                },
+            };
             let result = match rendered {
                 Ok(input) => steps::execute(&ctx, step, &input, &vars, &row, &mut state).await,
                 Err(e) => StepResult::Failed { error: e },
@@ -169,11 +186,20 @@ impl Engine {
                 .record(&run, &spec, &slug, step.kind.type_name(), &mut state, result)
                 .await?
             {
-                Next::Continue => continue,
+                Next::Continue(p) => pending = Some(p),
                 Next::Stop(outcome) => return Ok(outcome),
             }
         }
+        self.flush(&run, pending.take()).await?;
         Ok(JobOutcome::RetryAt(now_ms(), "yielding to other runs".into()))
+    }
+
+    /// Writes a finished step's deferred record on its own.
+    async fn flush(&self, run: &RunRow, pending: Option<Pending>) -> Result<(), JobError> {
+        if let Some(p) = pending {
+            self.store.finish_step(&p.done(run.id)).await?;
+        }
+        Ok(())
     }
 
     /// Writes a step's result and the run's next state; says whether the slice goes on.
@@ -205,29 +231,15 @@ impl Engine {
                 }
                 let done = state.cursor.is_none();
                 let run_state = serde_json::to_value(&*state).unwrap_or_default();
-                let ok = self
-                    .store
-                    .finish_step(&StepDone {
-                        run_id: run.id,
-                        seq,
-                        step_status: "completed",
-                        output: Some(&output),
-                        error: None,
-                        step_state: None,
-                        due_at: None,
-                        run_status: if done { "completed" } else { "running" },
-                        run_state: &run_state,
-                        waiting_call_id: None,
-                        wake_at: None,
-                        run_error: None,
-                        action_failed: None,
-                    })
-                    .await?;
-                Ok(if !ok || done {
-                    Next::Stop(JobOutcome::Done)
-                } else {
-                    Next::Continue
-                })
+                let pending = Pending { seq, output, run_state };
+                if !done {
+                    // Recorded together with the next step's start.
+                    return Ok(Next::Continue(pending));
+                }
+                let mut d = pending.done(run.id);
+                d.run_status = "completed";
+                self.store.finish_step(&d).await?;
+                Ok(Next::Stop(JobOutcome::Done))
             }
             StepResult::Wait {
                 until,
@@ -519,8 +531,36 @@ fn advance_loops(state: &mut RunState, spec: &Spec) -> Option<String> {
 }
 
 enum Next {
-    Continue,
+    /// Go on; the finished step's record is written with the next step's start.
+    Continue(Pending),
     Stop(JobOutcome),
+}
+
+/// A completed step (the run goes on) whose record is not written yet.
+struct Pending {
+    seq: i64,
+    output: Value,
+    run_state: Value,
+}
+
+impl Pending {
+    fn done(&self, run_id: Uuid) -> StepDone<'_> {
+        StepDone {
+            run_id,
+            seq: self.seq,
+            step_status: "completed",
+            output: Some(&self.output),
+            error: None,
+            step_state: None,
+            due_at: None,
+            run_status: "running",
+            run_state: &self.run_state,
+            waiting_call_id: None,
+            wake_at: None,
+            run_error: None,
+            action_failed: None,
+        }
+    }
 }
 
 #[derive(Clone, Copy)]

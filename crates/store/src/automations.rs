@@ -124,6 +124,17 @@ pub struct StepDone<'a> {
     pub action_failed: Option<&'a Value>,
 }
 
+/// A step about to run.
+pub struct BeginStep<'a> {
+    pub run_id: Uuid,
+    pub seq: i64,
+    pub slug: &'a str,
+    pub step_type: &'a str,
+    pub input: &'a Value,
+    /// The run shows as waiting: mark it running again.
+    pub wake_run: bool,
+}
+
 const AUTOMATION_COLUMNS: &str =
     "id, team_id, name, mode, trigger_type, version, body, sample_payload, schedule_next_at, created, updated";
 const RUN_COLUMNS: &str = "id, team_id, automation_id, version, status, trigger_key, state, job_id, waiting_call_id, wake_at, error, created, updated, finished";
@@ -355,72 +366,26 @@ impl Store {
     }
 
     /// Records that step `seq` starts (before it runs). A step already recorded (the process
-    /// died while it ran, or it was waiting) is the same row with the attempt counted up; its
-    /// durable `state` is kept.
-    pub async fn begin_step(
-        &self,
-        run_id: Uuid,
-        seq: i64,
-        slug: &str,
-        step_type: &str,
-        input: &Value,
-    ) -> Result<StepRow> {
+    /// died while it ran, or it was waiting) is the same row with the attempt counted up (a
+    /// resumed wait is not a new attempt); its durable `state` is kept.
+    pub async fn begin_step(&self, step: &BeginStep<'_>) -> Result<StepRow> {
         let mut w = self.begin_write().await?;
-        let now = now_ms();
-        let existing = sqlx::query(&format!(
-            "SELECT {STEP_COLUMNS} FROM automation_steps WHERE run_id = $1 AND seq = $2"
-        ))
-        .bind(run_id.to_string())
-        .bind(seq)
-        .fetch_optional(&mut *w.tx)
-        .await?;
-        match existing {
-            Some(r) => {
-                let step = step_from_row(&r)?;
-                if step.status == "waiting" {
-                    // Resuming a wait is not a new attempt.
-                    sqlx::query("UPDATE automation_steps SET status = 'running' WHERE id = $1")
-                        .bind(&step.id)
-                        .execute(&mut *w.tx)
-                        .await?;
-                } else {
-                    sqlx::query("UPDATE automation_steps SET status = 'running', attempt = attempt + 1, input = $1 WHERE id = $2")
-                        .bind(input.to_string())
-                        .bind(&step.id)
-                        .execute(&mut *w.tx)
-                        .await?;
-                }
-            }
-            None => {
-                sqlx::query(
-                    "INSERT INTO automation_steps (id, run_id, seq, slug, step_type, attempt, status, input, started) \
-                     VALUES ($1, $2, $3, $4, $5, 1, 'running', $6, $7)",
-                )
-                .bind(Uuid::new_v4().to_string())
-                .bind(run_id.to_string())
-                .bind(seq)
-                .bind(slug)
-                .bind(step_type)
-                .bind(input.to_string())
-                .bind(now)
-                .execute(&mut *w.tx)
-                .await?;
-            }
-        }
-        sqlx::query("UPDATE automation_runs SET status = 'running', updated = $1 WHERE id = $2 AND status IN ('running', 'waiting')")
-            .bind(now)
-            .bind(run_id.to_string())
-            .execute(&mut *w.tx)
-            .await?;
-        let r = sqlx::query(&format!(
-            "SELECT {STEP_COLUMNS} FROM automation_steps WHERE run_id = $1 AND seq = $2"
-        ))
-        .bind(run_id.to_string())
-        .bind(seq)
-        .fetch_one(&mut *w.tx)
-        .await?;
+        let row = begin_step_in(&mut w.tx, step).await?;
         w.commit().await?;
-        step_from_row(&r)
+        Ok(row)
+    }
+
+    /// Records a finished step and the start of the next one in one transaction (half the
+    /// commits of doing both apart; the next step is still recorded before it runs). `None`,
+    /// writing nothing, when the run was canceled meanwhile.
+    pub async fn finish_and_begin(&self, done: &StepDone<'_>, next: &BeginStep<'_>) -> Result<Option<StepRow>> {
+        let mut w = self.begin_write().await?;
+        if !finish_step_in(&mut w.tx, done).await? {
+            return Ok(None);
+        }
+        let row = begin_step_in(&mut w.tx, next).await?;
+        w.commit().await?;
+        Ok(Some(row))
     }
 
     /// Records a step's end (or pause) and the run's next state together. Returns false, writing
@@ -616,6 +581,36 @@ pub async fn start_run_in(tx: &mut Transaction<'static, Any>, r: &NewRun<'_>) ->
         .execute(&mut **tx)
         .await?;
     Ok(Some(id))
+}
+
+async fn begin_step_in(tx: &mut Transaction<'static, Any>, b: &BeginStep<'_>) -> Result<StepRow> {
+    let now = now_ms();
+    let r = sqlx::query(&format!(
+        "INSERT INTO automation_steps (id, run_id, seq, slug, step_type, attempt, status, input, started) \
+         VALUES ($1, $2, $3, $4, $5, 1, 'running', $6, $7) \
+         ON CONFLICT (run_id, seq) DO UPDATE SET \
+           attempt = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.attempt ELSE automation_steps.attempt + 1 END, \
+           input = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.input ELSE excluded.input END, \
+           status = 'running' \
+         RETURNING {STEP_COLUMNS}"
+    ))
+    .bind(Uuid::new_v4().to_string())
+    .bind(b.run_id.to_string())
+    .bind(b.seq)
+    .bind(b.slug)
+    .bind(b.step_type)
+    .bind(b.input.to_string())
+    .bind(now)
+    .fetch_one(&mut **tx)
+    .await?;
+    if b.wake_run {
+        sqlx::query("UPDATE automation_runs SET status = 'running', updated = $1 WHERE id = $2 AND status = 'waiting'")
+            .bind(now)
+            .bind(b.run_id.to_string())
+            .execute(&mut **tx)
+            .await?;
+    }
+    step_from_row(&r)
 }
 
 async fn finish_step_in(tx: &mut Transaction<'static, Any>, d: &StepDone<'_>) -> Result<bool> {
