@@ -524,6 +524,139 @@ async fn loops_conditions_and_retries(db: Db) {
     assert!(run["error"].as_str().unwrap().contains("max_items"), "{run}");
 }
 
+/// On Contact Created and On Tag Added start runs with the contact; tag filters hold.
+async fn contact_and_tag_triggers(db: Db) {
+    let s = server(db).await;
+    let c = s.team().await;
+    let rx = Receiver::start(0).await;
+    let created = c
+        .post(
+            "/automation",
+            json!({
+                "name": "welcome", "mode": "live", "trigger": {"type": "contact_created"},
+                "steps": [{"slug": "post", "type": "http_request", "url": rx.url,
+                           "body": {"event": "created", "number": "{{ contact.phone_number }}"}}]
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    let tagged = c
+        .post(
+            "/automation",
+            json!({
+                "name": "vip", "mode": "live", "trigger": {"type": "tag_added", "tags": ["vip"]},
+                "steps": [{"slug": "post", "type": "http_request", "url": rx.url,
+                           "body": {"event": "{{ trigger.payload.tag }}", "number": "{{ trigger.payload.contact.phone_number }}"}}]
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    let a = c.contact("+12125550150").await;
+    c.post(
+        &format!("/contact/{}/add_tags", a["id"].as_str().unwrap()),
+        json!({"tags": ["lead"]}),
+    )
+    .await
+    .ok();
+    c.post(
+        &format!("/contact/{}/add_tags", a["id"].as_str().unwrap()),
+        json!({"tags": ["vip"]}),
+    )
+    .await
+    .ok();
+    // Adding a tag it already has is not a new tag.
+    c.post(
+        &format!("/contact/{}/add_tags", a["id"].as_str().unwrap()),
+        json!({"tags": ["vip"]}),
+    )
+    .await
+    .ok();
+    // Created with the tag: both triggers.
+    c.post(
+        "/contact/create",
+        json!({"phone_number": "+12125550151", "tags": ["vip"]}),
+    )
+    .await
+    .ok();
+    // Updating an existing contact is not a creation.
+    c.post(
+        "/contact/create",
+        json!({"phone_number": "+12125550150", "name": "Again"}),
+    )
+    .await
+    .ok();
+    eventually(20, "four posts", || async { (rx.received().len() >= 4).then_some(()) }).await;
+    tokio::time::sleep(std::time::Duration::from_millis(1000)).await;
+    let mut got: Vec<(String, String)> = rx
+        .received()
+        .iter()
+        .map(|r| {
+            let b: Value = serde_json::from_str(&r.body).unwrap();
+            (
+                b["event"].as_str().unwrap().to_string(),
+                b["number"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    got.sort();
+    assert_eq!(
+        got,
+        [
+            ("created".to_string(), "+12125550150".to_string()),
+            ("created".into(), "+12125550151".into()),
+            ("vip".into(), "+12125550150".into()),
+            ("vip".into(), "+12125550151".into()),
+        ]
+    );
+    for a in [&created, &tagged] {
+        let runs = c
+            .get(&format!("/automation/{}/runs", a["id"].as_str().unwrap()))
+            .await
+            .ok()
+            .clone();
+        assert_eq!(runs.as_array().unwrap().len(), 2);
+    }
+}
+
+/// A `delay_until` time already past runs at once (`if_past: run`) or ends the run (`skip`).
+async fn past_times_run_or_skip(db: Db) {
+    let s = server(db).await;
+    let c = s.team().await;
+    let make = |if_past: &str| {
+        json!({
+            "name": format!("past {if_past}"), "mode": "live", "trigger": {"type": "webhook"},
+            "time_zone": "America/Chicago",
+            "steps": [
+                {"slug": "wait", "type": "delay_until", "at": "{{ trigger.payload.at }}", "time_zone": "automation",
+                 "if_past": if_past, "next": "after"},
+                {"slug": "after", "type": "end", "outcome": "ran"}
+            ]
+        })
+    };
+    for (mode, want) in [("run", vec!["wait", "after"]), ("skip", vec!["wait"])] {
+        let a = c.post("/automation", make(mode)).await.ok().clone();
+        let r = fire(&c, a["id"].as_str().unwrap(), json!({"at": "2020-01-01 09:00"})).await;
+        let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 20).await;
+        assert_eq!(run["status"], "completed", "{run}");
+        assert_eq!(slugs(&run), want, "{mode}: {run}");
+        // 09:00 in Chicago (the automation's zone) is 15:00 UTC.
+        assert_eq!(step(&run, "wait")["output"]["due_at"], "2020-01-01T15:00:00.000Z");
+        let status = step(&run, "wait")["status"].as_str().unwrap().to_string();
+        assert_eq!(status, if mode == "run" { "completed" } else { "skipped" });
+    }
+    // A time that cannot be read fails the step with a clear message.
+    let a = c.post("/automation", make("run")).await.ok().clone();
+    let r = fire(&c, a["id"].as_str().unwrap(), json!({"at": "next tuesday"})).await;
+    let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 20).await;
+    assert_eq!(run["status"], "failed");
+    assert!(
+        step(&run, "wait")["error"].as_str().unwrap().contains("not a time"),
+        "{run}"
+    );
+}
+
 on_both_databases!(
     crm_lead_webhook_calls_branches_and_posts,
     call_completed_scoped_to_one_agent,
@@ -531,4 +664,6 @@ on_both_databases!(
     webhook_trigger_edges,
     versions_pin_runs_and_cancel_stops_them,
     loops_conditions_and_retries,
+    contact_and_tag_triggers,
+    past_times_run_or_skip,
 );
