@@ -657,6 +657,55 @@ async fn past_times_run_or_skip(db: Db) {
     );
 }
 
+/// An unanswered call is retried `retries` times, `retry_spacing` apart; the output says so.
+async fn unanswered_calls_are_retried(db: Db) {
+    let s = server(db).await;
+    let c = s.team().await;
+    let agent = qualifying_agent(&c).await;
+    let a = c
+        .post(
+            "/automation",
+            json!({
+                "name": "persistent", "mode": "live", "trigger": {"type": "webhook"},
+                "calling": {"any_time": true, "retries": 1, "retry_spacing": "2s"},
+                "steps": [
+                    {"slug": "call", "type": "call_phone_number", "interview_id": agent["id"],
+                     "phone_number": "{{ trigger.payload.phone }}", "name": "Casey"}
+                ]
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    // Persona 02 never answers.
+    let r = fire(&c, a["id"].as_str().unwrap(), json!({"phone": "+12125550102"})).await;
+    let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 60).await;
+    assert_eq!(run["status"], "completed", "{run}");
+    let out = &step(&run, "call")["output"];
+    assert_eq!(out["status"], "NO_ANSWER", "{out}");
+    assert_eq!(out["attempts"], 2, "{out}");
+    let calls = c
+        .get(&format!("/interview/{}/responses", agent["id"].as_str().unwrap()))
+        .await
+        .ok()
+        .clone();
+    let mut placed: Vec<i64> = calls["responses"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            parley_core::time::Timestamp::parse_rfc3339(c["created"].as_str().unwrap())
+                .unwrap()
+                .millis()
+        })
+        .collect();
+    placed.sort();
+    assert_eq!(placed.len(), 2, "{calls}");
+    // The second attempt waited the spacing after the first ended (ring timeout 3 s + 2 s).
+    assert!(placed[1] - placed[0] >= 4_500, "{placed:?}");
+    assert_eq!(calls["responses"][0]["contact"]["name"], "Casey");
+}
+
 on_both_databases!(
     crm_lead_webhook_calls_branches_and_posts,
     call_completed_scoped_to_one_agent,
@@ -666,4 +715,5 @@ on_both_databases!(
     loops_conditions_and_retries,
     contact_and_tag_triggers,
     past_times_run_or_skip,
+    unanswered_calls_are_retried,
 );
