@@ -238,8 +238,8 @@ impl Engine {
                 }
                 let mut d = pending.done(run.id);
                 d.run_status = "completed";
-                self.store.finish_step(&d).await?;
-                Ok(Next::Stop(JobOutcome::Done))
+                let removed = self.store.finish_step(&d).await?;
+                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
             }
             StepResult::Wait {
                 until,
@@ -279,7 +279,8 @@ impl Engine {
                 state.cursor = None;
                 state.loops.clear();
                 let run_state = serde_json::to_value(&*state).unwrap_or_default();
-                self.store
+                let removed = self
+                    .store
                     .finish_step(&StepDone {
                         run_id: run.id,
                         seq,
@@ -296,7 +297,7 @@ impl Engine {
                         action_failed: None,
                     })
                     .await?;
-                Ok(Next::Stop(JobOutcome::Done))
+                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
             }
             StepResult::Failed { error } => {
                 let run_state = serde_json::to_value(&*state).unwrap_or_default();
@@ -305,7 +306,8 @@ impl Engine {
                     "run_id": run.id, "automation_id": run.automation_id, "step": slug,
                     "action": step_type, "error": error,
                 });
-                self.store
+                let removed = self
+                    .store
                     .finish_step(&StepDone {
                         run_id: run.id,
                         seq,
@@ -322,7 +324,7 @@ impl Engine {
                         action_failed: Some(&payload),
                     })
                     .await?;
-                Ok(Next::Stop(JobOutcome::Done))
+                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
             }
         }
     }

@@ -24,6 +24,9 @@ pub use runner::{JobsConfig, JobsHandle, Runner};
 pub enum JobOutcome {
     /// Finished (successfully or for good): remove the job.
     Done,
+    /// Finished, and the handler already removed the job in its own transaction (an
+    /// automation run deletes its job with its last step's record): nothing left to write.
+    Removed,
     /// Run again at this time (ms since the epoch), keeping the reason.
     RetryAt(i64, String),
     /// The handler keeps the job: it extends the lease while it works and completes the job

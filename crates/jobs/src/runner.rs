@@ -144,7 +144,7 @@ impl Runner {
         };
         let result = match outcome {
             Ok(JobOutcome::Done) => self.store.complete_job(&job.id).await,
-            Ok(JobOutcome::Detached) => Ok(()),
+            Ok(JobOutcome::Detached) | Ok(JobOutcome::Removed) => Ok(()),
             Ok(JobOutcome::RetryAt(at, why)) => self.store.retry_job(&job.id, at, &why).await,
             Err(JobError::Payload(why)) => {
                 warn!(%why, "dropping a job that cannot run");

@@ -538,29 +538,30 @@ impl Store {
     /// Whether a team has live automations with one of these trigger types (the contact fast
     /// path skips event rows when none listens).
     pub async fn has_live_trigger(&self, team_id: &str, trigger_types: &[&str]) -> Result<bool> {
-        for t in trigger_types {
-            let r = sqlx::query(
-                "SELECT 1 AS one FROM automations WHERE team_id = $1 AND trigger_type = $2 AND mode = 'live' AND deleted = 0 LIMIT 1",
-            )
-            .bind(team_id)
-            .bind(*t)
-            .fetch_optional(&self.pool)
-            .await?;
-            if r.is_some() {
-                return Ok(true);
-            }
+        if trigger_types.is_empty() {
+            return Ok(false);
         }
-        Ok(false)
+        let marks: Vec<String> = (0..trigger_types.len()).map(|i| format!("${}", i + 2)).collect();
+        let sql = format!(
+            "SELECT 1 AS one FROM automations WHERE team_id = $1 AND trigger_type IN ({}) AND mode = 'live' AND deleted = 0 LIMIT 1",
+            marks.join(", ")
+        );
+        let mut q = sqlx::query(&sql).bind(team_id);
+        for t in trigger_types {
+            q = q.bind(*t);
+        }
+        Ok(q.fetch_optional(&self.pool).await?.is_some())
     }
 }
 
 /// Inserts a run and its job in the caller's transaction (see [`Store::start_run`]).
 pub async fn start_run_in(tx: &mut Transaction<'static, Any>, r: &NewRun<'_>) -> Result<Option<Uuid>> {
     let id = Uuid::new_v4();
+    let job_id = Uuid::new_v4().to_string();
     let now = now_ms();
     let inserted = sqlx::query(
-        "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, created, updated) \
-         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $7) ON CONFLICT DO NOTHING",
+        "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, job_id, created, updated) \
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING",
     )
     .bind(id.to_string())
     .bind(r.team_id)
@@ -568,18 +569,22 @@ pub async fn start_run_in(tx: &mut Transaction<'static, Any>, r: &NewRun<'_>) ->
     .bind(r.version)
     .bind(r.trigger_key.as_deref())
     .bind(r.state.to_string())
+    .bind(&job_id)
     .bind(now)
     .execute(&mut **tx)
     .await?;
     if inserted.rows_affected() == 0 {
         return Ok(None);
     }
-    let job = jobs::enqueue(tx, RUN_JOB, Some(r.team_id), &serde_json::json!({ "run_id": id }), now).await?;
-    sqlx::query("UPDATE automation_runs SET job_id = $1 WHERE id = $2")
-        .bind(job)
-        .bind(id.to_string())
-        .execute(&mut **tx)
-        .await?;
+    jobs::enqueue_with_id(
+        tx,
+        &job_id,
+        RUN_JOB,
+        Some(r.team_id),
+        &serde_json::json!({ "run_id": id }),
+        now,
+    )
+    .await?;
     Ok(Some(id))
 }
 
@@ -632,6 +637,13 @@ async fn finish_step_in(tx: &mut Transaction<'static, Any>, d: &StepDone<'_>) ->
     .await?;
     if r.rows_affected() == 0 {
         return Ok(false);
+    }
+    if finished.is_some() {
+        // The run's job ends with it, in the same transaction (the runner need not delete it).
+        sqlx::query("DELETE FROM jobs WHERE id = (SELECT job_id FROM automation_runs WHERE id = $1)")
+            .bind(d.run_id.to_string())
+            .execute(&mut **tx)
+            .await?;
     }
     let step_finished = (d.step_status != "waiting").then_some(now);
     sqlx::query(

@@ -30,10 +30,23 @@ pub async fn enqueue(
     run_at_ms: i64,
 ) -> Result<String> {
     let id = Uuid::new_v4().to_string();
+    enqueue_with_id(tx, &id, kind, team_id, payload, run_at_ms).await?;
+    Ok(id)
+}
+
+/// [`enqueue`] with an id chosen by the caller (a row that names its job before the job exists).
+pub async fn enqueue_with_id(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    kind: &str,
+    team_id: Option<&str>,
+    payload: &serde_json::Value,
+    run_at_ms: i64,
+) -> Result<()> {
     sqlx::query(
         "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) VALUES ($1, $2, $3, $4, $5, 0, $6)",
     )
-    .bind(&id)
+    .bind(id)
     .bind(kind)
     .bind(team_id)
     .bind(serde_json::to_string(payload)?)
@@ -41,7 +54,7 @@ pub async fn enqueue(
     .bind(now_ms())
     .execute(&mut **tx)
     .await?;
-    Ok(id)
+    Ok(())
 }
 
 impl Store {
