@@ -41,6 +41,9 @@ pub struct EngineConfig {
     pub call_poll: Duration,
     /// Steps one job slice runs before yielding to other runs.
     pub slice_steps: usize,
+    /// The job runner's lease: a slice that runs longer (a slow HTTP step) extends it, so no
+    /// worker, this process included, takes the run's job while it runs.
+    pub lease: Duration,
 }
 
 impl Default for EngineConfig {
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             allow_private_http: false,
             call_poll: Duration::from_secs(3),
             slice_steps: 50,
+            lease: Duration::from_secs(60),
         }
     }
 }
@@ -101,6 +105,26 @@ impl Engine {
         }
         cache.insert(key, spec.clone());
         Ok(spec)
+    }
+
+    /// Runs `work` while extending `job`'s lease every third of it (as a call in progress does).
+    /// The heartbeat is polled beside `work`, never instead of it: `work` may hold the (SQLite:
+    /// only) write connection the heartbeat waits for.
+    async fn heartbeat<T>(&self, job: &Job, work: impl Future<Output = T>) -> T {
+        let lease = self.config.lease.max(Duration::from_millis(300));
+        let beat = async {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                if let Err(e) = self.store.extend_lease(&job.id, lease.as_millis() as i64).await {
+                    warn!(error = %e, job = %job.id, "could not extend an automation run's lease");
+                }
+            }
+        };
+        tokio::pin!(work, beat);
+        tokio::select! {
+            r = &mut work => r,
+            never = &mut beat => never,
+        }
     }
 
     /// Runs a slice of one run (see the module doc).
@@ -494,7 +518,9 @@ impl Engine {
         )
         .await?;
         // Slots missed while no process ran are not replayed one by one: the latest fired once.
-        let next = next_slot(&spec, now.max(slot));
+        // (Not "the next after now": a process killed while it held this job delays the slot by
+        // its lease, and the slot that came due meanwhile must still fire.)
+        let next = latest_missed_or_next(&spec, slot, now);
         if !self.store.advance_schedule(&a.id, slot, next).await? {
             // Another process moved it (it fired this slot too; the key made one of them a no-op).
             return Ok(JobOutcome::Done);
@@ -511,6 +537,23 @@ pub fn next_slot(spec: &Spec, after_ms: i64) -> Option<i64> {
     let (cron, tz) = validate::schedule_cron(&spec.trigger, &spec.time_zone).ok()?;
     let after = chrono::DateTime::from_timestamp_millis(after_ms)?;
     validate::next_fire(&cron, tz, after).map(|t| t.timestamp_millis())
+}
+
+/// The slot to fire after `fired`: the next one if it is still ahead of `now`, else the latest
+/// slot that came due by `now` (fired at once, once; the ones between are skipped).
+fn latest_missed_or_next(spec: &Spec, fired: i64, now: i64) -> Option<i64> {
+    let mut due = match next_slot(spec, fired) {
+        Some(n) if n <= now => n,
+        other => return other,
+    };
+    // Bounded: after a long downtime of a frequent schedule, go straight to the next slot.
+    for _ in 0..1000 {
+        match next_slot(spec, due) {
+            Some(n) if n <= now => due = n,
+            _ => return Some(due),
+        }
+    }
+    next_slot(spec, now)
 }
 
 /// After a chain ends (`next` is none): the next item of the innermost loop, or the step after a
@@ -578,7 +621,7 @@ impl JobHandler for Handler {
     fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> + Send + 'a>> {
         Box::pin(async move {
             let r = match self.1 {
-                Kind::Run => self.0.run_slice(job).await,
+                Kind::Run => self.0.heartbeat(job, self.0.run_slice(job)).await,
                 Kind::Event => self.0.event(job).await,
                 Kind::Schedule => self.0.schedule(job).await,
             };
@@ -587,5 +630,30 @@ impl JobHandler for Handler {
             }
             r
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_late_slot_is_followed_by_the_latest_missed_one() {
+        let spec = crate::model::parse_spec(&json!({
+            "name": "s", "mode": "live", "trigger": {"type": "schedule", "cron": "*/2 * * * * *"},
+            "steps": [{"slug": "e", "type": "end"}]
+        }))
+        .unwrap();
+        // An even second.
+        let s = 1_800_000_000_000;
+        // On time: the next slot.
+        assert_eq!(latest_missed_or_next(&spec, s, s + 5), Some(s + 2000));
+        // Fired 3 s late (its process died holding it): the slot missed meanwhile, at once.
+        assert_eq!(latest_missed_or_next(&spec, s, s + 3000), Some(s + 2000));
+        // Down for a minute: only the latest missed slot.
+        assert_eq!(latest_missed_or_next(&spec, s, s + 61_000), Some(s + 60_000));
+        // Down for days: straight to the next slot after now.
+        let later = s + 3 * 86_400_000 + 1;
+        assert_eq!(latest_missed_or_next(&spec, s, later), Some(later - 1 + 2000));
     }
 }

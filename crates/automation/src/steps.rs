@@ -210,7 +210,7 @@ pub async fn execute(
                     Err(e) => return fail(e),
                 },
             };
-            wait_until(due, None, next)
+            wait_until(due, next)
         }
         StepKind::DelayUntil {
             offset,
@@ -231,7 +231,7 @@ pub async fn execute(
                     output: json!({ "due_at": rfc3339(due), "skipped": true }),
                 };
             }
-            wait_until(due, None, next)
+            wait_until(due, next)
         }
         StepKind::Condition {
             mode,
@@ -328,7 +328,7 @@ fn step_due(row: &StepRow) -> Option<i64> {
 }
 
 /// Done when `due` has come, else a wait that remembers it.
-fn wait_until(due: i64, _call: Option<Uuid>, next: Flow) -> StepResult {
+fn wait_until(due: i64, next: Flow) -> StepResult {
     let now = now_ms();
     if now >= due {
         StepResult::Done {

@@ -287,6 +287,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             store.clone(),
             parley_automation::EngineConfig {
                 allow_private_http: settings.allow_private_webhooks,
+                lease: settings.jobs_config().lease,
                 ..Default::default()
             },
         );

@@ -359,3 +359,4 @@ pub fn events(rx: &Receiver, event: &str) -> Vec<Value> {
         .map(|r| serde_json::from_str(&r.body).unwrap())
         .collect()
 }
+pub mod process;
