@@ -3,9 +3,13 @@
 //! - [`agent`]: the contract between the pipeline and whatever takes the agent's turns. The
 //!   pipeline knows nothing of flows or LLMs (`parley-agent` implements [`agent::Agent`]), so the
 //!   dependency points from the agent to the voice layer.
-//! - [`pipeline`]: one call's loop: the 20 ms clock, VAD, endpointing with speculative
-//!   speech-to-text, barge-in and backchannels, silence re-prompts, answering-machine screening,
-//!   per-turn latency, recording.
+//! - [`pipeline`]: one call: the 20 ms clock driving a chain of processors, the slow parts
+//!   (speech-to-text, the agent, text-to-speech) beside it, and the call's report.
+//! - [`frame`]: the typed frames the processors pass (audio, speech start and end, transcripts,
+//!   the agent's text and audio, interruptions, ...) and the processor contract.
+//! - [`processors`]: the chain's stages: endpointing with speculative speech-to-text, barge-in
+//!   and backchannels, silence re-prompts, answering-machine screening, the agent bridge, the
+//!   speaker, playback pacing, the conversation and per-turn latency.
 //! - [`vad`], [`tone`]: frame classifiers (speech; an answering machine's beep).
 //! - [`playback`]: the outgoing queue of sentences and markers, by turn.
 //! - [`engines`]: bounded async pools in front of the blocking speech engines, and the cache of
@@ -14,14 +18,18 @@
 //! - [`persona`]: scripted virtual callers for the sandbox network.
 //!
 //! Decision: the processors are synchronous state machines driven by one task per call, with
-//! time passed in; only speech engines and the agent run elsewhere. A per-processor task chain
-//! would add a channel hop per frame and make the ordering of barge-in against playback a race.
+//! time passed in as frames; only speech engines and the agent run elsewhere. A per-processor
+//! task chain would add a channel hop per frame and make the ordering of barge-in against
+//! playback a race; a synchronous chain keeps each processor testable on its own, frame in,
+//! frames out.
 
 pub mod agent;
 pub mod engines;
+pub mod frame;
 pub mod persona;
 pub mod pipeline;
 pub mod playback;
+pub mod processors;
 pub mod recorder;
 pub mod tone;
 pub mod vad;

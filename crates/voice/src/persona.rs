@@ -58,6 +58,8 @@ impl Subscriber for Persona {
 enum Cue {
     /// Its own speech finished (the agent's next turn starts after this).
     TurnSpoken,
+    /// Its backchannel finished: the agent's turn goes on.
+    BackchannelSpoken,
     HangUp,
 }
 
@@ -170,6 +172,15 @@ async fn run(p: Persona, mut line: Endpoint) {
                                 st.agent_turn = None;
                                 st.last_agent_voice = None;
                             }
+                            Cue::BackchannelSpoken => {
+                                // Having said "yeah", a person expects the agent to go on, and
+                                // gives it the usual gap from here before taking the turn: the
+                                // agent's pause while it judged the over-talk, with the silence
+                                // between two of its sentences, is no end of its turn.
+                                if st.last_agent_voice.is_some() {
+                                    st.last_agent_voice = Some(now);
+                                }
+                            }
                             Cue::HangUp => {
                                 line.sender.hang_up().await;
                                 return;
@@ -181,7 +192,10 @@ async fn run(p: Persona, mut line: Endpoint) {
                     line.sender.hang_up().await;
                     return;
                 }
-                let idle = !st.playback.has_audio();
+                // Idle once everything queued has played, markers included: a sentence that ends on a
+                // frame boundary leaves its marker for the next tick, and until that marker has
+                // played the persona has not finished speaking.
+                let idle = st.playback.is_empty();
                 // Over-talk while the agent speaks.
                 // Over-talk starts in the middle of the agent's words (100 ms voiced in a row), as a person
                 // cutting in would, not in the tail of a sentence.
@@ -199,6 +213,7 @@ async fn run(p: Persona, mut line: Endpoint) {
                             st.backchannels += 1;
                             st.overtalked_this_turn = true;
                             speak(&p.tts, &o.text, 0, &mut st.playback, 0).await;
+                            st.playback.push_marker(0, Cue::BackchannelSpoken);
                             continue;
                         }
                     }

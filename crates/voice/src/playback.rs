@@ -69,6 +69,11 @@ impl<M: Clone> Playback<M> {
         self.items.iter().any(|i| matches!(i, Item::Audio { .. }))
     }
 
+    /// Whether nothing at all is queued, markers included.
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
     pub fn pause(&mut self) {
         self.paused = true;
     }

@@ -4,6 +4,7 @@
 //! they arrived, the agent's as they were sent), so the two stay aligned to the frame and the
 //! recording shows exactly what each side heard and when: the barge-in tests read it.
 
+use crate::frame::{Frame, Out, Processor};
 use parley_telephony::audio::{PcmFrame, SAMPLE_RATE};
 use std::path::Path;
 
@@ -20,6 +21,16 @@ impl Recorder {
 
     pub fn agent(&mut self, f: &PcmFrame) {
         self.agent.extend_from_slice(f);
+    }
+
+    /// The caller's channel: what the pipeline heard, frame by frame.
+    pub fn caller_pcm(&self) -> &[i16] {
+        &self.caller
+    }
+
+    /// The agent's channel: what the pipeline sent, one frame per tick.
+    pub fn agent_pcm(&self) -> &[i16] {
+        &self.agent
     }
 
     /// Duration recorded so far, in milliseconds.
@@ -49,6 +60,19 @@ impl Recorder {
         }
         w.finalize().map_err(std::io::Error::other)?;
         std::fs::rename(tmp, path)
+    }
+}
+
+/// The chain's last stage: records the caller's frames as they arrive and the agent's as they
+/// are sent.
+impl Processor for Recorder {
+    fn process(&mut self, frame: Frame, out: &mut Out) {
+        match &frame {
+            Frame::CallerAudio { pcm, .. } => self.caller(pcm),
+            Frame::AgentFrame { pcm } => self.agent(pcm),
+            _ => {}
+        }
+        out.pass(frame);
     }
 }
 

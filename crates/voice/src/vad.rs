@@ -6,7 +6,8 @@
 //! 100 ms barge-in bound, long enough to ignore a click. The end needs `hangover` unvoiced
 //! frames, so the gaps between words do not split an utterance.
 
-use parley_telephony::audio::{level_dbfs, PcmFrame};
+use crate::frame::{Frame, Out, Processor};
+use parley_telephony::audio::{level_dbfs, PcmFrame, FRAME};
 
 /// A frame classifier. Wraps the C detector, which holds a raw pointer.
 struct Detector(webrtc_vad::Vad);
@@ -117,6 +118,39 @@ impl Vad {
     }
 }
 
+/// The chain's first listener: the caller's audio in; the audio and speech start and end out.
+pub struct VadStage {
+    vad: Vad,
+}
+
+impl VadStage {
+    pub fn new(cfg: VadConfig) -> Self {
+        VadStage { vad: Vad::new(cfg) }
+    }
+}
+
+impl Processor for VadStage {
+    fn process(&mut self, frame: Frame, out: &mut Out) {
+        let Frame::CallerAudio { pcm, at } = frame else {
+            return out.pass(frame);
+        };
+        let event = self.vad.push(&pcm);
+        // The audio first: whatever follows from the event sees this frame already counted.
+        out.pass(frame);
+        match event {
+            Some(VadEvent::Start { frames_ago }) => out.down(Frame::SpeechStarted {
+                at: at - FRAME * frames_ago,
+                frames_ago,
+            }),
+            Some(VadEvent::End { frames_ago }) => out.down(Frame::SpeechEnded {
+                last_voice: at - FRAME * frames_ago,
+                frames_ago,
+            }),
+            None => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -158,5 +192,36 @@ mod tests {
         assert!(matches!(start, VadEvent::Start { .. }));
         assert!((11..=13).contains(&at), "onset detected at frame {at}");
         assert_eq!(events[1], (45, VadEvent::End { frames_ago: 6 }));
+    }
+
+    #[test]
+    fn the_stage_passes_the_audio_on_then_the_speech_events() {
+        use crate::processors::test_util::feed;
+        let mut st = VadStage::new(VadConfig::default());
+        let t0 = tokio::time::Instant::now();
+        let voiced = tone(120.0, 6000.0);
+        let mut events = vec![];
+        for i in 0..60u32 {
+            let f = if (10..40).contains(&i) { voiced } else { [0; 160] };
+            let at = t0 + FRAME * i;
+            let out = feed(&mut st, Frame::CallerAudio { pcm: f, at });
+            assert_eq!(out[0].1, Frame::CallerAudio { pcm: f, at }, "the audio comes first");
+            events.extend(out.into_iter().skip(1).map(|(_, e)| (i, e)));
+        }
+        assert_eq!(events.len(), 2, "{events:?}");
+        assert!(
+            matches!(events[0], (_, Frame::SpeechStarted { at, .. }) if (t0 + FRAME * 10..=t0 + FRAME * 12).contains(&at)),
+            "{events:?}"
+        );
+        assert_eq!(
+            events[1],
+            (
+                45,
+                Frame::SpeechEnded {
+                    last_voice: t0 + FRAME * 39,
+                    frames_ago: 6
+                }
+            )
+        );
     }
 }

@@ -1,0 +1,419 @@
+//! The endpointer: gathers the caller's utterance and decides when their turn is over.
+//!
+//! Latency design: speech-to-text starts when VAD first hears the caller stop (120 ms of
+//! silence), speculatively, while the endpointer still waits out its silence window. If the
+//! caller goes on, the guess is thrown away. So by the time the turn is declared over, the text
+//! is usually ready, and the turn costs the window plus whatever of the decoding did not fit in it.
+
+use crate::frame::{Effect, Frame, Out, Processor, Utterance};
+use parley_telephony::audio::PcmFrame;
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+use tracing::warn;
+
+/// The pre-roll kept so an utterance includes the frames before VAD's onset decision.
+const PREROLL_FRAMES: usize = 10;
+
+/// The caller's utterance being listened to.
+struct Open {
+    id: u64,
+    started: Instant,
+    audio: Vec<i16>,
+    /// Set when VAD heard the caller stop (cleared if they go on).
+    last_voice: Option<Instant>,
+    /// The speculative transcript: (text, queue, work).
+    text: Option<(String, Duration, Duration)>,
+    /// Samples covered by the transcription in flight.
+    asked: Option<usize>,
+    /// The endpointer has declared the turn over and waits for the text.
+    ended_at: Option<Instant>,
+}
+
+pub struct Endpointer {
+    /// Silence after the caller's last voiced frame that ends their turn.
+    endpoint: Duration,
+    /// The window is stretched up to this when the words so far end mid-phrase.
+    endpoint_max: Duration,
+    preroll: VecDeque<PcmFrame>,
+    open: Option<Open>,
+    seq: u64,
+    speaking: bool,
+    /// Over-talk is being judged: a backchannel is no turn, so the utterance is not ended
+    /// until the judge has decided (it drops the utterance, or lets it run as a turn).
+    judging: bool,
+}
+
+impl Endpointer {
+    pub fn new(endpoint: Duration, endpoint_max: Duration) -> Self {
+        Endpointer {
+            endpoint,
+            endpoint_max,
+            preroll: VecDeque::with_capacity(PREROLL_FRAMES),
+            open: None,
+            seq: 0,
+            speaking: false,
+            judging: false,
+        }
+    }
+
+    fn drop_open(&mut self, out: &mut Out) {
+        self.judging = false;
+        if let Some(u) = self.open.take() {
+            out.down(Frame::UtteranceDropped { id: u.id });
+        }
+    }
+
+    fn tick(&mut self, now: Instant, out: &mut Out) {
+        let Some(u) = self.open.as_mut() else { return };
+        if self.judging || self.speaking {
+            return;
+        }
+        let Some(last) = u.last_voice else { return };
+        let silent = now.saturating_duration_since(last);
+        if silent >= self.endpoint && u.ended_at.is_none() {
+            let unfinished = u.text.as_ref().is_some_and(|(t, _, _)| sounds_unfinished(t));
+            if !unfinished || silent >= self.endpoint_max {
+                u.ended_at = Some(now);
+            }
+        }
+        if let (Some(ended_at), Some(_)) = (u.ended_at, &u.text) {
+            let u = self.open.take().expect("open");
+            let (text, stt_queue, stt) = u.text.unwrap_or_default();
+            out.down(Frame::UtteranceEnded {
+                utterance: Utterance {
+                    id: u.id,
+                    text: text.trim().to_string(),
+                    started: u.started,
+                    last_voice: last,
+                    ended_at,
+                    stt_queue,
+                    stt,
+                },
+                at: now,
+            });
+        }
+    }
+}
+
+impl Processor for Endpointer {
+    fn process(&mut self, frame: Frame, out: &mut Out) {
+        match frame {
+            Frame::CallerAudio { pcm, .. } => {
+                if self.preroll.len() == PREROLL_FRAMES {
+                    self.preroll.pop_front();
+                }
+                self.preroll.push_back(pcm);
+                if let Some(u) = self.open.as_mut() {
+                    u.audio.extend_from_slice(&pcm);
+                }
+                out.pass(frame);
+            }
+            Frame::SpeechStarted { at, frames_ago } => {
+                self.speaking = true;
+                match self.open.as_mut() {
+                    Some(u) => {
+                        // The caller went on within the window: same utterance; the guess so
+                        // far (and one still in flight) is stale.
+                        u.last_voice = None;
+                        u.text = None;
+                        u.asked = None;
+                        u.ended_at = None;
+                    }
+                    None => {
+                        self.seq += 1;
+                        let keep = (frames_ago as usize + 4).min(self.preroll.len());
+                        let skip = self.preroll.len() - keep;
+                        let audio = self.preroll.iter().skip(skip).flatten().copied().collect();
+                        self.open = Some(Open {
+                            id: self.seq,
+                            started: at,
+                            audio,
+                            last_voice: None,
+                            text: None,
+                            asked: None,
+                            ended_at: None,
+                        });
+                        out.down(Frame::UtteranceStarted { id: self.seq, at });
+                    }
+                }
+                out.pass(frame);
+            }
+            Frame::SpeechEnded { last_voice, .. } => {
+                self.speaking = false;
+                // The event first: the judge sees the over-talk stop before the transcription
+                // request passes it.
+                out.pass(frame);
+                if let Some(u) = self.open.as_mut() {
+                    u.last_voice = Some(last_voice);
+                    // Speculative transcription while the endpointer waits.
+                    let samples = u.audio.len();
+                    u.asked = Some(samples);
+                    u.text = None;
+                    out.down(Frame::Do(Effect::Transcribe {
+                        utterance: u.id,
+                        samples,
+                        pcm: Arc::new(u.audio.clone()),
+                        primed: true,
+                        context: String::new(),
+                    }));
+                }
+            }
+            Frame::SttResult {
+                utterance,
+                samples,
+                result,
+            } => {
+                let Some(u) = self
+                    .open
+                    .as_mut()
+                    .filter(|u| u.id == utterance && u.asked == Some(samples))
+                else {
+                    return; // for audio the caller has since added to
+                };
+                let text = match result {
+                    Ok(t) => (t.text, t.queue, t.work),
+                    Err(e) => {
+                        warn!(error = %e, "speech-to-text failed");
+                        (String::new(), Duration::ZERO, Duration::ZERO)
+                    }
+                };
+                out.down(Frame::Transcript {
+                    utterance,
+                    text: text.0.clone(),
+                });
+                u.text = Some(text);
+            }
+            Frame::Judging(j) => self.judging = j,
+            Frame::Backchannel | Frame::DropUtterance => self.drop_open(out),
+            Frame::Tick { now } => {
+                self.tick(now, out);
+                out.pass(frame);
+            }
+            other => out.pass(other),
+        }
+    }
+}
+
+/// Endpoints a caller utterance: a few words ending mid-phrase get a longer window.
+fn sounds_unfinished(text: &str) -> bool {
+    let text = text.trim();
+    if text.ends_with("...") || text.ends_with('…') {
+        return true; // Whisper's mark for speech that trails off
+    }
+    if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
+        // Whisper closes a complete sentence with punctuation; a cut one often has none.
+        return true;
+    }
+    let t = text.trim_end_matches(['.', '!', '?']).to_lowercase();
+    if t.ends_with(',') || t.ends_with("...") {
+        return true;
+    }
+    const TAILS: [&str; 14] = [
+        "and", "or", "but", "at", "on", "the", "a", "to", "um", "uh", "so", "because", "with", "is",
+    ];
+    t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::engines::Transcription;
+    use crate::frame::Dir;
+    use crate::processors::test_util::*;
+    use parley_telephony::audio::FRAME;
+
+    #[test]
+    fn unfinished_phrases_are_recognized() {
+        assert!(sounds_unfinished("Thursday at"));
+        assert!(sounds_unfinished("I think, um"));
+        assert!(sounds_unfinished("yes and,"));
+        assert!(!sounds_unfinished("Thursday at three pm."));
+        assert!(!sounds_unfinished("Yes."));
+        assert!(sounds_unfinished("My internet"));
+        assert!(sounds_unfinished("My internet is down since..."));
+        assert!(!sounds_unfinished(""));
+    }
+
+    struct Caller {
+        ep: Endpointer,
+        t0: Instant,
+        frame: u32,
+    }
+
+    impl Caller {
+        fn new() -> Self {
+            Caller {
+                ep: Endpointer::new(Duration::from_millis(400), Duration::from_millis(1200)),
+                t0: Instant::now(),
+                frame: 0,
+            }
+        }
+        fn now(&self) -> Instant {
+            self.t0 + FRAME * self.frame
+        }
+        /// One frame of audio (and what VAD made of it), then the tick.
+        fn step(&mut self, vad: Option<Frame>) -> Vec<Frame> {
+            self.frame += 1;
+            let at = self.now();
+            let mut out = feed(&mut self.ep, Frame::CallerAudio { pcm: [1; 160], at });
+            if let Some(v) = vad {
+                out.extend(feed(&mut self.ep, v));
+            }
+            out.extend(feed(&mut self.ep, Frame::Tick { now: at }));
+            out.into_iter()
+                .map(|(_, f)| f)
+                .filter(|f| {
+                    !matches!(
+                        f,
+                        Frame::CallerAudio { .. }
+                            | Frame::Tick { .. }
+                            | Frame::SpeechStarted { .. }
+                            | Frame::SpeechEnded { .. }
+                    )
+                })
+                .collect()
+        }
+        fn start(&mut self) -> Vec<Frame> {
+            let at = self.now() - FRAME;
+            self.step(Some(Frame::SpeechStarted { at, frames_ago: 1 }))
+        }
+        fn end(&mut self) -> Vec<Frame> {
+            // The event comes with the next frame, 6 frames after the last voiced one.
+            let last_voice = self.now() + FRAME - FRAME * 6;
+            self.step(Some(Frame::SpeechEnded {
+                last_voice,
+                frames_ago: 6,
+            }))
+        }
+        fn stt(&mut self, utterance: u64, samples: usize, text: &str) -> Vec<(Dir, Frame)> {
+            feed(
+                &mut self.ep,
+                Frame::SttResult {
+                    utterance,
+                    samples,
+                    result: Ok(Transcription {
+                        text: text.into(),
+                        queue: Duration::ZERO,
+                        work: Duration::from_millis(100),
+                    }),
+                },
+            )
+        }
+    }
+
+    fn asked(out: &[Frame]) -> Option<(u64, usize, bool)> {
+        out.iter().find_map(|f| match f {
+            Frame::Do(Effect::Transcribe {
+                utterance,
+                samples,
+                primed,
+                ..
+            }) => Some((*utterance, *samples, *primed)),
+            _ => None,
+        })
+    }
+
+    #[test]
+    fn the_turn_ends_after_the_window_once_the_text_is_in() {
+        let mut c = Caller::new();
+        for _ in 0..10 {
+            c.step(None);
+        }
+        let out = c.start();
+        assert!(matches!(out[0], Frame::UtteranceStarted { id: 1, .. }), "{out:?}");
+        for _ in 0..20 {
+            assert!(c.step(None).is_empty());
+        }
+        let out = c.end();
+        // Pre-roll (frames_ago + 4 frames) plus everything since.
+        let (id, samples, primed) = asked(&out).expect("a speculative transcription");
+        assert_eq!((id, samples / 160, primed), (1, 5 + 21, true));
+        assert!(c
+            .stt(id, samples, "Yes.")
+            .iter()
+            .any(|(_, f)| matches!(f, Frame::Transcript { text, .. } if text == "Yes.")));
+        // 400 ms after the last voiced frame (6 frames before the end event): over.
+        let mut ended = vec![];
+        for i in 0..30 {
+            let out = c.step(None);
+            if let Some(Frame::UtteranceEnded { utterance, .. }) = out.first() {
+                ended.push((i, utterance.text.clone()));
+            }
+        }
+        assert_eq!(ended, [(13, "Yes.".to_string())]);
+    }
+
+    #[test]
+    fn a_caller_who_goes_on_makes_the_guess_stale() {
+        let mut c = Caller::new();
+        c.start();
+        for _ in 0..10 {
+            c.step(None);
+        }
+        let (id, samples, _) = asked(&c.end()).unwrap();
+        c.step(None);
+        assert!(c.start().is_empty(), "same utterance");
+        // The guess for the first part arrives after the caller went on: dropped.
+        assert!(c.stt(id, samples, "Thursday at").is_empty());
+        for _ in 0..10 {
+            c.step(None);
+        }
+        let (id2, samples2, _) = asked(&c.end()).unwrap();
+        assert_eq!(id2, id);
+        assert!(samples2 > samples);
+        for _ in 0..40 {
+            assert!(c.step(None).is_empty(), "no turn end without the new text");
+        }
+        c.stt(id, samples2, "Thursday at three.");
+        let out = c.step(None);
+        assert!(
+            matches!(&out[0], Frame::UtteranceEnded { utterance, .. } if utterance.text == "Thursday at three."),
+            "{out:?}"
+        );
+    }
+
+    #[test]
+    fn an_unfinished_phrase_stretches_the_window() {
+        let mut c = Caller::new();
+        c.start();
+        let (id, samples, _) = asked(&c.end()).unwrap();
+        c.stt(id, samples, "Thursday at");
+        let mut at = None;
+        for i in 0..70 {
+            if !c.step(None).is_empty() {
+                at = Some(i);
+                break;
+            }
+        }
+        // 1200 ms after the last voiced frame.
+        assert_eq!(at, Some(53));
+    }
+
+    #[test]
+    fn judged_over_talk_is_held_and_a_backchannel_dropped() {
+        let mut c = Caller::new();
+        c.start();
+        feed_up(&mut c.ep, Frame::Judging(true));
+        let (id, samples, _) = asked(&c.end()).unwrap();
+        c.stt(id, samples, "Yeah.");
+        for _ in 0..50 {
+            assert!(c.step(None).is_empty(), "held while judged");
+        }
+        let out = feed_up(&mut c.ep, Frame::Backchannel);
+        assert_eq!(out, [(Dir::Down, Frame::UtteranceDropped { id })]);
+        assert!(c.step(None).is_empty());
+        // Judged an interruption instead: the utterance runs as a turn.
+        c.start();
+        feed_up(&mut c.ep, Frame::Judging(true));
+        let (id, samples, _) = asked(&c.end()).unwrap();
+        c.stt(id, samples, "Sorry, wait.");
+        c.step(None);
+        feed_up(&mut c.ep, Frame::Judging(false));
+        let ended = (0..30)
+            .flat_map(|_| c.step(None))
+            .any(|f| matches!(f, Frame::UtteranceEnded { .. }));
+        assert!(ended);
+    }
+}
