@@ -202,6 +202,11 @@ fn sounds_unfinished(text: &str) -> bool {
     if text.ends_with("...") || text.ends_with('…') {
         return true; // Whisper's mark for speech that trails off
     }
+    if is_complete_answer(text) {
+        // "Yes" without its period (a primed Whisper often drops it on a one-word answer) is
+        // still a whole answer: no longer window for it.
+        return false;
+    }
     if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
         // Whisper closes a complete sentence with punctuation; a cut one often has none.
         return true;
@@ -214,6 +219,26 @@ fn sounds_unfinished(text: &str) -> bool {
         "and", "or", "but", "at", "on", "the", "a", "to", "um", "uh", "so", "because", "with", "is",
     ];
     t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
+}
+
+/// A one-word answer that is complete whatever its punctuation.
+fn is_complete_answer(text: &str) -> bool {
+    const ANSWERS: [&str; 12] = [
+        "yes",
+        "no",
+        "yeah",
+        "yep",
+        "nope",
+        "okay",
+        "ok",
+        "sure",
+        "correct",
+        "right",
+        "nah",
+        "absolutely",
+    ];
+    let t = text.trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase();
+    ANSWERS.contains(&t.as_str())
 }
 
 #[cfg(test)]
@@ -234,6 +259,9 @@ mod tests {
         assert!(sounds_unfinished("My internet"));
         assert!(sounds_unfinished("My internet is down since..."));
         assert!(!sounds_unfinished(""));
+        assert!(!sounds_unfinished("Yes"));
+        assert!(!sounds_unfinished("no"));
+        assert!(sounds_unfinished("Yes and"));
     }
 
     struct Caller {
