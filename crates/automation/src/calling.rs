@@ -86,7 +86,11 @@ pub fn next_allowed(now: DateTime<Utc>, rules: &CallingRules, zones: &[Tz]) -> O
     }
     let start = parse_hhmm(&rules.start)?;
     let end = parse_hhmm(&rules.end)?;
-    let days: Vec<Weekday> = rules.days.iter().filter_map(|d| parse_weekday(d)).collect();
+    let days: Vec<Weekday> = rules
+        .days
+        .iter()
+        .filter_map(|d| crate::validate::parse_day(d))
+        .collect();
     let allowed = |t: DateTime<Utc>| {
         zones.iter().all(|z| {
             let local = t.with_timezone(z);
@@ -109,21 +113,10 @@ pub fn next_allowed(now: DateTime<Utc>, rules: &CallingRules, zones: &[Tz]) -> O
     None
 }
 
-pub fn parse_hhmm(s: &str) -> Option<NaiveTime> {
-    NaiveTime::parse_from_str(s.trim(), "%H:%M").ok()
-}
-
-pub fn parse_weekday(s: &str) -> Option<Weekday> {
-    match s.trim().to_ascii_lowercase().get(..3)? {
-        "mon" => Some(Weekday::Mon),
-        "tue" => Some(Weekday::Tue),
-        "wed" => Some(Weekday::Wed),
-        "thu" => Some(Weekday::Thu),
-        "fri" => Some(Weekday::Fri),
-        "sat" => Some(Weekday::Sat),
-        "sun" => Some(Weekday::Sun),
-        _ => None,
-    }
+/// `HH:MM` as a time of day (the validator's reading, so a saved window means what it said).
+fn parse_hhmm(s: &str) -> Option<NaiveTime> {
+    let (h, m) = crate::validate::parse_hhmm(s)?;
+    NaiveTime::from_hms_opt(h, m, 0)
 }
 
 #[cfg(test)]

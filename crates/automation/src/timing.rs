@@ -3,18 +3,9 @@
 use chrono::{DateTime, NaiveDate, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-/// Parses `"24h"`, `"-24h"`, `"+1day 2h"` into signed milliseconds.
+/// Parses `"24h"`, `"-24h"`, `"+1day 2h"` into signed milliseconds (the validator's reading).
 pub fn signed_duration_ms(s: &str) -> Result<i64, String> {
-    let t = s.trim();
-    let (sign, rest) = match t.as_bytes().first() {
-        Some(b'-') => (-1, &t[1..]),
-        Some(b'+') => (1, &t[1..]),
-        _ => (1, t),
-    };
-    let d = humantime::parse_duration(rest.trim())
-        .map_err(|e| format!("`{s}` is not a duration ({e}); write e.g. \"24h\", \"-1day\", \"90s\""))?;
-    let ms = i64::try_from(d.as_millis()).map_err(|_| format!("`{s}` is too long"))?;
-    Ok(sign * ms)
+    Ok(crate::validate::parse_offset(s)?.num_milliseconds())
 }
 
 /// Reads a time the way payloads write it: RFC 3339 with an offset (`2026-12-01T15:00:00-05:00`),

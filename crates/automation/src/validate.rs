@@ -180,7 +180,7 @@ pub fn parse_offset(s: &str) -> Result<chrono::Duration, String> {
 
 /// An agent (interview) id: 8 letters or digits.
 pub fn is_interview_id(s: &str) -> bool {
-    s.len() == 8 && s.bytes().all(|b| b.is_ascii_alphanumeric())
+    parley_core::ids::is_agent_id(s)
 }
 
 /// A step slug: `^[a-z][a-z0-9_]{0,63}$`.
