@@ -122,11 +122,16 @@ impl Runner {
             if got > 0 && slots.available_permits() > 0 {
                 continue; // more may be due right now
             }
-            let wait = match this.store.next_job_due().await {
-                Ok(Some(t)) => {
-                    Duration::from_millis((t - now_ms()).clamp(0, this.config.poll_interval.as_millis() as i64) as u64)
+            // Every slot busy: a job that ends wakes the loop, so there is nothing to look up.
+            let wait = if slots.available_permits() == 0 {
+                this.config.poll_interval
+            } else {
+                match this.store.next_job_due().await {
+                    Ok(Some(t)) => Duration::from_millis(
+                        (t - now_ms()).clamp(0, this.config.poll_interval.as_millis() as i64) as u64,
+                    ),
+                    _ => this.config.poll_interval,
                 }
-                _ => this.config.poll_interval,
             };
             tokio::select! {
                 _ = tokio::time::sleep(wait.max(Duration::from_millis(5))) => {}

@@ -162,6 +162,9 @@ fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))
+        // A SQLite connection is a file handle in this process: it cannot go stale, and the
+        // ping sqlx sends before each checkout is a thread round trip as costly as a statement.
+        .test_before_acquire(dialect == Dialect::Postgres)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {
