@@ -74,7 +74,7 @@ impl AppState {
     pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
         AppState {
             rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute, &store),
-            automations: parley_automation::service::Automations::new(store.clone()),
+            automations: parley_automation::service::Automations::new(store.clone(), jobs.clone()),
             store,
             config: Arc::new(config),
             metrics: metrics::Metrics::new(),

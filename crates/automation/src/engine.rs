@@ -481,8 +481,10 @@ impl Engine {
                 version,
                 trigger_key: key,
                 state: &serde_json::to_value(&state).unwrap_or_default(),
+                claim: None,
             })
             .await
+            .map(|started| started.map(|s| s.run_id))
     }
 
     /// Fires the schedule's stored slot once, then moves to the next.

@@ -11,7 +11,9 @@ use crate::template::Templates;
 use crate::validate;
 use parley_core::error::ValidationError;
 use parley_core::ids;
-use parley_store::automations::{AutomationRow, NewRun, RunRow, SaveAutomation, StepRow};
+use parley_jobs::{JobsHandle, Reservation};
+use parley_store::automations::{AutomationRow, NewRun, RunRow, SaveAutomation, StepRow, RUN_JOB};
+use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
 use serde_json::{json, Map, Value};
 use std::sync::Arc;
@@ -30,13 +32,16 @@ pub enum Fired {
 pub struct Automations {
     store: Store,
     templates: Arc<Templates>,
+    /// Hands a webhook's new run to this process's job runner.
+    jobs: JobsHandle,
 }
 
 impl Automations {
-    pub fn new(store: Store) -> Self {
+    pub fn new(store: Store, jobs: JobsHandle) -> Self {
         Automations {
             store,
             templates: Arc::new(Templates::new()),
+            jobs,
         }
     }
 
@@ -199,19 +204,42 @@ impl Automations {
             self.store.set_sample_payload(&a.team_id, id, &body).await?;
             return Ok(Fired::Sampled);
         }
-        let state = RunState::new(spec.start_slug(), "webhook", body, None);
-        let run = self
-            .store
-            .start_run(&NewRun {
-                team_id: &a.team_id,
-                automation_id: id,
-                version: a.version,
-                trigger_key: None,
-                state: &serde_json::to_value(&state).unwrap_or_default(),
-            })
-            .await?
-            .ok_or_else(|| AutomationError::Conflict("the run already exists".into()))?;
-        Ok(Fired::Started(run))
+        let state = serde_json::to_value(RunState::new(spec.start_slug(), "webhook", body, None)).unwrap_or_default();
+        // The run's job is inserted claimed by this process when its runner has a free slot,
+        // and runs at once; otherwise it waits in the queue like any job. In a task of its own:
+        // a client that hangs up mid-request must not strand a claimed job until its lease ends.
+        let (store, jobs, team_id, automation_id, version) =
+            (self.store.clone(), self.jobs.clone(), a.team_id.clone(), a.id.clone(), a.version);
+        let started = tokio::spawn(async move {
+            let slot = jobs.reserve();
+            let started = store
+                .start_run(&NewRun {
+                    team_id: &team_id,
+                    automation_id: &automation_id,
+                    version,
+                    trigger_key: None,
+                    state: &state,
+                    claim: slot.as_ref().map(Reservation::claim),
+                })
+                .await?;
+            if let Some(run) = &started {
+                match slot {
+                    Some(slot) => slot.run(Job {
+                        id: run.job_id.clone(),
+                        kind: RUN_JOB.to_string(),
+                        team_id: Some(team_id),
+                        payload: json!({ "run_id": run.run_id }),
+                        attempts: 1,
+                    }),
+                    None => jobs.wake(),
+                }
+            }
+            Ok::<_, StoreError>(started)
+        })
+        .await
+        .map_err(|e| StoreError::Corrupt(format!("starting the run failed: {e}")))??;
+        let run = started.ok_or_else(|| AutomationError::Conflict("the run already exists".into()))?;
+        Ok(Fired::Started(run.run_id))
     }
 }
 

@@ -370,12 +370,17 @@ fn delay_until_due(
     Ok(when.timestamp_millis() + shift)
 }
 
-async fn team_contact(ctx: &StepCtx<'_>, input: &Value) -> Result<Contact, String> {
+/// The id a step's `contact_id` input names.
+fn team_contact_id(input: &Value) -> Result<Uuid, String> {
     let id = s(input, "contact_id").ok_or("no contact")?;
-    let uuid = parley_core::ids::parse_uuid(id).ok_or_else(|| format!("`{id}` is not a contact id"))?;
+    parley_core::ids::parse_uuid(id).ok_or_else(|| format!("`{id}` is not a contact id"))
+}
+
+async fn team_contact(ctx: &StepCtx<'_>, input: &Value) -> Result<Contact, String> {
+    let uuid = team_contact_id(input)?;
     match ctx.store.contact(ctx.team_id, uuid).await {
         Ok(c) => Ok(c),
-        Err(StoreError::NotFound) => Err(format!("contact {id} not found")),
+        Err(StoreError::NotFound) => Err(format!("contact {uuid} not found")),
         Err(e) => Err(e.to_string()),
     }
 }
@@ -464,14 +469,15 @@ async fn update_contact(ctx: &StepCtx<'_>, input: &Value, next: Flow) -> StepRes
 }
 
 async fn change_tags(ctx: &StepCtx<'_>, input: &Value, add: bool, next: Flow) -> StepResult {
-    let c = match team_contact(ctx, input).await {
-        Ok(c) => c,
+    // The contact is read inside the change's transaction, not before it.
+    let id = match team_contact_id(input) {
+        Ok(id) => id,
         Err(e) => return fail(e),
     };
     let tags = string_list(&input["tags"]);
     let changed = ctx
         .store
-        .change_tags(ctx.team_id, c.id, |old| {
+        .change_tags(ctx.team_id, id, |old| {
             if add {
                 contact::merge_tags(old, &contact::clean_tags(&tags)?)
             } else {
@@ -486,6 +492,7 @@ async fn change_tags(ctx: &StepCtx<'_>, input: &Value, add: bool, next: Flow) ->
             contact: Some(c),
         },
         Ok(Err(e)) => fail(e.to_string()),
+        Err(StoreError::NotFound) => fail(format!("contact {id} not found")),
         Err(e) => fail(e.to_string()),
     }
 }

@@ -1,7 +1,9 @@
 //! Durable background work on the database's job table.
 //!
 //! - [`runner`]: the loop that claims due jobs with a lease and runs them with bounded
-//!   concurrency; a job whose process died is taken again when its lease expires.
+//!   concurrency; a job whose process died is taken again when its lease expires. A job this
+//!   process inserts can be inserted already claimed and handed straight to it
+//!   ([`JobsHandle::reserve`]): an automation run started by a webhook begins without a poll.
 //! - [`delivery`]: webhook deliveries: signed POSTs, retried with exponential backoff and jitter
 //!   for at least 24 hours, refused for private and loopback addresses unless allowed.
 //! - [`JobHandler`]: handlers registered by higher layers (the server runs calls through it).
@@ -17,7 +19,7 @@ pub mod delivery;
 pub mod guard;
 pub mod runner;
 
-pub use runner::{JobsConfig, JobsHandle, Runner};
+pub use runner::{JobsConfig, JobsHandle, Reservation, Runner};
 
 /// What a job handler asks the runner to do next.
 #[derive(Debug)]

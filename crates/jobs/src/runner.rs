@@ -3,9 +3,9 @@
 use crate::{delivery, JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store};
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
-use tokio::sync::{watch, Notify, Semaphore};
+use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
 use tracing::{info_span, warn, Instrument};
 
 /// Settings of the job runner (from `PARLEY_*` variables in the server).
@@ -41,15 +41,63 @@ impl Default for JobsConfig {
     }
 }
 
-/// Wakes the runner when this process adds jobs, so a new call is dialed without waiting a poll.
+/// The runner's side door for this process: wakes it when this process adds jobs (a new call is
+/// dialed without waiting a poll), and hands it jobs this process inserted already claimed.
 #[derive(Clone, Default)]
 pub struct JobsHandle {
     notify: Arc<Notify>,
+    local: Arc<OnceLock<Local>>,
+}
+
+/// Set by the runner: what a reservation needs.
+struct Local {
+    worker_id: String,
+    lease: Duration,
+    slots: Arc<Semaphore>,
+    jobs: mpsc::UnboundedSender<(Job, OwnedSemaphorePermit)>,
 }
 
 impl JobsHandle {
     pub fn wake(&self) {
         self.notify.notify_one();
+    }
+
+    /// A free slot of this process's runner, for a job about to be inserted already claimed by
+    /// it ([`Reservation::claim`]) and then run at once ([`Reservation::run`]), without the
+    /// round trips of a claim or the wait for the next poll. `None` when every slot is busy or
+    /// no runner runs here: insert the job unclaimed and [`wake`](Self::wake) the runner.
+    pub fn reserve(&self) -> Option<Reservation> {
+        let local = self.local.get()?;
+        let permit = local.slots.clone().try_acquire_owned().ok()?;
+        Some(Reservation {
+            permit,
+            worker_id: local.worker_id.clone(),
+            until: now_ms() + local.lease.as_millis() as i64,
+            jobs: local.jobs.clone(),
+        })
+    }
+}
+
+/// One of the runner's slots, held for a job this process inserts claimed. Dropped unused, the
+/// slot is free again. If the process dies before the job runs, its lease runs out and any
+/// worker takes it, as for a claimed job.
+pub struct Reservation {
+    permit: OwnedSemaphorePermit,
+    worker_id: String,
+    until: i64,
+    jobs: mpsc::UnboundedSender<(Job, OwnedSemaphorePermit)>,
+}
+
+impl Reservation {
+    /// The claim to insert the job with: this worker's id and the lease's end (ms).
+    pub fn claim(&self) -> (&str, i64) {
+        (&self.worker_id, self.until)
+    }
+
+    /// Runs the job (inserted and committed with [`claim`](Self::claim)) in this slot.
+    pub fn run(self, job: Job) {
+        // A runner that stopped leaves the job to its lease.
+        let _ = self.jobs.send((job, self.permit));
     }
 }
 
@@ -60,18 +108,34 @@ pub struct Runner {
     handle: JobsHandle,
     worker_id: String,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
+    slots: Arc<Semaphore>,
+    local: mpsc::UnboundedReceiver<(Job, OwnedSemaphorePermit)>,
 }
 
 impl Runner {
+    /// A runner; from now on `handle` can reserve its slots (jobs reserved before [`run`]
+    /// starts wait for it).
     pub fn new(store: Store, config: JobsConfig, handle: JobsHandle) -> Runner {
         let http = delivery::client(&config);
+        let worker_id = uuid::Uuid::new_v4().to_string();
+        let slots = Arc::new(Semaphore::new(config.concurrency));
+        let (tx, local) = mpsc::unbounded_channel();
+        // One runner per process; a second one (tests) keeps its own slots.
+        let _ = handle.local.set(Local {
+            worker_id: worker_id.clone(),
+            lease: config.lease,
+            slots: slots.clone(),
+            jobs: tx,
+        });
         Runner {
             store,
             config,
             http,
             handle,
-            worker_id: uuid::Uuid::new_v4().to_string(),
+            worker_id,
             handlers: HashMap::new(),
+            slots,
+            local,
         }
     }
 
@@ -82,9 +146,25 @@ impl Runner {
     }
 
     /// Runs until `shutdown` turns true; jobs in flight then finish or keep their lease.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+        let mut local = std::mem::replace(&mut self.local, mpsc::unbounded_channel().1);
         let this = Arc::new(self);
-        let slots = Arc::new(Semaphore::new(this.config.concurrency));
+        let slots = this.slots.clone();
+        // Jobs handed over by this process run beside the claim loop (each already holds its
+        // slot, so the loop never waits on them).
+        let runs = this.clone();
+        let mut stop = shutdown.clone();
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    next = local.recv() => match next {
+                        Some((job, permit)) => runs.spawn(job, permit),
+                        None => return,
+                    },
+                    _ = stop.wait_for(|s| *s) => return,
+                }
+            }
+        });
         loop {
             if *shutdown.borrow() {
                 return;
@@ -108,16 +188,7 @@ impl Runner {
             let got = claimed.len();
             for job in claimed {
                 let permit = slots.clone().acquire_owned().await.expect("semaphore is never closed");
-                let me = this.clone();
-                let span = info_span!("job", job.id = %job.id, job.kind = %job.kind, team_id = job.team_id.as_deref().unwrap_or(""));
-                tokio::spawn(
-                    async move {
-                        me.run_one(job).await;
-                        drop(permit);
-                        me.handle.wake();
-                    }
-                    .instrument(span),
-                );
+                this.spawn(job, permit);
             }
             if got > 0 && slots.available_permits() > 0 {
                 continue; // more may be due right now
@@ -139,6 +210,20 @@ impl Runner {
                 _ = shutdown.changed() => {}
             }
         }
+    }
+
+    /// Runs `job` in its own task, holding `permit` (its slot) until it ends.
+    fn spawn(self: &Arc<Self>, job: Job, permit: OwnedSemaphorePermit) {
+        let me = self.clone();
+        let span = info_span!("job", job.id = %job.id, job.kind = %job.kind, team_id = job.team_id.as_deref().unwrap_or(""));
+        tokio::spawn(
+            async move {
+                me.run_one(job).await;
+                drop(permit);
+                me.handle.wake();
+            }
+            .instrument(span),
+        );
     }
 
     async fn run_one(&self, job: Job) {

@@ -7,10 +7,10 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use crate::{found, jobs, now_ms, webhooks, Result, Store, StoreError};
+use crate::journal::{BeginRow, FinishRow, Op, Reply, StartRow};
+use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
-use parley_core::webhook::EventType;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
@@ -102,6 +102,16 @@ pub struct NewRun<'a> {
     /// Makes the firing idempotent (schedule slot, event job id); `None` for webhook runs.
     pub trigger_key: Option<String>,
     pub state: &'a Value,
+    /// Insert the run's job already claimed by this worker (id, lease end in ms), to run it at
+    /// once in this process (see `parley_jobs::JobsHandle::reserve`).
+    pub claim: Option<(&'a str, i64)>,
+}
+
+/// A run just started, and its job.
+#[derive(Debug, Clone)]
+pub struct StartedRun {
+    pub run_id: Uuid,
+    pub job_id: String,
 }
 
 /// How a step ends (or pauses) and what the run becomes with it, written in one transaction.
@@ -138,7 +148,7 @@ pub struct BeginStep<'a> {
 const AUTOMATION_COLUMNS: &str =
     "id, team_id, name, mode, trigger_type, version, body, sample_payload, schedule_next_at, created, updated";
 const RUN_COLUMNS: &str = "id, team_id, automation_id, version, status, trigger_key, state, job_id, waiting_call_id, wake_at, error, created, updated, finished";
-const STEP_COLUMNS: &str =
+pub(crate) const STEP_COLUMNS: &str =
     "id, run_id, seq, slug, step_type, attempt, status, input, output, error, state, due_at, started, finished";
 
 impl Store {
@@ -309,13 +319,29 @@ impl Store {
         Ok(r.rows_affected() == 1)
     }
 
-    /// Starts a run with its job, unless this firing (`trigger_key`) already started one.
-    /// Returns the new run's id, or `None` for a repeated firing.
-    pub async fn start_run(&self, r: &NewRun<'_>) -> Result<Option<Uuid>> {
-        let mut w = self.begin_write().await?;
-        let id = start_run_in(&mut w.tx, r).await?;
-        w.commit().await?;
-        Ok(id)
+    /// Starts a run with its job, unless this firing (`trigger_key`) already started one
+    /// (`None`). Written by the run journal (group commit).
+    pub async fn start_run(&self, r: &NewRun<'_>) -> Result<Option<StartedRun>> {
+        let run_id = Uuid::new_v4();
+        let job_id = Uuid::new_v4().to_string();
+        let row = StartRow {
+            run_id: run_id.to_string(),
+            team_id: r.team_id.to_string(),
+            automation_id: r.automation_id.to_string(),
+            version: r.version,
+            trigger_key: r.trigger_key.clone(),
+            state: r.state.to_string(),
+            job_id: job_id.clone(),
+            job_kind: RUN_JOB,
+            job_payload: serde_json::json!({ "run_id": run_id }).to_string(),
+            now: now_ms(),
+            claim: r.claim.map(|(worker, until)| (worker.to_string(), until)),
+        };
+        match self.journal.write(Op::Start(row)).await? {
+            Reply::Started(true) => Ok(Some(StartedRun { run_id, job_id })),
+            Reply::Started(false) => Ok(None),
+            other => Err(unexpected(other)),
+        }
     }
 
     pub async fn run(&self, team_id: &str, id: Uuid) -> Result<RunRow> {
@@ -369,32 +395,33 @@ impl Store {
     /// died while it ran, or it was waiting) is the same row with the attempt counted up (a
     /// resumed wait is not a new attempt); its durable `state` is kept.
     pub async fn begin_step(&self, step: &BeginStep<'_>) -> Result<StepRow> {
-        let mut w = self.begin_write().await?;
-        let row = begin_step_in(&mut w.tx, step).await?;
-        w.commit().await?;
-        Ok(row)
+        match self.journal.write(Op::Begin(begin_row(step))).await? {
+            Reply::Begun(row) => Ok(row),
+            other => Err(unexpected(other)),
+        }
     }
 
-    /// Records a finished step and the start of the next one in one transaction (half the
-    /// commits of doing both apart; the next step is still recorded before it runs). `None`,
-    /// writing nothing, when the run was canceled meanwhile.
+    /// Records a finished step and the start of the next one in one transaction (the next step
+    /// is still recorded before it runs). `None`, writing nothing, when the run was canceled
+    /// meanwhile.
     pub async fn finish_and_begin(&self, done: &StepDone<'_>, next: &BeginStep<'_>) -> Result<Option<StepRow>> {
-        let mut w = self.begin_write().await?;
-        if !finish_step_in(&mut w.tx, done).await? {
-            return Ok(None);
+        match self
+            .journal
+            .write(Op::FinishAndBegin(finish_row(done), begin_row(next)))
+            .await?
+        {
+            Reply::FinishedAndBegun(row) => Ok(row),
+            other => Err(unexpected(other)),
         }
-        let row = begin_step_in(&mut w.tx, next).await?;
-        w.commit().await?;
-        Ok(Some(row))
     }
 
     /// Records a step's end (or pause) and the run's next state together. Returns false, writing
     /// nothing, when the run was canceled meanwhile.
     pub async fn finish_step(&self, d: &StepDone<'_>) -> Result<bool> {
-        let mut w = self.begin_write().await?;
-        let ok = finish_step_in(&mut w.tx, d).await?;
-        w.commit().await?;
-        Ok(ok)
+        match self.journal.write(Op::Finish(finish_row(d))).await? {
+            Reply::Finished(ok) => Ok(ok),
+            other => Err(unexpected(other)),
+        }
     }
 
     /// Ends a run outside a step (nothing left to run, or its version lost a step).
@@ -554,121 +581,40 @@ impl Store {
     }
 }
 
-/// Inserts a run and its job in the caller's transaction (see [`Store::start_run`]).
-pub async fn start_run_in(tx: &mut Transaction<'static, Any>, r: &NewRun<'_>) -> Result<Option<Uuid>> {
-    let id = Uuid::new_v4();
-    let job_id = Uuid::new_v4().to_string();
-    let now = now_ms();
-    let inserted = sqlx::query(
-        "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, job_id, created, updated) \
-         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7, $8, $8) ON CONFLICT DO NOTHING",
-    )
-    .bind(id.to_string())
-    .bind(r.team_id)
-    .bind(r.automation_id)
-    .bind(r.version)
-    .bind(r.trigger_key.as_deref())
-    .bind(r.state.to_string())
-    .bind(&job_id)
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
-    if inserted.rows_affected() == 0 {
-        return Ok(None);
+fn begin_row(b: &BeginStep<'_>) -> BeginRow {
+    BeginRow {
+        id: Uuid::new_v4().to_string(),
+        run_id: b.run_id.to_string(),
+        seq: b.seq,
+        slug: b.slug.to_string(),
+        step_type: b.step_type.to_string(),
+        input: b.input.to_string(),
+        now: now_ms(),
+        wake_run: b.wake_run,
     }
-    jobs::enqueue_with_id(
-        tx,
-        &job_id,
-        RUN_JOB,
-        Some(r.team_id),
-        &serde_json::json!({ "run_id": id }),
-        now,
-    )
-    .await?;
-    Ok(Some(id))
 }
 
-async fn begin_step_in(tx: &mut Transaction<'static, Any>, b: &BeginStep<'_>) -> Result<StepRow> {
-    let now = now_ms();
-    let r = sqlx::query(&format!(
-        "INSERT INTO automation_steps (id, run_id, seq, slug, step_type, attempt, status, input, started) \
-         VALUES ($1, $2, $3, $4, $5, 1, 'running', $6, $7) \
-         ON CONFLICT (run_id, seq) DO UPDATE SET \
-           attempt = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.attempt ELSE automation_steps.attempt + 1 END, \
-           input = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.input ELSE excluded.input END, \
-           status = 'running' \
-         RETURNING {STEP_COLUMNS}"
-    ))
-    .bind(Uuid::new_v4().to_string())
-    .bind(b.run_id.to_string())
-    .bind(b.seq)
-    .bind(b.slug)
-    .bind(b.step_type)
-    .bind(b.input.to_string())
-    .bind(now)
-    .fetch_one(&mut **tx)
-    .await?;
-    if b.wake_run {
-        sqlx::query("UPDATE automation_runs SET status = 'running', updated = $1 WHERE id = $2 AND status = 'waiting'")
-            .bind(now)
-            .bind(b.run_id.to_string())
-            .execute(&mut **tx)
-            .await?;
+fn finish_row(d: &StepDone<'_>) -> FinishRow {
+    FinishRow {
+        run_id: d.run_id.to_string(),
+        seq: d.seq,
+        step_status: d.step_status.to_string(),
+        output: d.output.map(Value::to_string),
+        error: d.error.map(str::to_string),
+        step_state: d.step_state.map(Value::to_string),
+        due_at: d.due_at,
+        run_status: d.run_status.to_string(),
+        run_state: d.run_state.to_string(),
+        waiting_call_id: d.waiting_call_id.map(str::to_string),
+        wake_at: d.wake_at,
+        run_error: d.run_error.map(str::to_string),
+        action_failed: d.action_failed.map(Value::to_string),
+        now: now_ms(),
     }
-    step_from_row(&r)
 }
 
-async fn finish_step_in(tx: &mut Transaction<'static, Any>, d: &StepDone<'_>) -> Result<bool> {
-    let now = now_ms();
-    let finished = matches!(d.run_status, "completed" | "failed").then_some(now);
-    let r = sqlx::query(
-        "UPDATE automation_runs SET status = $1, state = $2, waiting_call_id = $3, wake_at = $4, error = $5, \
-         updated = $6, finished = $7 WHERE id = $8 AND status IN ('running', 'waiting')",
-    )
-    .bind(d.run_status)
-    .bind(d.run_state.to_string())
-    .bind(d.waiting_call_id)
-    .bind(d.wake_at)
-    .bind(d.run_error)
-    .bind(now)
-    .bind(finished)
-    .bind(d.run_id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    if r.rows_affected() == 0 {
-        return Ok(false);
-    }
-    if finished.is_some() {
-        // The run's job ends with it, in the same transaction (the runner need not delete it).
-        sqlx::query("DELETE FROM jobs WHERE id = (SELECT job_id FROM automation_runs WHERE id = $1)")
-            .bind(d.run_id.to_string())
-            .execute(&mut **tx)
-            .await?;
-    }
-    let step_finished = (d.step_status != "waiting").then_some(now);
-    sqlx::query(
-        "UPDATE automation_steps SET status = $1, output = $2, error = $3, state = COALESCE($4, state), due_at = COALESCE($5, due_at), finished = $6 \
-         WHERE run_id = $7 AND seq = $8",
-    )
-    .bind(d.step_status)
-    .bind(d.output.map(Value::to_string))
-    .bind(d.error)
-    .bind(d.step_state.map(Value::to_string))
-    .bind(d.due_at)
-    .bind(step_finished)
-    .bind(d.run_id.to_string())
-    .bind(d.seq)
-    .execute(&mut **tx)
-    .await?;
-    if let Some(payload) = d.action_failed {
-        let team: String = sqlx::query("SELECT team_id FROM automation_runs WHERE id = $1")
-            .bind(d.run_id.to_string())
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("team_id")?;
-        webhooks::fan_out(tx, &team, None, EventType::ActionFailed, &payload.to_string()).await?;
-    }
-    Ok(true)
+fn unexpected(r: Reply) -> StoreError {
+    StoreError::Corrupt(format!("the run journal answered {r:?}"))
 }
 
 /// Queues a trigger event in the caller's transaction, only when some live automation of the
@@ -817,7 +763,7 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
     })
 }
 
-fn step_from_row(r: &sqlx::any::AnyRow) -> Result<StepRow> {
+pub(crate) fn step_from_row(r: &sqlx::any::AnyRow) -> Result<StepRow> {
     let run: String = r.try_get("run_id")?;
     Ok(StepRow {
         id: r.try_get("id")?,

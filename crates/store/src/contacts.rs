@@ -237,7 +237,7 @@ impl Store {
             Err(e) => return Ok(Err(e)),
         }
         save(&mut w.tx, &mut c).await?;
-        write_tags(&mut w.tx, &c).await?;
+        change_tag_rows(&mut w.tx, &c, &old_tags).await?;
         contact_events(&mut w.tx, team_id, &c, false, &old_tags).await?;
         w.commit().await?;
         Ok(Ok(c))
@@ -427,8 +427,29 @@ async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<(
     insert_tags(tx, c).await
 }
 
+/// Writes only the tag rows that changed from `old` (adding one tag is one INSERT, not a
+/// rewrite of every tag).
+async fn change_tag_rows(tx: &mut Transaction<'static, Any>, c: &Contact, old: &[String]) -> Result<()> {
+    for t in old.iter().filter(|t| !c.tags.contains(t)) {
+        sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
+            .bind(c.id.to_string())
+            .bind(t)
+            .execute(&mut **tx)
+            .await?;
+    }
+    insert_tag_rows(tx, c, c.tags.iter().filter(|t| !old.contains(t))).await
+}
+
 async fn insert_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
-    for t in &c.tags {
+    insert_tag_rows(tx, c, c.tags.iter()).await
+}
+
+async fn insert_tag_rows<'a>(
+    tx: &mut Transaction<'static, Any>,
+    c: &Contact,
+    tags: impl Iterator<Item = &'a String>,
+) -> Result<()> {
+    for t in tags {
         sqlx::query("INSERT INTO contact_tags (contact_id, team_id, tag) VALUES ($1, $2, $3)")
             .bind(c.id.to_string())
             .bind(&c.team_id)

@@ -19,6 +19,7 @@
 
 pub mod automations;
 mod batch;
+mod journal;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
@@ -73,6 +74,8 @@ pub struct Store {
     /// SQLite's single writer connection; `None` on PostgreSQL.
     writer: Option<AnyPool>,
     contact_batcher: batch::ContactBatcher,
+    /// Group commit of automation run records (see `journal`).
+    journal: journal::Journal,
 }
 
 /// A write transaction.
@@ -112,11 +115,13 @@ impl Store {
             Dialect::Postgres => None,
         };
         let contact_batcher = batch::ContactBatcher::start(writer.clone().unwrap_or_else(|| pool.clone()));
+        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()));
         Ok(Store {
             pool,
             dialect,
             writer,
             contact_batcher,
+            journal,
         })
     }
 

@@ -133,10 +133,7 @@ pub async fn webhook(
 ) -> ApiResult<Response> {
     let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
     Ok(match s.automations.fire_webhook(&id, token, body).await? {
-        Fired::Started(run_id) => {
-            s.jobs.wake();
-            (StatusCode::ACCEPTED, ok(json!({ "run_id": run_id }))).into_response()
-        }
+        Fired::Started(run_id) => (StatusCode::ACCEPTED, ok(json!({ "run_id": run_id }))).into_response(),
         Fired::Sampled => ok(json!({ "sampled": true })).into_response(),
     })
 }

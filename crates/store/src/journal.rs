@@ -1,0 +1,496 @@
+//! Group commit of automation run records: a run's start, each step's start, and each step's end
+//! with the run's next state.
+//!
+//! Why: a 5-step run writes seven such records, each of which must be durable before the run
+//! goes on (a step is recorded before it acts and after). One transaction each made the run
+//! engine a fraction of the API's speed: on SQLite every statement is a round trip to sqlx's
+//! connection thread (two context switches, which is where the time went, not in SQLite), on
+//! PostgreSQL one over the socket. Here one writer task takes every record that concurrent runs
+//! have queued, writes them in one transaction with one multi-row statement per kind (insert
+//! runs, insert their jobs, update runs, delete ended runs' jobs, update steps, upsert steps),
+//! commits, and only then answers each caller. A record's meaning and its durability are those
+//! of its own transaction; only the commit is shared.
+//!
+//! A batch that fails (a constraint, a lost connection) is rolled back and each of its records
+//! is written again alone, so one bad record fails only its own caller. A run has at most one
+//! record in flight (its task waits for the answer); a second record of the same run in one
+//! batch would make the multi-row updates ambiguous, so it waits for the next batch.
+
+use crate::automations::StepRow;
+use crate::{webhooks, Result, StoreError};
+use parley_core::webhook::EventType;
+use sqlx::any::AnyArguments;
+use sqlx::{Any, AnyPool, Row, Transaction};
+use std::collections::{HashMap, HashSet};
+use tokio::sync::{mpsc, oneshot};
+
+/// Records per batch. The widest row binds 16 values: 128 rows stay far below SQLite's 32,766
+/// and PostgreSQL's 65,535 parameters per statement.
+const MAX_BATCH: usize = 128;
+
+/// A new run and its job, ready to bind.
+pub(crate) struct StartRow {
+    pub run_id: String,
+    pub team_id: String,
+    pub automation_id: String,
+    pub version: i64,
+    pub trigger_key: Option<String>,
+    pub state: String,
+    pub job_id: String,
+    pub job_kind: &'static str,
+    pub job_payload: String,
+    pub now: i64,
+    /// The job is inserted already claimed by this worker until this time (it runs at once in
+    /// this process; if the process dies, the lease runs out and any worker takes it).
+    pub claim: Option<(String, i64)>,
+}
+
+/// A step about to run.
+pub(crate) struct BeginRow {
+    pub id: String,
+    pub run_id: String,
+    pub seq: i64,
+    pub slug: String,
+    pub step_type: String,
+    pub input: String,
+    pub now: i64,
+    pub wake_run: bool,
+}
+
+/// A step's end (or pause) and the run's next state.
+pub(crate) struct FinishRow {
+    pub run_id: String,
+    pub seq: i64,
+    pub step_status: String,
+    pub output: Option<String>,
+    pub error: Option<String>,
+    pub step_state: Option<String>,
+    pub due_at: Option<i64>,
+    pub run_status: String,
+    pub run_state: String,
+    pub waiting_call_id: Option<String>,
+    pub wake_at: Option<i64>,
+    pub run_error: Option<String>,
+    /// The `ACTION_FAILED` payload of a failed run.
+    pub action_failed: Option<String>,
+    pub now: i64,
+}
+
+impl FinishRow {
+    fn ends_run(&self) -> bool {
+        matches!(self.run_status.as_str(), "completed" | "failed")
+    }
+}
+
+pub(crate) enum Op {
+    Start(StartRow),
+    Begin(BeginRow),
+    Finish(FinishRow),
+    /// A step's end and the next step's start (the start only if the end was written).
+    FinishAndBegin(FinishRow, BeginRow),
+}
+
+impl Op {
+    fn run_id(&self) -> &str {
+        match self {
+            Op::Start(s) => &s.run_id,
+            Op::Begin(b) => &b.run_id,
+            Op::Finish(f) | Op::FinishAndBegin(f, _) => &f.run_id,
+        }
+    }
+}
+
+/// What a record's writing answered.
+#[derive(Debug)]
+pub(crate) enum Reply {
+    /// Whether the run was inserted (false: its trigger key had fired already).
+    Started(bool),
+    Begun(StepRow),
+    /// Whether the end was written (false: the run was canceled meanwhile).
+    Finished(bool),
+    FinishedAndBegun(Option<StepRow>),
+}
+
+type Entry = (Op, oneshot::Sender<Result<Reply>>);
+
+#[derive(Clone)]
+pub(crate) struct Journal {
+    tx: mpsc::Sender<Entry>,
+}
+
+impl Journal {
+    /// Starts the writer task on `pool` (the store's write pool).
+    pub fn start(pool: AnyPool) -> Journal {
+        let (tx, rx) = mpsc::channel(4096);
+        tokio::spawn(run(pool, rx));
+        Journal { tx }
+    }
+
+    /// Writes `op` in the next batch; answers once that batch has committed.
+    pub async fn write(&self, op: Op) -> Result<Reply> {
+        let stopped = || StoreError::Corrupt("the run journal stopped".into());
+        let (reply, answer) = oneshot::channel();
+        self.tx.send((op, reply)).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Entry>) {
+    let mut queued: Vec<Entry> = Vec::with_capacity(MAX_BATCH);
+    let mut later: Vec<Entry> = Vec::new();
+    loop {
+        if queued.len() < MAX_BATCH {
+            let room = MAX_BATCH - queued.len();
+            // Wait only when nothing is left over from the last batch.
+            if queued.is_empty() {
+                if rx.recv_many(&mut queued, room).await == 0 {
+                    return;
+                }
+            } else {
+                while queued.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(e) => queued.push(e),
+                        Err(_) => break,
+                    }
+                }
+            }
+        }
+        // One record per run per batch; a second one waits for the next batch.
+        let mut runs = HashSet::new();
+        let mut batch = Vec::with_capacity(queued.len());
+        for e in queued.drain(..) {
+            if runs.insert(e.0.run_id().to_string()) {
+                batch.push(e);
+            } else {
+                later.push(e);
+            }
+        }
+        queued.append(&mut later);
+        commit_batch(&pool, batch).await;
+    }
+}
+
+/// Writes a batch in one transaction, or, if that fails, each record in its own.
+async fn commit_batch(pool: &AnyPool, batch: Vec<Entry>) {
+    let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
+    match write(pool, &ops).await {
+        Ok(replies) => {
+            for ((_, tx), reply) in batch.into_iter().zip(replies) {
+                let _ = tx.send(Ok(reply));
+            }
+        }
+        Err(e) if batch.len() == 1 => {
+            let (_, tx) = batch.into_iter().next().expect("one entry");
+            let _ = tx.send(Err(e));
+        }
+        Err(_) => {
+            for (op, tx) in batch {
+                let r = write(pool, &[&op]).await.map(|mut r| r.remove(0));
+                let _ = tx.send(r);
+            }
+        }
+    }
+}
+
+/// Writes `ops` in one transaction; one reply per op, in order.
+pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
+    let mut tx = pool.begin().await?;
+
+    let starts: Vec<&StartRow> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Start(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    let started = insert_runs(&mut tx, &starts).await?;
+    let new_jobs: Vec<&StartRow> = starts.into_iter().filter(|s| started.contains(&s.run_id)).collect();
+    insert_jobs(&mut tx, &new_jobs).await?;
+
+    let finishes: Vec<&FinishRow> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Finish(f) | Op::FinishAndBegin(f, _) => Some(f),
+            _ => None,
+        })
+        .collect();
+    let finished = update_runs(&mut tx, &finishes).await?;
+    let written: Vec<&FinishRow> = finishes
+        .into_iter()
+        .filter(|f| finished.contains(&f.run_id))
+        .collect();
+    delete_ended_jobs(&mut tx, &written).await?;
+    update_steps(&mut tx, &written).await?;
+    for f in written.iter().filter(|f| f.action_failed.is_some()) {
+        action_failed(&mut tx, f).await?;
+    }
+
+    let begins: Vec<&BeginRow> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Begin(b) => Some(b),
+            Op::FinishAndBegin(f, b) if finished.contains(&f.run_id) => Some(b),
+            _ => None,
+        })
+        .collect();
+    let mut begun = upsert_steps(&mut tx, &begins).await?;
+    wake_runs(&mut tx, &begins).await?;
+    tx.commit().await?;
+
+    let mut step = |b: &BeginRow| {
+        begun
+            .remove(&(b.run_id.clone(), b.seq))
+            .ok_or_else(|| StoreError::Corrupt(format!("step {} of run {} was not returned", b.seq, b.run_id)))
+    };
+    ops.iter()
+        .map(|op| {
+            Ok(match op {
+                Op::Start(s) => Reply::Started(started.contains(&s.run_id)),
+                Op::Begin(b) => Reply::Begun(step(b)?),
+                Op::Finish(f) => Reply::Finished(finished.contains(&f.run_id)),
+                Op::FinishAndBegin(f, b) => {
+                    Reply::FinishedAndBegun(finished.contains(&f.run_id).then(|| step(b)).transpose()?)
+                }
+            })
+        })
+        .collect()
+}
+
+/// `n` rows of `row` (placeholders `?`) as `($1, …), ($k, …)`.
+fn rows_sql(n: usize, row: &str) -> String {
+    let mut out = String::with_capacity(n * (row.len() + 16));
+    let mut next = 1;
+    for i in 0..n {
+        if i > 0 {
+            out.push_str(", ");
+        }
+        for ch in row.chars() {
+            if ch == '?' {
+                out.push('$');
+                out.push_str(&next.to_string());
+                next += 1;
+            } else {
+                out.push(ch);
+            }
+        }
+    }
+    out
+}
+
+/// `$1, …, $n`.
+fn list_sql(n: usize) -> String {
+    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+}
+
+type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
+
+/// Inserts new runs; returns the ids inserted (a run whose trigger key fired already is not).
+async fn insert_runs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> Result<HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, job_id, created, updated) \
+         VALUES {} ON CONFLICT DO NOTHING RETURNING id",
+        rows_sql(rows.len(), "(?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)")
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.run_id)
+            .bind(&r.team_id)
+            .bind(&r.automation_id)
+            .bind(r.version)
+            .bind(r.trigger_key.as_deref())
+            .bind(&r.state)
+            .bind(&r.job_id)
+            .bind(r.now)
+            .bind(r.now);
+    }
+    let out = q.fetch_all(&mut **tx).await?;
+    out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+}
+
+async fn insert_jobs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created, locked_until, locked_by) VALUES {}",
+        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in rows {
+        // A claimed job counts its claim, as `claim_jobs` would have.
+        let attempts: i64 = if r.claim.is_some() { 1 } else { 0 };
+        q = q
+            .bind(&r.job_id)
+            .bind(r.job_kind)
+            .bind(&r.team_id)
+            .bind(&r.job_payload)
+            .bind(r.now)
+            .bind(attempts)
+            .bind(r.now)
+            .bind(r.claim.as_ref().map(|c| c.1))
+            .bind(r.claim.as_ref().map(|c| c.0.as_str()));
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
+/// written. `VALUES` columns are `column1…` on both databases.
+async fn update_runs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "UPDATE automation_runs SET status = v.column2, state = v.column3, waiting_call_id = v.column4, \
+         wake_at = v.column5, error = v.column6, updated = v.column7, finished = v.column8 \
+         FROM (VALUES {}) AS v \
+         WHERE automation_runs.id = v.column1 AND automation_runs.status IN ('running', 'waiting') \
+         RETURNING automation_runs.id",
+        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.run_id)
+            .bind(&r.run_status)
+            .bind(&r.run_state)
+            .bind(r.waiting_call_id.as_deref())
+            .bind(r.wake_at)
+            .bind(r.run_error.as_deref())
+            .bind(r.now)
+            .bind(r.ends_run().then_some(r.now));
+    }
+    let out = q.fetch_all(&mut **tx).await?;
+    out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+}
+
+/// A run's job ends with it, in the same transaction (the runner need not delete it).
+async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<()> {
+    let ended: Vec<&&FinishRow> = rows.iter().filter(|f| f.ends_run()).collect();
+    if ended.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "DELETE FROM jobs WHERE id IN (SELECT job_id FROM automation_runs WHERE id IN ({}))",
+        list_sql(ended.len())
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in ended {
+        q = q.bind(&r.run_id);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+async fn update_steps(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE automation_steps SET status = v.column3, output = v.column4, error = v.column5, \
+         state = COALESCE(v.column6, automation_steps.state), due_at = COALESCE(v.column7, automation_steps.due_at), \
+         finished = v.column8 \
+         FROM (VALUES {}) AS v WHERE automation_steps.run_id = v.column1 AND automation_steps.seq = v.column2",
+        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.run_id)
+            .bind(r.seq)
+            .bind(&r.step_status)
+            .bind(r.output.as_deref())
+            .bind(r.error.as_deref())
+            .bind(r.step_state.as_deref())
+            .bind(r.due_at)
+            .bind((r.step_status != "waiting").then_some(r.now));
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Tells the team's `ACTION_FAILED` subscribers (rare: one statement pair per failed run).
+async fn action_failed(tx: &mut Transaction<'static, Any>, f: &FinishRow) -> Result<()> {
+    let team: String = sqlx::query("SELECT team_id FROM automation_runs WHERE id = $1")
+        .bind(&f.run_id)
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("team_id")?;
+    let payload = f.action_failed.as_deref().unwrap_or("{}");
+    webhooks::fan_out(tx, &team, None, EventType::ActionFailed, payload).await?;
+    Ok(())
+}
+
+/// Records steps as started. A step already recorded (the process died while it ran, or it was
+/// waiting) is the same row with the attempt counted up (a resumed wait is not a new attempt);
+/// its durable `state` is kept.
+async fn upsert_steps(
+    tx: &mut Transaction<'static, Any>,
+    rows: &[&BeginRow],
+) -> Result<HashMap<(String, i64), StepRow>> {
+    if rows.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let sql = format!(
+        "INSERT INTO automation_steps (id, run_id, seq, slug, step_type, attempt, status, input, started) \
+         VALUES {} \
+         ON CONFLICT (run_id, seq) DO UPDATE SET \
+           attempt = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.attempt ELSE automation_steps.attempt + 1 END, \
+           input = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.input ELSE excluded.input END, \
+           status = 'running' \
+         RETURNING {}",
+        rows_sql(rows.len(), "(?, ?, ?, ?, ?, 1, 'running', ?, ?)"),
+        crate::automations::STEP_COLUMNS
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for r in rows {
+        q = q
+            .bind(&r.id)
+            .bind(&r.run_id)
+            .bind(r.seq)
+            .bind(&r.slug)
+            .bind(&r.step_type)
+            .bind(&r.input)
+            .bind(r.now);
+    }
+    let out = q.fetch_all(&mut **tx).await?;
+    out.iter()
+        .map(|r| {
+            let s = crate::automations::step_from_row(r)?;
+            Ok(((s.run_id.to_string(), s.seq), s))
+        })
+        .collect()
+}
+
+/// Runs that were waiting show as running again.
+async fn wake_runs(tx: &mut Transaction<'static, Any>, rows: &[&BeginRow]) -> Result<()> {
+    let waking: Vec<&&BeginRow> = rows.iter().filter(|b| b.wake_run).collect();
+    if waking.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "UPDATE automation_runs SET status = 'running', updated = $1 WHERE status = 'waiting' AND id IN ({})",
+        (2..waking.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+    );
+    let mut q: Query = sqlx::query(&sql).bind(waking[0].now);
+    for b in waking {
+        q = q.bind(&b.run_id);
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn placeholders_number_every_row() {
+        assert_eq!(rows_sql(2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
+        assert_eq!(list_sql(3), "$1, $2, $3");
+    }
+}
