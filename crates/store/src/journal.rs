@@ -17,7 +17,7 @@
 //! batch would make the multi-row updates ambiguous, so it waits for the next batch.
 
 use crate::automations::StepRow;
-use crate::{webhooks, Result, StoreError};
+use crate::{webhooks, Dialect, Result, StoreError};
 use parley_core::webhook::EventType;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyPool, Row, Transaction};
@@ -120,9 +120,9 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// Starts the writer task on `pool` (the store's write pool).
-    pub fn start(pool: AnyPool) -> Journal {
+    pub fn start(pool: AnyPool, dialect: Dialect) -> Journal {
         let (tx, rx) = mpsc::channel(4096);
-        tokio::spawn(run(pool, rx));
+        tokio::spawn(run(pool, dialect, rx));
         Journal { tx }
     }
 
@@ -135,7 +135,7 @@ impl Journal {
     }
 }
 
-async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Entry>) {
+async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Entry>) {
     let mut queued: Vec<Entry> = Vec::with_capacity(MAX_BATCH);
     let mut later: Vec<Entry> = Vec::new();
     loop {
@@ -166,14 +166,14 @@ async fn run(pool: AnyPool, mut rx: mpsc::Receiver<Entry>) {
             }
         }
         queued.append(&mut later);
-        commit_batch(&pool, batch).await;
+        commit_batch(&pool, dialect, batch).await;
     }
 }
 
 /// Writes a batch in one transaction, or, if that fails, each record in its own.
-async fn commit_batch(pool: &AnyPool, batch: Vec<Entry>) {
+async fn commit_batch(pool: &AnyPool, dialect: Dialect, batch: Vec<Entry>) {
     let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
-    match write(pool, &ops).await {
+    match write(pool, dialect, &ops).await {
         Ok(replies) => {
             for ((_, tx), reply) in batch.into_iter().zip(replies) {
                 let _ = tx.send(Ok(reply));
@@ -185,7 +185,7 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Entry>) {
         }
         Err(_) => {
             for (op, tx) in batch {
-                let r = write(pool, &[&op]).await.map(|mut r| r.remove(0));
+                let r = write(pool, dialect, &[&op]).await.map(|mut r| r.remove(0));
                 let _ = tx.send(r);
             }
         }
@@ -193,7 +193,7 @@ async fn commit_batch(pool: &AnyPool, batch: Vec<Entry>) {
 }
 
 /// Writes `ops` in one transaction; one reply per op, in order.
-pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
+pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
     let mut tx = pool.begin().await?;
 
     let starts: Vec<&StartRow> = ops
@@ -203,9 +203,9 @@ pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
             _ => None,
         })
         .collect();
-    let started = insert_runs(&mut tx, &starts).await?;
+    let started = insert_runs(&mut tx, d, &starts).await?;
     let new_jobs: Vec<&StartRow> = starts.into_iter().filter(|s| started.contains(&s.run_id)).collect();
-    insert_jobs(&mut tx, &new_jobs).await?;
+    insert_jobs(&mut tx, d, &new_jobs).await?;
 
     let finishes: Vec<&FinishRow> = ops
         .iter()
@@ -214,13 +214,13 @@ pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
             _ => None,
         })
         .collect();
-    let finished = update_runs(&mut tx, &finishes).await?;
+    let finished = update_runs(&mut tx, d, &finishes).await?;
     let written: Vec<&FinishRow> = finishes
         .into_iter()
         .filter(|f| finished.contains(&f.run_id))
         .collect();
-    delete_ended_jobs(&mut tx, &written).await?;
-    update_steps(&mut tx, &written).await?;
+    delete_ended_jobs(&mut tx, d, &written).await?;
+    update_steps(&mut tx, d, &written).await?;
     for f in written.iter().filter(|f| f.action_failed.is_some()) {
         action_failed(&mut tx, f).await?;
     }
@@ -233,8 +233,8 @@ pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
             _ => None,
         })
         .collect();
-    let mut begun = upsert_steps(&mut tx, &begins).await?;
-    wake_runs(&mut tx, &begins).await?;
+    let mut begun = upsert_steps(&mut tx, d, &begins).await?;
+    wake_runs(&mut tx, d, &begins).await?;
     tx.commit().await?;
 
     let mut step = |b: &BeginRow| {
@@ -256,8 +256,11 @@ pub(crate) async fn write(pool: &AnyPool, ops: &[&Op]) -> Result<Vec<Reply>> {
         .collect()
 }
 
-/// `n` rows of `row` (placeholders `?`) as `($1, …), ($k, …)`.
-fn rows_sql(n: usize, row: &str) -> String {
+/// `n` rows of `row` (placeholders `?`) as `(?, …), (?, …)` on SQLite, `($1, …), ($k, …)` on
+/// PostgreSQL. SQLite gets anonymous `?`: sqlx looks each numbered parameter up by name, and
+/// SQLite finds a name by a linear scan, so `$N` costs O(n²) in a statement of n parameters (a
+/// batch of a thousand spent more time there than in SQLite itself).
+fn rows_sql(d: Dialect, n: usize, row: &str) -> String {
     let mut out = String::with_capacity(n * (row.len() + 16));
     let mut next = 1;
     for i in 0..n {
@@ -265,7 +268,7 @@ fn rows_sql(n: usize, row: &str) -> String {
             out.push_str(", ");
         }
         for ch in row.chars() {
-            if ch == '?' {
+            if ch == '?' && d == Dialect::Postgres {
                 out.push('$');
                 out.push_str(&next.to_string());
                 next += 1;
@@ -277,22 +280,24 @@ fn rows_sql(n: usize, row: &str) -> String {
     out
 }
 
-/// `$1, …, $n`.
-fn list_sql(n: usize) -> String {
-    (1..=n).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+/// `n` placeholders, as [`rows_sql`] writes them.
+fn list_sql(d: Dialect, n: usize) -> String {
+    rows_sql(d, n, "?")
 }
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 /// Inserts new runs; returns the ids inserted (a run whose trigger key fired already is not).
-async fn insert_runs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> Result<HashSet<String>> {
+async fn insert_runs(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&StartRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
     let sql = format!(
         "INSERT INTO automation_runs (id, team_id, automation_id, version, status, trigger_key, state, job_id, created, updated) \
          VALUES {} ON CONFLICT DO NOTHING RETURNING id",
-        rows_sql(rows.len(), "(?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)")
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, 'running', ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
     for r in rows {
@@ -311,13 +316,15 @@ async fn insert_runs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> 
     out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
-async fn insert_jobs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> Result<()> {
+async fn insert_jobs(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&StartRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created, locked_until, locked_by) VALUES {}",
-        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
     for r in rows {
@@ -340,7 +347,9 @@ async fn insert_jobs(tx: &mut Transaction<'static, Any>, rows: &[&StartRow]) -> 
 
 /// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
 /// written. `VALUES` columns are `column1…` on both databases.
-async fn update_runs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<HashSet<String>> {
+async fn update_runs(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -350,7 +359,7 @@ async fn update_runs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) ->
          FROM (VALUES {}) AS v \
          WHERE automation_runs.id = v.column1 AND automation_runs.status IN ('running', 'waiting') \
          RETURNING automation_runs.id",
-        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
     for r in rows {
@@ -369,14 +378,16 @@ async fn update_runs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) ->
 }
 
 /// A run's job ends with it, in the same transaction (the runner need not delete it).
-async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<()> {
+async fn delete_ended_jobs(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     let ended: Vec<&&FinishRow> = rows.iter().filter(|f| f.ends_run()).collect();
     if ended.is_empty() {
         return Ok(());
     }
     let sql = format!(
         "DELETE FROM jobs WHERE id IN (SELECT job_id FROM automation_runs WHERE id IN ({}))",
-        list_sql(ended.len())
+        list_sql(d, ended.len())
     );
     let mut q: Query = sqlx::query(&sql);
     for r in ended {
@@ -386,7 +397,9 @@ async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, rows: &[&FinishRo
     Ok(())
 }
 
-async fn update_steps(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -> Result<()> {
+async fn update_steps(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -395,7 +408,7 @@ async fn update_steps(tx: &mut Transaction<'static, Any>, rows: &[&FinishRow]) -
          state = COALESCE(v.column6, automation_steps.state), due_at = COALESCE(v.column7, automation_steps.due_at), \
          finished = v.column8 \
          FROM (VALUES {}) AS v WHERE automation_steps.run_id = v.column1 AND automation_steps.seq = v.column2",
-        rows_sql(rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
     for r in rows {
@@ -430,6 +443,7 @@ async fn action_failed(tx: &mut Transaction<'static, Any>, f: &FinishRow) -> Res
 /// its durable `state` is kept.
 async fn upsert_steps(
     tx: &mut Transaction<'static, Any>,
+    d: Dialect,
     rows: &[&BeginRow],
 ) -> Result<HashMap<(String, i64), StepRow>> {
     if rows.is_empty() {
@@ -443,7 +457,7 @@ async fn upsert_steps(
            input = CASE WHEN automation_steps.status = 'waiting' THEN automation_steps.input ELSE excluded.input END, \
            status = 'running' \
          RETURNING {}",
-        rows_sql(rows.len(), "(?, ?, ?, ?, ?, 1, 'running', ?, ?)"),
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, 1, 'running', ?, ?)"),
         crate::automations::STEP_COLUMNS
     );
     let mut q: Query = sqlx::query(&sql);
@@ -467,14 +481,21 @@ async fn upsert_steps(
 }
 
 /// Runs that were waiting show as running again.
-async fn wake_runs(tx: &mut Transaction<'static, Any>, rows: &[&BeginRow]) -> Result<()> {
+async fn wake_runs(
+    tx: &mut Transaction<'static, Any>,
+    d: Dialect, rows: &[&BeginRow]) -> Result<()> {
     let waking: Vec<&&BeginRow> = rows.iter().filter(|b| b.wake_run).collect();
     if waking.is_empty() {
         return Ok(());
     }
     let sql = format!(
-        "UPDATE automation_runs SET status = 'running', updated = $1 WHERE status = 'waiting' AND id IN ({})",
-        (2..waking.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", ")
+        "UPDATE automation_runs SET status = 'running', updated = {} WHERE status = 'waiting' AND id IN ({})",
+        rows_sql(d, 1, "?"),
+        // Numbered after the first on PostgreSQL.
+        match d {
+            Dialect::Sqlite => list_sql(d, waking.len()),
+            Dialect::Postgres => (2..waking.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+        }
     );
     let mut q: Query = sqlx::query(&sql).bind(waking[0].now);
     for b in waking {
@@ -490,7 +511,8 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_row() {
-        assert_eq!(rows_sql(2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
-        assert_eq!(list_sql(3), "$1, $2, $3");
+        assert_eq!(rows_sql(Dialect::Postgres, 2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
+        assert_eq!(rows_sql(Dialect::Sqlite, 2, "(?, 'x', ?)"), "(?, 'x', ?), (?, 'x', ?)");
+        assert_eq!(list_sql(Dialect::Postgres, 3), "$1, $2, $3");
     }
 }

@@ -115,7 +115,7 @@ impl Store {
             Dialect::Postgres => None,
         };
         let contact_batcher = batch::ContactBatcher::start(writer.clone().unwrap_or_else(|| pool.clone()));
-        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()));
+        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect);
         Ok(Store {
             pool,
             dialect,
