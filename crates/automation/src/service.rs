@@ -208,8 +208,13 @@ impl Automations {
         // The run's job is inserted claimed by this process when its runner has a free slot,
         // and runs at once; otherwise it waits in the queue like any job. In a task of its own:
         // a client that hangs up mid-request must not strand a claimed job until its lease ends.
-        let (store, jobs, team_id, automation_id, version) =
-            (self.store.clone(), self.jobs.clone(), a.team_id.clone(), a.id.clone(), a.version);
+        let (store, jobs, team_id, automation_id, version) = (
+            self.store.clone(),
+            self.jobs.clone(),
+            a.team_id.clone(),
+            a.id.clone(),
+            a.version,
+        );
         let started = tokio::spawn(async move {
             let slot = jobs.reserve();
             let started = store

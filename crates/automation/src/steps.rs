@@ -477,7 +477,7 @@ async fn change_tags(ctx: &StepCtx<'_>, input: &Value, add: bool, next: Flow) ->
     let tags = string_list(&input["tags"]);
     let changed = ctx
         .store
-        .change_tags(ctx.team_id, id, |old| {
+        .change_tags(ctx.team_id, id, move |old| {
             if add {
                 contact::merge_tags(old, &contact::clean_tags(&tags)?)
             } else {

@@ -1,5 +1,6 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
+use crate::journal::{Op, Reply, TagsRow};
 use crate::sql::{like_pattern, Query};
 use crate::{found, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
@@ -222,25 +223,25 @@ impl Store {
         Ok(c)
     }
 
-    /// Replaces the tag list through `change` (add or remove), in one transaction.
+    /// Replaces the tag list through `change` (add or remove), in one transaction: the run
+    /// journal's next batch (see `journal`), so tagging from automation steps and the API shares
+    /// its commits instead of taking the single SQLite writer once per change.
     pub async fn change_tags(
         &self,
         team_id: &str,
         id: Uuid,
-        change: impl FnOnce(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError>,
+        change: impl Fn(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError> + Send + Sync + 'static,
     ) -> Result<std::result::Result<Contact, parley_core::ValidationError>> {
-        let mut w = self.begin_write().await?;
-        let mut c = contact_in(&mut w.tx, team_id, id).await?;
-        let old_tags = c.tags.clone();
-        match change(&c.tags) {
-            Ok(tags) => c.tags = tags,
-            Err(e) => return Ok(Err(e)),
+        let op = Op::Tags(TagsRow {
+            team_id: team_id.to_string(),
+            contact_id: id,
+            change: Box::new(change),
+        });
+        match self.journal.write(op).await? {
+            Reply::Tagged(r) => Ok(r),
+            Reply::NoContact => Err(StoreError::NotFound),
+            other => Err(StoreError::Corrupt(format!("the run journal answered {other:?}"))),
         }
-        save(&mut w.tx, &mut c).await?;
-        change_tag_rows(&mut w.tx, &c, &old_tags).await?;
-        contact_events(&mut w.tx, team_id, &c, false, &old_tags).await?;
-        w.commit().await?;
-        Ok(Ok(c))
     }
 
     pub async fn set_contact_status(&self, team_id: &str, id: Uuid, status: ContactStatus) -> Result<Contact> {
@@ -383,6 +384,23 @@ async fn contact_events(
         crate::automations::enqueue_event(tx, team_id, "tag_added", &ev).await?;
     }
     Ok(())
+}
+
+/// [`Store::change_tags`] in the caller's transaction.
+pub(crate) async fn change_tags_in(
+    tx: &mut Transaction<'static, Any>,
+    t: &TagsRow,
+) -> Result<std::result::Result<Contact, parley_core::ValidationError>> {
+    let mut c = contact_in(tx, &t.team_id, t.contact_id).await?;
+    let old_tags = c.tags.clone();
+    match (t.change)(&c.tags) {
+        Ok(tags) => c.tags = tags,
+        Err(e) => return Ok(Err(e)),
+    }
+    save(tx, &mut c).await?;
+    change_tag_rows(tx, &c, &old_tags).await?;
+    contact_events(tx, &t.team_id, &c, false, &old_tags).await?;
+    Ok(Ok(c))
 }
 
 async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {

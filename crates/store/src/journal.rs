@@ -18,7 +18,9 @@
 
 use crate::automations::StepRow;
 use crate::{webhooks, Dialect, Result, StoreError};
+use parley_core::contact::Contact;
 use parley_core::webhook::EventType;
+use parley_core::ValidationError;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -82,7 +84,18 @@ impl FinishRow {
     }
 }
 
+/// A change of one contact's tags (read, changed and written in the batch's transaction).
+pub(crate) struct TagsRow {
+    pub team_id: String,
+    pub contact_id: uuid::Uuid,
+    pub change: Box<TagChange>,
+}
+
+type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
+
 pub(crate) enum Op {
+    /// Runs first in a batch, one after another (read-modify-write of a contact).
+    Tags(TagsRow),
     Start(StartRow),
     Begin(BeginRow),
     Finish(FinishRow),
@@ -91,11 +104,13 @@ pub(crate) enum Op {
 }
 
 impl Op {
-    fn run_id(&self) -> &str {
+    /// What at most one record of a batch may touch: its run, or its contact.
+    fn key(&self) -> String {
         match self {
-            Op::Start(s) => &s.run_id,
-            Op::Begin(b) => &b.run_id,
-            Op::Finish(f) | Op::FinishAndBegin(f, _) => &f.run_id,
+            Op::Tags(t) => format!("contact:{}", t.contact_id),
+            Op::Start(s) => s.run_id.clone(),
+            Op::Begin(b) => b.run_id.clone(),
+            Op::Finish(f) | Op::FinishAndBegin(f, _) => f.run_id.clone(),
         }
     }
 }
@@ -109,6 +124,10 @@ pub(crate) enum Reply {
     /// Whether the end was written (false: the run was canceled meanwhile).
     Finished(bool),
     FinishedAndBegun(Option<StepRow>),
+    /// The contact after a tag change, or why the change was refused.
+    Tagged(std::result::Result<Contact, ValidationError>),
+    /// A tag change's contact does not exist (for this team).
+    NoContact,
 }
 
 type Entry = (Op, oneshot::Sender<Result<Reply>>);
@@ -155,11 +174,11 @@ async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Entry>) {
                 }
             }
         }
-        // One record per run per batch; a second one waits for the next batch.
+        // One record per run (or contact) per batch; a second one waits for the next batch.
         let mut runs = HashSet::new();
         let mut batch = Vec::with_capacity(queued.len());
         for e in queued.drain(..) {
-            if runs.insert(e.0.run_id().to_string()) {
+            if runs.insert(e.0.key()) {
                 batch.push(e);
             } else {
                 later.push(e);
@@ -196,6 +215,18 @@ async fn commit_batch(pool: &AnyPool, dialect: Dialect, batch: Vec<Entry>) {
 pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
     let mut tx = pool.begin().await?;
 
+    let mut tagged = Vec::new();
+    for op in ops {
+        if let Op::Tags(t) = op {
+            tagged.push(match crate::contacts::change_tags_in(&mut tx, t).await {
+                Ok(r) => Reply::Tagged(r),
+                Err(StoreError::NotFound) => Reply::NoContact,
+                Err(e) => return Err(e),
+            });
+        }
+    }
+    let mut tagged = tagged.into_iter();
+
     let starts: Vec<&StartRow> = ops
         .iter()
         .filter_map(|op| match op {
@@ -215,10 +246,7 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
         })
         .collect();
     let finished = update_runs(&mut tx, d, &finishes).await?;
-    let written: Vec<&FinishRow> = finishes
-        .into_iter()
-        .filter(|f| finished.contains(&f.run_id))
-        .collect();
+    let written: Vec<&FinishRow> = finishes.into_iter().filter(|f| finished.contains(&f.run_id)).collect();
     delete_ended_jobs(&mut tx, d, &written).await?;
     update_steps(&mut tx, d, &written).await?;
     for f in written.iter().filter(|f| f.action_failed.is_some()) {
@@ -245,6 +273,7 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
     ops.iter()
         .map(|op| {
             Ok(match op {
+                Op::Tags(_) => tagged.next().expect("one reply per tag change"),
                 Op::Start(s) => Reply::Started(started.contains(&s.run_id)),
                 Op::Begin(b) => Reply::Begun(step(b)?),
                 Op::Finish(f) => Reply::Finished(finished.contains(&f.run_id)),
@@ -288,9 +317,7 @@ fn list_sql(d: Dialect, n: usize) -> String {
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 /// Inserts new runs; returns the ids inserted (a run whose trigger key fired already is not).
-async fn insert_runs(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&StartRow]) -> Result<HashSet<String>> {
+async fn insert_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&StartRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -316,9 +343,7 @@ async fn insert_runs(
     out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
-async fn insert_jobs(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&StartRow]) -> Result<()> {
+async fn insert_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&StartRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -347,9 +372,7 @@ async fn insert_jobs(
 
 /// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
 /// written. `VALUES` columns are `column1…` on both databases.
-async fn update_runs(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
+async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -378,9 +401,7 @@ async fn update_runs(
 }
 
 /// A run's job ends with it, in the same transaction (the runner need not delete it).
-async fn delete_ended_jobs(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&FinishRow]) -> Result<()> {
+async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     let ended: Vec<&&FinishRow> = rows.iter().filter(|f| f.ends_run()).collect();
     if ended.is_empty() {
         return Ok(());
@@ -397,9 +418,7 @@ async fn delete_ended_jobs(
     Ok(())
 }
 
-async fn update_steps(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&FinishRow]) -> Result<()> {
+async fn update_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -481,9 +500,7 @@ async fn upsert_steps(
 }
 
 /// Runs that were waiting show as running again.
-async fn wake_runs(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect, rows: &[&BeginRow]) -> Result<()> {
+async fn wake_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&BeginRow]) -> Result<()> {
     let waking: Vec<&&BeginRow> = rows.iter().filter(|b| b.wake_run).collect();
     if waking.is_empty() {
         return Ok(());
@@ -494,7 +511,10 @@ async fn wake_runs(
         // Numbered after the first on PostgreSQL.
         match d {
             Dialect::Sqlite => list_sql(d, waking.len()),
-            Dialect::Postgres => (2..waking.len() + 2).map(|i| format!("${i}")).collect::<Vec<_>>().join(", "),
+            Dialect::Postgres => (2..waking.len() + 2)
+                .map(|i| format!("${i}"))
+                .collect::<Vec<_>>()
+                .join(", "),
         }
     );
     let mut q: Query = sqlx::query(&sql).bind(waking[0].now);
@@ -511,7 +531,10 @@ mod tests {
 
     #[test]
     fn placeholders_number_every_row() {
-        assert_eq!(rows_sql(Dialect::Postgres, 2, "(?, 'x', ?)"), "($1, 'x', $2), ($3, 'x', $4)");
+        assert_eq!(
+            rows_sql(Dialect::Postgres, 2, "(?, 'x', ?)"),
+            "($1, 'x', $2), ($3, 'x', $4)"
+        );
         assert_eq!(rows_sql(Dialect::Sqlite, 2, "(?, 'x', ?)"), "(?, 'x', ?), (?, 'x', ?)");
         assert_eq!(list_sql(Dialect::Postgres, 3), "$1, $2, $3");
     }

@@ -19,11 +19,11 @@
 
 pub mod automations;
 mod batch;
-mod journal;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
 pub mod jobs;
+mod journal;
 pub mod rate_limit;
 pub mod sandbox;
 mod sql;

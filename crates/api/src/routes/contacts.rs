@@ -218,7 +218,7 @@ pub async fn add_tags(
     let new = contact::clean_tags(&b.tags)?;
     let c = s
         .store
-        .change_tags(&team.id, id, |old| contact::merge_tags(old, &new))
+        .change_tags(&team.id, id, move |old| contact::merge_tags(old, &new))
         .await
         .map_err(not_found(NOT_FOUND))??;
     Ok(ok(c))
@@ -236,7 +236,7 @@ pub async fn remove_tags(
     let gone: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
     let c = s
         .store
-        .change_tags(&team.id, id, |old| {
+        .change_tags(&team.id, id, move |old| {
             Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect())
         })
         .await
