@@ -6,7 +6,11 @@
 //!   [`interviews`], [`calls`] (calls, their events, and the webhook fan-out of each change),
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
-//!   team's sandbox numbers, inbound calls from personas).
+//!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
+//!   recorded steps).
+//! - Group commit: new contacts (`batch`) and automation run records and tag changes
+//!   (`journal`) are written by one writer task each, many rows per statement and per commit;
+//!   each caller is answered only after the commit that holds its row.
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
