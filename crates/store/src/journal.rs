@@ -93,6 +93,8 @@ pub(crate) struct TagsRow {
 
 type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
 
+// Records live for one batch in a channel: boxing the large ones would buy nothing.
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Op {
     /// Runs first in a batch, one after another (read-modify-write of a contact).
     Tags(TagsRow),
@@ -117,6 +119,7 @@ impl Op {
 
 /// What a record's writing answered.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Reply {
     /// Whether the run was inserted (false: its trigger key had fired already).
     Started(bool),
