@@ -7,7 +7,7 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use crate::journal::{unexpected, BeginRow, FinishRow, Op, Reply, StartRow};
+use crate::journal::{BeginRow, FinishRow, Op, Reply, StartRow};
 use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
@@ -613,10 +613,14 @@ fn finish_row(d: &StepDone<'_>) -> FinishRow {
     }
 }
 
+fn unexpected(r: Reply) -> StoreError {
+    StoreError::Corrupt(format!("the run journal answered {r:?}"))
+}
+
 /// Queues a trigger event in the caller's transaction, only when some live automation of the
 /// team listens for it (one conditional INSERT, no extra round trip).
 pub(crate) async fn enqueue_event(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     team_id: &str,
     trigger_type: &str,
     payload: &Value,
@@ -638,7 +642,11 @@ pub(crate) async fn enqueue_event(
 }
 
 /// Queues the call-completed event when an automation listens or a run waits for this call.
-pub(crate) async fn enqueue_call_completed(tx: &mut Transaction<'_, Any>, team_id: &str, call_id: Uuid) -> Result<()> {
+pub(crate) async fn enqueue_call_completed(
+    tx: &mut Transaction<'static, Any>,
+    team_id: &str,
+    call_id: Uuid,
+) -> Result<()> {
     let payload = serde_json::json!({ "type": "call_completed", "call_id": call_id });
     sqlx::query(
         "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
@@ -657,7 +665,13 @@ pub(crate) async fn enqueue_call_completed(tx: &mut Transaction<'_, Any>, team_i
     Ok(())
 }
 
-async fn insert_version(tx: &mut Transaction<'_, Any>, id: &str, version: i64, spec: &Value, now: i64) -> Result<()> {
+async fn insert_version(
+    tx: &mut Transaction<'static, Any>,
+    id: &str,
+    version: i64,
+    spec: &Value,
+    now: i64,
+) -> Result<()> {
     sqlx::query("INSERT INTO automation_versions (automation_id, version, body, created) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(version)
@@ -671,7 +685,7 @@ async fn insert_version(tx: &mut Transaction<'_, Any>, id: &str, version: i64, s
 /// Points the automation's schedule at `next` (or stops it): the old schedule job goes, a new
 /// one is queued for the slot.
 async fn set_schedule(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     team_id: &str,
     id: &str,
     next: Option<i64>,

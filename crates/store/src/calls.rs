@@ -340,7 +340,7 @@ pub(crate) fn queued_call(
 /// Writes a [`queued_call`] inside the caller's transaction: its row, its first event, the job
 /// that will run it (`job_kind` with `job_payload`) and its `CALL_PROGRESS` (queued) deliveries.
 pub(crate) async fn insert_queued_call(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     team_id: &str,
     call: &Call,
     job_kind: &str,
@@ -383,7 +383,7 @@ fn search_text(c: &Call) -> String {
     .to_lowercase()
 }
 
-async fn insert_event(tx: &mut Transaction<'_, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
+async fn insert_event(tx: &mut Transaction<'static, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
     sqlx::query("INSERT INTO call_events (id, call_id, team_id, at, progress, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(Uuid::new_v4().to_string())
         .bind(c.id.to_string())

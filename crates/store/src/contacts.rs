@@ -1,6 +1,6 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
-use crate::journal::{unexpected, Op, Reply, TagsRow};
+use crate::journal::{Op, Reply, TagsRow};
 use crate::sql::{like_pattern, Query};
 use crate::{found, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
@@ -240,7 +240,7 @@ impl Store {
         match self.journal.write(op).await? {
             Reply::Tagged(r) => Ok(r),
             Reply::NoContact => Err(StoreError::NotFound),
-            other => Err(unexpected(other)),
+            other => Err(StoreError::Corrupt(format!("the run journal answered {other:?}"))),
         }
     }
 
@@ -327,7 +327,7 @@ fn insert_query(team_id: &str, c: &ContactWrite) -> Result<(AnyQuery<'static>, C
     Ok((insert_values(sqlx::query(INSERT_ONE.as_str()), &contact)?, contact))
 }
 
-pub(crate) async fn upsert_in(tx: &mut Transaction<'_, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
     let (insert, contact) = insert_query(team_id, c)?;
     if insert.execute(&mut **tx).await?.rows_affected() == 1 {
         insert_tags(tx, &contact).await?;
@@ -355,7 +355,7 @@ pub(crate) async fn upsert_in(tx: &mut Transaction<'_, Any>, team_id: &str, c: &
 }
 
 /// The tags of the team's contact with this number (none if it does not exist yet).
-async fn existing_tags(tx: &mut Transaction<'_, Any>, team_id: &str, phone_number: &str) -> Result<Vec<String>> {
+async fn existing_tags(tx: &mut Transaction<'static, Any>, team_id: &str, phone_number: &str) -> Result<Vec<String>> {
     let row = sqlx::query("SELECT tags FROM contacts WHERE team_id = $1 AND phone_number = $2")
         .bind(team_id)
         .bind(phone_number)
@@ -369,7 +369,7 @@ async fn existing_tags(tx: &mut Transaction<'_, Any>, team_id: &str, phone_numbe
 
 /// Queues the automation trigger events of a contact write: created, and each tag it gained.
 async fn contact_events(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     team_id: &str,
     c: &Contact,
     created: bool,
@@ -388,7 +388,7 @@ async fn contact_events(
 
 /// [`Store::change_tags`] in the caller's transaction.
 pub(crate) async fn change_tags_in(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     t: &TagsRow,
 ) -> Result<std::result::Result<Contact, parley_core::ValidationError>> {
     let mut c = contact_in(tx, &t.team_id, t.contact_id).await?;
@@ -403,7 +403,7 @@ pub(crate) async fn change_tags_in(
     Ok(Ok(c))
 }
 
-async fn contact_in(tx: &mut Transaction<'_, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
+async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"
     ))
@@ -416,7 +416,7 @@ async fn contact_in(tx: &mut Transaction<'_, Any>, team_id: &str, id: Uuid) -> R
 }
 
 /// Writes every field back, bumping `version` and `updated`.
-async fn save(tx: &mut Transaction<'_, Any>, c: &mut Contact) -> Result<()> {
+async fn save(tx: &mut Transaction<'static, Any>, c: &mut Contact) -> Result<()> {
     c.version += 1;
     c.updated = Timestamp::now();
     sqlx::query(
@@ -437,7 +437,7 @@ async fn save(tx: &mut Transaction<'_, Any>, c: &mut Contact) -> Result<()> {
     Ok(())
 }
 
-async fn write_tags(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
+async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
     sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
         .bind(c.id.to_string())
         .execute(&mut **tx)
@@ -447,7 +447,7 @@ async fn write_tags(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
 
 /// Writes only the tag rows that changed from `old` (adding one tag is one INSERT, not a
 /// rewrite of every tag).
-async fn change_tag_rows(tx: &mut Transaction<'_, Any>, c: &Contact, old: &[String]) -> Result<()> {
+async fn change_tag_rows(tx: &mut Transaction<'static, Any>, c: &Contact, old: &[String]) -> Result<()> {
     for t in old.iter().filter(|t| !c.tags.contains(t)) {
         sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
             .bind(c.id.to_string())
@@ -458,12 +458,12 @@ async fn change_tag_rows(tx: &mut Transaction<'_, Any>, c: &Contact, old: &[Stri
     insert_tag_rows(tx, c, c.tags.iter().filter(|t| !old.contains(t))).await
 }
 
-async fn insert_tags(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
+async fn insert_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
     insert_tag_rows(tx, c, c.tags.iter()).await
 }
 
 async fn insert_tag_rows<'a>(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     c: &Contact,
     tags: impl Iterator<Item = &'a String>,
 ) -> Result<()> {

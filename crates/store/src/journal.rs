@@ -22,10 +22,8 @@ use parley_core::contact::Contact;
 use parley_core::webhook::EventType;
 use parley_core::ValidationError;
 use sqlx::any::AnyArguments;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Row, Transaction};
+use sqlx::{Any, AnyPool, Row, Transaction};
 use std::collections::{HashMap, HashSet};
-use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
 /// Records per batch. The widest row binds 16 values: 128 rows stay far below SQLite's 32,766
@@ -159,93 +157,66 @@ impl Journal {
     }
 }
 
-/// How long the writer keeps its connection while records keep coming, before it lets other
-/// writers (SQLite has one connection for all of them) take a turn.
-const MAX_HOLD: Duration = Duration::from_millis(20);
-
 async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Entry>) {
     let mut queued: Vec<Entry> = Vec::with_capacity(MAX_BATCH);
     let mut later: Vec<Entry> = Vec::new();
-    // The connection is kept from batch to batch while records keep coming: sqlx returns a
-    // released connection through a task it spawns, which pings it first, so on a busy runtime
-    // each release-and-acquire cost the writer several milliseconds of waiting per batch.
-    let mut held: Option<(PoolConnection<Any>, Instant)> = None;
     loop {
-        if queued.is_empty() {
-            held = None; // idle: give the connection back
-            if rx.recv_many(&mut queued, MAX_BATCH).await == 0 {
-                return;
-            }
-        } else {
-            while queued.len() < MAX_BATCH {
-                match rx.try_recv() {
-                    Ok(e) => queued.push(e),
-                    Err(_) => break,
+        if queued.len() < MAX_BATCH {
+            let room = MAX_BATCH - queued.len();
+            // Wait only when nothing is left over from the last batch.
+            if queued.is_empty() {
+                if rx.recv_many(&mut queued, room).await == 0 {
+                    return;
+                }
+            } else {
+                while queued.len() < MAX_BATCH {
+                    match rx.try_recv() {
+                        Ok(e) => queued.push(e),
+                        Err(_) => break,
+                    }
                 }
             }
         }
         // One record per run (or contact) per batch; a second one waits for the next batch.
-        let mut keys = HashSet::new();
+        let mut runs = HashSet::new();
         let mut batch = Vec::with_capacity(queued.len());
         for e in queued.drain(..) {
-            if keys.insert(e.0.key()) {
+            if runs.insert(e.0.key()) {
                 batch.push(e);
             } else {
                 later.push(e);
             }
         }
         queued.append(&mut later);
-        if held.as_ref().is_some_and(|(_, since)| since.elapsed() >= MAX_HOLD) {
-            held = None; // a turn for the other writers
-        }
-        let conn = match &mut held {
-            Some((conn, _)) => conn,
-            None => match pool.acquire().await {
-                Ok(conn) => &mut held.insert((conn, Instant::now())).0,
-                Err(e) => {
-                    let msg = e.to_string();
-                    for (_, tx) in batch {
-                        let _ = tx.send(Err(StoreError::Database(sqlx::Error::Protocol(msg.clone()))));
-                    }
-                    continue;
-                }
-            },
-        };
-        if !commit_batch(conn, dialect, batch).await {
-            held = None; // a connection that failed is not kept
-        }
+        commit_batch(&pool, dialect, batch).await;
     }
 }
 
-/// Writes a batch in one transaction, or, if that fails, each record in its own. False when a
-/// write failed.
-async fn commit_batch(conn: &mut AnyConnection, dialect: Dialect, batch: Vec<Entry>) -> bool {
+/// Writes a batch in one transaction, or, if that fails, each record in its own.
+async fn commit_batch(pool: &AnyPool, dialect: Dialect, batch: Vec<Entry>) {
     let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
-    match write(conn, dialect, &ops).await {
+    match write(pool, dialect, &ops).await {
         Ok(replies) => {
             for ((_, tx), reply) in batch.into_iter().zip(replies) {
                 let _ = tx.send(Ok(reply));
             }
-            true
         }
         Err(e) if batch.len() == 1 => {
             let (_, tx) = batch.into_iter().next().expect("one entry");
             let _ = tx.send(Err(e));
-            false
         }
         Err(_) => {
             for (op, tx) in batch {
-                let r = write(conn, dialect, &[&op]).await.map(|mut r| r.remove(0));
+                let r = write(pool, dialect, &[&op]).await.map(|mut r| r.remove(0));
                 let _ = tx.send(r);
             }
-            false
         }
     }
 }
 
 /// Writes `ops` in one transaction; one reply per op, in order.
-async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
-    let mut tx = conn.begin().await?;
+pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
+    let mut tx = pool.begin().await?;
 
     let mut tagged = Vec::new();
     for op in ops {
@@ -317,11 +288,6 @@ async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<
         .collect()
 }
 
-/// A reply of another kind than the record asked for (a bug, reported rather than panicking).
-pub(crate) fn unexpected(r: Reply) -> StoreError {
-    StoreError::Corrupt(format!("the run journal answered {r:?}"))
-}
-
 /// `n` rows of `row` (placeholders `?`) as `(?, …), (?, …)` on SQLite, `($1, …), ($k, …)` on
 /// PostgreSQL. SQLite gets anonymous `?`: sqlx looks each numbered parameter up by name, and
 /// SQLite finds a name by a linear scan, so `$N` costs O(n²) in a statement of n parameters (a
@@ -354,7 +320,7 @@ fn list_sql(d: Dialect, n: usize) -> String {
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
 
 /// Inserts new runs; returns the ids inserted (a run whose trigger key fired already is not).
-async fn insert_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&StartRow]) -> Result<HashSet<String>> {
+async fn insert_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&StartRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -380,7 +346,7 @@ async fn insert_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&StartRo
     out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
-async fn insert_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&StartRow]) -> Result<()> {
+async fn insert_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&StartRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -409,7 +375,7 @@ async fn insert_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&StartRo
 
 /// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
 /// written. `VALUES` columns are `column1…` on both databases.
-async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
+async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -438,7 +404,7 @@ async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&FinishR
 }
 
 /// A run's job ends with it, in the same transaction (the runner need not delete it).
-async fn delete_ended_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
+async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     let ended: Vec<&&FinishRow> = rows.iter().filter(|f| f.ends_run()).collect();
     if ended.is_empty() {
         return Ok(());
@@ -455,7 +421,7 @@ async fn delete_ended_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&F
     Ok(())
 }
 
-async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
+async fn update_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -483,7 +449,7 @@ async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&Finish
 }
 
 /// Tells the team's `ACTION_FAILED` subscribers (rare: one statement pair per failed run).
-async fn action_failed(tx: &mut Transaction<'_, Any>, f: &FinishRow) -> Result<()> {
+async fn action_failed(tx: &mut Transaction<'static, Any>, f: &FinishRow) -> Result<()> {
     let team: String = sqlx::query("SELECT team_id FROM automation_runs WHERE id = $1")
         .bind(&f.run_id)
         .fetch_one(&mut **tx)
@@ -498,7 +464,7 @@ async fn action_failed(tx: &mut Transaction<'_, Any>, f: &FinishRow) -> Result<(
 /// waiting) is the same row with the attempt counted up (a resumed wait is not a new attempt);
 /// its durable `state` is kept.
 async fn upsert_steps(
-    tx: &mut Transaction<'_, Any>,
+    tx: &mut Transaction<'static, Any>,
     d: Dialect,
     rows: &[&BeginRow],
 ) -> Result<HashMap<(String, i64), StepRow>> {
@@ -537,7 +503,7 @@ async fn upsert_steps(
 }
 
 /// Runs that were waiting show as running again.
-async fn wake_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&BeginRow]) -> Result<()> {
+async fn wake_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&BeginRow]) -> Result<()> {
     let waking: Vec<&&BeginRow> = rows.iter().filter(|b| b.wake_run).collect();
     if waking.is_empty() {
         return Ok(());
