@@ -165,10 +165,10 @@ impl Runner {
                 }
             }
         });
-        // When the queue last had nothing due: until then a wake-up (a job ended, a job was
-        // added) is checked with a read before claiming, so runs ending by the hundred per
-        // second do not each take the (SQLite: single) writer for an empty claim.
-        let mut last_claim = std::time::Instant::now() - this.config.poll_interval;
+        // A wake-up (a job ended, a job was added) is checked with a read before claiming, so
+        // runs ending by the hundred per second do not each take the (SQLite: single) writer
+        // for an empty claim; `last_claim` makes sure a claim still happens once per poll.
+        let mut last_claim: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
@@ -181,11 +181,12 @@ impl Runner {
             };
             // A claim also looks for jobs whose lease ran out (not seen by `next_job_due`): at
             // least once per poll interval.
-            let due = next_due.is_some_and(|t| t <= now_ms()) || last_claim.elapsed() >= this.config.poll_interval;
+            let due = next_due.is_some_and(|t| t <= now_ms())
+                || last_claim.is_none_or(|at| at.elapsed() >= this.config.poll_interval);
             let claimed = if free == 0 || !due {
                 Vec::new()
             } else {
-                last_claim = std::time::Instant::now();
+                last_claim = Some(std::time::Instant::now());
                 match this
                     .store
                     .claim_jobs(&this.worker_id, this.config.lease.as_millis() as i64, free as i64)

@@ -7,7 +7,7 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use crate::journal::{BeginRow, FinishRow, Op, Reply, StartRow};
+use crate::journal::{unexpected, BeginRow, FinishRow, Op, Reply, StartRow};
 use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
@@ -611,10 +611,6 @@ fn finish_row(d: &StepDone<'_>) -> FinishRow {
         action_failed: d.action_failed.map(Value::to_string),
         now: now_ms(),
     }
-}
-
-fn unexpected(r: Reply) -> StoreError {
-    StoreError::Corrupt(format!("the run journal answered {r:?}"))
 }
 
 /// Queues a trigger event in the caller's transaction, only when some live automation of the

@@ -1,6 +1,6 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
-use crate::journal::{Op, Reply, TagsRow};
+use crate::journal::{unexpected, Op, Reply, TagsRow};
 use crate::sql::{like_pattern, Query};
 use crate::{found, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
@@ -240,7 +240,7 @@ impl Store {
         match self.journal.write(op).await? {
             Reply::Tagged(r) => Ok(r),
             Reply::NoContact => Err(StoreError::NotFound),
-            other => Err(StoreError::Corrupt(format!("the run journal answered {other:?}"))),
+            other => Err(unexpected(other)),
         }
     }
 

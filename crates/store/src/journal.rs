@@ -288,6 +288,11 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
         .collect()
 }
 
+/// A reply of another kind than the record asked for (a bug, reported rather than panicking).
+pub(crate) fn unexpected(r: Reply) -> StoreError {
+    StoreError::Corrupt(format!("the run journal answered {r:?}"))
+}
+
 /// `n` rows of `row` (placeholders `?`) as `(?, …), (?, …)` on SQLite, `($1, …), ($k, …)` on
 /// PostgreSQL. SQLite gets anonymous `?`: sqlx looks each numbered parameter up by name, and
 /// SQLite finds a name by a linear scan, so `$N` costs O(n²) in a statement of n parameters (a
