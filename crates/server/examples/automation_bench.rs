@@ -358,7 +358,10 @@ async fn main() {
         a.seconds,
         a.delays,
         a.window_secs,
-        std::env::var("PARLEY_JOB_CONCURRENCY").unwrap_or_else(|_| "16".into())
+        {
+            use clap::Parser;
+            Wrap::try_parse_from(["parley"]).map(|w| w.s.job_concurrency).unwrap_or_default()
+        }
     )];
     let dir = std::env::temp_dir().join(format!("parley-automation-bench-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
