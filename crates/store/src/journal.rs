@@ -536,6 +536,101 @@ async fn wake_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&Begi
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Store;
+
+    /// A fresh SQLite store in a temporary file, and a team to own runs.
+    async fn store() -> (Store, String, std::path::PathBuf) {
+        let path = std::env::temp_dir().join(format!("parley-journal-{}.db", uuid::Uuid::new_v4()));
+        let store = Store::connect(&format!("sqlite://{}", path.display()), 2)
+            .await
+            .unwrap();
+        store.migrate().await.unwrap();
+        let (team, _) = store.create_team("journal").await.unwrap();
+        (store, team.id, path)
+    }
+
+    fn start(team: &str) -> StartRow {
+        let run = uuid::Uuid::new_v4().to_string();
+        StartRow {
+            run_id: run.clone(),
+            team_id: team.into(),
+            automation_id: "a1".into(),
+            version: 1,
+            trigger_key: None,
+            state: "{}".into(),
+            job_id: uuid::Uuid::new_v4().to_string(),
+            job_kind: "automation_run",
+            job_payload: format!("{{\"run_id\":\"{run}\"}}"),
+            now: 1,
+            claim: None,
+        }
+    }
+
+    fn begin(run_id: &str, seq: i64) -> BeginRow {
+        BeginRow {
+            id: uuid::Uuid::new_v4().to_string(),
+            run_id: run_id.into(),
+            seq,
+            slug: "s".into(),
+            step_type: "end".into(),
+            input: "{}".into(),
+            now: 2,
+            wake_run: false,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_failing_record_fails_alone() {
+        let (store, team, path) = store().await;
+        let good = start(&team);
+        let good_run = good.run_id.clone();
+        // A step of a run that does not exist breaks the steps' foreign key: the whole batch is
+        // rolled back, then each record is written alone.
+        let orphan = begin(&uuid::Uuid::new_v4().to_string(), 1);
+        let (a, ra) = oneshot::channel();
+        let (b, rb) = oneshot::channel();
+        commit_batch(
+            store.write_pool(),
+            Dialect::Sqlite,
+            vec![(Op::Start(good), a), (Op::Begin(orphan), b)],
+        )
+        .await;
+        assert!(matches!(ra.await.unwrap(), Ok(Reply::Started(true))));
+        assert!(rb.await.unwrap().is_err(), "the orphan step must fail");
+        let run = store.run_for_worker(good_run.parse().unwrap()).await.unwrap();
+        assert_eq!(run.status, "running");
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn one_batch_answers_each_record() {
+        let (store, team, path) = store().await;
+        let (r1, r2) = (start(&team), start(&team));
+        let (id1, id2) = (r1.run_id.clone(), r2.run_id.clone());
+        let replies = write(store.write_pool(), Dialect::Sqlite, &[&Op::Start(r1), &Op::Start(r2)])
+            .await
+            .unwrap();
+        assert!(matches!(replies[..], [Reply::Started(true), Reply::Started(true)]));
+        // Two begins of different runs in one batch; a step begun again counts an attempt.
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[&Op::Begin(begin(&id1, 1)), &Op::Begin(begin(&id2, 1))],
+        )
+        .await
+        .unwrap();
+        for (reply, id) in replies.iter().zip([&id1, &id2]) {
+            let Reply::Begun(step) = reply else { panic!("{reply:?}") };
+            assert_eq!((step.run_id.to_string().as_str(), step.attempt), (id.as_str(), 1));
+        }
+        let again = write(store.write_pool(), Dialect::Sqlite, &[&Op::Begin(begin(&id1, 1))])
+            .await
+            .unwrap();
+        assert!(matches!(&again[0], Reply::Begun(s) if s.attempt == 2));
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
 
     #[test]
     fn placeholders_number_every_row() {
