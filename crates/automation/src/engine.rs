@@ -148,6 +148,11 @@ impl Engine {
         let zone: Tz = spec.time_zone.parse().unwrap_or(Tz::UTC);
         let mut state: RunState = serde_json::from_value(run.state.clone())
             .map_err(|e| JobError::Payload(format!("run {run_id} state: {e}")))?;
+        if state.seq > 1 {
+            // A resumed run: its steps' outputs are in their rows (see `state`).
+            let steps = self.store.run_steps(run_id).await?;
+            state.restore_outputs(steps.into_iter().filter_map(|s| Some((s.slug, s.output?))));
+        }
         let ctx = StepCtx {
             store: &self.store,
             templates: &self.templates,
@@ -254,7 +259,7 @@ impl Engine {
                     state.loops.clear();
                 }
                 let done = state.cursor.is_none();
-                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let run_state = serde_json::to_string(&*state).unwrap_or_default();
                 let pending = Pending { seq, output, run_state };
                 if !done {
                     // Recorded together with the next step's start.
@@ -270,7 +275,7 @@ impl Engine {
                 state: step_state,
                 waiting_call,
             } => {
-                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let run_state = serde_json::to_string(&*state).unwrap_or_default();
                 let call = waiting_call.map(|c| c.to_string());
                 let due = step_state.get("due_at").and_then(Value::as_i64);
                 let ok = self
@@ -302,7 +307,7 @@ impl Engine {
                 state.seq += 1;
                 state.cursor = None;
                 state.loops.clear();
-                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let run_state = serde_json::to_string(&*state).unwrap_or_default();
                 let removed = self
                     .store
                     .finish_step(&StepDone {
@@ -324,7 +329,7 @@ impl Engine {
                 Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
             }
             StepResult::Failed { error } => {
-                let run_state = serde_json::to_value(&*state).unwrap_or_default();
+                let run_state = serde_json::to_string(&*state).unwrap_or_default();
                 let run_error = format!("step {slug} ({step_type}): {error}");
                 let payload = json!({
                     "run_id": run.id, "automation_id": run.automation_id, "step": slug,
@@ -587,7 +592,7 @@ enum Next {
 struct Pending {
     seq: i64,
     output: Value,
-    run_state: Value,
+    run_state: String,
 }
 
 impl Pending {

@@ -1,7 +1,10 @@
 //! A run's durable state: where it is in the graph and the variables its templates read.
 //!
 //! Stored as JSON in the run row and rewritten in the same transaction that records a step's
-//! end, so a restarted process resumes exactly after the last recorded step.
+//! end, so a restarted process resumes exactly after the last recorded step. The steps' outputs
+//! are not part of that JSON: each is in its own step row, written in the same transaction, and
+//! a resumed run reads them back ([`RunState::restore_outputs`]). Rewriting every earlier output
+//! at each step made a run's writes grow with the square of its length.
 
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
@@ -31,8 +34,9 @@ pub struct LoopFrame {
 pub struct Vars {
     /// `{type, payload}`.
     pub trigger: Value,
-    /// Each finished step's output by slug (a loop body's steps: the latest item's).
-    #[serde(default)]
+    /// Each finished step's output by slug (a loop body's steps: the latest item's). Not
+    /// serialized: see the module doc.
+    #[serde(default, skip_serializing)]
     pub steps: Map<String, Value>,
     /// The run's contact (the API object), once there is one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -51,6 +55,14 @@ impl RunState {
                 steps: Map::new(),
                 contact,
             },
+        }
+    }
+
+    /// Puts back the outputs of a resumed run's recorded steps, `(slug, output)` in the order
+    /// they ran (a later output of the same slug, a loop body's next item, wins).
+    pub fn restore_outputs(&mut self, outputs: impl IntoIterator<Item = (String, Value)>) {
+        for (slug, output) in outputs {
+            self.vars.steps.insert(slug, output);
         }
     }
 

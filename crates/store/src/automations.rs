@@ -126,7 +126,8 @@ pub struct StepDone<'a> {
     pub due_at: Option<i64>,
     /// `running`, `waiting`, `completed` or `failed`.
     pub run_status: &'a str,
-    pub run_state: &'a Value,
+    /// The run's state, serialized (JSON).
+    pub run_state: &'a str,
     pub waiting_call_id: Option<&'a str>,
     pub wake_at: Option<i64>,
     pub run_error: Option<&'a str>,
