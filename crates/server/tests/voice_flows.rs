@@ -123,7 +123,12 @@ async fn a_support_call_uses_the_llm_a_webhook_and_transfers() {
     let show = call["transcript"].as_str().unwrap().to_string();
     assert_eq!(call["status"], "TRANSFERRED", "{show}");
     assert_eq!(call["end_reason"], "transferred");
-    assert!(show.starts_with("Caller: Hello"), "{show}");
+    // The persona answers with "Hello?" and the agent waits for it before greeting. Only that
+    // order is asserted, not the words: the persona's voice is sampled afresh on every call (VITS
+    // noise), and now and then Whisper hears a one-word "Hello?" as "A low." (CI, 2026-12-01).
+    let lines: Vec<&str> = show.lines().collect();
+    assert!(lines.len() > 2 && lines[0].starts_with("Caller: "), "{show}");
+    assert!(lines[1].starts_with("Agent: "), "{show}");
     assert!(
         show.contains(&format!("Agent: {GREETING}")),
         "the LLM's greeting is spoken: {show}"
