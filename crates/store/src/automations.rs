@@ -14,6 +14,7 @@ use parley_core::contact::Contact;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
+use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 /// A trigger event (call completed, contact created, tag added) to match against automations.
@@ -323,8 +324,8 @@ impl Store {
     /// Starts a run with its job, unless this firing (`trigger_key`) already started one
     /// (`None`). Written by the run journal (group commit).
     pub async fn start_run(&self, r: &NewRun<'_>) -> Result<Option<StartedRun>> {
-        let run_id = Uuid::new_v4();
-        let job_id = Uuid::new_v4().to_string();
+        let run_id = parley_core::ids::new_row_id();
+        let job_id = parley_core::ids::new_row_id().to_string();
         let row = StartRow {
             run_id: run_id.to_string(),
             team_id: r.team_id.to_string(),
@@ -584,7 +585,7 @@ impl Store {
 
 fn begin_row(b: &BeginStep<'_>) -> BeginRow {
     BeginRow {
-        id: Uuid::new_v4().to_string(),
+        id: parley_core::ids::new_row_id().to_string(),
         run_id: b.run_id.to_string(),
         seq: b.seq,
         slug: b.slug.to_string(),
@@ -627,7 +628,7 @@ pub(crate) async fn enqueue_event(
          SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
          (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = $6 AND mode = 'live' AND deleted = 0)",
     )
-    .bind(Uuid::new_v4().to_string())
+    .bind(new_row_id().to_string())
     .bind(EVENT_JOB)
     .bind(team_id)
     .bind(payload.to_string())
@@ -651,7 +652,7 @@ pub(crate) async fn enqueue_call_completed(
          (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = 'call_completed' AND mode = 'live' AND deleted = 0) \
          OR EXISTS (SELECT 1 FROM automation_runs WHERE waiting_call_id = $6)",
     )
-    .bind(Uuid::new_v4().to_string())
+    .bind(new_row_id().to_string())
     .bind(EVENT_JOB)
     .bind(team_id)
     .bind(payload.to_string())

@@ -16,6 +16,7 @@ use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
+use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 pub const DIAL_JOB: &str = "dial";
@@ -306,7 +307,7 @@ pub(crate) fn queued_call(
     now: i64,
 ) -> Call {
     Call {
-        id: Uuid::new_v4(),
+        id: new_row_id(),
         created: Timestamp(now),
         updated: Timestamp(now),
         version: 1,
@@ -385,7 +386,7 @@ fn search_text(c: &Call) -> String {
 
 async fn insert_event(tx: &mut Transaction<'static, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
     sqlx::query("INSERT INTO call_events (id, call_id, team_id, at, progress, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
-        .bind(Uuid::new_v4().to_string())
+        .bind(new_row_id().to_string())
         .bind(c.id.to_string())
         .bind(team_id)
         .bind(c.updated.millis())

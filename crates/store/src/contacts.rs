@@ -8,6 +8,7 @@ use parley_core::time::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
+use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 /// A validated contact write (the API layer has normalized the number and checked the fields).
@@ -279,7 +280,7 @@ pub(crate) const VALUES_PER_ROW: usize = 12;
 pub(crate) fn new_contact(team_id: &str, c: &ContactWrite) -> Contact {
     let now = Timestamp::now();
     Contact {
-        id: Uuid::new_v4(),
+        id: new_row_id(),
         created: now,
         updated: now,
         version: 1,

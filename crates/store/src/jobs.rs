@@ -8,7 +8,7 @@
 
 use crate::{now_ms, Dialect, Result, Store};
 use sqlx::{Any, Row, Transaction};
-use uuid::Uuid;
+use parley_core::ids::new_row_id;
 
 #[derive(Debug, Clone)]
 pub struct Job {
@@ -29,7 +29,7 @@ pub async fn enqueue(
     payload: &serde_json::Value,
     run_at_ms: i64,
 ) -> Result<String> {
-    let id = Uuid::new_v4().to_string();
+    let id = new_row_id().to_string();
     enqueue_with_id(tx, &id, kind, team_id, payload, run_at_ms).await?;
     Ok(id)
 }

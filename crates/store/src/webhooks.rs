@@ -8,6 +8,7 @@ use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::webhook::EventType;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
+use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 pub const DELIVERY_JOB: &str = "webhook_delivery";
@@ -206,7 +207,7 @@ pub async fn fan_out(
         .await?;
     let now = now_ms();
     for s in &subs {
-        let id = Uuid::new_v4().to_string();
+        let id = new_row_id().to_string();
         sqlx::query(
             "INSERT INTO webhook_deliveries (id, team_id, webhook_id, event_type, url, payload, status, attempts, created, updated, next_attempt) \
              VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",

@@ -195,7 +195,7 @@ pub async fn create_job(
             });
         }
     }
-    let job_id = Uuid::new_v4();
+    let job_id = parley_core::ids::new_row_id();
     let summary = json!({ "id": job_id, "interview_id": agent.id, "calls": to_call.len(), "skipped": skipped });
     let calls = if to_call.is_empty() {
         vec![]
