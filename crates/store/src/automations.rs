@@ -11,10 +11,10 @@ use crate::journal::{unexpected, BeginRow, FinishRow, Op, Reply, StartRow};
 use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
+use parley_core::ids::new_row_id;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
-use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 /// A trigger event (call completed, contact created, tag added) to match against automations.

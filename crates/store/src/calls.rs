@@ -12,11 +12,11 @@ use parley_core::call::{
     Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry,
 };
 use parley_core::contact::Contact;
+use parley_core::ids::new_row_id;
 use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
-use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 pub const DIAL_JOB: &str = "dial";

@@ -7,8 +7,8 @@
 //! job; on SQLite the single writer lock gives the same guarantee within a process.
 
 use crate::{now_ms, Dialect, Result, Store};
-use sqlx::{Any, Row, Transaction};
 use parley_core::ids::new_row_id;
+use sqlx::{Any, Row, Transaction};
 
 #[derive(Debug, Clone)]
 pub struct Job {

@@ -96,7 +96,7 @@ type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, Validatio
 // Records live for one batch in a channel: boxing the large ones would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Op {
-    /// Runs first in a batch, one after another (read-modify-write of a contact).
+    /// Runs first in a batch (read-modify-write of a contact).
     Tags(TagsRow),
     Start(StartRow),
     Begin(BeginRow),
@@ -218,16 +218,14 @@ async fn commit_batch(pool: &AnyPool, dialect: Dialect, batch: Vec<Entry>) {
 pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
     let mut tx = pool.begin().await?;
 
-    let mut tagged = Vec::new();
-    for op in ops {
-        if let Op::Tags(t) = op {
-            tagged.push(match crate::contacts::change_tags_in(&mut tx, t).await {
-                Ok(r) => Reply::Tagged(r),
-                Err(StoreError::NotFound) => Reply::NoContact,
-                Err(e) => return Err(e),
-            });
-        }
-    }
+    let tag_changes: Vec<&TagsRow> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::Tags(t) => Some(t),
+            _ => None,
+        })
+        .collect();
+    let tagged = crate::contacts::change_tags_batch(&mut tx, d, &tag_changes).await?;
     let mut tagged = tagged.into_iter();
 
     let starts: Vec<&StartRow> = ops
@@ -297,7 +295,7 @@ pub(crate) fn unexpected(r: Reply) -> StoreError {
 /// PostgreSQL. SQLite gets anonymous `?`: sqlx looks each numbered parameter up by name, and
 /// SQLite finds a name by a linear scan, so `$N` costs O(n²) in a statement of n parameters (a
 /// batch of a thousand spent more time there than in SQLite itself).
-fn rows_sql(d: Dialect, n: usize, row: &str) -> String {
+pub(crate) fn rows_sql(d: Dialect, n: usize, row: &str) -> String {
     let mut out = String::with_capacity(n * (row.len() + 16));
     let mut next = 1;
     for i in 0..n {
@@ -318,7 +316,7 @@ fn rows_sql(d: Dialect, n: usize, row: &str) -> String {
 }
 
 /// `n` placeholders, as [`rows_sql`] writes them.
-fn list_sql(d: Dialect, n: usize) -> String {
+pub(crate) fn list_sql(d: Dialect, n: usize) -> String {
     rows_sql(d, n, "?")
 }
 
@@ -628,6 +626,110 @@ mod tests {
             .await
             .unwrap();
         assert!(matches!(&again[0], Reply::Begun(s) if s.attempt == 2));
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    fn contact(phone: &str, tags: &[&str]) -> crate::contacts::ContactWrite {
+        crate::contacts::ContactWrite {
+            phone_number: phone.into(),
+            name: None,
+            email: None,
+            tags: tags.iter().map(|t| t.to_string()).collect(),
+            attributes: Default::default(),
+            lead_source: parley_core::contact::LeadSource::ApiUpload,
+        }
+    }
+
+    fn tags(
+        team: &str,
+        id: uuid::Uuid,
+        f: impl Fn(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError> + Send + Sync + 'static,
+    ) -> Op {
+        Op::Tags(TagsRow {
+            team_id: team.into(),
+            contact_id: id,
+            change: Box::new(f),
+        })
+    }
+
+    async fn tag_rows(store: &Store, id: uuid::Uuid) -> Vec<String> {
+        sqlx::query_scalar("SELECT tag FROM contact_tags WHERE contact_id = $1 ORDER BY tag")
+            .bind(id.to_string())
+            .fetch_all(store.write_pool())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn one_batch_changes_each_contacts_tags() {
+        let (store, team, path) = store().await;
+        let (other, _) = store.create_team("other").await.unwrap();
+        let a = store
+            .upsert_contact(&team, &contact("+12125550101", &["old", "keep"]))
+            .await
+            .unwrap()
+            .contact;
+        let b = store
+            .upsert_contact(&team, &contact("+12125550102", &[]))
+            .await
+            .unwrap()
+            .contact;
+        let theirs = store
+            .upsert_contact(&other.id, &contact("+12125550103", &[]))
+            .await
+            .unwrap()
+            .contact;
+        let add = |t: &'static str| {
+            move |old: &[String]| {
+                let mut v = old.to_vec();
+                v.push(t.to_string());
+                Ok(v)
+            }
+        };
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[
+                // Adds one tag and removes another.
+                &tags(&team, a.id, |old: &[String]| {
+                    Ok(old
+                        .iter()
+                        .filter(|t| *t != "old")
+                        .cloned()
+                        .chain(["new".to_string()])
+                        .collect())
+                }),
+                &tags(&team, b.id, |_: &[String]| {
+                    Err(parley_core::ValidationError::new("tags", "refused"))
+                }),
+                // Another team's contact is answered as a missing one, and left alone.
+                &tags(&team, theirs.id, add("x")),
+                &tags(&team, uuid::Uuid::new_v4(), add("x")),
+            ],
+        )
+        .await
+        .unwrap();
+        let Reply::Tagged(Ok(changed)) = &replies[0] else {
+            panic!("{:?}", replies[0])
+        };
+        assert_eq!(changed.tags, ["keep", "new"]);
+        assert_eq!(changed.version, a.version + 1);
+        assert!(matches!(&replies[1], Reply::Tagged(Err(e)) if e.message == "refused"));
+        assert!(matches!(replies[2], Reply::NoContact));
+        assert!(matches!(replies[3], Reply::NoContact));
+        let stored = store.contact(&team, a.id).await.unwrap();
+        assert_eq!(
+            (stored.tags.clone(), stored.version),
+            (changed.tags.clone(), changed.version)
+        );
+        assert_eq!(tag_rows(&store, a.id).await, ["keep", "new"]);
+        assert_eq!(store.contact(&team, b.id).await.unwrap().version, b.version);
+        assert!(tag_rows(&store, theirs.id).await.is_empty());
+        assert_eq!(
+            store.contact(&other.id, theirs.id).await.unwrap().version,
+            theirs.version
+        );
         store.close().await;
         let _ = std::fs::remove_file(path);
     }

@@ -5,10 +5,10 @@
 //! its deliveries, and a restart loses none.
 
 use crate::{found, jobs, now_ms, Result, Store, StoreError};
+use parley_core::ids::new_row_id;
 use parley_core::webhook::EventType;
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
-use parley_core::ids::new_row_id;
 use uuid::Uuid;
 
 pub const DELIVERY_JOB: &str = "webhook_delivery";
