@@ -135,8 +135,8 @@ impl Engine {
             .and_then(Value::as_str)
             .and_then(|s| s.parse().ok())
             .ok_or_else(|| JobError::Payload("automation_run without run_id".into()))?;
-        let run = match self.store.run_for_worker(run_id).await {
-            Ok(r) => r,
+        let (run, allow_premium) = match self.store.run_for_worker(run_id).await {
+            Ok(r) => (r.run, r.allow_premium),
             Err(StoreError::NotFound) => return Ok(JobOutcome::Done),
             Err(e) => return Err(e.into()),
         };
@@ -144,7 +144,6 @@ impl Engine {
             return Ok(JobOutcome::Done);
         }
         let spec = self.spec(&run.automation_id, run.version).await?;
-        let team = self.store.team(&run.team_id).await?;
         let zone: Tz = spec.time_zone.parse().unwrap_or(Tz::UTC);
         let mut state: RunState = serde_json::from_value(run.state.clone())
             .map_err(|e| JobError::Payload(format!("run {run_id} state: {e}")))?;
@@ -158,7 +157,7 @@ impl Engine {
             templates: &self.templates,
             http: &self.http,
             team_id: &run.team_id,
-            allow_premium: team.allow_premium,
+            allow_premium,
             allow_private_http: self.config.allow_private_http,
             run_id,
             spec: &spec,

@@ -70,6 +70,14 @@ pub struct RunRow {
     pub finished: Option<i64>,
 }
 
+/// A run as its worker reads it: the row, with what the worker needs of its team.
+#[derive(Debug, Clone)]
+pub struct WorkerRun {
+    pub run: RunRow,
+    /// The team's `allow_premium` (premium-rate numbers in its steps).
+    pub allow_premium: bool,
+}
+
 impl RunRow {
     pub fn is_finished(&self) -> bool {
         matches!(self.status.as_str(), "completed" | "failed" | "canceled")
@@ -359,13 +367,22 @@ impl Store {
     }
 
     /// A run by id alone, for the worker that runs it.
-    pub async fn run_for_worker(&self, id: Uuid) -> Result<RunRow> {
-        let r = sqlx::query(&format!("SELECT {RUN_COLUMNS} FROM automation_runs WHERE id = $1"))
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        run_from_row(&r)
+    pub async fn run_for_worker(&self, id: Uuid) -> Result<WorkerRun> {
+        // With its team's setting in the same read: one round trip per slice, not two.
+        let columns: Vec<String> = RUN_COLUMNS.split(", ").map(|c| format!("r.{c}")).collect();
+        let r = sqlx::query(&format!(
+            "SELECT {}, t.allow_premium AS team_allow_premium FROM automation_runs r \
+             JOIN teams t ON t.id = r.team_id WHERE r.id = $1",
+            columns.join(", ")
+        ))
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        Ok(WorkerRun {
+            run: run_from_row(&r)?,
+            allow_premium: r.try_get::<i64, _>("team_allow_premium")? != 0,
+        })
     }
 
     /// An automation's runs, newest first.

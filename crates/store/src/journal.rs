@@ -595,7 +595,7 @@ mod tests {
         .await;
         assert!(matches!(ra.await.unwrap(), Ok(Reply::Started(true))));
         assert!(rb.await.unwrap().is_err(), "the orphan step must fail");
-        let run = store.run_for_worker(good_run.parse().unwrap()).await.unwrap();
+        let run = store.run_for_worker(good_run.parse().unwrap()).await.unwrap().run;
         assert_eq!(run.status, "running");
         store.close().await;
         let _ = std::fs::remove_file(path);
