@@ -95,6 +95,11 @@ impl TemplateError {
     }
 }
 
+/// Whether `s` holds no template syntax (no `{{`, `{%` or `{#`): it renders as itself.
+fn is_literal(s: &str) -> bool {
+    !(s.contains("{{") || s.contains("{%") || s.contains("{#"))
+}
+
 /// The template engine, built once and shared (it is `Send + Sync`).
 #[derive(Debug, Clone)]
 pub struct Templates {
@@ -138,6 +143,11 @@ impl Templates {
 
     /// Renders a template with the run's variables (a JSON object).
     pub fn render(&self, template: &str, vars: &Value) -> Result<String, TemplateError> {
+        if is_literal(template) && template.len() <= MAX_OUTPUT {
+            // Most fields of most steps (a tag, a URL, an outcome) hold no template at all: they
+            // render as themselves, without compiling or converting the run's variables.
+            return Ok(template.to_string());
+        }
         let tmpl = self
             .env
             .template_from_str(template)
@@ -396,6 +406,27 @@ mod tests {
             "automation": {"id": "abc", "name": "A", "time_zone": "UTC"},
             "now": "2025-01-01T00:00:00Z"
         })
+    }
+
+    #[test]
+    fn text_without_template_syntax_renders_as_the_engine_would() {
+        let t = Templates::new();
+        let v = vars();
+        for text in [
+            "",
+            "bench",
+            "https://x.test/hook?a=1&b={x}",
+            "a } b { c }}",
+            "line\r\nnext\n\n",
+            "%} #}",
+        ] {
+            assert!(is_literal(text), "{text:?}");
+            let engine = t.env.template_from_str(text).unwrap().render(&v).unwrap();
+            assert_eq!(t.render(text, &v).unwrap(), engine, "{text:?}");
+        }
+        for text in ["{{ x }}", "a {% if true %}b{% endif %}", "{# note #}"] {
+            assert!(!is_literal(text), "{text:?}");
+        }
     }
 
     #[test]
