@@ -1,6 +1,6 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
-use crate::journal::{list_sql, rows_sql, unexpected, Op, Reply, TagsRow};
+use crate::journal::{list_sql, rows_sql, shapes, unexpected, Op, Reply, TagsRow};
 use crate::sql::{like_pattern, Query};
 use crate::{found, Dialect, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
@@ -400,18 +400,20 @@ pub(crate) async fn change_tags_batch(
     if changes.is_empty() {
         return Ok(Vec::new());
     }
-    let sql = format!(
-        "SELECT {COLUMNS} FROM contacts WHERE id IN ({})",
-        list_sql(d, changes.len())
-    );
-    let mut q: AnyQuery = sqlx::query(&sql);
-    for t in changes {
-        q = q.bind(t.contact_id.to_string());
-    }
     let mut found: HashMap<Uuid, Contact> = HashMap::with_capacity(changes.len());
-    for row in q.fetch_all(&mut **tx).await? {
-        let c = contact_from_row(&row)?;
-        found.insert(c.id, c);
+    for chunk in shapes(changes) {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM contacts WHERE id IN ({})",
+            list_sql(d, chunk.len())
+        );
+        let mut q: AnyQuery = sqlx::query(&sql);
+        for t in chunk {
+            q = q.bind(t.contact_id.to_string());
+        }
+        for row in q.fetch_all(&mut **tx).await? {
+            let c = contact_from_row(&row)?;
+            found.insert(c.id, c);
+        }
     }
     let now = Timestamp::now();
     let mut replies = Vec::with_capacity(changes.len());
@@ -433,7 +435,9 @@ pub(crate) async fn change_tags_batch(
             }
         }
     }
-    save_tags(tx, d, &changed).await?;
+    for chunk in shapes(&changed) {
+        save_tags(tx, d, chunk).await?;
+    }
     for (c, old) in &changed {
         for t in old.iter().filter(|t| !c.tags.contains(t)) {
             sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1 AND tag = $2")
@@ -447,8 +451,10 @@ pub(crate) async fn change_tags_batch(
         .iter()
         .flat_map(|(c, old)| c.tags.iter().filter(|t| !old.contains(t)).map(move |t| (c, t)))
         .collect();
-    insert_added_tags(tx, d, &added).await?;
-    enqueue_tags_added(tx, d, &added).await?;
+    for chunk in shapes(&added) {
+        insert_added_tags(tx, d, chunk).await?;
+        enqueue_tags_added(tx, d, chunk).await?;
+    }
     Ok(replies
         .into_iter()
         .map(|r| match r {

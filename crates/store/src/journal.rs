@@ -235,9 +235,14 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
             _ => None,
         })
         .collect();
-    let started = insert_runs(&mut tx, d, &starts).await?;
+    let mut started = HashSet::new();
+    for rows in shapes(&starts) {
+        started.extend(insert_runs(&mut tx, d, rows).await?);
+    }
     let new_jobs: Vec<&StartRow> = starts.into_iter().filter(|s| started.contains(&s.run_id)).collect();
-    insert_jobs(&mut tx, d, &new_jobs).await?;
+    for rows in shapes(&new_jobs) {
+        insert_jobs(&mut tx, d, rows).await?;
+    }
 
     let finishes: Vec<&FinishRow> = ops
         .iter()
@@ -246,10 +251,18 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
             _ => None,
         })
         .collect();
-    let finished = update_runs(&mut tx, d, &finishes).await?;
+    let mut finished = HashSet::new();
+    for rows in shapes(&finishes) {
+        finished.extend(update_runs(&mut tx, d, rows).await?);
+    }
     let written: Vec<&FinishRow> = finishes.into_iter().filter(|f| finished.contains(&f.run_id)).collect();
-    delete_ended_jobs(&mut tx, d, &written).await?;
-    update_steps(&mut tx, d, &written).await?;
+    let ended: Vec<&FinishRow> = written.iter().copied().filter(|f| f.ends_run()).collect();
+    for rows in shapes(&ended) {
+        delete_ended_jobs(&mut tx, d, rows).await?;
+    }
+    for rows in shapes(&written) {
+        update_steps(&mut tx, d, rows).await?;
+    }
     for f in written.iter().filter(|f| f.action_failed.is_some()) {
         action_failed(&mut tx, f).await?;
     }
@@ -262,8 +275,14 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
             _ => None,
         })
         .collect();
-    let mut begun = upsert_steps(&mut tx, d, &begins).await?;
-    wake_runs(&mut tx, d, &begins).await?;
+    let mut begun = HashMap::new();
+    for rows in shapes(&begins) {
+        begun.extend(upsert_steps(&mut tx, d, rows).await?);
+    }
+    let waking: Vec<&BeginRow> = begins.iter().copied().filter(|b| b.wake_run).collect();
+    for rows in shapes(&waking) {
+        wake_runs(&mut tx, d, rows).await?;
+    }
     tx.commit().await?;
 
     let mut step = |b: &BeginRow| {
@@ -284,6 +303,24 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// `rows` in chunks of 128, 64, …, 1 rows (largest first). A multi-row statement's text depends
+/// on its row count; with any count, a dozen kinds of statement made hundreds of texts, each
+/// prepared (SQLite) or parsed and planned (PostgreSQL) again as sqlx's per-connection cache of
+/// 100 statements evicted it. In chunks, a kind has at most eight texts, and they stay cached.
+/// Measured: SQLite's same-run ratio 0.19-0.20 -> 0.20-0.22; PostgreSQL's did not move.
+pub(crate) fn shapes<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let n = (1usize << (usize::BITS - 1 - rest.len().leading_zeros())).min(MAX_BATCH);
+        let (chunk, tail) = rest.split_at(n);
+        rest = tail;
+        Some(chunk)
+    })
 }
 
 /// A reply of another kind than the record asked for (a bug, reported rather than panicking).
@@ -732,6 +769,17 @@ mod tests {
         );
         store.close().await;
         let _ = std::fs::remove_file(path);
+    }
+
+    #[test]
+    fn batches_split_into_few_statement_shapes() {
+        let sizes = |n: usize| shapes(&vec![0u8; n]).map(<[u8]>::len).collect::<Vec<_>>();
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), [1]);
+        assert_eq!(sizes(100), [64, 32, 4]);
+        assert_eq!(sizes(127), [64, 32, 16, 8, 4, 2, 1]);
+        assert_eq!(sizes(128), [128]);
+        assert_eq!(sizes(300), [128, 128, 32, 8, 4]);
     }
 
     #[test]
