@@ -3,14 +3,6 @@
 //! (`main.rs`) is a thin command line over this, and the integration tests start the very same
 //! server in-process on loopback.
 
-/// The process's allocator: mimalloc rather than glibc's malloc. Requests, automation runs and
-/// calls allocate many small, short-lived values (JSON, templates' contexts, frames) on every
-/// worker thread; profiling the automation benchmark put a fifth of all CPU time in glibc's
-/// `malloc`/`free`/`malloc_consolidate`. Declared here, not in `main.rs`, so the integration
-/// tests and benchmarks run on the allocator the product ships with.
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 pub mod calls;
 pub mod directory;
 pub mod speech;
