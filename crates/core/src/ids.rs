@@ -25,9 +25,9 @@ pub fn new_uuid() -> Uuid {
 /// commit of a hundred rows rewrote about a hundred pages of each index (the automation
 /// benchmark wrote ~100 MB/s of WAL). Time-ordered keys append to the index's right edge and
 /// share pages: same-run automation throughput rose by about 40% and contact creation by about
-/// 8% (`automation_bench`, see `bench/README.md`, 2026-12-02). What the id reveals, its creation time to the
-/// millisecond, the API already returns as `created`, to the same team only; it is still
-/// unguessable (74 random bits) and says nothing about how many rows exist.
+/// 8% (`automation_bench`, see `bench/README.md`, 2026-12-02). What the id reveals, its creation
+/// time to the millisecond, the API already returns as `created`, to the same team only; it is
+/// still unguessable (74 random bits) and says nothing about how many rows exist.
 pub fn new_row_id() -> Uuid {
     Uuid::now_v7()
 }
