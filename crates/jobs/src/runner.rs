@@ -175,17 +175,16 @@ impl Runner {
         // runs ending by the hundred per second do not each take the (SQLite: single) writer
         // for an empty claim; `last_claim` makes sure a claim still happens once per poll.
         let mut last_claim: Option<std::time::Instant> = None;
-        let mut last_look = std::time::Instant::now() - LOOK_GAP;
+        let mut last_look: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
                 return;
             }
             // Wake-ups closer together than LOOK_GAP are answered together by one look.
-            let since = last_look.elapsed();
-            if since < LOOK_GAP {
-                tokio::time::sleep(LOOK_GAP - since).await;
+            if let Some(wait) = last_look.and_then(|at| LOOK_GAP.checked_sub(at.elapsed())) {
+                tokio::time::sleep(wait).await;
             }
-            last_look = std::time::Instant::now();
+            last_look = Some(std::time::Instant::now());
             let free = slots.available_permits();
             let next_due = if free == 0 {
                 None

@@ -332,8 +332,8 @@ impl Store {
     /// Starts a run with its job, unless this firing (`trigger_key`) already started one
     /// (`None`). Written by the run journal (group commit).
     pub async fn start_run(&self, r: &NewRun<'_>) -> Result<Option<StartedRun>> {
-        let run_id = parley_core::ids::new_row_id();
-        let job_id = parley_core::ids::new_row_id().to_string();
+        let run_id = new_row_id();
+        let job_id = new_row_id().to_string();
         let row = StartRow {
             run_id: run_id.to_string(),
             team_id: r.team_id.to_string(),
@@ -602,7 +602,7 @@ impl Store {
 
 fn begin_row(b: &BeginStep<'_>) -> BeginRow {
     BeginRow {
-        id: parley_core::ids::new_row_id().to_string(),
+        id: new_row_id().to_string(),
         run_id: b.run_id.to_string(),
         seq: b.seq,
         slug: b.slug.to_string(),
