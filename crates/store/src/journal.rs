@@ -443,9 +443,9 @@ async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&Fi
     out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
 }
 
-/// A run's job ends with it, in the same transaction (the runner need not delete it).
-async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
-    let ended: Vec<&&FinishRow> = rows.iter().filter(|f| f.ends_run()).collect();
+/// A run's job ends with it, in the same transaction (the runner need not delete it). The caller
+/// passes only runs that ended.
+async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, ended: &[&FinishRow]) -> Result<()> {
     if ended.is_empty() {
         return Ok(());
     }
@@ -542,9 +542,8 @@ async fn upsert_steps(
         .collect()
 }
 
-/// Runs that were waiting show as running again.
-async fn wake_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&BeginRow]) -> Result<()> {
-    let waking: Vec<&&BeginRow> = rows.iter().filter(|b| b.wake_run).collect();
+/// Runs that were waiting show as running again. The caller passes only steps with `wake_run`.
+async fn wake_runs(tx: &mut Transaction<'static, Any>, d: Dialect, waking: &[&BeginRow]) -> Result<()> {
     if waking.is_empty() {
         return Ok(());
     }
