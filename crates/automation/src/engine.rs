@@ -20,7 +20,9 @@ use crate::template::Templates;
 use crate::validate;
 use chrono_tz::Tz;
 use parley_jobs::{JobError, JobHandler, JobOutcome, JobsConfig, Runner};
-use parley_store::automations::{BeginStep, NewRun, RunRow, StepDone, EVENT_JOB, RUN_JOB, SCHEDULE_JOB};
+use parley_store::automations::{
+    Advance, BeginStep, NewRun, RunNext, RunRow, StepEnd, UnrecordedStep, EVENT_JOB, RUN_JOB, SCHEDULE_JOB,
+};
 use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
 use serde_json::{json, Value};
@@ -164,74 +166,140 @@ impl Engine {
             automation_zone: zone,
             call_poll: self.config.call_poll,
         };
-        // A finished step whose record waits to share the next step's start transaction.
-        let mut pending: Option<Pending> = None;
+        // What ran since the run's last record: written with the next step's start.
+        let mut unwritten = Unwritten::default();
         let mut wake_run = run.status == "waiting";
         for _ in 0..self.config.slice_steps {
             let Some(slug) = state.cursor.clone() else {
                 // Nothing left (a run whose start has no step): it is complete.
-                self.flush(&run, pending.take()).await?;
+                if !self.flush(run_id, &state, &mut unwritten).await? {
+                    return Ok(JobOutcome::Done);
+                }
                 self.end_without_step(&run, &state, "completed", None).await?;
                 return Ok(JobOutcome::Done);
             };
             let Some(step) = spec.step(&slug) else {
-                self.flush(&run, pending.take()).await?;
+                if !self.flush(run_id, &state, &mut unwritten).await? {
+                    return Ok(JobOutcome::Done);
+                }
                 let err = format!("step `{slug}` does not exist in version {}", run.version);
                 self.end_without_step(&run, &state, "failed", Some(&err)).await?;
                 return Ok(JobOutcome::Done);
             };
+            let step_type = step.kind.type_name();
             let vars = state.template_vars(
                 &json!({ "id": run.automation_id, "name": spec.name, "time_zone": spec.time_zone }),
                 &json!({ "id": run_id, "started": steps::rfc3339(run.created) }),
                 &steps::rfc3339(now_ms()),
             );
-            let rendered = steps::render_input(&self.templates, step, &vars);
-            let input = match &rendered {
-                Ok(i) => i.clone(),
-                Err(_) => serde_json::to_value(&step.kind).unwrap_or(Value::Null),
-            };
-            let begin = BeginStep {
-                run_id,
-                seq: state.seq,
-                slug: &slug,
-                step_type: step.kind.type_name(),
-                input: &input,
-                wake_run,
-            };
-            wake_run = false;
-            let row = match pending.take() {
-                None => self.store.begin_step(&begin).await?,
-                Some(p) => match self.store.finish_and_begin(&p.done(run.id), &begin).await? {
-                    Some(row) => row,
-                    None => return Ok(JobOutcome::Done), // canceled
+            let started = now_ms();
+            // A step that cannot act (its input did not render, or names no contact to tag) fails
+            // without a start record, as do the steps that need none.
+            let (input, tags) = match steps::render_input(&self.templates, step, &vars) {
+                Ok(input) => match steps::tag_change(&run.team_id, step, &input) {
+                    Some(Err(e)) => (Err((input, e)), None),
+                    Some(Ok(tags)) => (Ok(input), Some(tags)),
+                    None => (Ok(input), None),
                 },
+                Err(e) => (Err((serde_json::to_value(&step.kind).unwrap_or(Value::Null), e)), None),
             };
-            let result = match rendered {
-                Ok(input) => steps::execute(&ctx, step, &input, &vars, &row, &mut state).await,
-                Err(e) => StepResult::Failed { error: e },
+            let result = match &input {
+                Err((_, e)) => StepResult::Failed { error: e.clone() },
+                Ok(input) if !steps::needs_start_record(&step.kind) => {
+                    steps::decide(&ctx, step, input, &vars, &mut state)
+                }
+                Ok(input) => {
+                    let contact_id = tags.as_ref().map(|t| t.contact_id);
+                    let advanced = self
+                        .store
+                        .advance(Advance {
+                            run_id,
+                            ended: std::mem::take(&mut unwritten.ended),
+                            next: unwritten.moved.then(|| running(&state)),
+                            begin: Some(BeginStep {
+                                run_id,
+                                seq: state.seq,
+                                slug: &slug,
+                                step_type,
+                                input,
+                                wake_run,
+                            }),
+                            tags,
+                        })
+                        .await?;
+                    unwritten.moved = false;
+                    wake_run = false;
+                    if !advanced.written {
+                        return Ok(JobOutcome::Done); // canceled
+                    }
+                    let row = advanced
+                        .begun
+                        .ok_or_else(|| JobError::Payload(format!("step {slug} of run {run_id} was not recorded")))?;
+                    match (contact_id, advanced.tagged) {
+                        (Some(id), Some(changed)) => steps::tagged(step, id, changed),
+                        _ => steps::execute(&ctx, step, input, &vars, &row, &mut state).await,
+                    }
+                }
             };
-            match self
-                .record(&run, &spec, &slug, step.kind.type_name(), &mut state, result)
-                .await?
-            {
-                Next::Continue(p) => pending = Some(p),
-                Next::Stop(outcome) => return Ok(outcome),
+            let unrecorded = match &input {
+                Ok(_) if steps::needs_start_record(&step.kind) => None,
+                Ok(input) | Err((input, _)) => Some(UnrecordedStep {
+                    slug: slug.clone(),
+                    step_type: step_type.to_string(),
+                    input: input.clone(),
+                    started,
+                }),
+            };
+            let (end, stop) = self.record(&run, &spec, &slug, step_type, &mut state, result);
+            unwritten.ended.push(StepEnd { unrecorded, ..end });
+            match stop {
+                None => unwritten.moved = true,
+                Some((next, outcome)) => {
+                    let written = self
+                        .store
+                        .advance(Advance {
+                            run_id,
+                            ended: std::mem::take(&mut unwritten.ended),
+                            next: Some(next),
+                            begin: None,
+                            tags: None,
+                        })
+                        .await?
+                        .written;
+                    return Ok(if written { outcome } else { JobOutcome::Done });
+                }
             }
         }
-        self.flush(&run, pending.take()).await?;
+        if !self.flush(run_id, &state, &mut unwritten).await? {
+            return Ok(JobOutcome::Done);
+        }
         Ok(JobOutcome::RetryAt(now_ms(), "yielding to other runs".into()))
     }
 
-    /// Writes a finished step's deferred record on its own.
-    async fn flush(&self, run: &RunRow, pending: Option<Pending>) -> Result<(), JobError> {
-        if let Some(p) = pending {
-            self.store.finish_step(&p.done(run.id)).await?;
+    /// Writes what ran since the run's last record, with the run still running. False when the
+    /// run was canceled meanwhile (nothing written).
+    async fn flush(&self, run_id: Uuid, state: &RunState, unwritten: &mut Unwritten) -> Result<bool, JobError> {
+        if !unwritten.moved {
+            return Ok(true);
         }
-        Ok(())
+        unwritten.moved = false;
+        let advanced = self
+            .store
+            .advance(Advance {
+                run_id,
+                ended: std::mem::take(&mut unwritten.ended),
+                next: Some(running(state)),
+                begin: None,
+                tags: None,
+            })
+            .await?;
+        Ok(advanced.written)
     }
 
-    /// Writes a step's result and the run's next state; says whether the slice goes on.
-    async fn record(
+    /// A step's end, and how the run goes on: `None` to the next step (the run's state moved on;
+    /// it is written with that step's start), or the run's next state to write now and the
+    /// slice's outcome once it is written.
+    fn record(
         &self,
         run: &RunRow,
         spec: &Spec,
@@ -239,8 +307,17 @@ impl Engine {
         step_type: &str,
         state: &mut RunState,
         result: StepResult,
-    ) -> Result<Next, JobError> {
+    ) -> (StepEnd, Option<(RunNext, JobOutcome)>) {
         let seq = state.seq;
+        let end = |status: &'static str| StepEnd {
+            seq,
+            status,
+            output: None,
+            error: None,
+            state: None,
+            due_at: None,
+            unrecorded: None,
+        };
         match result {
             StepResult::Done { output, flow, contact } => {
                 state.vars.steps.insert(slug.to_string(), output.clone());
@@ -257,102 +334,73 @@ impl Engine {
                 if ended {
                     state.loops.clear();
                 }
-                let done = state.cursor.is_none();
-                let run_state = serde_json::to_string(&*state).unwrap_or_default();
-                let pending = Pending { seq, output, run_state };
-                if !done {
-                    // Recorded together with the next step's start.
-                    return Ok(Next::Continue(pending));
+                let end = StepEnd {
+                    output: Some(output),
+                    ..end("completed")
+                };
+                if state.cursor.is_some() {
+                    return (end, None);
                 }
-                let mut d = pending.done(run.id);
-                d.run_status = "completed";
-                let removed = self.store.finish_step(&d).await?;
-                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
+                let next = RunNext {
+                    status: "completed",
+                    ..running(state)
+                };
+                (end, Some((next, JobOutcome::Removed)))
             }
             StepResult::Wait {
                 until,
                 state: step_state,
                 waiting_call,
             } => {
-                let run_state = serde_json::to_string(&*state).unwrap_or_default();
-                let call = waiting_call.map(|c| c.to_string());
                 let due = step_state.get("due_at").and_then(Value::as_i64);
-                let ok = self
-                    .store
-                    .finish_step(&StepDone {
-                        run_id: run.id,
-                        seq,
-                        step_status: "waiting",
-                        output: None,
-                        error: None,
-                        step_state: Some(&step_state),
-                        due_at: due,
-                        run_status: "waiting",
-                        run_state: &run_state,
-                        waiting_call_id: call.as_deref(),
-                        wake_at: Some(until),
-                        run_error: None,
-                        action_failed: None,
-                    })
-                    .await?;
-                Ok(Next::Stop(if ok {
-                    JobOutcome::RetryAt(until, format!("waiting: {step_type} {slug}"))
-                } else {
-                    JobOutcome::Done
-                }))
+                let end = StepEnd {
+                    state: Some(step_state),
+                    due_at: due,
+                    ..end("waiting")
+                };
+                let next = RunNext {
+                    status: "waiting",
+                    waiting_call_id: waiting_call.map(|c| c.to_string()),
+                    wake_at: Some(until),
+                    ..running(state)
+                };
+                (
+                    end,
+                    Some((next, JobOutcome::RetryAt(until, format!("waiting: {step_type} {slug}")))),
+                )
             }
             StepResult::Skipped { output } => {
                 state.vars.steps.insert(slug.to_string(), output.clone());
                 state.seq += 1;
                 state.cursor = None;
                 state.loops.clear();
-                let run_state = serde_json::to_string(&*state).unwrap_or_default();
-                let removed = self
-                    .store
-                    .finish_step(&StepDone {
-                        run_id: run.id,
-                        seq,
-                        step_status: "skipped",
-                        output: Some(&output),
-                        error: None,
-                        step_state: None,
-                        due_at: None,
-                        run_status: "completed",
-                        run_state: &run_state,
-                        waiting_call_id: None,
-                        wake_at: None,
-                        run_error: None,
-                        action_failed: None,
-                    })
-                    .await?;
-                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
+                let end = StepEnd {
+                    output: Some(output),
+                    ..end("skipped")
+                };
+                let next = RunNext {
+                    status: "completed",
+                    ..running(state)
+                };
+                (end, Some((next, JobOutcome::Removed)))
             }
             StepResult::Failed { error } => {
-                let run_state = serde_json::to_string(&*state).unwrap_or_default();
                 let run_error = format!("step {slug} ({step_type}): {error}");
                 let payload = json!({
                     "run_id": run.id, "automation_id": run.automation_id, "step": slug,
                     "action": step_type, "error": error,
                 });
-                let removed = self
-                    .store
-                    .finish_step(&StepDone {
-                        run_id: run.id,
-                        seq,
-                        step_status: "failed",
-                        output: None,
-                        error: Some(&error),
-                        step_state: None,
-                        due_at: None,
-                        run_status: "failed",
-                        run_state: &run_state,
-                        waiting_call_id: None,
-                        wake_at: None,
-                        run_error: Some(&run_error),
-                        action_failed: Some(&payload),
-                    })
-                    .await?;
-                Ok(Next::Stop(if removed { JobOutcome::Removed } else { JobOutcome::Done }))
+                let end = StepEnd {
+                    error: Some(error),
+                    ..end("failed")
+                };
+                let next = RunNext {
+                    status: "failed",
+                    error: Some(run_error),
+                    action_failed: Some(payload),
+                    ..running(state)
+                };
+                (end, Some((next, JobOutcome::Removed)))
             }
         }
     }
@@ -581,36 +629,24 @@ fn advance_loops(state: &mut RunState, spec: &Spec) -> Option<String> {
     None
 }
 
-enum Next {
-    /// Go on; the finished step's record is written with the next step's start.
-    Continue(Pending),
-    Stop(JobOutcome),
+/// What a slice ran since its run's last record.
+#[derive(Default)]
+struct Unwritten {
+    /// Steps ended, in order.
+    ended: Vec<StepEnd>,
+    /// The run's state moved on past them (it is written with them).
+    moved: bool,
 }
 
-/// A completed step (the run goes on) whose record is not written yet.
-struct Pending {
-    seq: i64,
-    output: Value,
-    run_state: String,
-}
-
-impl Pending {
-    fn done(&self, run_id: Uuid) -> StepDone<'_> {
-        StepDone {
-            run_id,
-            seq: self.seq,
-            step_status: "completed",
-            output: Some(&self.output),
-            error: None,
-            step_state: None,
-            due_at: None,
-            run_status: "running",
-            run_state: &self.run_state,
-            waiting_call_id: None,
-            wake_at: None,
-            run_error: None,
-            action_failed: None,
-        }
+/// The run's state as it goes on running.
+fn running(state: &RunState) -> RunNext {
+    RunNext {
+        status: "running",
+        state: serde_json::to_string(state).unwrap_or_default(),
+        waiting_call_id: None,
+        wake_at: None,
+        error: None,
+        action_failed: None,
     }
 }
 

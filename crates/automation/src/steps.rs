@@ -16,7 +16,8 @@ use chrono_tz::Tz;
 use parley_core::call::CallStatus;
 use parley_core::contact::{self, Contact, LeadSource};
 use parley_core::phone::{self, PhonePolicy};
-use parley_store::automations::StepRow;
+use parley_core::ValidationError;
+use parley_store::automations::{StepRow, StepTags};
 use parley_store::contacts::ContactWrite;
 use parley_store::{now_ms, Store, StoreError};
 use serde_json::{json, Map, Value};
@@ -198,9 +199,7 @@ pub async fn execute(
     match &step.kind {
         StepKind::CreateContact { .. } => create_contact(ctx, input, next).await,
         StepKind::UpdateContact { .. } => update_contact(ctx, input, next).await,
-        StepKind::AddTag { .. } | StepKind::RemoveTag { .. } => {
-            change_tags(ctx, input, matches!(step.kind, StepKind::AddTag { .. }), next).await
-        }
+        StepKind::AddTag { .. } | StepKind::RemoveTag { .. } => change_tags(ctx, step, input).await,
         StepKind::CallContact { .. } | StepKind::CallPhoneNumber { .. } => call(ctx, step, input, row, next).await,
         StepKind::Delay { duration } => {
             let due = match step_due(row) {
@@ -233,6 +232,32 @@ pub async fn execute(
             }
             wait_until(due, next)
         }
+        StepKind::HttpRequest { .. } => http_request(ctx, input, row)
+            .await
+            .unwrap_or_else(|r| r)
+            .with_flow(next),
+        StepKind::Condition { .. } | StepKind::Loop { .. } | StepKind::End { .. } => {
+            decide(ctx, step, input, vars, state)
+        }
+    }
+}
+
+/// Whether a step must be recorded as started before it runs: it acts outside the run's own
+/// record (a contact, a call, an HTTP request), or its timing counts from its recorded start (a
+/// delay). The others (a condition, a loop, an end) decide only where the run goes: run again
+/// after a crash, they decide the same, so their whole row is written after them, with the
+/// run's next record (`Store::advance`).
+pub fn needs_start_record(kind: &StepKind) -> bool {
+    !matches!(
+        kind,
+        StepKind::Condition { .. } | StepKind::Loop { .. } | StepKind::End { .. }
+    )
+}
+
+/// Runs a step that needs no start record (see [`needs_start_record`]).
+pub fn decide(ctx: &StepCtx<'_>, step: &Step, input: &Value, vars: &Value, state: &mut RunState) -> StepResult {
+    let next = Flow::Goto(step.next.clone());
+    match &step.kind {
         StepKind::Condition {
             mode,
             rules,
@@ -249,10 +274,6 @@ pub async fn execute(
             }
             Err(e) => fail(e.to_string()),
         },
-        StepKind::HttpRequest { .. } => http_request(ctx, input, row)
-            .await
-            .unwrap_or_else(|r| r)
-            .with_flow(next),
         StepKind::Loop { items, body, max_items } => {
             let list = match ctx.templates.eval(items, vars) {
                 Ok(Value::Array(a)) => a,
@@ -295,6 +316,7 @@ pub async fn execute(
             flow: Flow::End,
             contact: None,
         },
+        other => fail(format!("{} is not a step that decides alone", other.type_name())),
     }
 }
 
@@ -468,33 +490,61 @@ async fn update_contact(ctx: &StepCtx<'_>, input: &Value, next: Flow) -> StepRes
     }
 }
 
-async fn change_tags(ctx: &StepCtx<'_>, input: &Value, add: bool, next: Flow) -> StepResult {
-    // The contact is read inside the change's transaction, not before it.
-    let id = match team_contact_id(input) {
-        Ok(id) => id,
-        Err(e) => return fail(e),
+/// A tag step's change, made in the same transaction as its start record (`Store::advance`):
+/// `None` for other steps, an error when its input names no contact.
+pub fn tag_change(team_id: &str, step: &Step, input: &Value) -> Option<Result<StepTags, String>> {
+    let add = match step.kind {
+        StepKind::AddTag { .. } => true,
+        StepKind::RemoveTag { .. } => false,
+        _ => return None,
     };
-    let tags = string_list(&input["tags"]);
-    let changed = ctx
-        .store
-        .change_tags(ctx.team_id, id, move |old| {
-            if add {
-                contact::merge_tags(old, &contact::clean_tags(&tags)?)
-            } else {
-                Ok(old.iter().filter(|t| !tags.contains(t)).cloned().collect())
-            }
-        })
-        .await;
+    Some(team_contact_id(input).map(|contact_id| StepTags {
+        team_id: team_id.to_string(),
+        contact_id,
+        change: Box::new(tag_edit(add, string_list(&input["tags"]))),
+    }))
+}
+
+/// The new tag list from the old one.
+fn tag_edit(add: bool, tags: Vec<String>) -> impl Fn(&[String]) -> Result<Vec<String>, ValidationError> {
+    move |old| {
+        if add {
+            contact::merge_tags(old, &contact::clean_tags(&tags)?)
+        } else {
+            Ok(old.iter().filter(|t| !tags.contains(t)).cloned().collect())
+        }
+    }
+}
+
+/// A tag step's result from what its change found.
+pub fn tagged(
+    step: &Step,
+    contact_id: Uuid,
+    changed: Result<Result<Contact, ValidationError>, StoreError>,
+) -> StepResult {
     match changed {
         Ok(Ok(c)) => StepResult::Done {
             output: json!({ "contact_id": c.id, "tags": c.tags }),
-            flow: next,
+            flow: Flow::Goto(step.next.clone()),
             contact: Some(c),
         },
         Ok(Err(e)) => fail(e.to_string()),
-        Err(StoreError::NotFound) => fail(format!("contact {id} not found")),
+        Err(StoreError::NotFound) => fail(format!("contact {contact_id} not found")),
         Err(e) => fail(e.to_string()),
     }
+}
+
+/// A tag step on its own (the engine makes the change with the step's start instead; see
+/// [`tag_change`]).
+async fn change_tags(ctx: &StepCtx<'_>, step: &Step, input: &Value) -> StepResult {
+    let t = match tag_change(ctx.team_id, step, input) {
+        Some(Ok(t)) => t,
+        Some(Err(e)) => return fail(e),
+        None => return fail(format!("{} is not a tag step", step.kind.type_name())),
+    };
+    let id = t.contact_id;
+    let changed = ctx.store.change_tags(ctx.team_id, id, t.change).await;
+    tagged(step, id, changed)
 }
 
 /// What a call step remembers across restarts.

@@ -7,11 +7,14 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use crate::journal::{unexpected, BeginRow, FinishRow, Op, Reply, StartRow};
+use crate::journal::{
+    unexpected, AdvanceRow, BeginRow, Op, Reply, RunNextRow, StartRow, StepEndRow, Tagged, TagsRow, UnrecordedRow,
+};
 use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
+use parley_core::ValidationError;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
 use std::collections::BTreeMap;
@@ -123,25 +126,75 @@ pub struct StartedRun {
     pub job_id: String,
 }
 
-/// How a step ends (or pauses) and what the run becomes with it, written in one transaction.
-pub struct StepDone<'a> {
-    pub run_id: Uuid,
+/// How a step ended (or paused).
+#[derive(Debug, Clone)]
+pub struct StepEnd {
     pub seq: i64,
     /// `completed`, `failed`, `skipped` or `waiting`.
-    pub step_status: &'a str,
-    pub output: Option<&'a Value>,
-    pub error: Option<&'a str>,
-    pub step_state: Option<&'a Value>,
+    pub status: &'static str,
+    pub output: Option<Value>,
+    pub error: Option<String>,
+    /// The step's durable state (kept as it was when `None`).
+    pub state: Option<Value>,
     pub due_at: Option<i64>,
+    /// A step that ran without being recorded as started (see [`Store::advance`]): what its
+    /// start would have recorded.
+    pub unrecorded: Option<UnrecordedStep>,
+}
+
+/// The start of a step that was not recorded before it ran.
+#[derive(Debug, Clone)]
+pub struct UnrecordedStep {
+    pub slug: String,
+    pub step_type: String,
+    pub input: Value,
+    pub started: i64,
+}
+
+/// What a run becomes.
+#[derive(Debug, Clone)]
+pub struct RunNext {
     /// `running`, `waiting`, `completed` or `failed`.
-    pub run_status: &'a str,
+    pub status: &'static str,
     /// The run's state, serialized (JSON).
-    pub run_state: &'a str,
-    pub waiting_call_id: Option<&'a str>,
+    pub state: String,
+    pub waiting_call_id: Option<String>,
     pub wake_at: Option<i64>,
-    pub run_error: Option<&'a str>,
+    pub error: Option<String>,
     /// With a failed run: the `ACTION_FAILED` payload to send the team's subscribers.
-    pub action_failed: Option<&'a Value>,
+    pub action_failed: Option<Value>,
+}
+
+/// A change of a contact's tags by the step that starts with it.
+pub struct StepTags {
+    pub team_id: String,
+    pub contact_id: Uuid,
+    pub change: Box<dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync>,
+}
+
+/// One record of a run (see [`Store::advance`]).
+pub struct Advance<'a> {
+    pub run_id: Uuid,
+    /// Steps that ended since the run's last record, in order.
+    pub ended: Vec<StepEnd>,
+    /// The run's next state; required with `ended`.
+    pub next: Option<RunNext>,
+    /// The step that starts now.
+    pub begin: Option<BeginStep<'a>>,
+    /// The starting step's tag change, made with its start.
+    pub tags: Option<StepTags>,
+}
+
+/// What a run's record did.
+#[derive(Debug)]
+pub struct Advanced {
+    /// False, with nothing written, when the run was canceled (or ended) meanwhile.
+    pub written: bool,
+    /// The started step's row.
+    pub begun: Option<StepRow>,
+    /// The contact after the tag change, or why it was refused; `NotFound` if there is no such
+    /// contact in the team.
+    pub tagged: Option<Result<std::result::Result<Contact, ValidationError>>>,
 }
 
 /// A step about to run.
@@ -410,35 +463,43 @@ impl Store {
         rows.iter().map(step_from_row).collect()
     }
 
-    /// Records that step `seq` starts (before it runs). A step already recorded (the process
-    /// died while it ran, or it was waiting) is the same row with the attempt counted up (a
-    /// resumed wait is not a new attempt); its durable `state` is kept.
-    pub async fn begin_step(&self, step: &BeginStep<'_>) -> Result<StepRow> {
-        match self.journal.write(Op::Begin(begin_row(step))).await? {
-            Reply::Begun(row) => Ok(row),
-            other => Err(unexpected(other)),
+    /// Writes one record of a run, in the run journal's next batch: the steps that ended since
+    /// its last record, its next state, and the step it starts now (recorded before it runs; a
+    /// step already recorded, because the process died while it ran or it was waiting, is the
+    /// same row with the attempt counted up, except for a resumed wait, and keeps its durable
+    /// `state`).
+    ///
+    /// Why several steps per record: a step that acts on nothing outside the database record of
+    /// the run (a condition, a loop, an end) need not be recorded before it runs, since running
+    /// it again after a crash does the same; its whole row is written with the next record. A
+    /// tag change commits with its step's start. A run then writes one record per step that
+    /// acts on the world (a contact, a call, an HTTP request), not two per step.
+    pub async fn advance(&self, a: Advance<'_>) -> Result<Advanced> {
+        if a.next.is_none() && !a.ended.is_empty() {
+            return Err(StoreError::Corrupt("ended steps without the run's next state".into()));
         }
-    }
-
-    /// Records a finished step and the start of the next one in one transaction (the next step
-    /// is still recorded before it runs). `None`, writing nothing, when the run was canceled
-    /// meanwhile.
-    pub async fn finish_and_begin(&self, done: &StepDone<'_>, next: &BeginStep<'_>) -> Result<Option<StepRow>> {
-        match self
-            .journal
-            .write(Op::FinishAndBegin(finish_row(done), begin_row(next)))
-            .await?
-        {
-            Reply::FinishedAndBegun(row) => Ok(row),
-            other => Err(unexpected(other)),
-        }
-    }
-
-    /// Records a step's end (or pause) and the run's next state together. Returns false, writing
-    /// nothing, when the run was canceled meanwhile.
-    pub async fn finish_step(&self, d: &StepDone<'_>) -> Result<bool> {
-        match self.journal.write(Op::Finish(finish_row(d))).await? {
-            Reply::Finished(ok) => Ok(ok),
+        let now = now_ms();
+        let run_id = a.run_id.to_string();
+        let row = AdvanceRow {
+            ended: a.ended.iter().map(|e| step_end_row(e, now)).collect(),
+            next: a.next.as_ref().map(|n| run_next_row(n, now)),
+            begin: a.begin.as_ref().map(|b| begin_row(b, now)),
+            tags: a.tags.map(|t| TagsRow {
+                team_id: t.team_id,
+                contact_id: t.contact_id,
+                change: t.change,
+            }),
+            run_id,
+        };
+        match self.journal.write(Op::Advance(row)).await? {
+            Reply::Advanced { written, begun, tagged } => Ok(Advanced {
+                written,
+                begun,
+                tagged: tagged.map(|t| match t {
+                    Tagged::Changed(r) => Ok(r),
+                    Tagged::NoContact => Err(StoreError::NotFound),
+                }),
+            }),
             other => Err(unexpected(other)),
         }
     }
@@ -600,7 +661,7 @@ impl Store {
     }
 }
 
-fn begin_row(b: &BeginStep<'_>) -> BeginRow {
+fn begin_row(b: &BeginStep<'_>, now: i64) -> BeginRow {
     BeginRow {
         id: new_row_id().to_string(),
         run_id: b.run_id.to_string(),
@@ -608,27 +669,39 @@ fn begin_row(b: &BeginStep<'_>) -> BeginRow {
         slug: b.slug.to_string(),
         step_type: b.step_type.to_string(),
         input: b.input.to_string(),
-        now: now_ms(),
+        now,
         wake_run: b.wake_run,
     }
 }
 
-fn finish_row(d: &StepDone<'_>) -> FinishRow {
-    FinishRow {
-        run_id: d.run_id.to_string(),
-        seq: d.seq,
-        step_status: d.step_status.to_string(),
-        output: d.output.map(Value::to_string),
-        error: d.error.map(str::to_string),
-        step_state: d.step_state.map(Value::to_string),
-        due_at: d.due_at,
-        run_status: d.run_status.to_string(),
-        run_state: d.run_state.to_string(),
-        waiting_call_id: d.waiting_call_id.map(str::to_string),
-        wake_at: d.wake_at,
-        run_error: d.run_error.map(str::to_string),
-        action_failed: d.action_failed.map(Value::to_string),
-        now: now_ms(),
+fn step_end_row(e: &StepEnd, now: i64) -> StepEndRow {
+    StepEndRow {
+        seq: e.seq,
+        status: e.status.to_string(),
+        output: e.output.as_ref().map(Value::to_string),
+        error: e.error.clone(),
+        state: e.state.as_ref().map(Value::to_string),
+        due_at: e.due_at,
+        now,
+        unrecorded: e.unrecorded.as_ref().map(|u| UnrecordedRow {
+            id: new_row_id().to_string(),
+            slug: u.slug.clone(),
+            step_type: u.step_type.clone(),
+            input: u.input.to_string(),
+            started: u.started,
+        }),
+    }
+}
+
+fn run_next_row(n: &RunNext, now: i64) -> RunNextRow {
+    RunNextRow {
+        status: n.status.to_string(),
+        state: n.state.clone(),
+        waiting_call_id: n.waiting_call_id.clone(),
+        wake_at: n.wake_at,
+        error: n.error.clone(),
+        action_failed: n.action_failed.as_ref().map(Value::to_string),
+        now,
     }
 }
 

@@ -1,6 +1,6 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
-use crate::journal::{list_sql, rows_sql, shapes, unexpected, Op, Reply, TagsRow};
+use crate::journal::{list_sql, rows_sql, shapes, unexpected, Op, Reply, Tagged, TagsRow};
 use crate::sql::{like_pattern, Query};
 use crate::{found, Dialect, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
@@ -239,8 +239,8 @@ impl Store {
             change: Box::new(change),
         });
         match self.journal.write(op).await? {
-            Reply::Tagged(r) => Ok(r),
-            Reply::NoContact => Err(StoreError::NotFound),
+            Reply::Tagged(Tagged::Changed(r)) => Ok(r),
+            Reply::Tagged(Tagged::NoContact) => Err(StoreError::NotFound),
             other => Err(unexpected(other)),
         }
     }
@@ -396,7 +396,7 @@ pub(crate) async fn change_tags_batch(
     tx: &mut Transaction<'static, Any>,
     d: Dialect,
     changes: &[&TagsRow],
-) -> Result<Vec<Reply>> {
+) -> Result<Vec<Tagged>> {
     if changes.is_empty() {
         return Ok(Vec::new());
     }
@@ -458,9 +458,9 @@ pub(crate) async fn change_tags_batch(
     Ok(replies
         .into_iter()
         .map(|r| match r {
-            None => Reply::NoContact,
-            Some(Err(e)) => Reply::Tagged(Err(e)),
-            Some(Ok(i)) => Reply::Tagged(Ok(changed[i].0.clone())),
+            None => Tagged::NoContact,
+            Some(Err(e)) => Tagged::Changed(Err(e)),
+            Some(Ok(i)) => Tagged::Changed(Ok(changed[i].0.clone())),
         })
         .collect())
 }

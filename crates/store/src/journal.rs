@@ -59,29 +59,57 @@ pub(crate) struct BeginRow {
     pub wake_run: bool,
 }
 
-/// A step's end (or pause) and the run's next state.
-pub(crate) struct FinishRow {
-    pub run_id: String,
+/// A step's end (or pause).
+pub(crate) struct StepEndRow {
     pub seq: i64,
-    pub step_status: String,
+    pub status: String,
     pub output: Option<String>,
     pub error: Option<String>,
-    pub step_state: Option<String>,
+    pub state: Option<String>,
     pub due_at: Option<i64>,
-    pub run_status: String,
-    pub run_state: String,
+    pub now: i64,
+    /// A step that ran without being recorded as started (it acts on nothing outside this
+    /// record): the rest of its row, inserted whole.
+    pub unrecorded: Option<UnrecordedRow>,
+}
+
+/// What a step's start would have recorded.
+pub(crate) struct UnrecordedRow {
+    pub id: String,
+    pub slug: String,
+    pub step_type: String,
+    pub input: String,
+    pub started: i64,
+}
+
+/// A run's next state.
+pub(crate) struct RunNextRow {
+    pub status: String,
+    pub state: String,
     pub waiting_call_id: Option<String>,
     pub wake_at: Option<i64>,
-    pub run_error: Option<String>,
+    pub error: Option<String>,
     /// The `ACTION_FAILED` payload of a failed run.
     pub action_failed: Option<String>,
     pub now: i64,
 }
 
-impl FinishRow {
+impl RunNextRow {
     fn ends_run(&self) -> bool {
-        matches!(self.run_status.as_str(), "completed" | "failed")
+        matches!(self.status.as_str(), "completed" | "failed")
     }
+}
+
+/// One record of a run: the steps that ended since its last record, its next state, and the
+/// step it starts next, with that step's tag change (a change of the database alone commits
+/// with its step's start: the step never runs without its record, nor its record without it).
+/// With a next state, nothing of it is written if the run was canceled (or ended) meanwhile.
+pub(crate) struct AdvanceRow {
+    pub run_id: String,
+    pub ended: Vec<StepEndRow>,
+    pub next: Option<RunNextRow>,
+    pub begin: Option<BeginRow>,
+    pub tags: Option<TagsRow>,
 }
 
 /// A change of one contact's tags (read, changed and written in the batch's transaction).
@@ -91,30 +119,36 @@ pub(crate) struct TagsRow {
     pub change: Box<TagChange>,
 }
 
-type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
+pub(crate) type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
 
 // Records live for one batch in a channel: boxing the large ones would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Op {
-    /// Runs first in a batch (read-modify-write of a contact).
+    /// A tag change on its own (the API's).
     Tags(TagsRow),
     Start(StartRow),
-    Begin(BeginRow),
-    Finish(FinishRow),
-    /// A step's end and the next step's start (the start only if the end was written).
-    FinishAndBegin(FinishRow, BeginRow),
+    Advance(AdvanceRow),
 }
 
 impl Op {
-    /// What at most one record of a batch may touch: its run, or its contact.
-    fn key(&self) -> String {
+    /// What at most one record of a batch may touch: its run, and its contact.
+    fn keys(&self) -> [Option<String>; 2] {
+        let contact = |t: &TagsRow| format!("contact:{}", t.contact_id);
         match self {
-            Op::Tags(t) => format!("contact:{}", t.contact_id),
-            Op::Start(s) => s.run_id.clone(),
-            Op::Begin(b) => b.run_id.clone(),
-            Op::Finish(f) | Op::FinishAndBegin(f, _) => f.run_id.clone(),
+            Op::Tags(t) => [Some(contact(t)), None],
+            Op::Start(s) => [Some(s.run_id.clone()), None],
+            Op::Advance(a) => [Some(a.run_id.clone()), a.tags.as_ref().map(contact)],
         }
     }
+}
+
+/// What a tag change found.
+#[derive(Debug)]
+pub(crate) enum Tagged {
+    /// The contact after the change, or why the change was refused.
+    Changed(std::result::Result<Contact, ValidationError>),
+    /// The contact does not exist (for this team).
+    NoContact,
 }
 
 /// What a record's writing answered.
@@ -123,14 +157,14 @@ impl Op {
 pub(crate) enum Reply {
     /// Whether the run was inserted (false: its trigger key had fired already).
     Started(bool),
-    Begun(StepRow),
-    /// Whether the end was written (false: the run was canceled meanwhile).
-    Finished(bool),
-    FinishedAndBegun(Option<StepRow>),
-    /// The contact after a tag change, or why the change was refused.
-    Tagged(std::result::Result<Contact, ValidationError>),
-    /// A tag change's contact does not exist (for this team).
-    NoContact,
+    Advanced {
+        /// False, with nothing written, when the run was canceled (or ended) meanwhile.
+        written: bool,
+        /// The started step's row.
+        begun: Option<StepRow>,
+        tagged: Option<Tagged>,
+    },
+    Tagged(Tagged),
 }
 
 type Entry = (Op, oneshot::Sender<Result<Reply>>);
@@ -178,13 +212,15 @@ async fn run(pool: AnyPool, dialect: Dialect, mut rx: mpsc::Receiver<Entry>) {
             }
         }
         // One record per run (or contact) per batch; a second one waits for the next batch.
-        let mut runs = HashSet::new();
+        let mut taken = HashSet::new();
         let mut batch = Vec::with_capacity(queued.len());
         for e in queued.drain(..) {
-            if runs.insert(e.0.key()) {
-                batch.push(e);
-            } else {
+            let keys = e.0.keys();
+            if keys.iter().flatten().any(|k| taken.contains(k)) {
                 later.push(e);
+            } else {
+                taken.extend(keys.into_iter().flatten());
+                batch.push(e);
             }
         }
         queued.append(&mut later);
@@ -218,16 +254,6 @@ async fn commit_batch(pool: &AnyPool, dialect: Dialect, batch: Vec<Entry>) {
 pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
     let mut tx = pool.begin().await?;
 
-    let tag_changes: Vec<&TagsRow> = ops
-        .iter()
-        .filter_map(|op| match op {
-            Op::Tags(t) => Some(t),
-            _ => None,
-        })
-        .collect();
-    let tagged = crate::contacts::change_tags_batch(&mut tx, d, &tag_changes).await?;
-    let mut tagged = tagged.into_iter();
-
     let starts: Vec<&StartRow> = ops
         .iter()
         .filter_map(|op| match op {
@@ -244,37 +270,62 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
         insert_jobs(&mut tx, d, rows).await?;
     }
 
-    let finishes: Vec<&FinishRow> = ops
+    let advances: Vec<&AdvanceRow> = ops
         .iter()
         .filter_map(|op| match op {
-            Op::Finish(f) | Op::FinishAndBegin(f, _) => Some(f),
+            Op::Advance(a) => Some(a),
             _ => None,
         })
         .collect();
-    let mut finished = HashSet::new();
-    for rows in shapes(&finishes) {
-        finished.extend(update_runs(&mut tx, d, rows).await?);
+    let nexts: Vec<RunNext> = advances
+        .iter()
+        .filter_map(|a| Some((a.run_id.as_str(), a.next.as_ref()?)))
+        .collect();
+    let mut moved = HashSet::new();
+    for rows in shapes(&nexts) {
+        moved.extend(update_runs(&mut tx, d, rows).await?);
     }
-    let written: Vec<&FinishRow> = finishes.into_iter().filter(|f| finished.contains(&f.run_id)).collect();
-    let ended: Vec<&FinishRow> = written.iter().copied().filter(|f| f.ends_run()).collect();
+    let written = |a: &AdvanceRow| a.next.is_none() || moved.contains(&a.run_id);
+    let live: Vec<&AdvanceRow> = advances.iter().copied().filter(|a| written(a)).collect();
+
+    let ended: Vec<RunNext> = nexts
+        .iter()
+        .copied()
+        .filter(|(run, next)| next.ends_run() && moved.contains(*run))
+        .collect();
     for rows in shapes(&ended) {
         delete_ended_jobs(&mut tx, d, rows).await?;
     }
-    for rows in shapes(&written) {
+    let step_ends = live
+        .iter()
+        .flat_map(|a| a.ended.iter().map(move |e| (a.run_id.as_str(), e)));
+    let (unrecorded, recorded): (Vec<StepEnd>, Vec<StepEnd>) = step_ends.partition(|(_, e)| e.unrecorded.is_some());
+    for rows in shapes(&recorded) {
         update_steps(&mut tx, d, rows).await?;
     }
-    for f in written.iter().filter(|f| f.action_failed.is_some()) {
-        action_failed(&mut tx, f).await?;
+    for rows in shapes(&unrecorded) {
+        insert_ended_steps(&mut tx, d, rows).await?;
+    }
+    for (run, next) in &ended {
+        if let Some(payload) = &next.action_failed {
+            action_failed(&mut tx, run, payload).await?;
+        }
     }
 
-    let begins: Vec<&BeginRow> = ops
+    // Tag changes, in the order of their records: the API's, and those of the steps starting now.
+    let tag_changes: Vec<&TagsRow> = ops
         .iter()
         .filter_map(|op| match op {
-            Op::Begin(b) => Some(b),
-            Op::FinishAndBegin(f, b) if finished.contains(&f.run_id) => Some(b),
+            Op::Tags(t) => Some(t),
+            Op::Advance(a) if written(a) => a.tags.as_ref(),
             _ => None,
         })
         .collect();
+    let mut tagged = crate::contacts::change_tags_batch(&mut tx, d, &tag_changes)
+        .await?
+        .into_iter();
+
+    let begins: Vec<&BeginRow> = live.iter().filter_map(|a| a.begin.as_ref()).collect();
     let mut begun = HashMap::new();
     for rows in shapes(&begins) {
         begun.extend(upsert_steps(&mut tx, d, rows).await?);
@@ -285,25 +336,43 @@ pub(crate) async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec
     }
     tx.commit().await?;
 
-    let mut step = |b: &BeginRow| {
-        begun
-            .remove(&(b.run_id.clone(), b.seq))
-            .ok_or_else(|| StoreError::Corrupt(format!("step {} of run {} was not returned", b.seq, b.run_id)))
+    let mut next_tagged = || {
+        tagged
+            .next()
+            .ok_or_else(|| StoreError::Corrupt("a tag change was not answered".into()))
     };
     ops.iter()
         .map(|op| {
             Ok(match op {
-                Op::Tags(_) => tagged.next().expect("one reply per tag change"),
+                Op::Tags(_) => Reply::Tagged(next_tagged()?),
                 Op::Start(s) => Reply::Started(started.contains(&s.run_id)),
-                Op::Begin(b) => Reply::Begun(step(b)?),
-                Op::Finish(f) => Reply::Finished(finished.contains(&f.run_id)),
-                Op::FinishAndBegin(f, b) => {
-                    Reply::FinishedAndBegun(finished.contains(&f.run_id).then(|| step(b)).transpose()?)
-                }
+                Op::Advance(a) if !written(a) => Reply::Advanced {
+                    written: false,
+                    begun: None,
+                    tagged: None,
+                },
+                Op::Advance(a) => Reply::Advanced {
+                    written: true,
+                    begun: a
+                        .begin
+                        .as_ref()
+                        .map(|b| {
+                            begun.remove(&(b.run_id.clone(), b.seq)).ok_or_else(|| {
+                                StoreError::Corrupt(format!("step {} of run {} was not returned", b.seq, b.run_id))
+                            })
+                        })
+                        .transpose()?,
+                    tagged: a.tags.as_ref().map(|_| next_tagged()).transpose()?,
+                },
             })
         })
         .collect()
 }
+
+/// A run's id and its next state.
+type RunNext<'a> = (&'a str, &'a RunNextRow);
+/// A step's run id and its end.
+type StepEnd<'a> = (&'a str, &'a StepEndRow);
 
 /// `rows` in chunks of 128, 64, …, 1 rows (largest first). A multi-row statement's text depends
 /// on its row count; with any count, a dozen kinds of statement made hundreds of texts, each
@@ -415,7 +484,7 @@ async fn insert_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&St
 
 /// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
 /// written. `VALUES` columns are `column1…` on both databases.
-async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<HashSet<String>> {
+async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[RunNext<'_>]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -428,14 +497,14 @@ async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&Fi
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
-    for r in rows {
+    for (run_id, r) in rows {
         q = q
-            .bind(&r.run_id)
-            .bind(&r.run_status)
-            .bind(&r.run_state)
+            .bind(*run_id)
+            .bind(&r.status)
+            .bind(&r.state)
             .bind(r.waiting_call_id.as_deref())
             .bind(r.wake_at)
-            .bind(r.run_error.as_deref())
+            .bind(r.error.as_deref())
             .bind(r.now)
             .bind(r.ends_run().then_some(r.now));
     }
@@ -445,7 +514,7 @@ async fn update_runs(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&Fi
 
 /// A run's job ends with it, in the same transaction (the runner need not delete it). The caller
 /// passes only runs that ended.
-async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, ended: &[&FinishRow]) -> Result<()> {
+async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, ended: &[RunNext<'_>]) -> Result<()> {
     if ended.is_empty() {
         return Ok(());
     }
@@ -454,14 +523,15 @@ async fn delete_ended_jobs(tx: &mut Transaction<'static, Any>, d: Dialect, ended
         list_sql(d, ended.len())
     );
     let mut q: Query = sqlx::query(&sql);
-    for r in ended {
-        q = q.bind(&r.run_id);
+    for (run_id, _) in ended {
+        q = q.bind(*run_id);
     }
     q.execute(&mut **tx).await?;
     Ok(())
 }
 
-async fn update_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&FinishRow]) -> Result<()> {
+/// Ends (or pauses) steps recorded as started.
+async fn update_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[StepEnd<'_>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -473,29 +543,78 @@ async fn update_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[&F
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
-    for r in rows {
+    for (run_id, r) in rows {
         q = q
-            .bind(&r.run_id)
+            .bind(*run_id)
             .bind(r.seq)
-            .bind(&r.step_status)
+            .bind(&r.status)
             .bind(r.output.as_deref())
             .bind(r.error.as_deref())
-            .bind(r.step_state.as_deref())
+            .bind(r.state.as_deref())
             .bind(r.due_at)
-            .bind((r.step_status != "waiting").then_some(r.now));
+            .bind(r.finished());
     }
     q.execute(&mut **tx).await?;
     Ok(())
 }
 
+/// Inserts the whole rows of steps that ran without being recorded as started. A row already
+/// there (an older build recorded the step's start, then its process died) becomes this one,
+/// with the attempt counted.
+async fn insert_ended_steps(tx: &mut Transaction<'static, Any>, d: Dialect, rows: &[StepEnd<'_>]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO automation_steps \
+         (id, run_id, seq, slug, step_type, attempt, status, input, output, error, state, due_at, started, finished) \
+         VALUES {} \
+         ON CONFLICT (run_id, seq) DO UPDATE SET attempt = automation_steps.attempt + 1, \
+           status = excluded.status, input = excluded.input, output = excluded.output, error = excluded.error, \
+           started = excluded.started, finished = excluded.finished",
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)")
+    );
+    let mut q: Query = sqlx::query(&sql);
+    for (run_id, r) in rows {
+        let Some(u) = &r.unrecorded else {
+            return Err(StoreError::Corrupt(format!(
+                "step {} of run {run_id} has no row to insert",
+                r.seq
+            )));
+        };
+        q = q
+            .bind(&u.id)
+            .bind(*run_id)
+            .bind(r.seq)
+            .bind(&u.slug)
+            .bind(&u.step_type)
+            .bind(&r.status)
+            .bind(&u.input)
+            .bind(r.output.as_deref())
+            .bind(r.error.as_deref())
+            .bind(r.state.as_deref())
+            .bind(r.due_at)
+            .bind(u.started)
+            .bind(r.finished());
+    }
+    q.execute(&mut **tx).await?;
+    Ok(())
+}
+
+impl StepEndRow {
+    /// A paused step has not finished.
+    fn finished(&self) -> Option<i64> {
+        (self.status != "waiting").then_some(self.now)
+    }
+}
+
 /// Tells the team's `ACTION_FAILED` subscribers (rare: one statement pair per failed run).
-async fn action_failed(tx: &mut Transaction<'static, Any>, f: &FinishRow) -> Result<()> {
+async fn action_failed(tx: &mut Transaction<'static, Any>, run_id: &str, payload: &str) -> Result<()> {
     let team: String = sqlx::query("SELECT team_id FROM automation_runs WHERE id = $1")
-        .bind(&f.run_id)
+        .bind(run_id)
         .fetch_one(&mut **tx)
         .await?
         .try_get("team_id")?;
-    let payload = f.action_failed.as_deref().unwrap_or("{}");
     webhooks::fan_out(tx, &team, None, EventType::ActionFailed, payload).await?;
     Ok(())
 }
@@ -613,6 +732,17 @@ mod tests {
         }
     }
 
+    /// A record that only starts a step (a run's first).
+    fn starting(b: BeginRow) -> Op {
+        Op::Advance(AdvanceRow {
+            run_id: b.run_id.clone(),
+            ended: Vec::new(),
+            next: None,
+            begin: Some(b),
+            tags: None,
+        })
+    }
+
     #[tokio::test]
     async fn a_failing_record_fails_alone() {
         let (store, team, path) = store().await;
@@ -626,7 +756,7 @@ mod tests {
         commit_batch(
             store.write_pool(),
             Dialect::Sqlite,
-            vec![(Op::Start(good), a), (Op::Begin(orphan), b)],
+            vec![(Op::Start(good), a), (starting(orphan), b)],
         )
         .await;
         assert!(matches!(ra.await.unwrap(), Ok(Reply::Started(true))));
@@ -650,18 +780,25 @@ mod tests {
         let replies = write(
             store.write_pool(),
             Dialect::Sqlite,
-            &[&Op::Begin(begin(&id1, 1)), &Op::Begin(begin(&id2, 1))],
+            &[&starting(begin(&id1, 1)), &starting(begin(&id2, 1))],
         )
         .await
         .unwrap();
         for (reply, id) in replies.iter().zip([&id1, &id2]) {
-            let Reply::Begun(step) = reply else { panic!("{reply:?}") };
+            let Reply::Advanced {
+                written: true,
+                begun: Some(step),
+                ..
+            } = reply
+            else {
+                panic!("{reply:?}")
+            };
             assert_eq!((step.run_id.to_string().as_str(), step.attempt), (id.as_str(), 1));
         }
-        let again = write(store.write_pool(), Dialect::Sqlite, &[&Op::Begin(begin(&id1, 1))])
+        let again = write(store.write_pool(), Dialect::Sqlite, &[&starting(begin(&id1, 1))])
             .await
             .unwrap();
-        assert!(matches!(&again[0], Reply::Begun(s) if s.attempt == 2));
+        assert!(matches!(&again[0], Reply::Advanced { begun: Some(s), .. } if s.attempt == 2));
         store.close().await;
         let _ = std::fs::remove_file(path);
     }
@@ -746,14 +883,14 @@ mod tests {
         )
         .await
         .unwrap();
-        let Reply::Tagged(Ok(changed)) = &replies[0] else {
+        let Reply::Tagged(Tagged::Changed(Ok(changed))) = &replies[0] else {
             panic!("{:?}", replies[0])
         };
         assert_eq!(changed.tags, ["keep", "new"]);
         assert_eq!(changed.version, a.version + 1);
-        assert!(matches!(&replies[1], Reply::Tagged(Err(e)) if e.message == "refused"));
-        assert!(matches!(replies[2], Reply::NoContact));
-        assert!(matches!(replies[3], Reply::NoContact));
+        assert!(matches!(&replies[1], Reply::Tagged(Tagged::Changed(Err(e))) if e.message == "refused"));
+        assert!(matches!(replies[2], Reply::Tagged(Tagged::NoContact)));
+        assert!(matches!(replies[3], Reply::Tagged(Tagged::NoContact)));
         let stored = store.contact(&team, a.id).await.unwrap();
         assert_eq!(
             (stored.tags.clone(), stored.version),
