@@ -708,7 +708,7 @@ fn run_next_row(n: &RunNext, now: i64) -> RunNextRow {
 /// Queues a trigger event in the caller's transaction, only when some live automation of the
 /// team listens for it (one conditional INSERT, no extra round trip).
 pub(crate) async fn enqueue_event(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     team_id: &str,
     trigger_type: &str,
     payload: &Value,
@@ -730,11 +730,7 @@ pub(crate) async fn enqueue_event(
 }
 
 /// Queues the call-completed event when an automation listens or a run waits for this call.
-pub(crate) async fn enqueue_call_completed(
-    tx: &mut Transaction<'static, Any>,
-    team_id: &str,
-    call_id: Uuid,
-) -> Result<()> {
+pub(crate) async fn enqueue_call_completed(tx: &mut Transaction<'_, Any>, team_id: &str, call_id: Uuid) -> Result<()> {
     let payload = serde_json::json!({ "type": "call_completed", "call_id": call_id });
     sqlx::query(
         "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
@@ -753,13 +749,7 @@ pub(crate) async fn enqueue_call_completed(
     Ok(())
 }
 
-async fn insert_version(
-    tx: &mut Transaction<'static, Any>,
-    id: &str,
-    version: i64,
-    spec: &Value,
-    now: i64,
-) -> Result<()> {
+async fn insert_version(tx: &mut Transaction<'_, Any>, id: &str, version: i64, spec: &Value, now: i64) -> Result<()> {
     sqlx::query("INSERT INTO automation_versions (automation_id, version, body, created) VALUES ($1, $2, $3, $4)")
         .bind(id)
         .bind(version)
@@ -773,7 +763,7 @@ async fn insert_version(
 /// Points the automation's schedule at `next` (or stops it): the old schedule job goes, a new
 /// one is queued for the slot.
 async fn set_schedule(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     team_id: &str,
     id: &str,
     next: Option<i64>,

@@ -341,7 +341,7 @@ pub(crate) fn queued_call(
 /// Writes a [`queued_call`] inside the caller's transaction: its row, its first event, the job
 /// that will run it (`job_kind` with `job_payload`) and its `CALL_PROGRESS` (queued) deliveries.
 pub(crate) async fn insert_queued_call(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     team_id: &str,
     call: &Call,
     job_kind: &str,
@@ -384,7 +384,7 @@ fn search_text(c: &Call) -> String {
     .to_lowercase()
 }
 
-async fn insert_event(tx: &mut Transaction<'static, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
+async fn insert_event(tx: &mut Transaction<'_, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
     sqlx::query("INSERT INTO call_events (id, call_id, team_id, at, progress, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(new_row_id().to_string())
         .bind(c.id.to_string())

@@ -328,7 +328,7 @@ fn insert_query(team_id: &str, c: &ContactWrite) -> Result<(AnyQuery<'static>, C
     Ok((insert_values(sqlx::query(INSERT_ONE.as_str()), &contact)?, contact))
 }
 
-pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
+pub(crate) async fn upsert_in(tx: &mut Transaction<'_, Any>, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
     let (insert, contact) = insert_query(team_id, c)?;
     if insert.execute(&mut **tx).await?.rows_affected() == 1 {
         insert_tags(tx, &contact).await?;
@@ -356,7 +356,7 @@ pub(crate) async fn upsert_in(tx: &mut Transaction<'static, Any>, team_id: &str,
 }
 
 /// The tags of the team's contact with this number (none if it does not exist yet).
-async fn existing_tags(tx: &mut Transaction<'static, Any>, team_id: &str, phone_number: &str) -> Result<Vec<String>> {
+async fn existing_tags(tx: &mut Transaction<'_, Any>, team_id: &str, phone_number: &str) -> Result<Vec<String>> {
     let row = sqlx::query("SELECT tags FROM contacts WHERE team_id = $1 AND phone_number = $2")
         .bind(team_id)
         .bind(phone_number)
@@ -370,7 +370,7 @@ async fn existing_tags(tx: &mut Transaction<'static, Any>, team_id: &str, phone_
 
 /// Queues the automation trigger events of a contact write: created, and each tag it gained.
 async fn contact_events(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     team_id: &str,
     c: &Contact,
     created: bool,
@@ -393,7 +393,7 @@ async fn contact_events(
 /// deleted one statement each (rare: only `/contact/{id}/remove_tags`). The journal puts at most
 /// one change per contact in a batch. One reply per change, in order.
 pub(crate) async fn change_tags_batch(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     d: Dialect,
     changes: &[&TagsRow],
 ) -> Result<Vec<Tagged>> {
@@ -466,7 +466,7 @@ pub(crate) async fn change_tags_batch(
 }
 
 /// Writes changed contacts' tags, version and update time (one statement for the batch).
-async fn save_tags(tx: &mut Transaction<'static, Any>, d: Dialect, changed: &[(Contact, Vec<String>)]) -> Result<()> {
+async fn save_tags(tx: &mut Transaction<'_, Any>, d: Dialect, changed: &[(Contact, Vec<String>)]) -> Result<()> {
     if changed.is_empty() {
         return Ok(());
     }
@@ -487,11 +487,7 @@ async fn save_tags(tx: &mut Transaction<'static, Any>, d: Dialect, changed: &[(C
     Ok(())
 }
 
-async fn insert_added_tags(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect,
-    added: &[(&Contact, &String)],
-) -> Result<()> {
+async fn insert_added_tags(tx: &mut Transaction<'_, Any>, d: Dialect, added: &[(&Contact, &String)]) -> Result<()> {
     if added.is_empty() {
         return Ok(());
     }
@@ -509,11 +505,7 @@ async fn insert_added_tags(
 
 /// Queues a `tag_added` event per added tag, for teams with a live automation listening (as
 /// [`crate::automations::enqueue_event`] does for one).
-async fn enqueue_tags_added(
-    tx: &mut Transaction<'static, Any>,
-    d: Dialect,
-    added: &[(&Contact, &String)],
-) -> Result<()> {
+async fn enqueue_tags_added(tx: &mut Transaction<'_, Any>, d: Dialect, added: &[(&Contact, &String)]) -> Result<()> {
     if added.is_empty() {
         return Ok(());
     }
@@ -539,7 +531,7 @@ async fn enqueue_tags_added(
     Ok(())
 }
 
-async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
+async fn contact_in(tx: &mut Transaction<'_, Any>, team_id: &str, id: Uuid) -> Result<Contact> {
     let row = sqlx::query(&format!(
         "SELECT {COLUMNS} FROM contacts WHERE team_id = $1 AND id = $2"
     ))
@@ -552,7 +544,7 @@ async fn contact_in(tx: &mut Transaction<'static, Any>, team_id: &str, id: Uuid)
 }
 
 /// Writes every field back, bumping `version` and `updated`.
-async fn save(tx: &mut Transaction<'static, Any>, c: &mut Contact) -> Result<()> {
+async fn save(tx: &mut Transaction<'_, Any>, c: &mut Contact) -> Result<()> {
     c.version += 1;
     c.updated = Timestamp::now();
     sqlx::query(
@@ -573,7 +565,7 @@ async fn save(tx: &mut Transaction<'static, Any>, c: &mut Contact) -> Result<()>
     Ok(())
 }
 
-async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
+async fn write_tags(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
     sqlx::query("DELETE FROM contact_tags WHERE contact_id = $1")
         .bind(c.id.to_string())
         .execute(&mut **tx)
@@ -581,12 +573,12 @@ async fn write_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<(
     insert_tags(tx, c).await
 }
 
-async fn insert_tags(tx: &mut Transaction<'static, Any>, c: &Contact) -> Result<()> {
+async fn insert_tags(tx: &mut Transaction<'_, Any>, c: &Contact) -> Result<()> {
     insert_tag_rows(tx, c, c.tags.iter()).await
 }
 
 async fn insert_tag_rows<'a>(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     c: &Contact,
     tags: impl Iterator<Item = &'a String>,
 ) -> Result<()> {

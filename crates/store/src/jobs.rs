@@ -23,7 +23,7 @@ pub struct Job {
 /// Adds a job inside the caller's transaction, so the work and the row that needs it commit
 /// together (a call is never queued without its dial job).
 pub async fn enqueue(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     kind: &str,
     team_id: Option<&str>,
     payload: &serde_json::Value,
@@ -36,7 +36,7 @@ pub async fn enqueue(
 
 /// [`enqueue`] with an id chosen by the caller (a row that names its job before the job exists).
 pub async fn enqueue_with_id(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     id: &str,
     kind: &str,
     team_id: Option<&str>,

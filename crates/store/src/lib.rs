@@ -115,11 +115,12 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         let writer = match dialect {
-            Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts).await?),
+            Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts.clone()).await?),
             Dialect::Postgres => None,
         };
         let contact_batcher = batch::ContactBatcher::start(writer.clone().unwrap_or_else(|| pool.clone()));
-        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect);
+        let own = (dialect == Dialect::Postgres).then_some(opts);
+        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect, own);
         Ok(Store {
             pool,
             dialect,
@@ -185,7 +186,7 @@ impl Store {
     }
 }
 
-fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
+pub(crate) fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOptions {
     AnyPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(10))

@@ -193,7 +193,7 @@ impl Store {
 /// Queues one delivery (and its job) per subscription of `team_id` matching `event_type` and
 /// the agent, inside the event's transaction.
 pub async fn fan_out(
-    tx: &mut Transaction<'static, Any>,
+    tx: &mut Transaction<'_, Any>,
     team_id: &str,
     interview_id: Option<&str>,
     event_type: EventType,
