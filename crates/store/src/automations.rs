@@ -7,6 +7,7 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
+pub use crate::journal::TagChange;
 use crate::journal::{
     unexpected, AdvanceRow, BeginRow, Op, Reply, RunNextRow, StartRow, StepEndRow, Tagged, TagsRow, UnrecordedRow,
 };
@@ -169,7 +170,7 @@ pub struct RunNext {
 pub struct StepTags {
     pub team_id: String,
     pub contact_id: Uuid,
-    pub change: Box<dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync>,
+    pub change: Box<TagChange>,
 }
 
 /// One record of a run (see [`Store::advance`]).

@@ -121,7 +121,8 @@ pub(crate) struct TagsRow {
     pub change: Box<TagChange>,
 }
 
-pub(crate) type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
+/// A tag list edit: the new list from the old one, or why the change is refused.
+pub type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, ValidationError> + Send + Sync;
 
 // Records live for one batch in a channel: boxing the large ones would buy nothing.
 #[allow(clippy::large_enum_variant)]
