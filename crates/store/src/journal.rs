@@ -913,16 +913,24 @@ mod tests {
         }
     }
 
+    fn tags_row(
+        team: &str,
+        id: uuid::Uuid,
+        f: impl Fn(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError> + Send + Sync + 'static,
+    ) -> TagsRow {
+        TagsRow {
+            team_id: team.into(),
+            contact_id: id,
+            change: Box::new(f),
+        }
+    }
+
     fn tags(
         team: &str,
         id: uuid::Uuid,
         f: impl Fn(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError> + Send + Sync + 'static,
     ) -> Op {
-        Op::Tags(TagsRow {
-            team_id: team.into(),
-            contact_id: id,
-            change: Box::new(f),
-        })
+        Op::Tags(tags_row(team, id, f))
     }
 
     async fn tag_rows(store: &Store, id: uuid::Uuid) -> Vec<String> {
@@ -1002,6 +1010,146 @@ mod tests {
             store.contact(&other.id, theirs.id).await.unwrap().version,
             theirs.version
         );
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    /// A record of run `run_id`: a condition that ran unrecorded, the run's next state, and a
+    /// tag step starting with its change (adds `tag` to `contact`).
+    fn advance(team: &str, run_id: &str, contact: uuid::Uuid, tag: &'static str) -> Op {
+        Op::Advance(AdvanceRow {
+            run_id: run_id.into(),
+            ended: vec![StepEndRow {
+                seq: 1,
+                status: "completed".into(),
+                output: Some("{\"matched\":true}".into()),
+                error: None,
+                state: None,
+                due_at: None,
+                now: 5,
+                unrecorded: Some(UnrecordedRow {
+                    id: uuid::Uuid::new_v4().to_string(),
+                    slug: "hot".into(),
+                    step_type: "condition".into(),
+                    input: "{\"mode\":\"all\"}".into(),
+                    started: 4,
+                }),
+            }],
+            next: Some(RunNextRow {
+                status: "running".into(),
+                state: "{\"seq\":2}".into(),
+                waiting_call_id: None,
+                wake_at: None,
+                error: None,
+                action_failed: None,
+                now: 5,
+            }),
+            begin: Some(BeginRow {
+                step_type: "add_tag".into(),
+                ..begin(run_id, 2)
+            }),
+            tags: Some(tags_row(team, contact, move |old: &[String]| {
+                let mut v = old.to_vec();
+                v.push(tag.to_string());
+                Ok(v)
+            })),
+        })
+    }
+
+    async fn steps_of(store: &Store, run_id: &str) -> Vec<(i64, String, String, Option<i64>, Option<i64>)> {
+        store
+            .run_steps(run_id.parse().unwrap())
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|s| (s.seq, s.step_type, s.status, Some(s.started), s.finished))
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_record_writes_unrecorded_steps_whole_and_a_tag_change_with_its_start() {
+        let (store, team, path) = store().await;
+        let c = store
+            .upsert_contact(&team, &contact("+12125550111", &[]))
+            .await
+            .unwrap()
+            .contact;
+        let run = start(&team);
+        let run_id = run.run_id.clone();
+        write(store.write_pool(), Dialect::Sqlite, &[&Op::Start(run)])
+            .await
+            .unwrap();
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[&advance(&team, &run_id, c.id, "hot")],
+        )
+        .await
+        .unwrap();
+        let Reply::Advanced {
+            written: true,
+            begun: Some(step),
+            tagged: Some(Tagged::Changed(Ok(changed))),
+        } = &replies[0]
+        else {
+            panic!("{:?}", replies[0])
+        };
+        assert_eq!((step.seq, step.status.as_str(), step.attempt), (2, "running", 1));
+        assert_eq!(changed.tags, ["hot"]);
+        assert_eq!(tag_rows(&store, c.id).await, ["hot"]);
+        // The condition's row is whole: its start, its end, its input and output.
+        assert_eq!(
+            steps_of(&store, &run_id).await,
+            [
+                (1, "condition".into(), "completed".into(), Some(4), Some(5)),
+                (2, "add_tag".into(), "running".into(), Some(2), None),
+            ]
+        );
+        let rows = store.run_steps(run_id.parse().unwrap()).await.unwrap();
+        assert_eq!(rows[0].input, Some(serde_json::json!({"mode": "all"})));
+        assert_eq!(rows[0].output, Some(serde_json::json!({"matched": true})));
+        let r = store.run_for_worker(run_id.parse().unwrap()).await.unwrap().run;
+        assert_eq!(r.state, serde_json::json!({"seq": 2}));
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn a_record_of_a_canceled_run_writes_nothing_not_even_its_tag_change() {
+        let (store, team, path) = store().await;
+        let c = store
+            .upsert_contact(&team, &contact("+12125550112", &["old"]))
+            .await
+            .unwrap()
+            .contact;
+        let run = start(&team);
+        let run_id = run.run_id.clone();
+        write(store.write_pool(), Dialect::Sqlite, &[&Op::Start(run)])
+            .await
+            .unwrap();
+        store.cancel_run(&team, run_id.parse().unwrap()).await.unwrap();
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[&advance(&team, &run_id, c.id, "new")],
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                replies[0],
+                Reply::Advanced {
+                    written: false,
+                    begun: None,
+                    tagged: None
+                }
+            ),
+            "{:?}",
+            replies[0]
+        );
+        assert!(steps_of(&store, &run_id).await.is_empty());
+        assert_eq!(tag_rows(&store, c.id).await, ["old"]);
+        assert_eq!(store.contact(&team, c.id).await.unwrap().version, c.version);
         store.close().await;
         let _ = std::fs::remove_file(path);
     }
