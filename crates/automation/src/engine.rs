@@ -1,11 +1,17 @@
 //! The durable interpreter: runs, trigger events and schedules as jobs of the job runner.
 //!
 //! - A run is one job (`automation_run`). Each slice of it loads the run, records the next step
-//!   as started (its rendered input, the attempt), acts, then records the step's output and the
-//!   run's next state in one transaction. A process killed at any point leaves either a step not
-//!   recorded as started (it runs), or started but not finished (it runs again as the next
-//!   attempt, with the durable state it saved: a placed call is found again, a delay keeps its
-//!   due time), never a step lost or a call placed twice.
+//!   that acts (a contact, a call, an HTTP request, a delay) as started (its rendered input, the
+//!   attempt), acts, then records the step's output and the run's next state in one
+//!   transaction, together with the next such step's start. A process killed at any point
+//!   leaves either a step not recorded as started (it runs), or started but not finished (it
+//!   runs again as the next attempt, with the durable state it saved: a placed call is found
+//!   again, a delay keeps its due time), never a step lost or a call placed twice.
+//! - A step that only decides where the run goes (a condition, a loop, an end), or that cannot
+//!   act (its input does not render), is not recorded as started: run again after a crash, it
+//!   decides the same. Its whole row (input, output or error, start and end times) is written
+//!   with the run's next record, before the run acts again. A tag change commits with its
+//!   step's start. A run of five steps writes five records instead of eight.
 //! - Waiting (a delay, a call in progress, an HTTP retry) is the run's job rescheduled for the
 //!   due time: a run waiting for tomorrow is a row, not a task.
 //! - A trigger event (`automation_event`: call completed, contact created, tag added) starts one

@@ -1,20 +1,22 @@
-//! Group commit of automation run records: a run's start, each step's start, and each step's end
-//! with the run's next state.
+//! Group commit of automation run records: a run's start; and each later record of a run (the
+//! steps that ended since its last record, its next state, the step it starts next with that
+//! step's tag change); and the API's tag changes.
 //!
-//! Why: a 5-step run writes seven such records, each of which must be durable before the run
-//! goes on (a step is recorded before it acts and after). One transaction each made the run
-//! engine a fraction of the API's speed: on SQLite every statement is a round trip to sqlx's
-//! connection thread (two context switches, which is where the time went, not in SQLite), on
-//! PostgreSQL one over the socket. Here one writer task takes every record that concurrent runs
-//! have queued, writes them in one transaction with one multi-row statement per kind (insert
-//! runs, insert their jobs, update runs, delete ended runs' jobs, update steps, upsert steps),
-//! commits, and only then answers each caller. A record's meaning and its durability are those
-//! of its own transaction; only the commit is shared.
+//! Why: every record must be durable before the run goes on (a step that acts is recorded
+//! before it acts, and after). One transaction each made the run engine a fraction of the API's
+//! speed: on SQLite every statement is a round trip to sqlx's connection thread (two context
+//! switches, which is where the time went, not in SQLite), on PostgreSQL one over the socket.
+//! Here one writer takes every record that concurrent runs have queued, writes them in one
+//! transaction with one multi-row statement per kind (insert runs, insert their jobs, update
+//! runs, delete ended runs' jobs, update steps, insert steps that ran unrecorded, change tags,
+//! upsert started steps), commits, and only then answers each caller. A record's meaning and
+//! its durability are those of its own transaction; only the commit is shared.
 //!
 //! A batch that fails (a constraint, a lost connection) is rolled back and each of its records
 //! is written again alone, so one bad record fails only its own caller. A run has at most one
-//! record in flight (its task waits for the answer); a second record of the same run in one
-//! batch would make the multi-row updates ambiguous, so it waits for the next batch.
+//! record in flight (its task waits for the answer); a second record of the same run (or of the
+//! same contact's tags) in one batch would make the multi-row statements ambiguous, so it waits
+//! for the next batch.
 
 use crate::automations::StepRow;
 use crate::{webhooks, Dialect, Result, StoreError};
