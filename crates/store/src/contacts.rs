@@ -8,7 +8,7 @@ use parley_core::ids::new_row_id;
 use parley_core::time::Timestamp;
 use sqlx::any::AnyRow;
 use sqlx::{Any, Row, Transaction};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use uuid::Uuid;
 
 /// A validated contact write (the API layer has normalized the number and checked the fields).
@@ -93,8 +93,11 @@ impl Store {
             .has_live_trigger(team_id, &["contact_created", "tag_added"])
             .await?;
         if c.tags.is_empty() && !hooked {
-            if let Some(contact) = self.contact_batcher.insert(team_id, c).await? {
-                return Ok(Upserted { contact, created: true });
+            let contact = new_contact(team_id, c);
+            match self.journal.write(Op::NewContact(contact.clone())).await? {
+                Reply::Inserted(true) => return Ok(Upserted { contact, created: true }),
+                Reply::Inserted(false) => {}
+                other => return Err(unexpected(other)),
             }
         }
         let mut w = self.begin_write().await?;
@@ -296,6 +299,34 @@ pub(crate) fn new_contact(team_id: &str, c: &ContactWrite) -> Contact {
 }
 
 type AnyQuery<'q> = sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>;
+
+/// Inserts new contacts in one statement, each unless its team has its number already;
+/// returns the ids inserted.
+///
+/// Why in the run journal's batches (see `journal`): SQLite has one writer, and each single-row
+/// write costs several cross-thread hand-offs (pool, sqlx's connection thread, the commit) that
+/// run one after another; a batch pays them once for many rows. They were batched by a writer
+/// of their own before, which took turns with the journal for SQLite's one write connection:
+/// the journal waited for it half of its time (4.7 ms of each 10 ms batch, measured).
+pub(crate) async fn insert_new(
+    tx: &mut Transaction<'_, Any>,
+    d: Dialect,
+    rows: &[&Contact],
+) -> Result<HashSet<String>> {
+    if rows.is_empty() {
+        return Ok(HashSet::new());
+    }
+    let sql = format!(
+        "{INSERT_PREFIX}{} ON CONFLICT (team_id, phone_number) DO NOTHING RETURNING id",
+        rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+    );
+    let mut q: AnyQuery = sqlx::query(&sql);
+    for c in rows {
+        q = insert_values(q, c)?;
+    }
+    let out = q.fetch_all(&mut **tx).await?;
+    out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
+}
 
 /// Binds one row of [`INSERT_PREFIX`].
 pub(crate) fn insert_values<'q>(q: AnyQuery<'q>, c: &Contact) -> Result<AnyQuery<'q>> {

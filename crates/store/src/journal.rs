@@ -129,6 +129,9 @@ pub type TagChange = dyn Fn(&[String]) -> std::result::Result<Vec<String>, Valid
 // Records live for one batch in a channel: boxing the large ones would buy nothing.
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Op {
+    /// A new contact, unless the team has its number already (`POST /contact/create`, a
+    /// `create_contact` step).
+    NewContact(Contact),
     /// A tag change on its own (the API's).
     Tags(TagsRow),
     Start(StartRow),
@@ -140,6 +143,9 @@ impl Op {
     fn keys(&self) -> [Option<String>; 2] {
         let contact = |t: &TagsRow| format!("contact:{}", t.contact_id);
         match self {
+            // Two of one number in a batch are one statement's conflict: the second is not
+            // inserted, and its caller takes the update path.
+            Op::NewContact(_) => [None, None],
             Op::Tags(t) => [Some(contact(t)), None],
             Op::Start(s) => [Some(s.run_id.clone()), None],
             Op::Advance(a) => [Some(a.run_id.clone()), a.tags.as_ref().map(contact)],
@@ -160,6 +166,8 @@ pub(crate) enum Tagged {
 #[derive(Debug)]
 #[allow(clippy::large_enum_variant)]
 pub(crate) enum Reply {
+    /// Whether the contact was inserted (false: the team has its number).
+    Inserted(bool),
     /// Whether the run was inserted (false: its trigger key had fired already).
     Started(bool),
     Advanced {
@@ -346,6 +354,18 @@ async fn commit_batch(conn: &mut Conn, dialect: Dialect, batch: Vec<Entry>) {
 async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
     let mut tx = conn.begin().await?;
 
+    let contacts: Vec<&Contact> = ops
+        .iter()
+        .filter_map(|op| match op {
+            Op::NewContact(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let mut inserted = HashSet::new();
+    for rows in shapes(&contacts) {
+        inserted.extend(crate::contacts::insert_new(&mut tx, d, rows).await?);
+    }
+
     let starts: Vec<&StartRow> = ops
         .iter()
         .filter_map(|op| match op {
@@ -436,6 +456,7 @@ async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<
     ops.iter()
         .map(|op| {
             Ok(match op {
+                Op::NewContact(c) => Reply::Inserted(inserted.contains(&c.id.to_string())),
                 Op::Tags(_) => Reply::Tagged(next_tagged()?),
                 Op::Start(s) => Reply::Started(started.contains(&s.run_id)),
                 Op::Advance(a) if !written(a) => Reply::Advanced {
@@ -1152,6 +1173,47 @@ mod tests {
         assert!(steps_of(&store, &run_id).await.is_empty());
         assert_eq!(tag_rows(&store, c.id).await, ["old"]);
         assert_eq!(store.contact(&team, c.id).await.unwrap().version, c.version);
+        store.close().await;
+        let _ = std::fs::remove_file(path);
+    }
+
+    #[tokio::test]
+    async fn new_contacts_of_one_number_in_one_batch_make_one_row() {
+        let (store, team, path) = store().await;
+        let (other, _) = store.create_team("other").await.unwrap();
+        let new = |team: &str| crate::contacts::new_contact(team, &contact("+12125550121", &[]));
+        let (first, second, theirs) = (new(&team), new(&team), new(&other.id));
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[
+                &Op::NewContact(first.clone()),
+                &Op::NewContact(second),
+                // The same number in another team is another contact.
+                &Op::NewContact(theirs.clone()),
+                // A tag change in the same batch finds the contact just inserted.
+                &tags(&team, first.id, |_: &[String]| Ok(vec!["new".to_string()])),
+            ],
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                replies[..],
+                [
+                    Reply::Inserted(true),
+                    Reply::Inserted(false),
+                    Reply::Inserted(true),
+                    Reply::Tagged(Tagged::Changed(Ok(_)))
+                ]
+            ),
+            "{replies:?}"
+        );
+        assert_eq!(store.contact(&team, first.id).await.unwrap().tags, ["new"]);
+        assert_eq!(
+            store.contact(&other.id, theirs.id).await.unwrap().phone_number,
+            "+12125550121"
+        );
         store.close().await;
         let _ = std::fs::remove_file(path);
     }

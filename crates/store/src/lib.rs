@@ -8,9 +8,9 @@
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
 //!   recorded steps).
-//! - Group commit: new contacts (`batch`) and automation run records and tag changes
-//!   (`journal`) are written by one writer task each, many rows per statement and per commit;
-//!   each caller is answered only after the commit that holds its row.
+//! - Group commit: new contacts, automation run records and tag changes (`journal`) are
+//!   written by one writer, many rows per statement and per commit; each caller is answered
+//!   only after the commit that holds its row.
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
@@ -22,7 +22,6 @@
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
 pub mod automations;
-mod batch;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
@@ -77,7 +76,6 @@ pub struct Store {
     dialect: Dialect,
     /// SQLite's single writer connection; `None` on PostgreSQL.
     writer: Option<AnyPool>,
-    contact_batcher: batch::ContactBatcher,
     /// Group commit of automation run records (see `journal`).
     journal: journal::Journal,
 }
@@ -118,14 +116,12 @@ impl Store {
             Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts.clone()).await?),
             Dialect::Postgres => None,
         };
-        let contact_batcher = batch::ContactBatcher::start(writer.clone().unwrap_or_else(|| pool.clone()));
         let own = (dialect == Dialect::Postgres).then_some(opts);
         let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect, own);
         Ok(Store {
             pool,
             dialect,
             writer,
-            contact_batcher,
             journal,
         })
     }
