@@ -86,7 +86,7 @@ impl Store {
     /// overwritten, attributes replaced, new tags appended (API.md).
     pub async fn upsert_contact(&self, team_id: &str, c: &ContactWrite) -> Result<Upserted> {
         // Fast path: a new contact without tags is a row of a group-committed batch (see
-        // `batch`); the transaction below is for updates and tag rows.
+        // `journal`); the transaction below is for updates and tag rows.
         // An automation listening for new contacts or tags takes the transaction path, whose
         // trigger events commit with the contact.
         let hooked = self

@@ -1,6 +1,6 @@
 //! Group commit of automation run records: a run's start; and each later record of a run (the
 //! steps that ended since its last record, its next state, the step it starts next with that
-//! step's tag change); and the API's tag changes.
+//! step's tag change); and of new contacts and the API's tag changes.
 //!
 //! Why: every record must be durable before the run goes on (a step that acts is recorded
 //! before it acts, and after). One transaction each made the run engine a fraction of the API's
@@ -189,8 +189,8 @@ pub(crate) struct Journal {
 
 impl Journal {
     /// Starts the writer, on a thread of its own: on SQLite with `pool` (the one write
-    /// connection, shared with the contact batcher and every other write), on PostgreSQL with
-    /// a connection of its own made from `own`.
+    /// connection, shared with every other write), on PostgreSQL with a connection of its own
+    /// made from `own`.
     ///
     /// Why a thread: a batch is a dozen statements, each an await. On the process's runtime,
     /// every await put the writer back in the queue behind the API's and the runs' tasks: a
@@ -288,8 +288,8 @@ async fn key_joins_only(conn: &mut AnyConnection) -> std::result::Result<(), sql
 }
 
 /// The journal's connection: taken from a shared pool per batch (SQLite: the one writer
-/// connection is shared with the contact batcher and every other write), or held from batch
-/// to batch (PostgreSQL: the journal's own; a checkout costs a ping round trip).
+/// connection is shared with every other write), or held from batch to batch (PostgreSQL: the
+/// journal's own; a checkout costs a ping round trip).
 struct Conn {
     pool: AnyPool,
     held: Option<PoolConnection<Any>>,
