@@ -320,12 +320,32 @@ impl Conn {
             Some(c) => c,
             None => self.pool.acquire().await?,
         };
-        let r = write(&mut conn, d, ops).await;
+        let r = match new_contacts_only(ops) {
+            // One statement commits alone: no BEGIN and COMMIT round trips (contact creation
+            // through the API, when no run is writing).
+            Some(contacts) => crate::contacts::insert_new(&mut conn, d, &contacts)
+                .await
+                .map(|inserted| {
+                    let new = |c: &Contact| inserted.contains(&c.id.to_string());
+                    contacts.iter().map(|c| Reply::Inserted(new(c))).collect()
+                }),
+            None => write(&mut conn, d, ops).await,
+        };
         if self.keep && r.is_ok() {
             self.held = Some(conn);
         }
         r
     }
+}
+
+/// The contacts of a batch of new contacts alone.
+fn new_contacts_only<'a>(ops: &[&'a Op]) -> Option<Vec<&'a Contact>> {
+    ops.iter()
+        .map(|op| match op {
+            Op::NewContact(c) => Some(c),
+            _ => None,
+        })
+        .collect()
 }
 
 /// Writes a batch in one transaction, or, if that fails, each record in its own.
@@ -1214,6 +1234,24 @@ mod tests {
             store.contact(&other.id, theirs.id).await.unwrap().phone_number,
             "+12125550121"
         );
+        // A batch of new contacts alone is one statement without a transaction around it.
+        let lone = |n: &str| crate::contacts::new_contact(&team, &contact(n, &[]));
+        let (a, b, again) = (lone("+12125550122"), lone("+12125550122"), lone("+12125550121"));
+        let replies = write(
+            store.write_pool(),
+            Dialect::Sqlite,
+            &[&Op::NewContact(a.clone()), &Op::NewContact(b), &Op::NewContact(again)],
+        )
+        .await
+        .unwrap();
+        assert!(
+            matches!(
+                replies[..],
+                [Reply::Inserted(true), Reply::Inserted(false), Reply::Inserted(false)]
+            ),
+            "{replies:?}"
+        );
+        assert_eq!(store.contact(&team, a.id).await.unwrap().phone_number, "+12125550122");
         store.close().await;
         let _ = std::fs::remove_file(path);
     }

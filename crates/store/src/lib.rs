@@ -8,9 +8,9 @@
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
 //!   recorded steps).
-//! - Group commit: new contacts, automation run records and tag changes (`journal`) are
-//!   written by one writer, many rows per statement and per commit; each caller is answered
-//!   only after the commit that holds its row.
+//! - Group commit: automation run records, tag changes and (SQLite) new contacts (`journal`),
+//!   and (PostgreSQL) new contacts (`batch`), are written by one writer each, many rows per
+//!   statement and per commit; each caller is answered only after the commit that holds its row.
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
@@ -22,6 +22,7 @@
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
 pub mod automations;
+mod batch;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
@@ -78,6 +79,8 @@ pub struct Store {
     writer: Option<AnyPool>,
     /// Group commit of automation run records (see `journal`).
     journal: journal::Journal,
+    /// PostgreSQL's writer of new contacts (SQLite's are the journal's).
+    contact_batcher: Option<batch::ContactBatcher>,
 }
 
 /// A write transaction.
@@ -116,6 +119,7 @@ impl Store {
             Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts.clone()).await?),
             Dialect::Postgres => None,
         };
+        let contact_batcher = (dialect == Dialect::Postgres).then(|| batch::ContactBatcher::start(pool.clone()));
         let own = (dialect == Dialect::Postgres).then_some(opts);
         let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect, own);
         Ok(Store {
@@ -123,6 +127,7 @@ impl Store {
             dialect,
             writer,
             journal,
+            contact_batcher,
         })
     }
 
