@@ -188,16 +188,23 @@ pub(crate) struct Journal {
 }
 
 impl Journal {
-    /// Starts the writer, on a thread of its own: on SQLite with `pool` (the one write
-    /// connection, shared with every other write), on PostgreSQL with a connection of its own
-    /// made from `own`.
+    /// Starts the writer: on SQLite a task on `pool` (the one write connection, shared with
+    /// every other write); on PostgreSQL a thread of its own with a connection of its own, made
+    /// from `own`.
     ///
-    /// Why a thread: a batch is a dozen statements, each an await. On the process's runtime,
-    /// every await put the writer back in the queue behind the API's and the runs' tasks: a
-    /// round trip cost 0.5-4 ms under load where PostgreSQL answered in a fraction of that, and
-    /// the one writer is the runs' bottleneck.
+    /// Why a thread on PostgreSQL: a batch is a dozen statements, each an await. On the
+    /// process's runtime, every await put the writer back in the queue behind the API's and the
+    /// runs' tasks: a round trip cost 0.5-4 ms under load where PostgreSQL answered in a
+    /// fraction of that, and the one writer is the runs' bottleneck (with the thread, runs/s
+    /// +20%, same-run A/B). On SQLite a thread gained the runs nothing (its statements run on
+    /// sqlx's connection thread anyway) and cost contact creation, which this writer also
+    /// does there, 10% (same-run A/B).
     pub fn start(pool: AnyPool, dialect: Dialect, own: Option<AnyConnectOptions>) -> Journal {
         let (tx, rx) = mpsc::channel(4096);
+        let Some(opts) = own else {
+            tokio::spawn(run(Conn::shared(pool), dialect, rx));
+            return Journal { tx };
+        };
         let thread = std::thread::Builder::new()
             .name("parley-journal".into())
             .spawn(move || {
@@ -206,16 +213,11 @@ impl Journal {
                     Err(e) => return tracing::error!(error = %e, "the run journal could not start its runtime"),
                 };
                 rt.block_on(async move {
-                    let conn = match own {
-                        None => Conn::shared(pool),
-                        // Connected here, so that this thread's runtime drives the socket.
-                        Some(opts) => Conn::held(
-                            crate::pool_options(dialect, 1)
-                                .after_connect(|conn, _| Box::pin(key_joins_only(conn)))
-                                .connect_lazy_with(opts),
-                        ),
-                    };
-                    run(conn, dialect, rx).await;
+                    // Connected here, so that this thread's runtime drives the socket.
+                    let pool = crate::pool_options(dialect, 1)
+                        .after_connect(|conn, _| Box::pin(key_joins_only(conn)))
+                        .connect_lazy_with(opts);
+                    run(Conn::held(pool), dialect, rx).await;
                 })
             });
         if let Err(e) = thread {
