@@ -164,7 +164,7 @@ impl Runner {
             loop {
                 tokio::select! {
                     next = local.recv() => match next {
-                        Some((job, permit)) => runs.spawn(job, permit),
+                        Some((job, permit)) => runs.spawn(vec![(job, permit)]),
                         None => return,
                     },
                     _ = stop.wait_for(|s| *s) => return,
@@ -212,9 +212,13 @@ impl Runner {
                 }
             };
             let got = claimed.len();
-            for job in claimed {
-                let permit = slots.clone().acquire_owned().await.expect("semaphore is never closed");
-                this.spawn(job, permit);
+            for chain in in_order(claimed) {
+                let mut held = Vec::with_capacity(chain.len());
+                for job in chain {
+                    let permit = slots.clone().acquire_owned().await.expect("semaphore is never closed");
+                    held.push((job, permit));
+                }
+                this.spawn(held);
             }
             if got > 0 && slots.available_permits() > 0 {
                 continue; // more may be due right now
@@ -233,16 +237,21 @@ impl Runner {
         }
     }
 
-    /// Runs `job` in its own task, holding `permit` (its slot) until it ends.
-    fn spawn(self: &Arc<Self>, job: Job, permit: OwnedSemaphorePermit) {
+    /// Runs `chain` in a task of its own, one job after another, each holding its permit (its
+    /// slot) until it ends.
+    fn spawn(self: &Arc<Self>, chain: Vec<(Job, OwnedSemaphorePermit)>) {
+        let Some((first, _)) = chain.first() else {
+            return;
+        };
         let me = self.clone();
-        let span =
-            info_span!("job", job.id = %job.id, job.kind = %job.kind, team_id = job.team_id.as_deref().unwrap_or(""));
+        let span = info_span!("job", job.id = %first.id, job.kind = %first.kind, team_id = first.team_id.as_deref().unwrap_or(""));
         tokio::spawn(
             async move {
-                me.run_one(job).await;
-                drop(permit);
-                me.handle.wake();
+                for (job, permit) in chain {
+                    me.run_one(job).await;
+                    drop(permit);
+                    me.handle.wake();
+                }
             }
             .instrument(span),
         );
@@ -272,5 +281,70 @@ impl Runner {
             // The lease will expire and the job will run again: at-least-once.
             warn!(error = %e, "could not record a job's outcome");
         }
+    }
+}
+
+/// The jobs of one look, in chains that each run in one task: jobs whose payload names the same
+/// `order` key (a webhook subscription's deliveries) one after another in the order they were
+/// created, every other job alone.
+///
+/// Why: a call's `dialing` and `ringing` deliveries are often claimed in the same look. Spawned
+/// as two tasks, they raced, and tokio runs the task spawned last first (its LIFO slot), so a
+/// receiver got `ringing` before `dialing`. Ids are UUIDv7, ordered by creation in a process;
+/// the claim's `RETURNING` has no order of its own. Jobs claimed in different looks keep the
+/// order of their looks unless an earlier one is retried.
+fn in_order(mut claimed: Vec<Job>) -> Vec<Vec<Job>> {
+    claimed.sort_by(|a, b| a.id.cmp(&b.id));
+    let mut chains: Vec<Vec<Job>> = Vec::with_capacity(claimed.len());
+    let mut by_key: HashMap<String, usize> = HashMap::new();
+    for job in claimed {
+        let key = job.payload.get("order").and_then(|k| k.as_str()).map(str::to_string);
+        match key.and_then(|k| match by_key.get(&k) {
+            Some(&i) => Some(i),
+            None => {
+                by_key.insert(k, chains.len());
+                None
+            }
+        }) {
+            Some(i) => chains[i].push(job),
+            None => chains.push(vec![job]),
+        }
+    }
+    chains
+}
+
+#[cfg(test)]
+mod order_tests {
+    use super::*;
+
+    fn job(id: &str, order: Option<&str>) -> Job {
+        Job {
+            id: id.into(),
+            kind: "k".into(),
+            team_id: None,
+            payload: match order {
+                Some(o) => serde_json::json!({ "order": o }),
+                None => serde_json::json!({}),
+            },
+            attempts: 1,
+        }
+    }
+
+    #[test]
+    fn jobs_of_one_order_key_form_one_chain_in_creation_order() {
+        let ids = |chains: Vec<Vec<Job>>| -> Vec<Vec<String>> {
+            chains
+                .into_iter()
+                .map(|c| c.into_iter().map(|j| j.id).collect())
+                .collect()
+        };
+        // Claimed out of order: "3" (ringing) before "1" (dialing) of subscription a.
+        let claimed = vec![
+            job("3", Some("a")),
+            job("2", None),
+            job("1", Some("a")),
+            job("4", Some("b")),
+        ];
+        assert_eq!(ids(in_order(claimed)), [vec!["1", "3"], vec!["2"], vec!["4"]]);
     }
 }

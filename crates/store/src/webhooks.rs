@@ -225,7 +225,9 @@ pub async fn fan_out(
             tx,
             DELIVERY_JOB,
             Some(team_id),
-            &serde_json::json!({ "delivery_id": id }),
+            // A subscription's deliveries are sent in the order they were queued (see the
+            // job runner's `in_order`).
+            &serde_json::json!({ "delivery_id": id, "order": s.try_get::<String, _>("id")? }),
             now,
         )
         .await?;
