@@ -209,11 +209,10 @@ impl Engine {
                 },
                 Err(e) => (Err((serde_json::to_value(&step.kind).unwrap_or(Value::Null), e)), None),
             };
+            let recorded = input.is_ok() && steps::needs_start_record(&step.kind);
             let result = match &input {
                 Err((_, e)) => StepResult::Failed { error: e.clone() },
-                Ok(input) if !steps::needs_start_record(&step.kind) => {
-                    steps::decide(&ctx, step, input, &vars, &mut state)
-                }
+                Ok(input) if !recorded => steps::decide(&ctx, step, input, &vars, &mut state),
                 Ok(input) => {
                     let contact_id = tags.as_ref().map(|t| t.contact_id);
                     let advanced = self
@@ -248,7 +247,7 @@ impl Engine {
                 }
             };
             let unrecorded = match &input {
-                Ok(_) if steps::needs_start_record(&step.kind) => None,
+                _ if recorded => None,
                 Ok(input) | Err((input, _)) => Some(UnrecordedStep {
                     slug: slug.clone(),
                     step_type: step_type.to_string(),

@@ -240,21 +240,15 @@ impl Runner {
     /// Runs `chain` in a task of its own, one job after another, each holding its permit (its
     /// slot) until it ends.
     fn spawn(self: &Arc<Self>, chain: Vec<(Job, OwnedSemaphorePermit)>) {
-        let Some((first, _)) = chain.first() else {
-            return;
-        };
         let me = self.clone();
-        let span = info_span!("job", job.id = %first.id, job.kind = %first.kind, team_id = first.team_id.as_deref().unwrap_or(""));
-        tokio::spawn(
-            async move {
-                for (job, permit) in chain {
-                    me.run_one(job).await;
-                    drop(permit);
-                    me.handle.wake();
-                }
+        tokio::spawn(async move {
+            for (job, permit) in chain {
+                let span = info_span!("job", job.id = %job.id, job.kind = %job.kind, team_id = job.team_id.as_deref().unwrap_or(""));
+                me.run_one(job).instrument(span).await;
+                drop(permit);
+                me.handle.wake();
             }
-            .instrument(span),
-        );
+        });
     }
 
     async fn run_one(&self, job: Job) {
@@ -298,16 +292,15 @@ fn in_order(mut claimed: Vec<Job>) -> Vec<Vec<Job>> {
     let mut chains: Vec<Vec<Job>> = Vec::with_capacity(claimed.len());
     let mut by_key: HashMap<String, usize> = HashMap::new();
     for job in claimed {
-        let key = job.payload.get("order").and_then(|k| k.as_str()).map(str::to_string);
-        match key.and_then(|k| match by_key.get(&k) {
-            Some(&i) => Some(i),
+        let key = job.payload.get("order").and_then(|k| k.as_str());
+        match key.and_then(|k| by_key.get(k)) {
+            Some(&i) => chains[i].push(job),
             None => {
-                by_key.insert(k, chains.len());
-                None
+                if let Some(k) = key {
+                    by_key.insert(k.to_string(), chains.len());
+                }
+                chains.push(vec![job]);
             }
-        }) {
-            Some(i) => chains[i].push(job),
-            None => chains.push(vec![job]),
         }
     }
     chains
