@@ -45,6 +45,9 @@ pub struct ApiConfig {
     /// Folder of call recordings (`{call_id}.wav`) served at `/interview_response/{id}/recording`;
     /// `None` serves none (always 404).
     pub recordings_dir: Option<std::path::PathBuf>,
+    /// The template engine that checks automations' templates when they are saved (the
+    /// server's renders in isolated workers; see `parley_automation::template::isolation`).
+    pub templates: parley_automation::template::Templates,
 }
 
 impl Default for ApiConfig {
@@ -56,6 +59,7 @@ impl Default for ApiConfig {
             llm_configured: false,
             max_batch: 1000,
             recordings_dir: None,
+            templates: parley_automation::template::Templates::new(),
         }
     }
 }
@@ -74,7 +78,11 @@ impl AppState {
     pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
         AppState {
             rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute, &store),
-            automations: parley_automation::service::Automations::new(store.clone(), jobs.clone()),
+            automations: parley_automation::service::Automations::new(
+                store.clone(),
+                jobs.clone(),
+                config.templates.clone(),
+            ),
             store,
             config: Arc::new(config),
             metrics: metrics::Metrics::new(),

@@ -94,7 +94,7 @@ pub fn evaluate(templates: &Templates, mode: Match, rules: &[Rule], vars: &Value
 pub fn evaluate_rule(templates: &Templates, rule: &Rule, vars: &Value) -> Result<RuleResult, TemplateError> {
     let variable = rule.variable.trim();
     if matches!(rule.op, Op::Exists | Op::NotExists) {
-        let left = templates.lookup(variable, vars).unwrap_or(Value::Null);
+        let left = templates.lookup(variable, vars)?.unwrap_or(Value::Null);
         let exists = !left.is_null();
         return Ok(RuleResult {
             variable: rule.variable.clone(),

@@ -52,6 +52,10 @@ pub struct EngineConfig {
     /// The job runner's lease: a slice that runs longer (a slow HTTP step) extends it, so no
     /// worker, this process included, takes the run's job while it runs.
     pub lease: Duration,
+    /// The template engine: [`Templates::isolated`] in the server (see
+    /// [`crate::template::isolation`]); the default renders every template in this process
+    /// (trusted templates only: tests, benchmarks).
+    pub templates: Templates,
 }
 
 impl Default for EngineConfig {
@@ -61,6 +65,7 @@ impl Default for EngineConfig {
             call_poll: Duration::from_secs(3),
             slice_steps: 50,
             lease: Duration::from_secs(60),
+            templates: Templates::new(),
         }
     }
 }
@@ -83,7 +88,7 @@ impl Engine {
         });
         Arc::new(Engine {
             store,
-            templates: Templates::new(),
+            templates: config.templates.clone(),
             http,
             config,
             specs: Mutex::new(HashMap::new()),

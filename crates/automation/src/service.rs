@@ -37,10 +37,12 @@ pub struct Automations {
 }
 
 impl Automations {
-    pub fn new(store: Store, jobs: JobsHandle) -> Self {
+    /// `templates` parses and checks the templates of saved automations: the server's is
+    /// isolated (compiling a template can compute its constants; see `template::isolation`).
+    pub fn new(store: Store, jobs: JobsHandle, templates: Templates) -> Self {
         Automations {
             store,
-            templates: Arc::new(Templates::new()),
+            templates: Arc::new(templates),
             jobs,
         }
     }

@@ -133,6 +133,23 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
     pub clock_offset_ms: i64,
 
+    /// The program that renders automation templates in isolated processes (default: this
+    /// `parley` binary; it is run as `PROGRAM template-worker`).
+    #[arg(long, env = "PARLEY_TEMPLATE_WORKER")]
+    pub template_worker: Option<PathBuf>,
+
+    /// Memory one template render may use, in MiB: a render over it is stopped and its step fails.
+    #[arg(long, env = "PARLEY_TEMPLATE_MEMORY_MB", default_value_t = 64)]
+    pub template_memory_mb: u64,
+
+    /// Time one template render may take, in milliseconds.
+    #[arg(long, env = "PARLEY_TEMPLATE_TIMEOUT_MS", default_value_t = 2000)]
+    pub template_timeout_ms: u64,
+
+    /// Template worker processes (renders at once beyond plain look-ups).
+    #[arg(long, env = "PARLEY_TEMPLATE_WORKERS", default_value_t = 2)]
+    pub template_workers: usize,
+
     #[arg(long, env = "PARLEY_LOG", default_value = "info")]
     pub log: String,
     /// Log format: `text` or `json`.
@@ -220,6 +237,20 @@ impl Settings {
         }
     }
 
+    /// The template worker pool's settings; the program defaults to this executable.
+    pub fn template_worker_config(&self) -> anyhow::Result<parley_automation::template::isolation::WorkerConfig> {
+        let program = match &self.template_worker {
+            Some(p) => p.clone(),
+            None => std::env::current_exe()?,
+        };
+        Ok(parley_automation::template::isolation::WorkerConfig {
+            program,
+            workers: self.template_workers.max(1),
+            memory_bytes: self.template_memory_mb.max(1) << 20,
+            timeout: Duration::from_millis(self.template_timeout_ms.max(10)),
+        })
+    }
+
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         let url = self.database_url();
         if !url.starts_with("postgres") {
@@ -258,7 +289,15 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     let (tx, rx) = watch::channel(false);
     let jobs = JobsHandle::default();
     let mut tasks = Vec::new();
-    let state = AppState::new(store.clone(), settings.api_config(), jobs.clone());
+    // One pool of template workers for the API (checking saved templates) and the engine.
+    let templates = parley_automation::template::Templates::isolated(Arc::new(
+        parley_automation::template::isolation::WorkerPool::new(settings.template_worker_config()?),
+    ));
+    let api_config = ApiConfig {
+        templates: templates.clone(),
+        ..settings.api_config()
+    };
+    let state = AppState::new(store.clone(), api_config, jobs.clone());
     if settings.run_jobs {
         let speech = speech::load(settings.speech_settings())?;
         let directory = Arc::new(directory::SandboxDirectory {
@@ -290,6 +329,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             parley_automation::EngineConfig {
                 allow_private_http: settings.allow_private_webhooks,
                 lease: settings.jobs_config().lease,
+                templates: templates.clone(),
                 ..Default::default()
             },
         );

@@ -86,8 +86,23 @@ enum TokenCommand {
     Revoke { token_id: String },
 }
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // A template worker (see parley_automation::template::isolation) starts nothing else: no
+    // runtime, no threads, so its memory limit measures the template alone.
+    if std::env::args_os()
+        .nth(1)
+        .is_some_and(|a| a == parley_automation::template::isolation::WORKER_ARG)
+    {
+        parley_automation::template::isolation::serve_stdio()?;
+        return Ok(());
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run())
+}
+
+async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let s = cli.settings;
     init_logs(&s);
@@ -176,17 +191,26 @@ async fn main() -> anyhow::Result<()> {
             }
         },
         Command::Serve => {
-            if store.team_count().await? == 0 {
-                let (team, token) = store.create_team("Default team").await?;
-                println!("Created the first team. Keep these; the token is not shown again.");
+            let created = if store.team_count().await? == 0 {
+                Some(store.create_team("Default team").await?)
+            } else {
+                None
+            };
+            let running = parley_server::start(&s, store).await?;
+            let url = format!("http://{}", running.addr);
+            if let Some((team, token)) = &created {
+                println!("\nCreated the first team. Keep these: the token is not shown again.");
                 println!("  team_id:   {}\n  api_token: {token}", team.id);
             }
-            let running = parley_server::start(&s, store).await?;
-            println!(
-                "Parley listening on http://{} (database: {})",
-                running.addr,
-                redact(&s.database_url())
-            );
+            println!("\nParley listening on {url} (database: {})", redact(&s.database_url()));
+            println!("  API reference: {url}/docs");
+            if let Some((team, token)) = &created {
+                println!(
+                    "  Try it:        curl -H 'x-api-token: {token}' -H 'team_id: {}' {url}/contact",
+                    team.id
+                );
+            }
+            println!("Stop with Ctrl-C. Logs follow.\n");
             tokio::signal::ctrl_c().await?;
             running.stop().await;
         }
@@ -195,7 +219,16 @@ async fn main() -> anyhow::Result<()> {
 }
 
 fn init_logs(s: &Settings) {
-    let filter = tracing_subscriber::EnvFilter::try_new(&s.log).unwrap_or_else(|_| "info".into());
+    // whisper.cpp and ggml report their model loading (~40 lines) at info level: detail for
+    // whoever debugs speech, noise on the first screen. At the default levels they only show
+    // warnings; a filter that names `whisper_rs`, or `debug`, shows them all.
+    let quiet_whisper = matches!(s.log.trim(), "info" | "warn" | "error");
+    let directives = if quiet_whisper {
+        format!("{},whisper_rs=warn", s.log.trim())
+    } else {
+        s.log.clone()
+    };
+    let filter = tracing_subscriber::EnvFilter::try_new(&directives).unwrap_or_else(|_| "info".into());
     let b = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -96,6 +96,8 @@ pub fn settings(db_url: &str, dir: &std::path::Path) -> Settings {
     s.sandbox_ring_ms = 300;
     s.ring_timeout_secs = 3;
     s.line_watchdog_secs = 5;
+    // The real binary renders templates in isolation (the test binary is not a worker).
+    s.template_worker = Some(env!("CARGO_BIN_EXE_parley").into());
     s
 }
 

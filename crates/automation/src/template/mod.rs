@@ -7,6 +7,7 @@
 //! - no loader (`include`, `import`, `extends` are not even part of the syntax: minijinja is
 //!   built without `multi_template`), no file or network access;
 //! - bounded work: fuel ([`FUEL`] instructions per render or evaluation) and a recursion limit;
+//! - bounded memory and time in the server: see *Memory* below;
 //! - bounded output: [`MAX_OUTPUT`] bytes per render;
 //! - auto-escape off (the output goes to phone numbers, URLs, JSON bodies, not HTML).
 //!
@@ -20,19 +21,26 @@
 //! (`{item, index}` in a loop body; note a template's own `{% for %}` shadows it with minijinja's
 //! loop object) and `now` (RFC 3339).
 //!
-//! Known limit: fuel counts template instructions, so one expensive instruction (a filter over a
-//! long list, a string repeat) is bounded only by minijinja's own caps (`range` yields at most
-//! 100 000 items, `"x" * n` at most 100 MB) and, for [`Templates::render`], by [`MAX_OUTPUT`].
+//! Memory: fuel counts template instructions, and one instruction can allocate without bound
+//! (`"x" * n`, `a ~ a`, `replace`). So the server renders only plain look-ups in its own
+//! process; every other template runs in a worker process under an operating-system memory
+//! limit and a timeout ([`isolation`]; which templates are plain: [`simple`]).
 //!
 //! minijinja is built without `macros` and `multi_template`: no `{% macro %}`, `{% include %}`,
 //! `{% import %}` or `{% extends %}` (they are syntax errors). (`macros` also has to stay off
 //! because minijinja 2.24 does not compile with `fuel` + `macros` without `multi_template`.)
 
+pub mod isolation;
+pub mod simple;
+
+use isolation::{Request, WorkerPool};
 use minijinja::{AutoEscape, Environment, ErrorKind, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::BTreeSet;
 use std::fmt;
 use std::io;
+use std::sync::Arc;
 
 /// Instructions one render or evaluation may execute.
 pub const FUEL: u64 = 50_000;
@@ -44,7 +52,8 @@ pub const MAX_OUTPUT: usize = 64 * 1024;
 pub const ROOTS: [&str; 7] = ["trigger", "steps", "contact", "automation", "run", "loop", "now"];
 
 /// What went wrong, for callers that branch on it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum TemplateErrorKind {
     /// The template or expression does not parse.
     Syntax,
@@ -54,14 +63,27 @@ pub enum TemplateErrorKind {
     OutOfFuel,
     /// The output exceeded [`MAX_OUTPUT`].
     OutputTooLarge,
+    /// The render needed more memory than its budget (it ran in an isolated worker, which
+    /// was stopped; see [`isolation`]).
+    OutOfMemory,
     /// Any other error while rendering (unknown filter, bad operation, ...).
     Render,
     /// A condition could not compare its two sides (see [`crate::condition`]).
     Comparison,
 }
 
+impl TemplateErrorKind {
+    /// Whether the render was stopped for the resources it used, not for what it means.
+    pub fn is_budget(self) -> bool {
+        matches!(
+            self,
+            TemplateErrorKind::OutOfFuel | TemplateErrorKind::OutOfMemory | TemplateErrorKind::OutputTooLarge
+        )
+    }
+}
+
 /// A template that does not parse, or that failed to render or evaluate.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
 pub struct TemplateError {
     pub kind: TemplateErrorKind,
     /// e.g. `undefined value: trigger.payload.email is not defined`.
@@ -101,9 +123,15 @@ fn is_literal(s: &str) -> bool {
 }
 
 /// The template engine, built once and shared (it is `Send + Sync`).
+///
+/// Built with [`Templates::new`] it renders everything in this process: for trusted templates
+/// (tests, benchmarks) and for the worker itself. Built with [`Templates::isolated`] it renders
+/// plain look-ups (`{{ trigger.payload.phone }}`, see [`simple`]) here and everything else in a
+/// worker process with a memory limit ([`isolation`]); that is how the server runs.
 #[derive(Debug, Clone)]
 pub struct Templates {
     env: Environment<'static>,
+    isolation: Option<Arc<WorkerPool>>,
 }
 
 impl Default for Templates {
@@ -138,7 +166,20 @@ impl Templates {
             }
             minijinja::escape_formatter(out, state, value)
         });
-        Templates { env }
+        Templates { env, isolation: None }
+    }
+
+    /// An engine that renders anything beyond plain look-ups in `pool`'s worker processes.
+    pub fn isolated(pool: Arc<WorkerPool>) -> Self {
+        Templates {
+            isolation: Some(pool),
+            ..Self::new()
+        }
+    }
+
+    /// The worker pool, when `source` must not run in this process.
+    fn isolate(&self, plain: bool) -> Option<&WorkerPool> {
+        self.isolation.as_deref().filter(|_| !plain)
     }
 
     /// Renders a template with the run's variables (a JSON object).
@@ -147,6 +188,19 @@ impl Templates {
             // Most fields of most steps (a tag, a URL, an outcome) hold no template at all: they
             // render as themselves, without compiling or converting the run's variables.
             return Ok(template.to_string());
+        }
+        if let Some(pool) = self.isolate(simple::is_plain_lookup_template(template)) {
+            let value = pool.call(&Request::Render {
+                source: template.to_string(),
+                vars: vars.clone(),
+            })?;
+            return match value {
+                Value::String(s) if s.len() <= MAX_OUTPUT => Ok(s),
+                _ => Err(TemplateError::new(
+                    TemplateErrorKind::Render,
+                    "the template worker answered something other than text",
+                )),
+            };
         }
         let tmpl = self
             .env
@@ -170,6 +224,13 @@ impl Templates {
     /// that is one `{{ expr }}` and nothing else (surrounding whitespace aside) keeps the
     /// expression's JSON type: `"{{ trigger.payload.count }}"` becomes `3`, not `"3"`.
     pub fn render_value(&self, v: &Value, vars: &Value) -> Result<Value, TemplateError> {
+        if let Some(pool) = self.isolate(all_plain(v)) {
+            // One round trip for the whole value rather than one per field.
+            return pool.call(&Request::RenderValue {
+                value: v.clone(),
+                vars: vars.clone(),
+            });
+        }
         Ok(match v {
             Value::String(s) => match sole_expression(s) {
                 Some(expr) => self.eval(expr, vars)?,
@@ -193,6 +254,12 @@ impl Templates {
     /// Evaluates an expression (`trigger.payload.leads`, `steps.a.count + 1`) to JSON. Strict: an
     /// undefined result is an error naming the path.
     pub fn eval(&self, expr: &str, vars: &Value) -> Result<Value, TemplateError> {
+        if let Some(pool) = self.isolate(simple::is_plain_path(expr.trim())) {
+            return pool.call(&Request::Eval {
+                source: expr.to_string(),
+                vars: vars.clone(),
+            });
+        }
         let compiled = self
             .env
             .compile_expression(expr)
@@ -209,10 +276,16 @@ impl Templates {
         })
     }
 
-    /// Evaluates an expression leniently: `None` when it is undefined (or fails in any way);
-    /// `Some(Value::Null)` when it is defined as null.
-    pub fn lookup(&self, path: &str, vars: &Value) -> Option<Value> {
-        self.eval(path, vars).ok()
+    /// Evaluates an expression leniently: `Ok(None)` when it is undefined or fails to evaluate;
+    /// `Ok(Some(Value::Null))` when it is defined as null. A render stopped for its budget
+    /// (memory, time, output) is an error, not an absent value: the step must not go on as if
+    /// the expression had simply been missing.
+    pub fn lookup(&self, path: &str, vars: &Value) -> Result<Option<Value>, TemplateError> {
+        match self.eval(path, vars) {
+            Ok(v) => Ok(Some(v)),
+            Err(e) if e.kind.is_budget() => Err(e),
+            Err(_) => Ok(None),
+        }
     }
 
     /// Checks a template's syntax and returns the variable paths it reads, as far as they are
@@ -220,6 +293,12 @@ impl Templates {
     /// `steps[x]`). Names the template assigns itself (`set`, `for`) are not included, nor are
     /// the builtin functions (`range`, `dict`, ...).
     pub fn variables(&self, template: &str) -> Result<BTreeSet<String>, TemplateError> {
+        if let Some(pool) = self.isolate(simple::is_plain_lookup_template(template)) {
+            return variables_of(pool.call(&Request::Variables {
+                source: template.to_string(),
+                expression: false,
+            })?);
+        }
         let tmpl = self
             .env
             .template_from_str(template)
@@ -229,6 +308,12 @@ impl Templates {
 
     /// The same as [`Templates::variables`] for an expression.
     pub fn expression_variables(&self, expr: &str) -> Result<BTreeSet<String>, TemplateError> {
+        if let Some(pool) = self.isolate(simple::is_plain_path(expr.trim())) {
+            return variables_of(pool.call(&Request::Variables {
+                source: expr.to_string(),
+                expression: true,
+            })?);
+        }
         let compiled = self
             .env
             .compile_expression(expr)
@@ -243,6 +328,30 @@ impl Templates {
                 ROOTS.contains(&root) || !self.env.globals().any(|(name, _)| name == root)
             })
             .collect()
+    }
+}
+
+/// A worker's list of variable names.
+fn variables_of(v: Value) -> Result<BTreeSet<String>, TemplateError> {
+    match v {
+        Value::Array(items) => Ok(items
+            .into_iter()
+            .filter_map(|i| i.as_str().map(str::to_string))
+            .collect()),
+        _ => Err(TemplateError::new(
+            TemplateErrorKind::Render,
+            "the template worker answered something other than names",
+        )),
+    }
+}
+
+/// Whether every string leaf of `v` renders in this process (see [`simple`]).
+fn all_plain(v: &Value) -> bool {
+    match v {
+        Value::String(s) => is_literal(s) || simple::is_plain_lookup_template(s),
+        Value::Array(items) => items.iter().all(all_plain),
+        Value::Object(map) => map.values().all(all_plain),
+        _ => true,
     }
 }
 
@@ -575,10 +684,10 @@ mod tests {
             t.eval("trigger.payload.leads", &v).unwrap().as_array().unwrap().len(),
             2
         );
-        assert_eq!(t.lookup("trigger.payload.nothing", &v), Some(Value::Null));
-        assert_eq!(t.lookup("trigger.payload.nope", &v), None);
-        assert_eq!(t.lookup("trigger.payload.nope.deeper", &v), None);
-        assert_eq!(t.lookup("steps.call.outcome", &v), Some(json!("confirmed")));
+        assert_eq!(t.lookup("trigger.payload.nothing", &v), Ok(Some(Value::Null)));
+        assert_eq!(t.lookup("trigger.payload.nope", &v), Ok(None));
+        assert_eq!(t.lookup("trigger.payload.nope.deeper", &v), Ok(None));
+        assert_eq!(t.lookup("steps.call.outcome", &v), Ok(Some(json!("confirmed"))));
 
         let vars = t
             .variables("{{ trigger.payload.a.b[0] }} {% for i in range(3) %}{{ i }}{% endfor %} {{ steps.x.body.y | default(contact.name) }}")
