@@ -27,6 +27,7 @@ pub mod calls;
 pub mod contacts;
 pub mod interviews;
 pub mod jobs;
+mod checkpoint;
 mod journal;
 pub mod rate_limit;
 pub mod sandbox;
@@ -116,7 +117,25 @@ impl Store {
             .connect_with(opts.clone())
             .await?;
         let writer = match dialect {
-            Dialect::Sqlite => Some(pool_options(dialect, 1).connect_with(opts.clone()).await?),
+            Dialect::Sqlite => {
+                let background = checkpoint::in_background();
+                let writer = pool_options(dialect, 1)
+                    .after_connect(move |conn, _| {
+                        Box::pin(async move {
+                            sqlite_pragmas(conn).await?;
+                            if background {
+                                conn.execute("PRAGMA wal_autocheckpoint = 0").await?;
+                            }
+                            Ok(())
+                        })
+                    })
+                    .connect_with(opts.clone())
+                    .await?;
+                if background {
+                    checkpoint::start(pool.clone());
+                }
+                Some(writer)
+            }
             Dialect::Postgres => None,
         };
         let contact_batcher = (dialect == Dialect::Postgres).then(|| batch::ContactBatcher::start(pool.clone()));
@@ -197,16 +216,21 @@ pub(crate) fn pool_options(dialect: Dialect, max_connections: u32) -> AnyPoolOpt
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 if dialect == Dialect::Sqlite {
-                    // WAL lets readers run beside the writer; NORMAL sync is durable across
-                    // process crashes (the WAL is fsynced at checkpoints), as SQLite documents.
-                    conn.execute("PRAGMA journal_mode = WAL").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA busy_timeout = 10000").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    sqlite_pragmas(conn).await?;
                 }
                 Ok(())
             })
         })
+}
+
+/// Every SQLite connection's settings. WAL lets readers run beside the writer; NORMAL sync is
+/// durable across process crashes (the WAL is fsynced at checkpoints), as SQLite documents.
+async fn sqlite_pragmas(conn: &mut sqlx::AnyConnection) -> std::result::Result<(), sqlx::Error> {
+    conn.execute("PRAGMA journal_mode = WAL").await?;
+    conn.execute("PRAGMA synchronous = NORMAL").await?;
+    conn.execute("PRAGMA busy_timeout = 10000").await?;
+    conn.execute("PRAGMA foreign_keys = ON").await?;
+    Ok(())
 }
 
 /// Turns "the statement touched no row" into [`StoreError::NotFound`] (updates and deletes by id
