@@ -95,7 +95,11 @@ pub fn tighten_file(path: &Path) -> io::Result<()> {
 /// Writes a new file readable by this user only; fails if the file exists. The file and its
 /// folder entry are synced before returning (a key file must survive a crash right after).
 pub fn write_new_private_file(path: &Path, contents: &[u8]) -> io::Result<()> {
-    let mut f = OpenOptions::new().write(true).create_new(true).mode(FILE_MODE).open(path)?;
+    let mut f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(FILE_MODE)
+        .open(path)?;
     f.set_permissions(Permissions::from_mode(FILE_MODE))?;
     f.write_all(contents)?;
     f.sync_all()?;

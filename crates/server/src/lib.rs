@@ -140,7 +140,12 @@ pub struct Settings {
     /// Key that encrypts secrets in the database (webhook signing secrets, LLM keys): base64 of
     /// 32 bytes (`openssl rand -base64 32`). Default: the key file. Prefer the variable to the
     /// flag (command lines are visible to other users).
-    #[arg(long, env = "PARLEY_SECRET_KEY", hide_env_values = true, conflicts_with = "secret_key_file")]
+    #[arg(
+        long,
+        env = "PARLEY_SECRET_KEY",
+        hide_env_values = true,
+        conflicts_with = "secret_key_file"
+    )]
     pub secret_key: Option<secret_key::KeyText>,
     /// File holding that key (base64); created with mode 0600 on the first start of a database
     /// without a key. Default: secret.key in the data dir. Back it up: without it the

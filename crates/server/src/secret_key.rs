@@ -34,6 +34,34 @@ impl fmt::Debug for KeyText {
     }
 }
 
+/// Why Parley refuses to start for its key; each message says what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// The variable or the key file does not hold a key.
+    #[error("{origin} is {reason}")]
+    Malformed { origin: KeySource, reason: SecretError },
+    /// The database has a key, and none is configured (the key file is lost).
+    #[error(
+        "the database's secrets are encrypted with key {recorded}, and no key is configured: PARLEY_SECRET_KEY is \
+         not set and the key file {} does not exist. Restore the key file from your backup, or set \
+         PARLEY_SECRET_KEY (or PARLEY_SECRET_KEY_FILE) to the key with id {recorded}. Parley does not make a new \
+         key here: it could not decrypt the existing secrets.",
+        .path.display()
+    )]
+    Missing { recorded: KeyId, path: PathBuf },
+    /// The configured key is not the database's.
+    #[error(
+        "the database's secrets are encrypted with key {recorded}, but the configured key ({origin}) is key \
+         {configured}. Start Parley with the database's key: set PARLEY_SECRET_KEY or PARLEY_SECRET_KEY_FILE to \
+         it, or restore the key file from your backup. Processes sharing one PostgreSQL database must share one key."
+    )]
+    Wrong {
+        recorded: KeyId,
+        configured: KeyId,
+        origin: KeySource,
+    },
+}
+
 /// Where the key in use came from (for messages).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum KeySource {
@@ -78,12 +106,12 @@ pub async fn unlock(settings: &Settings, store: &mut Store) -> anyhow::Result<()
             }
             Ok(())
         }
-        Err(StoreError::Secret(SecretError::WrongKey { recorded, configured })) => anyhow::bail!(
-            "the database's secrets are encrypted with key {recorded}, but the configured key ({source}) is key \
-             {configured}. Start Parley with the database's key: set PARLEY_SECRET_KEY or PARLEY_SECRET_KEY_FILE \
-             to it, or restore the key file from your backup. Processes sharing one PostgreSQL database must \
-             share one key."
-        ),
+        Err(StoreError::Secret(SecretError::WrongKey { recorded, configured })) => Err(KeyError::Wrong {
+            recorded,
+            configured,
+            origin: source,
+        }
+        .into()),
         Err(e) => Err(e.into()),
     }
 }
@@ -91,21 +119,22 @@ pub async fn unlock(settings: &Settings, store: &mut Store) -> anyhow::Result<()
 /// The configured key, or a new one in the key file when the database has none yet.
 fn load_or_create(settings: &Settings, recorded: Option<&KeyId>) -> anyhow::Result<(SecretKey, KeySource)> {
     if let Some(KeyText(text)) = &settings.secret_key {
-        let key = SecretKey::from_base64(text).map_err(|e| anyhow::anyhow!("PARLEY_SECRET_KEY is {e}"))?;
+        let key = SecretKey::from_base64(text).map_err(|reason| KeyError::Malformed {
+            origin: KeySource::Env,
+            reason,
+        })?;
         return Ok((key, KeySource::Env));
     }
     let path = settings.secret_key_path();
     if let Some(key) = read_key_file(&path)? {
         return Ok((key, KeySource::File(path)));
     }
-    if let Some(id) = recorded {
-        anyhow::bail!(
-            "the database's secrets are encrypted with key {id}, and no key is configured: PARLEY_SECRET_KEY is not \
-             set and the key file {} does not exist. Restore the key file from your backup, or set \
-             PARLEY_SECRET_KEY (or PARLEY_SECRET_KEY_FILE) to the key with id {id}. Parley does not make a new \
-             key here: it could not decrypt the existing secrets.",
-            path.display()
-        );
+    if let Some(recorded) = recorded {
+        return Err(KeyError::Missing {
+            recorded: recorded.clone(),
+            path,
+        }
+        .into());
     }
     let key = SecretKey::generate();
     if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
@@ -143,6 +172,9 @@ fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretKey>> {
     if let Err(e) = data_dir::tighten_file(path) {
         tracing::warn!(path = %path.display(), error = %e, "could not make the key file 0600");
     }
-    let key = SecretKey::from_base64(&text).map_err(|e| anyhow::anyhow!("the key file {} is {e}", path.display()))?;
+    let key = SecretKey::from_base64(&text).map_err(|reason| KeyError::Malformed {
+        origin: KeySource::File(path.to_path_buf()),
+        reason,
+    })?;
     Ok(Some(key))
 }

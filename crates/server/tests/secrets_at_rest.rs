@@ -145,7 +145,10 @@ async fn webhooks_are_signed_with_the_decrypted_secret(db: Db) {
     let stored = raw(ts.store(), "signing_secret", &c.team_id).await;
     let got = signed_deliveries(&c, &rx).await;
     for (sig, body) in &got {
-        assert!(verify_signature(&secret, sig, body.as_bytes(), now_unix(), 300), "{sig}");
+        assert!(
+            verify_signature(&secret, sig, body.as_bytes(), now_unix(), 300),
+            "{sig}"
+        );
         assert!(!verify_signature(&stored, sig, body.as_bytes(), now_unix(), 300));
     }
 }
@@ -258,7 +261,9 @@ async fn an_old_database_with_plaintext_secrets_is_encrypted_on_first_start(db: 
 /// `parley serve` with the deployment's settings, changed by `tweak`, run until it exits.
 fn refused_start(d: &Deployment, tweak: impl FnOnce(&mut std::process::Command)) -> String {
     let mut cmd = d.command();
-    cmd.arg("serve").env("PARLEY_BIND", "127.0.0.1:0").env("PARLEY_RUN_JOBS", "0");
+    cmd.arg("serve")
+        .env("PARLEY_BIND", "127.0.0.1:0")
+        .env("PARLEY_RUN_JOBS", "0");
     tweak(&mut cmd);
     let (status, stderr) = run_to_exit(cmd, 60);
     assert!(!status.success(), "parley serve started:\n{stderr}");
@@ -277,8 +282,10 @@ async fn a_start_with_another_key_or_none_is_refused(db: Db) {
         c.env("PARLEY_SECRET_KEY", other.to_base64().as_str());
     });
     assert!(
-        err.contains(&format!("encrypted with key {}", key.id()))
-            && err.contains(&format!("the configured key (PARLEY_SECRET_KEY) is key {}", other.id()))
+        err.contains(&format!(
+            "Error: the database's secrets are encrypted with key {}",
+            key.id()
+        )) && err.contains(&format!("the configured key (PARLEY_SECRET_KEY) is key {}", other.id()))
             && err.contains("restore the key file from your backup"),
         "{err}"
     );
@@ -405,7 +412,12 @@ async fn the_cli_seals_a_teams_llm_key(db: Db) {
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
         assert!(!String::from_utf8_lossy(&out.stdout).contains("sk-cli-0123456789"));
     };
-    set(&["--llm-base-url", "https://llm.example.com/v1", "--llm-api-key", "sk-cli-0123456789"]);
+    set(&[
+        "--llm-base-url",
+        "https://llm.example.com/v1",
+        "--llm-api-key",
+        "sk-cli-0123456789",
+    ]);
     set(&["--llm-model", "m2"]); // reads the team (opening its key) and writes it back
 
     let store = settings(&d.db_url, &d.dir.0.join("data")).open_store().await.unwrap();

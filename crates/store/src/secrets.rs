@@ -129,9 +129,10 @@ impl SecretKey {
             B64.decode(text.trim())
                 .map_err(|_| SecretError::BadKey("it is not base64".into()))?,
         );
-        let bytes: [u8; KEY_LEN] = decoded.as_slice().try_into().map_err(|_| {
-            SecretError::BadKey(format!("it decodes to {} bytes, not {KEY_LEN}", decoded.len()))
-        })?;
+        let bytes: [u8; KEY_LEN] = decoded
+            .as_slice()
+            .try_into()
+            .map_err(|_| SecretError::BadKey(format!("it decodes to {} bytes, not {KEY_LEN}", decoded.len())))?;
         Ok(SecretKey::from_bytes(Zeroizing::new(bytes)))
     }
 
@@ -302,9 +303,17 @@ mod tests {
             b.open(Purpose::TeamLlmApiKey, "t", &altered),
             Err(SecretError::DoesNotOpen(b.key_id().clone()))
         );
-        for bad in ["sk-plain", "enc:v2:abc", "enc:v1:0123456789ab:!!", "enc:v1:0123456789ab:AAAA"] {
+        for bad in [
+            "sk-plain",
+            "enc:v2:abc",
+            "enc:v1:0123456789ab:!!",
+            "enc:v1:0123456789ab:AAAA",
+        ] {
             assert!(
-                matches!(b.open(Purpose::TeamLlmApiKey, "t", bad), Err(SecretError::Malformed | SecretError::UnknownKey(_))),
+                matches!(
+                    b.open(Purpose::TeamLlmApiKey, "t", bad),
+                    Err(SecretError::Malformed | SecretError::UnknownKey(_))
+                ),
                 "{bad}"
             );
         }
@@ -316,7 +325,9 @@ mod tests {
         let v = SecretBox::new(old.clone()).seal(Purpose::TeamSigningSecret, "t", "s");
         let rotated = SecretBox::new(SecretKey::generate()).with_older(old);
         assert_eq!(rotated.open(Purpose::TeamSigningSecret, "t", &v).unwrap(), "s");
-        assert!(rotated.seal(Purpose::TeamSigningSecret, "t", "s").contains(rotated.key_id().as_str()));
+        assert!(rotated
+            .seal(Purpose::TeamSigningSecret, "t", "s")
+            .contains(rotated.key_id().as_str()));
     }
 
     #[test]
@@ -330,6 +341,9 @@ mod tests {
             Err(SecretError::BadKey(m)) => assert!(m.contains("16 bytes"), "{m}"),
             other => panic!("{other:?}"),
         }
-        assert!(matches!(SecretKey::from_base64("not base64!"), Err(SecretError::BadKey(_))));
+        assert!(matches!(
+            SecretKey::from_base64("not base64!"),
+            Err(SecretError::BadKey(_))
+        ));
     }
 }
