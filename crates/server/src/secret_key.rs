@@ -15,16 +15,17 @@ use parley_store::{Store, StoreError};
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use zeroize::Zeroizing;
 
-/// `PARLEY_SECRET_KEY` as given: kept out of `Debug` output and parsed (with a message that does
-/// not echo it) only when the key is loaded.
+/// `PARLEY_SECRET_KEY` as given: kept out of `Debug` output, wiped on drop, and parsed (with a
+/// message that does not echo it) only when the key is loaded.
 #[derive(Clone)]
-pub struct KeyText(String);
+pub struct KeyText(Zeroizing<String>);
 
 impl FromStr for KeyText {
     type Err = std::convert::Infallible;
     fn from_str(s: &str) -> Result<KeyText, Self::Err> {
-        Ok(KeyText(s.to_string()))
+        Ok(KeyText(Zeroizing::new(s.to_string())))
     }
 }
 
@@ -165,7 +166,7 @@ fn load_or_create(settings: &Settings, recorded: Option<&KeyId>) -> anyhow::Resu
 /// tightened to 0600 (a failure to, on a read-only mount, is only logged).
 fn read_key_file(path: &Path) -> anyhow::Result<Option<SecretKey>> {
     let text = match std::fs::read_to_string(path) {
-        Ok(t) => zeroize::Zeroizing::new(t),
+        Ok(t) => Zeroizing::new(t),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("reading the key file {}", path.display())),
     };
