@@ -4,9 +4,12 @@
 //! server in-process on loopback.
 
 pub mod calls;
+pub mod data_dir;
 pub mod directory;
+pub mod secret_key;
 pub mod speech;
 
+use anyhow::Context;
 use clap::Args;
 use parley_agent::llm::LlmConfig;
 use parley_api::{ApiConfig, AppState};
@@ -26,7 +29,7 @@ pub struct Settings {
     /// Address the HTTP API listens on.
     #[arg(long, env = "PARLEY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Folder for the SQLite database (and, later, recordings and models' caches).
+    /// Folder for the SQLite database, the key file and recordings (created 0700, files 0600).
     #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Database URL: `sqlite://FILE` or `postgres://USER:PASS@HOST/DB`. Default: SQLite in the data dir.
@@ -150,6 +153,24 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_TEMPLATE_WORKERS", default_value_t = 2)]
     pub template_workers: usize,
 
+    // Secrets at rest (README "Secrets at rest"): the key that encrypts secrets in the database.
+    /// Key that encrypts secrets in the database (webhook signing secrets, LLM keys): base64 of
+    /// 32 bytes (`openssl rand -base64 32`). Default: the key file. Prefer the variable to the
+    /// flag (command lines are visible to other users).
+    #[arg(
+        long,
+        env = "PARLEY_SECRET_KEY",
+        hide_env_values = true,
+        conflicts_with = "secret_key_file"
+    )]
+    pub secret_key: Option<secret_key::KeyText>,
+    /// File holding that key (base64); created with mode 0600 on the first start of a database
+    /// without a key. Default: secret.key in the data dir. Back it up: without it the
+    /// database's secrets cannot be decrypted. Processes sharing a PostgreSQL database must
+    /// share one key (this file, or PARLEY_SECRET_KEY).
+    #[arg(long, env = "PARLEY_SECRET_KEY_FILE")]
+    pub secret_key_file: Option<PathBuf>,
+
     #[arg(long, env = "PARLEY_LOG", default_value = "info")]
     pub log: String,
     /// Log format: `text` or `json`.
@@ -251,13 +272,18 @@ impl Settings {
         })
     }
 
+    /// Prepares the data dir (0700, its files 0600), connects, migrates, and installs the key of
+    /// secrets at rest after checking it against the database (see [`secret_key::unlock`]).
     pub async fn open_store(&self) -> anyhow::Result<Store> {
         let url = self.database_url();
-        if !url.starts_with("postgres") {
-            std::fs::create_dir_all(&self.data_dir)?;
+        data_dir::prepare(&self.data_dir)
+            .with_context(|| format!("preparing the data dir {}", self.data_dir.display()))?;
+        if let Some(db) = data_dir::sqlite_path(&url) {
+            data_dir::prepare_sqlite(&db).with_context(|| format!("creating the database file {}", db.display()))?;
         }
-        let store = Store::connect(&url, self.db_max_connections).await?;
+        let mut store = Store::connect(&url, self.db_max_connections).await?;
         store.migrate().await?;
+        secret_key::unlock(self, &mut store).await?;
         Ok(store)
     }
 }

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use parley_server::secret_key::KeyError;
 use parley_server::Settings;
 use parley_store::teams::TeamLlm;
 
@@ -106,10 +107,14 @@ async fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let s = cli.settings;
     init_logs(&s);
-    let store = s
-        .open_store()
-        .await
-        .with_context(|| format!("opening the database at {}", redact(&s.database_url())))?;
+    let store = s.open_store().await.map_err(|e| {
+        // A refused key says all there is to say; anything else is about the database.
+        if e.is::<KeyError>() {
+            e
+        } else {
+            e.context(format!("opening the database at {}", redact(&s.database_url())))
+        }
+    })?;
     match cli.command.unwrap_or(Command::Serve) {
         Command::Migrate => println!("migrations applied"),
         Command::Team {

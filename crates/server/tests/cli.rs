@@ -28,6 +28,8 @@ fn help_lists_every_setting_with_its_default() {
         "PARLEY_LLM_BASE_URL",
         "PARLEY_LOG_FORMAT",
         "PARLEY_JOB_CONCURRENCY",
+        "PARLEY_SECRET_KEY",
+        "PARLEY_SECRET_KEY_FILE",
     ] {
         assert!(text.contains(var), "--help does not list {var}:\n{text}");
     }
@@ -35,6 +37,15 @@ fn help_lists_every_setting_with_its_default() {
         text.contains("[default: 127.0.0.1:8080]") && text.contains("[default: 100]"),
         "{text}"
     );
+    // The key's value is never shown, even when set.
+    let out = parley()
+        .arg("--help")
+        .env("PARLEY_SECRET_KEY", "c2VjcmV0LWtleS12YWx1ZQ==")
+        .output()
+        .unwrap();
+    assert!(!String::from_utf8(out.stdout)
+        .unwrap()
+        .contains("c2VjcmV0LWtleS12YWx1ZQ=="));
     let v = parley().arg("--version").output().unwrap();
     assert!(String::from_utf8(v.stdout).unwrap().starts_with("parley "));
 }

@@ -829,10 +829,12 @@ mod tests {
     /// A fresh SQLite store in a temporary file, and a team to own runs.
     async fn store() -> (Store, String, std::path::PathBuf) {
         let path = std::env::temp_dir().join(format!("parley-journal-{}.db", uuid::Uuid::new_v4()));
-        let store = Store::connect(&format!("sqlite://{}", path.display()), 2)
+        let mut store = Store::connect(&format!("sqlite://{}", path.display()), 2)
             .await
             .unwrap();
         store.migrate().await.unwrap();
+        let key = crate::secrets::SecretKey::generate();
+        store.unlock(crate::secrets::SecretBox::new(key)).await.unwrap();
         let (team, _) = store.create_team("journal").await.unwrap();
         (store, team.id, path)
     }

@@ -8,6 +8,10 @@
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
 //!   recorded steps).
+//! - Secrets at rest: [`secrets`] seals a secret column's value (XChaCha20-Poly1305, bound to its
+//!   column and row); [`keyring`] checks the key against the database at start and seals the
+//!   plaintext an older version left. Repositories seal on write and open on read, so callers see
+//!   plaintext through unchanged signatures.
 //! - Group commit: automation run records, tag changes and (SQLite) new contacts (`journal`),
 //!   and (PostgreSQL) new contacts (`batch`), are written by one writer each, many rows per
 //!   statement and per commit; each caller is answered only after the commit that holds its row.
@@ -29,8 +33,10 @@ pub mod interviews;
 pub mod jobs;
 mod checkpoint;
 mod journal;
+pub mod keyring;
 pub mod rate_limit;
 pub mod sandbox;
+pub mod secrets;
 mod sql;
 pub mod teams;
 pub mod webhooks;
@@ -38,6 +44,7 @@ pub mod webhooks;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{Any, AnyPool, Executor, Transaction};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use sql::{Arg, Query};
@@ -56,6 +63,10 @@ pub enum StoreError {
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored data is unreadable: {0}")]
     Corrupt(String),
+    /// A secret column's value could not be sealed or opened (no key, a wrong key, a value that
+    /// belongs to another row).
+    #[error("secret: {0}")]
+    Secret(#[from] secrets::SecretError),
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -82,6 +93,8 @@ pub struct Store {
     journal: journal::Journal,
     /// PostgreSQL's writer of new contacts (SQLite's are the journal's).
     contact_batcher: Option<batch::ContactBatcher>,
+    /// The key of secret columns, installed by [`Store::unlock`] once checked.
+    secrets: Option<Arc<secrets::SecretBox>>,
 }
 
 /// A write transaction.
@@ -147,6 +160,7 @@ impl Store {
             writer,
             journal,
             contact_batcher,
+            secrets: None,
         })
     }
 

@@ -1,5 +1,8 @@
-//! Teams (tenants) and their API tokens. Tokens are stored as SHA-256 hashes only.
+//! Teams (tenants) and their API tokens. Tokens are stored as SHA-256 hashes only; the team's
+//! webhook signing secret and LLM API key are sealed ([`crate::secrets`]) on write and opened on
+//! read, so a [`Team`] holds them in plaintext and the columns never do.
 
+use crate::secrets::Purpose;
 use crate::{found, now_ms, Result, Store, StoreError};
 use parley_core::ids;
 use sqlx::Row;
@@ -54,11 +57,12 @@ impl Store {
             llm: None,
         };
         let token = ids::new_api_token();
+        let sealed_secret = self.seal(Purpose::TeamSigningSecret, &team.id, &team.signing_secret)?;
         let mut w = self.begin_write().await?;
         sqlx::query("INSERT INTO teams (id, name, signing_secret, allow_premium, max_concurrent_calls, created) VALUES ($1, $2, $3, 0, $4, $5)")
             .bind(&team.id)
             .bind(&team.name)
-            .bind(&team.signing_secret)
+            .bind(&sealed_secret)
             .bind(team.max_concurrent_calls)
             .bind(now_ms())
             .execute(&mut *w.tx)
@@ -140,10 +144,14 @@ impl Store {
         .fetch_optional(&self.pool)
         .await?
         .ok_or(StoreError::NotFound)?;
+        let id: String = r.try_get("id")?;
+        let open = |column: &str, purpose: Purpose| -> Result<String> {
+            self.open_secret(purpose, &id, &r.try_get::<String, _>(column)?)
+        };
         Ok(Team {
-            id: r.try_get("id")?,
+            signing_secret: open("signing_secret", Purpose::TeamSigningSecret)?,
+            id: id.clone(),
             name: r.try_get("name")?,
-            signing_secret: r.try_get("signing_secret")?,
             allow_premium: r.try_get::<i64, _>("allow_premium")? != 0,
             max_concurrent_calls: r.try_get("max_concurrent_calls")?,
             llm: {
@@ -154,7 +162,7 @@ impl Store {
                     .map(|base_url| -> Result<TeamLlm> {
                         Ok(TeamLlm {
                             base_url,
-                            api_key: non_empty("llm_api_key")?,
+                            api_key: Some(open("llm_api_key", Purpose::TeamLlmApiKey)?).filter(|k| !k.is_empty()),
                             model: non_empty("llm_model")?,
                         })
                     })
@@ -165,10 +173,12 @@ impl Store {
 
     /// Sets (or, with `None`, clears) the team's own LLM endpoint.
     pub async fn set_team_llm(&self, team_id: &str, llm: Option<&TeamLlm>) -> Result<()> {
+        let api_key = llm.and_then(|l| l.api_key.as_deref()).unwrap_or("");
+        let sealed_key = self.seal(Purpose::TeamLlmApiKey, team_id, api_key)?;
         let mut w = self.begin_write().await?;
         let r = sqlx::query("UPDATE teams SET llm_base_url = $1, llm_api_key = $2, llm_model = $3 WHERE id = $4")
             .bind(llm.map_or("", |l| l.base_url.as_str()))
-            .bind(llm.and_then(|l| l.api_key.as_deref()).unwrap_or(""))
+            .bind(&sealed_key)
             .bind(llm.and_then(|l| l.model.as_deref()).unwrap_or(""))
             .bind(team_id)
             .execute(&mut *w.tx)

@@ -6,6 +6,8 @@
 
 use crate::frame::{Frame, Out, Processor};
 use parley_telephony::audio::{PcmFrame, SAMPLE_RATE};
+use std::fs::Permissions;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::Path;
 
 #[derive(Default)]
@@ -39,9 +41,12 @@ impl Recorder {
     }
 
     /// Writes the stereo WAV (16-bit, 8 kHz) atomically: a temporary file renamed into place.
+    /// A call's audio is private: the file is 0600 and a folder made for it 0700, set explicitly
+    /// (not left to the umask).
     pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        if let Some(dir) = path.parent() {
-            std::fs::create_dir_all(dir)?;
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty() && !d.exists()) {
+            std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+            std::fs::set_permissions(dir, Permissions::from_mode(0o700))?;
         }
         let tmp = path.with_extension("wav.part");
         let spec = hound::WavSpec {
@@ -50,7 +55,15 @@ impl Recorder {
             bits_per_sample: 16,
             sample_format: hound::SampleFormat::Int,
         };
-        let mut w = hound::WavWriter::create(&tmp, spec).map_err(std::io::Error::other)?;
+        let file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        // Also for a stale temporary file left with other permissions.
+        file.set_permissions(Permissions::from_mode(0o600))?;
+        let mut w = hound::WavWriter::new(std::io::BufWriter::new(file), spec).map_err(std::io::Error::other)?;
         let n = self.caller.len().max(self.agent.len());
         for i in 0..n {
             w.write_sample(self.caller.get(i).copied().unwrap_or(0))
@@ -95,6 +108,28 @@ mod tests {
         assert_eq!(&s[..2], &[100, -7]);
         assert_eq!(&s[320..322], &[1, 0]);
         assert_eq!(r.duration_ms(), 40);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// Recordings are readable by Parley's user only, whatever the umask (the test process's is
+    /// typically 022, which would leave a plain create 0644 and a folder 0755).
+    #[test]
+    fn recordings_are_private() {
+        let dir = std::env::temp_dir().join(format!("parley-rec-perm-{}", std::process::id()));
+        let path = dir.join("recordings").join("x.wav");
+        let mut r = Recorder::default();
+        r.caller(&[1; 160]);
+        r.write(&path).unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&path), 0o600);
+        assert_eq!(mode(path.parent().unwrap()), 0o700);
+        // A second recording in the existing folder, over a stale temporary file left 0644.
+        let stale = dir.join("recordings").join("y.wav.part");
+        std::fs::write(&stale, b"junk").unwrap();
+        std::fs::set_permissions(&stale, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let second = dir.join("recordings").join("y.wav");
+        r.write(&second).unwrap();
+        assert_eq!(mode(&second), 0o600);
         std::fs::remove_dir_all(dir).unwrap();
     }
 }

@@ -73,12 +73,18 @@ impl Deployment {
 
     /// Starts `parley serve` on a free loopback port and waits until `/health` answers.
     pub async fn serve(&mut self, name: &str) -> Parley {
+        self.serve_with(name, |_| {}).await
+    }
+
+    /// [`Deployment::serve`] with the command changed first (more variables, a umask).
+    pub async fn serve_with(&mut self, name: &str, tweak: impl FnOnce(&mut Command)) -> Parley {
         self.started += 1;
         let stem = self.dir.0.join(format!("{}-{name}", self.started));
         let out_path = stem.with_extension("out");
         let log_path = stem.with_extension("log");
-        let child = self
-            .command()
+        let mut command = self.command();
+        tweak(&mut command);
+        let child = command
             .arg("serve")
             // Port 0: the process picks a free port and prints it (no race for a port).
             .env("PARLEY_BIND", "127.0.0.1:0")
@@ -131,6 +137,33 @@ impl Deployment {
         }
         p
     }
+}
+
+/// Runs a `parley` command that is expected to end by itself (a refused start) and returns its
+/// exit status and stderr; kills it and panics if it is still running after `secs`.
+pub fn run_to_exit(mut cmd: Command, secs: u64) -> (std::process::ExitStatus, String) {
+    let log = std::env::temp_dir().join(format!("parley-exit-{}.log", uuid::Uuid::new_v4().simple()));
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .expect("spawn parley");
+    let started = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if started.elapsed() > Duration::from_secs(secs) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("parley did not exit within {secs} s:\n{}", tail(&log, 40));
+        }
+        std::thread::sleep(Duration::from_millis(25));
+    };
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_file(&log);
+    (status, stderr)
 }
 
 /// A running `parley serve`; killed (SIGKILL) when dropped.
