@@ -38,6 +38,8 @@ impl Deployment {
             .env("PARLEY_DB_MAX_CONNECTIONS", "8")
             .env("PARLEY_ALLOW_PRIVATE_WEBHOOKS", "1")
             .env("PARLEY_RATE_LIMIT_PER_MINUTE", "0")
+            .env("PARLEY_WEBHOOK_RATE_LIMIT_PER_MINUTE", "0")
+            .env("PARLEY_PUBLIC_RATE_LIMIT_PER_MINUTE", "0")
             .env("PARLEY_SANDBOX_RING_MS", "300")
             .env("PARLEY_RING_TIMEOUT_SECS", "3")
             .env("PARLEY_LINE_WATCHDOG_SECS", "5")
