@@ -308,7 +308,7 @@ impl CallRunner {
                         }
                         sender = Some(s);
                     },
-                    _ = stop.wait_for(|s| *s), if !stop_flag.load(Ordering::SeqCst) => {
+                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) }, if !stop_flag.load(Ordering::SeqCst) => {
                         stop_flag.store(true, Ordering::SeqCst);
                         flag.store(true, Ordering::SeqCst);
                         if let Some(s) = &sender {

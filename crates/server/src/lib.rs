@@ -392,7 +392,7 @@ async fn housekeeping(limits: parley_api::limits::Limits, mut stop: watch::Recei
     loop {
         tokio::select! {
             _ = every.tick() => limits.housekeep().await,
-            _ = stop.wait_for(|s| *s) => return,
+            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => return,
         }
     }
 }
