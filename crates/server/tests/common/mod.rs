@@ -96,6 +96,8 @@ pub fn settings(db_url: &str, dir: &std::path::Path) -> Settings {
     s.sandbox_ring_ms = 300;
     s.ring_timeout_secs = 3;
     s.line_watchdog_secs = 5;
+    // A stop (restart) waits at most this long for jobs and calls in flight.
+    s.shutdown_grace_secs = 5;
     s
 }
 

@@ -75,12 +75,18 @@ impl Deployment {
 
     /// Starts `parley serve` on a free loopback port and waits until `/health` answers.
     pub async fn serve(&mut self, name: &str) -> Parley {
+        self.serve_with(name, &[]).await
+    }
+
+    /// [`serve`](Self::serve) with more `PARLEY_*` settings.
+    pub async fn serve_with(&mut self, name: &str, env: &[(&str, &str)]) -> Parley {
         self.started += 1;
         let stem = self.dir.0.join(format!("{}-{name}", self.started));
         let out_path = stem.with_extension("out");
         let log_path = stem.with_extension("log");
         let child = self
             .command()
+            .envs(env.iter().copied())
             .arg("serve")
             // Port 0: the process picks a free port and prints it (no race for a port).
             .env("PARLEY_BIND", "127.0.0.1:0")
@@ -151,6 +157,37 @@ impl Parley {
             let _ = c.kill(); // SIGKILL on Unix
             let _ = c.wait();
         }
+    }
+
+    /// `kill -TERM`: what systemd, container runtimes and `kill` send to stop a process.
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("the process runs").to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap().success();
+        assert!(ok, "kill -TERM {pid}");
+    }
+
+    /// Waits up to `within` for the process to exit; its exit status.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            let c = self.child.as_mut().expect("the process was started");
+            if let Some(status) = c.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                started.elapsed() < within,
+                "parley serve ({}) still runs after {within:?}:\n{}",
+                self.name,
+                self.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The process's whole log (stderr).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn pid(&self) -> Option<u32> {
