@@ -33,10 +33,7 @@ pub fn parse_trusted_proxy(s: &str) -> Result<IpNet, String> {
 /// The client of a request, as a rate-limit key (`"unknown"` when the server was not given the
 /// peer address, as a router served without connect info: such requests share one key).
 pub fn of<B>(req: &Request<B>, trusted: &[IpNet]) -> String {
-    let peer = req
-        .extensions()
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|c| c.0.ip());
+    let peer = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
     match peer {
         Some(peer) => key(client(peer, req.headers(), trusted)),
         None => "unknown".into(),
@@ -153,7 +150,9 @@ mod tests {
 
     #[test]
     fn trusted_proxies_parse_as_addresses_or_networks() {
-        assert!(parse_trusted_proxy("10.0.0.7").unwrap().contains(&"10.0.0.7".parse::<IpAddr>().unwrap()));
+        assert!(parse_trusted_proxy("10.0.0.7")
+            .unwrap()
+            .contains(&"10.0.0.7".parse::<IpAddr>().unwrap()));
         assert!(parse_trusted_proxy("fd00::/8").is_ok());
         assert!(parse_trusted_proxy("proxy.local").unwrap_err().contains("proxy.local"));
     }

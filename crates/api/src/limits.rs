@@ -102,7 +102,10 @@ enum Backend {
     Off,
     Local(Arc<LocalState>),
     /// In the database's `rate_limits` table, keys prefixed so quotas never share a row.
-    Shared { store: Store, prefix: &'static str },
+    Shared {
+        store: Store,
+        prefix: &'static str,
+    },
 }
 
 impl RateLimit {
@@ -149,12 +152,7 @@ impl RateLimit {
             Backend::Local(l) => l.check(key, self.limit),
             Backend::Shared { store, prefix } => {
                 store
-                    .rate_limit_check(
-                        &format!("{prefix}{key}"),
-                        self.limit,
-                        PERIOD_MS,
-                        parley_store::now_ms(),
-                    )
+                    .rate_limit_check(&format!("{prefix}{key}"), self.limit, PERIOD_MS, parley_store::now_ms())
                     .await?
             }
         };
@@ -317,7 +315,9 @@ mod tests {
     #[test]
     fn a_full_limiter_puts_new_keys_in_one_overflow_quota() {
         let l = RateLimit::local_bounded(2, 3);
-        let Backend::Local(state) = &l.backend else { unreachable!() };
+        let Backend::Local(state) = &l.backend else {
+            unreachable!()
+        };
         for k in ["a", "b", "c"] {
             assert!(matches!(state.check(k, 2), Decision::Allowed { .. }));
         }
@@ -333,7 +333,9 @@ mod tests {
     #[test]
     fn housekeeping_forgets_only_whole_quotas() {
         let l = RateLimit::local(60);
-        let Backend::Local(state) = &l.backend else { unreachable!() };
+        let Backend::Local(state) = &l.backend else {
+            unreachable!()
+        };
         state.check("spent", 60);
         state.tats.lock().unwrap().insert("old".into(), state.now() - 1);
         state.sweep();
@@ -344,7 +346,9 @@ mod tests {
     #[test]
     fn refusals_tell_retry_after_and_the_full_reset() {
         let l = RateLimit::local(2);
-        let Backend::Local(state) = &l.backend else { unreachable!() };
+        let Backend::Local(state) = &l.backend else {
+            unreachable!()
+        };
         state.check("k", 2);
         state.check("k", 2);
         match verdict(2, state.check("k", 2)) {

@@ -183,8 +183,8 @@ impl Automations {
     /// `trigger.payload`; a draft keeps it as sample data.
     pub async fn fire_webhook(&self, id: &str, token: Option<&str>, body: Value) -> Result<Fired> {
         let a = self.store.automation_by_id(id).await?;
-        let spec: Spec = serde_json::from_value(a.spec.clone())
-            .map_err(|e| StoreError::Corrupt(format!("automation {id}: {e}")))?;
+        let spec: Spec =
+            serde_json::from_value(a.spec.clone()).map_err(|e| StoreError::Corrupt(format!("automation {id}: {e}")))?;
         // Answered as a missing automation: an anonymous caller must not learn what another
         // team's automation is triggered by.
         let Trigger::Webhook { verify_token } = spec.trigger else {

@@ -291,7 +291,10 @@ impl Running {
                 tokio::time::sleep(Duration::from_millis(50)).await;
             }
             if calls.active() > 0 {
-                tracing::warn!(calls = calls.active(), "calls still on the line at the end of the shutdown grace");
+                tracing::warn!(
+                    calls = calls.active(),
+                    "calls still on the line at the end of the shutdown grace"
+                );
             }
         }
         for t in self.background {

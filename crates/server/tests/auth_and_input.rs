@@ -92,12 +92,20 @@ async fn auth_requires_both_headers_exactly(db: Db) {
         vec![("team_id", bad.clone())],
         vec![("team-id", bad.clone())],
         vec![("team_id", l.team_id.parse().unwrap()), ("team-id", bad.clone())],
-        vec![("team_id", l.team_id.parse().unwrap()), ("team-id", a.team_id.parse().unwrap())],
-        vec![("team_id", l.team_id.parse().unwrap()), ("team_id", a.team_id.parse().unwrap())],
+        vec![
+            ("team_id", l.team_id.parse().unwrap()),
+            ("team-id", a.team_id.parse().unwrap()),
+        ],
+        vec![
+            ("team_id", l.team_id.parse().unwrap()),
+            ("team_id", a.team_id.parse().unwrap()),
+        ],
         vec![("x-api-token", bad)],
     ];
     for headers in cases {
-        let mut rb = http.get(format!("{}/contact", lax.base)).header("x-api-token", &l.token);
+        let mut rb = http
+            .get(format!("{}/contact", lax.base))
+            .header("x-api-token", &l.token);
         for (k, v) in &headers {
             rb = rb.header(*k, v.clone());
         }
@@ -356,7 +364,10 @@ async fn rate_limit_per_team(db: Db) {
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((29..=30).contains(&retry), "2 per minute refills every 30 s: {retry}");
     let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-    assert!((59..=60).contains(&reset), "both requests are back in a minute: {reset}");
+    assert!(
+        (59..=60).contains(&reset),
+        "both requests are back in a minute: {reset}"
+    );
 }
 
 async fn system_endpoints(db: Db) {
@@ -471,7 +482,10 @@ async fn rate_limit_is_shared_by_servers_on_postgres() {
         let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=6).contains(&retry), "10 per minute refills every 6 s: {retry}");
         let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-        assert!((50..=60).contains(&reset), "the whole quota is back in a minute: {reset}");
+        assert!(
+            (50..=60).contains(&reset),
+            "the whole quota is back in a minute: {reset}"
+        );
     }
     let b = one.team().await;
     assert_eq!(b.get("/contact").await.status, StatusCode::OK);
@@ -497,7 +511,10 @@ fn assert_limited(r: &common::Resp, limit: u32) {
     let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
     let every = 60 / limit as u64;
     assert!((1..=every).contains(&retry), "Retry-After {retry}");
-    assert!(reset > every && reset <= 60, "X-RateLimit-Reset {reset} is the whole quota's");
+    assert!(
+        reset > every && reset <= 60,
+        "X-RateLimit-Reset {reset} is the whole quota's"
+    );
 }
 
 /// Every route without credentials shares one quota per source address: health, metrics, the
@@ -513,7 +530,11 @@ async fn public_routes_are_limited_per_source_address(db: Db) {
     assert_eq!(r.headers["x-ratelimit-limit"], "5");
     assert_eq!(r.headers["x-ratelimit-remaining"], "4");
     for p in ["/metrics", "/openapi.json", "/no/such/path"] {
-        assert_ne!(get_from(&http, &url(p), None).await.status, StatusCode::TOO_MANY_REQUESTS, "{p}");
+        assert_ne!(
+            get_from(&http, &url(p), None).await.status,
+            StatusCode::TOO_MANY_REQUESTS,
+            "{p}"
+        );
     }
     // A made-up X-Forwarded-For from a client that is not a trusted proxy changes nothing.
     assert_ne!(
@@ -549,14 +570,17 @@ async fn public_routes_are_limited_per_source_address(db: Db) {
     }
     assert_limited(&get_from(&http, &url, Some("198.51.100.1")).await, 2);
     // Read from the right: what a client prepends itself is not believed.
-    assert_limited(
-        &get_from(&http, &url, Some("203.0.113.50, 198.51.100.1")).await,
-        2,
-    );
+    assert_limited(&get_from(&http, &url, Some("203.0.113.50, 198.51.100.1")).await, 2);
     assert_eq!(get_from(&http, &url, Some("198.51.100.2")).await.status, StatusCode::OK);
     // IPv6 clients count by their /64.
-    assert_eq!(get_from(&http, &url, Some("2001:db8:0:1::1")).await.status, StatusCode::OK);
-    assert_eq!(get_from(&http, &url, Some("2001:db8:0:1::2")).await.status, StatusCode::OK);
+    assert_eq!(
+        get_from(&http, &url, Some("2001:db8:0:1::1")).await.status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        get_from(&http, &url, Some("2001:db8:0:1::2")).await.status,
+        StatusCode::OK
+    );
     assert_limited(&get_from(&http, &url, Some("2001:db8:0:1:ffff::3")).await, 2);
 }
 
@@ -601,7 +625,10 @@ async fn failed_authentication_is_limited_per_source_address(db: Db) {
     for _ in 0..5 {
         assert_eq!(send(&c.token, "198.51.100.2").await.unwrap().status(), StatusCode::OK);
     }
-    assert_eq!(send("pk_wrong", "198.51.100.2").await.unwrap().status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        send("pk_wrong", "198.51.100.2").await.unwrap().status(),
+        StatusCode::UNAUTHORIZED
+    );
 
     // A wrong x-api-token on an automation that verifies it is a failed authentication too.
     let a = c
@@ -665,7 +692,10 @@ async fn metrics_labels_stay_bounded(db: Db) {
         "/metrics grew from {before} to {} bytes:\n{after}",
         after.len()
     );
-    assert!(!after.contains("M000") && !after.contains("BREW") && !after.contains("/x1"), "{after}");
+    assert!(
+        !after.contains("M000") && !after.contains("BREW") && !after.contains("/x1"),
+        "{after}"
+    );
     assert!(after.contains("method=\"other\""), "{after}");
     assert!(after.contains("route=\"unmatched\""), "{after}");
 }

@@ -746,8 +746,15 @@ async fn webhook_tells_nothing_of_other_triggers(db: Db) {
     }
     let missing = fire(&c, "AAAAAAAAAAAA", json!({})).await;
     assert_eq!(missing.status, 404);
-    assert_eq!(missing.body, json!({"data": null, "error": "Automation not found", "code": "not_found"}));
-    for id in ids.iter().map(String::as_str).chain(["short", "AAAAAAAAAAAA-", "%00%00%00%00%00%00"]) {
+    assert_eq!(
+        missing.body,
+        json!({"data": null, "error": "Automation not found", "code": "not_found"})
+    );
+    for id in ids
+        .iter()
+        .map(String::as_str)
+        .chain(["short", "AAAAAAAAAAAA-", "%00%00%00%00%00%00"])
+    {
         let r = fire(&c, id, json!({"phone": "+12125550100"})).await;
         assert_eq!((r.status, &r.body), (missing.status, &missing.body), "{id}");
     }
@@ -810,7 +817,10 @@ async fn webhook_is_limited_per_automation(db: Db) {
     assert_eq!(r.body["error"], "Rate limit exceeded");
     let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
     let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
-    assert!((1..=20).contains(&retry), "3 a minute: one more within 20 s, not {retry}");
+    assert!(
+        (1..=20).contains(&retry),
+        "3 a minute: one more within 20 s, not {retry}"
+    );
     assert!((40..=60).contains(&reset), "the whole quota in a minute: {reset}");
     assert_eq!(r.headers["x-ratelimit-remaining"], "0");
     let runs = c.get(&format!("/automation/{hook}/runs")).await.ok().clone();

@@ -263,7 +263,10 @@ fn every_flag_has_its_own_help_text() {
         assert!(out.status.success(), "{cmd:?}");
         let page = String::from_utf8(out.stdout).unwrap();
         let flags = flags_and_help(&page);
-        assert!(flags.iter().any(|(f, _)| f.contains("--help")), "{cmd:?}: no flags found in\n{page}");
+        assert!(
+            flags.iter().any(|(f, _)| f.contains("--help")),
+            "{cmd:?}: no flags found in\n{page}"
+        );
         let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
         for (flag, help) in &flags {
             assert!(!help.is_empty(), "parley {cmd:?}: {flag} has no help text");

@@ -76,7 +76,10 @@ async fn sigterm_stops_gracefully_and_hands_jobs_back(db: Db) {
     conn.write_all(tail.as_bytes()).await.unwrap();
     let mut answer = String::new();
     conn.read_to_string(&mut answer).await.unwrap();
-    assert!(answer.starts_with("HTTP/1.1 200"), "the request in flight is answered: {answer}");
+    assert!(
+        answer.starts_with("HTTP/1.1 200"),
+        "the request in flight is answered: {answer}"
+    );
     assert!(answer.contains("+12125550123"), "{answer}");
 
     let status = first.wait_exit(Duration::from_secs(20)).await;
@@ -102,5 +105,8 @@ async fn sigterm_stops_gracefully_and_hands_jobs_back(db: Db) {
     let run = common::automation::wait_run(&c, &run_id, 20).await;
     assert_eq!(run["status"], "completed", "{run}");
     let contacts: Value = c.get("/contact?search=Sam").await.ok().clone();
-    assert_eq!(contacts["count"], 1, "the request answered during the stop was committed");
+    assert_eq!(
+        contacts["count"], 1,
+        "the request answered during the stop was committed"
+    );
 }

@@ -145,13 +145,43 @@ mod tests {
     #[test]
     fn the_whole_quota_at_once_then_one_per_interval() {
         let d = run(3, &[0, 0, 0, 0]);
-        assert_eq!(d[0], Decision::Allowed { remaining: 2, reset_ms: 20_000 });
-        assert_eq!(d[2], Decision::Allowed { remaining: 0, reset_ms: 60_000 });
+        assert_eq!(
+            d[0],
+            Decision::Allowed {
+                remaining: 2,
+                reset_ms: 20_000
+            }
+        );
+        assert_eq!(
+            d[2],
+            Decision::Allowed {
+                remaining: 0,
+                reset_ms: 60_000
+            }
+        );
         // Refused: one more in 20 s, all three back in 60 s.
-        assert_eq!(d[3], Decision::Refused { retry_after_ms: 20_000, reset_ms: 60_000 });
+        assert_eq!(
+            d[3],
+            Decision::Refused {
+                retry_after_ms: 20_000,
+                reset_ms: 60_000
+            }
+        );
         let d = run(3, &[0, 0, 0, 20_000, 20_000]);
-        assert_eq!(d[3], Decision::Allowed { remaining: 0, reset_ms: 60_000 });
-        assert_eq!(d[4], Decision::Refused { retry_after_ms: 20_000, reset_ms: 60_000 });
+        assert_eq!(
+            d[3],
+            Decision::Allowed {
+                remaining: 0,
+                reset_ms: 60_000
+            }
+        );
+        assert_eq!(
+            d[4],
+            Decision::Refused {
+                retry_after_ms: 20_000,
+                reset_ms: 60_000
+            }
+        );
     }
 
     #[test]
@@ -159,7 +189,10 @@ mod tests {
         // 100 per minute: after the 100th request, Retry-After is 0.6 s but the reset is 60 s.
         let d = run(100, &[0; 101]);
         match d[100] {
-            Decision::Refused { retry_after_ms, reset_ms } => {
+            Decision::Refused {
+                retry_after_ms,
+                reset_ms,
+            } => {
                 assert_eq!((retry_after_ms, reset_ms), (600, 60_000));
             }
             other => panic!("{other:?}"),
@@ -171,6 +204,9 @@ mod tests {
         let (_, tat) = gcra(None, 1, 60_000, 0);
         assert!(gcra_peek(None, 1, 60_000, 0).is_none());
         assert!(matches!(gcra_peek(tat, 1, 60_000, 10), Some(Decision::Refused { .. })));
-        assert!(gcra_peek(tat, 1, 60_000, 60_000).is_none(), "a minute later the quota is back");
+        assert!(
+            gcra_peek(tat, 1, 60_000, 60_000).is_none(),
+            "a minute later the quota is back"
+        );
     }
 }
