@@ -489,6 +489,20 @@ async fn rate_limit_is_shared_by_servers_on_postgres() {
     }
     let b = one.team().await;
     assert_eq!(b.get("/contact").await.status, StatusCode::OK);
+    // Housekeeping forgets the keys whose quota is whole again (and only those): the table
+    // holds the keys seen within the last minute, not every key ever seen.
+    let rows = || async {
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM rate_limits")
+            .fetch_one(one.store().pool())
+            .await
+            .unwrap();
+        n
+    };
+    assert_eq!(rows().await, 2);
+    let now = parley_store::now_ms();
+    assert_eq!(one.store().rate_limit_sweep(now).await.unwrap(), 0);
+    assert_eq!(one.store().rate_limit_sweep(now + 61_000).await.unwrap(), 2);
+    assert_eq!(rows().await, 0);
     two.stop().await;
 }
 
