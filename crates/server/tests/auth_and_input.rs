@@ -690,7 +690,7 @@ async fn metrics_labels_stay_bounded(db: Db) {
     let before = metrics().await.len();
     for i in 0..40 {
         let m = reqwest::Method::from_bytes(format!("M{i:0>20}").as_bytes()).unwrap();
-        for p in [format!("/health"), format!("/x{i}/y"), format!("/contact")] {
+        for p in ["/health".to_string(), format!("/x{i}/y"), "/contact".to_string()] {
             http.request(m.clone(), format!("{}{p}", ts.base))
                 .header("x-api-token", &c.token)
                 .header("team_id", &c.team_id)
