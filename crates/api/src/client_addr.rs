@@ -22,6 +22,20 @@ use std::net::{IpAddr, Ipv6Addr, SocketAddr};
 #[derive(Debug, Clone)]
 pub struct ClientAddr(pub String);
 
+/// The operator's trusted proxies, as one setting: a comma-separated list ("" for none).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TrustedProxies(pub Vec<IpNet>);
+
+/// Parses a comma-separated list of trusted proxies; empty entries are skipped, so an empty
+/// variable means none.
+pub fn parse_trusted_proxies(s: &str) -> Result<TrustedProxies, String> {
+    s.split(',')
+        .filter(|p| !p.trim().is_empty())
+        .map(parse_trusted_proxy)
+        .collect::<Result<_, _>>()
+        .map(TrustedProxies)
+}
+
 /// Parses one trusted proxy: an address (`10.0.0.7`) or a network (`10.0.0.0/8`).
 pub fn parse_trusted_proxy(s: &str) -> Result<IpNet, String> {
     let s = s.trim();
@@ -155,5 +169,8 @@ mod tests {
             .contains(&"10.0.0.7".parse::<IpAddr>().unwrap()));
         assert!(parse_trusted_proxy("fd00::/8").is_ok());
         assert!(parse_trusted_proxy("proxy.local").unwrap_err().contains("proxy.local"));
+        assert_eq!(parse_trusted_proxies("").unwrap(), TrustedProxies::default());
+        assert_eq!(parse_trusted_proxies(" 10.0.0.1 , fd00::/8,").unwrap().0.len(), 2);
+        assert!(parse_trusted_proxies("10.0.0.1,nope").is_err());
     }
 }

@@ -62,8 +62,9 @@ pub struct Settings {
     pub auth_failure_limit_per_minute: u32,
     /// Comma-separated proxies (addresses or CIDR networks) whose X-Forwarded-For header names
     /// the client's address; none by default: the TCP peer is the client.
-    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", value_delimiter = ',', value_parser = parley_api::client_addr::parse_trusted_proxy)]
-    pub trusted_proxies: Vec<parley_api::client_addr::IpNet>,
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", default_value = "", hide_default_value = true,
+          value_parser = parley_api::client_addr::parse_trusted_proxies)]
+    pub trusted_proxies: parley_api::client_addr::TrustedProxies,
     /// Seconds a stopping server (SIGTERM, Ctrl-C) waits for requests, jobs and calls in flight
     /// before it hangs up, and hands the jobs left to other processes.
     #[arg(long, env = "PARLEY_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
@@ -185,7 +186,7 @@ impl Settings {
             webhook_rate_limit_per_minute: self.webhook_rate_limit_per_minute,
             public_rate_limit_per_minute: self.public_rate_limit_per_minute,
             auth_failure_limit_per_minute: self.auth_failure_limit_per_minute,
-            trusted_proxies: self.trusted_proxies.clone(),
+            trusted_proxies: self.trusted_proxies.0.clone(),
             require_team_header: self.require_team_header,
             max_body_bytes: self.max_body_bytes,
             llm_configured: self.llm_base_url.as_deref().is_some_and(|u| !u.is_empty()),

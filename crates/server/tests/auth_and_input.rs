@@ -575,7 +575,7 @@ async fn public_routes_are_limited_per_source_address(db: Db) {
     // Behind a trusted proxy, each client named by X-Forwarded-For has its own quota.
     let proxied = TestServer::start_with(db, |s| {
         s.public_rate_limit_per_minute = 2;
-        s.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        s.trusted_proxies = parley_api::client_addr::parse_trusted_proxies("127.0.0.0/8").unwrap();
     })
     .await;
     let url = format!("{}/health", proxied.base);
@@ -604,7 +604,7 @@ async fn public_routes_are_limited_per_source_address(db: Db) {
 async fn failed_authentication_is_limited_per_source_address(db: Db) {
     let ts = TestServer::start_with(db, |s| {
         s.auth_failure_limit_per_minute = 3;
-        s.trusted_proxies = vec!["127.0.0.1/32".parse().unwrap()];
+        s.trusted_proxies = parley_api::client_addr::parse_trusted_proxies("127.0.0.1").unwrap();
     })
     .await;
     let c = ts.team().await;

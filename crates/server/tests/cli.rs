@@ -282,3 +282,26 @@ fn every_flag_has_its_own_help_text() {
     let helps: Vec<&str> = f.iter().map(|(_, h)| h.as_str()).collect();
     assert_eq!(helps, ["Same", "Same", "", "Print help"]);
 }
+
+/// `PARLEY_TRUSTED_PROXIES` takes addresses and networks; set but empty means none (as a
+/// compose file leaves it); a wrong entry stops the start, naming it.
+#[test]
+fn trusted_proxies_accept_empty_and_name_a_wrong_entry() {
+    let dir = std::env::temp_dir().join(format!("parley-proxies-{}", std::process::id()));
+    let run = |value: &str| {
+        parley()
+            .arg("migrate")
+            .env("PARLEY_DATA_DIR", &dir)
+            .env("PARLEY_TRUSTED_PROXIES", value)
+            .output()
+            .unwrap()
+    };
+    for ok in ["", "10.0.0.0/8", "10.0.0.7, fd00::/8"] {
+        let out = run(ok);
+        assert!(out.status.success(), "{ok:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = run("10.0.0.7,proxy.local");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proxy.local"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
