@@ -293,7 +293,7 @@ start_server() { # backend data_dir [database_url]
     fi
     if [[ -n $url ]]; then env_db=(PARLEY_DATABASE_URL="$url"); else env_db=(-u PARLEY_DATABASE_URL); fi
     local common=(PARLEY_BIND="127.0.0.1:$PORT" PARLEY_DATA_DIR="$dir" PARLEY_PUBLIC_URL="$BASE"
-        PARLEY_RATE_LIMIT_PER_MINUTE=0 PARLEY_LOG=warn)
+        PARLEY_RATE_LIMIT_PER_MINUTE=0 PARLEY_PUBLIC_RATE_LIMIT_PER_MINUTE=0 PARLEY_LOG=warn)
 
     local team_json
     team_json=$(env "${env_db[@]}" "${common[@]}" "$BIN" team create --name "bench" --json 2>>"$WORK/server-$backend.log") \
@@ -404,7 +404,7 @@ REPORT="bench/out/api-$(date +%Y%m%d-%H%M%S).txt"
     echo "Parley API benchmark, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet HEAD -- crates 2>/dev/null || echo ' (with uncommitted changes under crates/)')," \
         "$NCPU CPUs ($(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)), $(wrk -v 2>&1 | awk 'NR==1 { print $1, $2 }')"
-    echo "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency against 127.0.0.1:$PORT; server: PARLEY_RATE_LIMIT_PER_MINUTE=0" \
+    echo "wrk -t$THREADS -c$CONNS -d${DURATION}s --latency against 127.0.0.1:$PORT; server: PARLEY_RATE_LIMIT_PER_MINUTE=0 PARLEY_PUBLIC_RATE_LIMIT_PER_MINUTE=0" \
         "PARLEY_DB_MAX_CONNECTIONS=${PARLEY_DB_MAX_CONNECTIONS:-16 (default)}"
     echo
     printf '%s\n' "${ROWS[@]}" | awk -F'|' '

@@ -2,27 +2,20 @@
 //!
 //! Auth: `x-api-token` and `team_id` (API.md); the token is looked up by its SHA-256 and the sent
 //! team id compared in constant time. Any failure is the same 401, so a caller learns nothing
-//! about which part was wrong.
+//! about which part was wrong; a header that is sent must be readable, even where it is optional.
 //!
-//! Rate limit: `governor`'s GCRA keyed by team, quota N per minute with a burst of N: a team may
-//! send N requests at once, then one more every 60/N seconds. On SQLite (one process) the state is
-//! in memory; on PostgreSQL it is in the database, so several processes share one quota.
+//! Failed attempts count against the source address's quota ([`crate::limits`]): past it the
+//! address gets 429 before its token is even looked up, so an anonymous client cannot make the
+//! server hash and look up tokens as fast as it likes. The team's own quota (N per minute, the
+//! whole of it at once allowed) is counted once the team is known.
 
 use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::HeaderMap;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use governor::middleware::StateInformationMiddleware;
-use governor::state::keyed::DefaultKeyedStateStore;
-use governor::{Quota, RateLimiter};
 use parley_core::ids;
-use parley_store::rate_limit::Decision;
-use parley_store::{Dialect, Store};
-use std::num::NonZeroU32;
-use std::sync::Arc;
 
 /// The authenticated team of a request.
 #[derive(Debug, Clone)]
@@ -33,133 +26,61 @@ pub struct Team {
     pub has_llm: bool,
 }
 
-type Limiter = RateLimiter<String, DefaultKeyedStateStore<String>, DefaultClock, StateInformationMiddleware>;
-
-#[derive(Clone)]
-pub struct TeamRateLimit {
-    per_minute: u32,
-    backend: Backend,
-}
-
-#[derive(Clone)]
-enum Backend {
-    Off,
-    /// One process (SQLite): `governor` in memory.
-    Local(Arc<Limiter>, DefaultClock),
-    /// Several processes on one PostgreSQL: the same algorithm with its state in the database.
-    Shared(Store),
-}
-
-impl TeamRateLimit {
-    /// `per_minute == 0` turns the limit off (benchmarks).
-    pub fn new(per_minute: u32, store: &Store) -> Self {
-        let backend = match NonZeroU32::new(per_minute) {
-            None => Backend::Off,
-            Some(_) if store.dialect() == Dialect::Postgres => Backend::Shared(store.clone()),
-            Some(n) => Backend::Local(
-                Arc::new(RateLimiter::keyed(Quota::per_minute(n)).with_middleware::<StateInformationMiddleware>()),
-                DefaultClock::default(),
-            ),
-        };
-        TeamRateLimit { per_minute, backend }
-    }
-
-    /// Ok with (remaining, seconds until the full quota is back), or the error with Retry-After.
-    async fn check(&self, team: &str) -> Result<Option<(u32, u64)>, ApiError> {
-        let secs = |ms: i64| (ms.max(0) as u64).div_ceil(1000);
-        match &self.backend {
-            Backend::Off => Ok(None),
-            Backend::Local(l, clock) => match l.check_key(&team.to_string()) {
-                Ok(snap) => {
-                    let remaining = snap.remaining_burst_capacity();
-                    let per_cell_ms = 60_000 / self.per_minute as i64;
-                    Ok(Some((
-                        remaining,
-                        secs((self.per_minute - remaining) as i64 * per_cell_ms),
-                    )))
-                }
-                Err(not_until) => {
-                    let wait = not_until.wait_time_from(clock.now());
-                    Err(ApiError::RateLimited {
-                        retry_after_s: secs(wait.as_millis() as i64).max(1),
-                    })
-                }
-            },
-            Backend::Shared(store) => {
-                match store
-                    .rate_limit_check(team, self.per_minute, 60_000, parley_store::now_ms())
-                    .await?
-                {
-                    Decision::Allowed { remaining, reset_ms } => Ok(Some((remaining, secs(reset_ms)))),
-                    Decision::Refused { retry_after_ms } => Err(ApiError::RateLimited {
-                        retry_after_s: secs(retry_after_ms).max(1),
-                    }),
-                }
-            }
+/// The value of a header sent under any of `names`: `Ok(None)` when none is sent, and a 401
+/// when a value is not text (a header's bytes outside visible ASCII) or two values differ: a
+/// credential the server cannot read, or two that disagree, is never ignored.
+fn header<'a>(h: &'a HeaderMap, names: &[&str]) -> Result<Option<&'a str>, ApiError> {
+    let mut found = None;
+    for v in names.iter().flat_map(|n| h.get_all(*n)) {
+        let v = v.to_str().map_err(|_| ApiError::Unauthorized)?.trim();
+        if found.is_some_and(|f| f != v) {
+            return Err(ApiError::Unauthorized);
         }
+        found = Some(v);
     }
-
-    /// Drops the state of teams that have not been seen for a while, bounding memory.
-    pub fn housekeep(&self) {
-        if let Backend::Local(l, _) = &self.backend {
-            l.retain_recent();
-        }
-    }
-}
-
-fn header<'a>(h: &'a HeaderMap, names: &[&str]) -> Option<&'a str> {
-    names
-        .iter()
-        .find_map(|n| h.get(*n))
-        .and_then(|v| v.to_str().ok())
-        .map(str::trim)
+    Ok(found)
 }
 
 pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    // An address that failed too often is refused before its token is hashed and looked up.
+    let addr = crate::client_addr::of(&req, &s.config.trusted_proxies);
+    if let Some(refused) = s.limits.auth_failures.peek(&addr) {
+        return refused.into_response();
+    }
     let team = match resolve_team(&s, req.headers()).await {
         Ok(t) => t,
+        Err(ApiError::Unauthorized) => return failed(&s, &addr).await.into_response(),
         Err(e) => return e.into_response(),
     };
     tracing::Span::current().record("team_id", team.id.as_str());
-    let limit_headers = match s.rate_limit.check(&team.id).await {
-        Ok(h) => h,
-        Err(e) => {
-            let mut res = e.into_response();
-            let retry = retry_of(&res);
-            add_limit_headers(res.headers_mut(), s.rate_limit.per_minute, Some((0, retry)));
-            return res;
-        }
+    let allowance = match s.limits.team.check(&team.id).await {
+        Ok(a) => a,
+        Err(e) => return e.into_response(),
     };
     req.extensions_mut().insert(team);
     let mut res = next.run(req).await;
-    if let Some(h) = limit_headers {
-        add_limit_headers(res.headers_mut(), s.rate_limit.per_minute, Some(h));
+    if let Some(a) = allowance {
+        a.apply(res.headers_mut());
     }
     res
 }
 
-fn retry_of(res: &Response) -> u64 {
-    res.headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(1)
-}
-
-fn add_limit_headers(h: &mut HeaderMap, limit: u32, state: Option<(u32, u64)>) {
-    if let Some((remaining, reset)) = state {
-        h.insert("x-ratelimit-limit", HeaderValue::from(limit));
-        h.insert("x-ratelimit-remaining", HeaderValue::from(remaining));
-        h.insert("x-ratelimit-reset", HeaderValue::from(reset));
+/// A failed authentication from `addr`: counted against the address's quota of failures; the
+/// 401, or the 429 once the quota is spent.
+pub async fn failed(s: &AppState, addr: &str) -> ApiError {
+    match s.limits.auth_failures.check(addr).await {
+        Err(refused) => refused,
+        Ok(_) => ApiError::Unauthorized,
     }
 }
 
 async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<Team, ApiError> {
-    let token = header(h, &["x-api-token"])
+    let token = header(h, &["x-api-token"])?
         .filter(|t| !t.is_empty())
         .ok_or(ApiError::Unauthorized)?;
     // `team_id` as API.md names it; `team-id` too, since some proxies drop underscored headers.
-    let sent_team = header(h, &["team_id", "team-id"]);
+    // Every value sent under either name must be readable and the same.
+    let sent_team = header(h, &["team_id", "team-id"])?;
     if sent_team.is_none() && s.config.require_team_header {
         return Err(ApiError::Unauthorized);
     }

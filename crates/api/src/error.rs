@@ -25,10 +25,16 @@ pub enum ApiError {
     Conflict(String),
     PayloadTooLarge(String),
     UnsupportedMediaType,
+    /// 429: `Retry-After` is when one more request fits, `X-RateLimit-Reset` when the whole
+    /// quota of `limit` is back.
     RateLimited {
+        limit: u32,
         retry_after_s: u64,
+        reset_s: u64,
     },
     MethodNotAllowed,
+    /// 416: a `Range` that starts past the end of a file.
+    RangeNotSatisfiable,
     /// 400 listing every problem of a document (an automation's graph): `error` joins them, and
     /// a Parley-added `problems` key lists each `{field, message}` for a builder to place.
     Problems(Vec<ValidationError>),
@@ -80,6 +86,11 @@ impl ApiError {
                 StatusCode::METHOD_NOT_ALLOWED,
                 "Method not allowed".into(),
                 "method_not_allowed",
+            ),
+            ApiError::RangeNotSatisfiable => (
+                StatusCode::RANGE_NOT_SATISFIABLE,
+                "Range not satisfiable: see Content-Range for the length".into(),
+                "range_not_satisfiable",
             ),
             ApiError::Problems(errs) => (
                 StatusCode::BAD_REQUEST,
@@ -146,9 +157,17 @@ impl IntoResponse for ApiError {
             json!({ "data": null, "error": message, "code": code })
         };
         let mut res = (status, Json(body)).into_response();
-        if let ApiError::RateLimited { retry_after_s } = self {
-            res.headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+        if let ApiError::RateLimited {
+            limit,
+            retry_after_s,
+            reset_s,
+        } = self
+        {
+            let h = res.headers_mut();
+            h.insert(header::RETRY_AFTER, HeaderValue::from(retry_after_s));
+            h.insert("x-ratelimit-limit", HeaderValue::from(limit));
+            h.insert("x-ratelimit-remaining", HeaderValue::from(0));
+            h.insert("x-ratelimit-reset", HeaderValue::from(reset_s));
         }
         res
     }

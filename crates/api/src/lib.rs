@@ -1,7 +1,10 @@
 //! Parley's HTTP API, compatible with Thoughtly's (see `API.md`).
 //!
 //! - [`router`]: every route; team routes sit behind [`auth::authenticate`] (both headers, the
-//!   per-team rate limit); `/health`, `/metrics`, `/openapi.json` and `/docs` do not.
+//!   per-team rate limit, the per-address limit of failed attempts); the public ones
+//!   (`/webhook/automation/{id}`, `/health`, `/metrics`, `/openapi.json`, `/docs`, unknown
+//!   paths) behind the per-address limit [`limits::per_address`].
+//! - [`limits`]: every rate limit; [`client_addr`]: the address a request came from.
 //! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, system).
 //! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
 //! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
@@ -12,8 +15,10 @@
 //! remember.
 
 pub mod auth;
+pub mod client_addr;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
@@ -35,6 +40,14 @@ use tower_http::trace::TraceLayer;
 pub struct ApiConfig {
     /// Requests per minute per team; 0 turns the limit off.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute to one automation's public webhook URL; 0 turns the limit off.
+    pub webhook_rate_limit_per_minute: u32,
+    /// Requests per minute from one source address to the public routes; 0 turns it off.
+    pub public_rate_limit_per_minute: u32,
+    /// Failed authentications per minute from one source address; 0 turns the limit off.
+    pub auth_failure_limit_per_minute: u32,
+    /// Proxies whose `X-Forwarded-For` names the client (none: the TCP peer is the client).
+    pub trusted_proxies: Vec<client_addr::IpNet>,
     /// Refuse requests without a `team_id` header (API.md); `false` accepts token-only clients.
     pub require_team_header: bool,
     pub max_body_bytes: usize,
@@ -54,6 +67,10 @@ impl Default for ApiConfig {
     fn default() -> Self {
         ApiConfig {
             rate_limit_per_minute: 100,
+            webhook_rate_limit_per_minute: 120,
+            public_rate_limit_per_minute: 600,
+            auth_failure_limit_per_minute: 30,
+            trusted_proxies: Vec::new(),
             require_team_header: true,
             max_body_bytes: 1 << 20,
             llm_configured: false,
@@ -68,7 +85,7 @@ impl Default for ApiConfig {
 pub struct AppState {
     pub store: Store,
     pub config: Arc<ApiConfig>,
-    pub rate_limit: auth::TeamRateLimit,
+    pub limits: limits::Limits,
     pub metrics: Arc<metrics::Metrics>,
     pub jobs: JobsHandle,
     pub automations: parley_automation::service::Automations,
@@ -77,7 +94,7 @@ pub struct AppState {
 impl AppState {
     pub fn new(store: Store, config: ApiConfig, jobs: JobsHandle) -> Self {
         AppState {
-            rate_limit: auth::TeamRateLimit::new(config.rate_limit_per_minute, &store),
+            limits: limits::Limits::new(&config, &store),
             automations: parley_automation::service::Automations::new(
                 store.clone(),
                 jobs.clone(),
@@ -145,10 +162,13 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/deliveries", get(webhooks::deliveries))
         .route("/webhooks/signing_secret", get(webhooks::signing_secret))
-        .route_layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
+        // Before the layer, so that a wrong method is authenticated (and limited) too.
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
 
-    Router::new()
-        .merge(team_routes)
+    // Public: no credentials, so each source address has a quota (and each automation, inside
+    // its handler). `layer`, not `route_layer`: unknown paths are limited too.
+    let public_routes = Router::new()
         .route("/webhook/automation/{id}", post(automations::webhook))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
@@ -156,6 +176,11 @@ pub fn router(state: AppState) -> Router {
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(middleware::from_fn_with_state(state.clone(), limits::per_address));
+
+    Router::new()
+        .merge(team_routes)
+        .merge(public_routes)
         .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes))
         .layer(middleware::from_fn_with_state(state.clone(), record_metrics))
         .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
@@ -168,13 +193,17 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
+/// Counts each request by method, route and status. Every label takes a bounded set of values
+/// whatever clients send: the route is the matched route's template or `unmatched`, the method
+/// one of the standard ones or `other` (HTTP allows any token as a method; each made-up one
+/// would otherwise add a series to `/metrics` for good).
 async fn record_metrics(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let start = Instant::now();
     let route = req
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_string(), |m| m.as_str().to_string());
-    let method = req.method().to_string();
+    let method = metrics::method_label(req.method()).to_string();
     let res = next.run(req).await;
     s.metrics
         .requests

@@ -186,9 +186,11 @@ impl Automations {
     pub async fn fire_webhook(&self, id: &str, token: Option<&str>, body: Value) -> Result<Fired> {
         let a = self.store.automation_by_id(id).await?;
         let spec: Spec =
-            serde_json::from_value(a.spec.clone()).map_err(|e| AutomationError::Conflict(e.to_string()))?;
+            serde_json::from_value(a.spec.clone()).map_err(|e| StoreError::Corrupt(format!("automation {id}: {e}")))?;
+        // Answered as a missing automation: an anonymous caller must not learn what another
+        // team's automation is triggered by.
         let Trigger::Webhook { verify_token } = spec.trigger else {
-            return Err(ValidationError::new("", format!("automation {id} is not triggered by a webhook")).into());
+            return Err(AutomationError::NotFound);
         };
         if verify_token {
             let team = match token {

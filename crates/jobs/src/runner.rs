@@ -6,6 +6,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch, Notify, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
 use tracing::{info_span, warn, Instrument};
 
 /// Settings of the job runner (from `PARLEY_*` variables in the server).
@@ -24,6 +25,9 @@ pub struct JobsConfig {
     pub webhook_retry_max: Duration,
     /// Deliveries are retried until this long after the event, then marked failed.
     pub webhook_give_up_after: Duration,
+    /// On shutdown, how long jobs in flight may take to finish before they are abandoned (and
+    /// their leases handed back by the server, see [`JobsHandle::worker_id`]).
+    pub shutdown_grace: Duration,
 }
 
 impl Default for JobsConfig {
@@ -37,6 +41,7 @@ impl Default for JobsConfig {
             webhook_retry_base: Duration::from_secs(10),
             webhook_retry_max: Duration::from_secs(3600),
             webhook_give_up_after: Duration::from_secs(25 * 3600),
+            shutdown_grace: Duration::from_secs(20),
         }
     }
 }
@@ -64,6 +69,12 @@ struct Local {
 }
 
 impl JobsHandle {
+    /// The id this process's runner claims jobs under (`locked_by`), once a runner exists: what
+    /// a stopping server hands back with `Store::release_jobs` once the runner has returned.
+    pub fn worker_id(&self) -> Option<&str> {
+        self.local.get().map(|l| l.worker_id.as_str())
+    }
+
     pub fn wake(&self) {
         self.notify.notify_one();
     }
@@ -116,6 +127,8 @@ pub struct Runner {
     handlers: HashMap<String, Arc<dyn JobHandler>>,
     slots: Arc<Semaphore>,
     local: mpsc::UnboundedReceiver<(Job, OwnedSemaphorePermit)>,
+    /// The tasks running jobs, so a stop can wait for them and abandon the late ones.
+    running: std::sync::Mutex<JoinSet<()>>,
 }
 
 impl Runner {
@@ -142,6 +155,7 @@ impl Runner {
             handlers: HashMap::new(),
             slots,
             local,
+            running: std::sync::Mutex::new(JoinSet::new()),
         }
     }
 
@@ -151,8 +165,31 @@ impl Runner {
         self
     }
 
-    /// Runs until `shutdown` turns true; jobs in flight then finish or keep their lease.
-    pub async fn run(mut self, mut shutdown: watch::Receiver<bool>) {
+    /// Runs until `shutdown` turns true; then claims nothing more, lets the jobs in flight
+    /// finish for up to `shutdown_grace`, and abandons the rest (they keep their leases until
+    /// the server releases them or the leases run out) before it returns.
+    pub async fn run(self, shutdown: watch::Receiver<bool>) {
+        let this = self.claim_loop(shutdown).await;
+        this.wind_down().await;
+    }
+
+    async fn wind_down(&self) {
+        let all = u32::try_from(self.config.concurrency).unwrap_or(u32::MAX);
+        let finished = tokio::time::timeout(self.config.shutdown_grace, self.slots.acquire_many(all))
+            .await
+            .is_ok();
+        let mut running = std::mem::take(&mut *self.running.lock().unwrap_or_else(|e| e.into_inner()));
+        if !finished {
+            warn!(
+                jobs = running.len(),
+                "jobs still running at the end of the shutdown grace; abandoning them"
+            );
+            running.abort_all();
+        }
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn claim_loop(mut self, mut shutdown: watch::Receiver<bool>) -> Arc<Self> {
         let mut local = std::mem::replace(&mut self.local, mpsc::unbounded_channel().1);
         let this = Arc::new(self);
         let slots = this.slots.clone();
@@ -178,7 +215,7 @@ impl Runner {
         let mut last_look: Option<std::time::Instant> = None;
         loop {
             if *shutdown.borrow() {
-                return;
+                return this;
             }
             // Wake-ups closer together than LOOK_GAP are answered together by one look.
             if let Some(wait) = last_look.and_then(|at| LOOK_GAP.checked_sub(at.elapsed())) {
@@ -241,7 +278,9 @@ impl Runner {
     /// slot) until it ends.
     fn spawn(self: &Arc<Self>, chain: Vec<(Job, OwnedSemaphorePermit)>) {
         let me = self.clone();
-        tokio::spawn(async move {
+        let mut running = self.running.lock().unwrap_or_else(|e| e.into_inner());
+        while running.try_join_next().is_some() {} // forget the tasks that ended
+        running.spawn(async move {
             for (job, permit) in chain {
                 let span = info_span!("job", job.id = %job.id, job.kind = %job.kind, team_id = job.team_id.as_deref().unwrap_or(""));
                 me.run_one(job).instrument(span).await;

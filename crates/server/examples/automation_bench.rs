@@ -183,6 +183,8 @@ async fn bench(backend: &str, db_url: String, dir: &std::path::Path, a: &Args) -
     s.data_dir = dir.to_path_buf();
     s.database_url = Some(db_url.clone());
     s.rate_limit_per_minute = 0;
+    s.webhook_rate_limit_per_minute = 0;
+    s.public_rate_limit_per_minute = 0;
     s.allow_private_webhooks = true;
     let store = s.open_store().await.unwrap();
     let running = parley_server::start(&s, store).await.unwrap();

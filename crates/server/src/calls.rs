@@ -29,7 +29,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tracing::{info, info_span, warn, Instrument};
 use uuid::Uuid;
 
@@ -58,6 +58,9 @@ pub struct CallRunner {
     pub settings: CallSettings,
     metrics: Arc<parley_api::metrics::Metrics>,
     active: AtomicUsize,
+    /// Turns true when the server stops: every call is hung up, as through the API, and ends
+    /// with its transcript and recording (see [`CallRunner::active`] to wait for them).
+    stop: watch::Receiver<bool>,
 }
 
 /// Ends a lost or refused call; a call that ended meanwhile is left as it is.
@@ -119,6 +122,7 @@ impl CallRunner {
         speech: Speech,
         settings: CallSettings,
         metrics: Arc<parley_api::metrics::Metrics>,
+        stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
         Arc::new(CallRunner {
             store,
@@ -128,6 +132,7 @@ impl CallRunner {
             settings,
             metrics,
             active: AtomicUsize::new(0),
+            stop,
         })
     }
 
@@ -278,7 +283,8 @@ impl CallRunner {
         Ok(JobOutcome::Detached)
     }
 
-    /// Extends the job's lease while the call runs and hangs up when the API asks.
+    /// Extends the job's lease while the call runs, and hangs up when the API asks or the
+    /// server stops.
     fn heartbeat(&self, job_id: String, call_id: Uuid, hang_up: Option<parley_telephony::LineSender>) -> Heartbeat {
         let (tx, mut rx) = mpsc::channel::<parley_telephony::LineSender>(1);
         if let Some(h) = hang_up {
@@ -287,14 +293,28 @@ impl CallRunner {
         let store = self.store.clone();
         let lease = self.settings.lease;
         let requested = Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let flag = requested.clone();
+        let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (flag, stop_flag) = (requested.clone(), stopping.clone());
+        let mut stop = self.stop.clone();
         let task = tokio::spawn(async move {
             let mut sender: Option<parley_telephony::LineSender> = None;
             let mut beat = tokio::time::interval(Duration::from_millis(500));
             let mut last_lease = tokio::time::Instant::now();
             loop {
                 tokio::select! {
-                    s = rx.recv() => if let Some(s) = s { sender = Some(s) },
+                    s = rx.recv() => if let Some(s) = s {
+                        if stop_flag.load(Ordering::SeqCst) {
+                            s.hang_up().await;
+                        }
+                        sender = Some(s);
+                    },
+                    _ = async { stop.wait_for(|s| *s).await.map(|_| ()) }, if !stop_flag.load(Ordering::SeqCst) => {
+                        stop_flag.store(true, Ordering::SeqCst);
+                        flag.store(true, Ordering::SeqCst);
+                        if let Some(s) = &sender {
+                            s.hang_up().await;
+                        }
+                    },
                     _ = beat.tick() => {
                         if last_lease.elapsed() >= lease / 3 {
                             last_lease = tokio::time::Instant::now();
@@ -316,6 +336,7 @@ impl CallRunner {
             task,
             sender: tx,
             requested,
+            stopping,
         }
     }
 
@@ -335,7 +356,11 @@ impl CallRunner {
                 _ = tokio::time::sleep(Duration::from_millis(250)) => {
                     if hb.requested.load(Ordering::SeqCst) {
                         line.sender.hang_up().await;
-                        break end_call(&self.store, call.id, EndReason::Canceled, Some("canceled through the API before it was answered".into())).await;
+                        let why = match hb.stopping.load(Ordering::SeqCst) {
+                            true => "canceled before it was answered: the server stopped",
+                            false => "canceled through the API before it was answered",
+                        };
+                        break end_call(&self.store, call.id, EndReason::Canceled, Some(why.into())).await;
                     }
                     continue;
                 }
@@ -482,9 +507,9 @@ impl CallRunner {
         )
         .await;
         let _ = notes.await;
-        let api_hangup = hb.requested.load(Ordering::SeqCst);
+        let hung_up = hb.why();
         hb.task.abort();
-        self.finish(call, interview, report, api_hangup).await
+        self.finish(call, interview, report, hung_up).await
     }
 
     /// Writes the recording and ends the call with everything it produced.
@@ -493,7 +518,7 @@ impl CallRunner {
         call: &Call,
         interview: &Interview,
         mut r: CallReport,
-        api_hangup: bool,
+        hung_up: Option<&'static str>,
     ) -> Result<(), JobError> {
         let recording_url = if interview.should_record {
             let path = self.settings.recordings_dir.join(format!("{}.wav", call.id));
@@ -522,7 +547,7 @@ impl CallRunner {
                 Some("no audio from the phone network: the watchdog ended the call".to_string()),
             ),
         };
-        let why = why.or(api_hangup.then(|| "hung up through the API".to_string()));
+        let why = why.or(hung_up.map(String::from));
         let answered_at = call.start_time.map(|t| t.millis()).unwrap_or_else(now_ms);
         let transcript = r.transcript();
         let mut cumulative = 0;
@@ -595,6 +620,22 @@ struct Heartbeat {
     task: tokio::task::JoinHandle<()>,
     sender: mpsc::Sender<parley_telephony::LineSender>,
     requested: Arc<std::sync::atomic::AtomicBool>,
+    /// The hang-up was the server stopping, not the API.
+    stopping: Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Heartbeat {
+    /// Why this process hung up the call, if it did.
+    fn why(&self) -> Option<&'static str> {
+        match (
+            self.requested.load(Ordering::SeqCst),
+            self.stopping.load(Ordering::SeqCst),
+        ) {
+            (_, true) => Some("hung up: the server stopped"),
+            (true, false) => Some("hung up through the API"),
+            _ => None,
+        }
+    }
 }
 
 impl Drop for Heartbeat {

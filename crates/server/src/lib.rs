@@ -29,7 +29,8 @@ pub struct Settings {
     /// Address the HTTP API listens on.
     #[arg(long, env = "PARLEY_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Folder for the SQLite database, the key file and recordings (created 0700, files 0600).
+    /// Folder of the SQLite database (`parley.db`), the secrets key file (`secret.key`) and call
+    /// recordings (`recordings/`); created 0700, its files 0600.
     #[arg(long, env = "PARLEY_DATA_DIR", default_value = "./data")]
     pub data_dir: PathBuf,
     /// Database URL: `sqlite://FILE` or `postgres://USER:PASS@HOST/DB`. Default: SQLite in the data dir.
@@ -48,6 +49,31 @@ pub struct Settings {
     /// Requests per minute per team (0 = no limit).
     #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
+
+    // --- Public routes: rate limits by automation and by source address, and graceful stop.
+    /// Requests per minute to one automation's public webhook URL, shared by every process on
+    /// PostgreSQL (0 = no limit).
+    #[arg(long, env = "PARLEY_WEBHOOK_RATE_LIMIT_PER_MINUTE", default_value_t = 120)]
+    pub webhook_rate_limit_per_minute: u32,
+    /// Requests per minute from one source address (IPv6: one /64) to the routes without
+    /// credentials: automation webhooks, /health, /metrics, /openapi.json, /docs, unknown paths
+    /// (0 = no limit).
+    #[arg(long, env = "PARLEY_PUBLIC_RATE_LIMIT_PER_MINUTE", default_value_t = 600)]
+    pub public_rate_limit_per_minute: u32,
+    /// Failed authentications per minute from one source address; past it, 429 without looking
+    /// at the token (0 = no limit).
+    #[arg(long, env = "PARLEY_AUTH_FAILURE_LIMIT_PER_MINUTE", default_value_t = 30)]
+    pub auth_failure_limit_per_minute: u32,
+    /// Comma-separated proxies (addresses or CIDR networks) whose X-Forwarded-For header names
+    /// the client's address; none by default: the TCP peer is the client.
+    #[arg(long, env = "PARLEY_TRUSTED_PROXIES", default_value = "", hide_default_value = true,
+          value_parser = parley_api::client_addr::parse_trusted_proxies)]
+    pub trusted_proxies: parley_api::client_addr::TrustedProxies,
+    /// Seconds a stopping server (SIGTERM, Ctrl-C) waits for requests, jobs and calls in flight
+    /// before it hangs up, and hands the jobs left to other processes.
+    #[arg(long, env = "PARLEY_SHUTDOWN_GRACE_SECS", default_value_t = 20)]
+    pub shutdown_grace_secs: u64,
+    // --- end of the public-routes block.
     /// Require the `team_id` header; `false` accepts token-only clients (a sent team_id must still match).
     #[arg(long, env = "PARLEY_REQUIRE_TEAM_HEADER", default_value_t = true, action = clap::ArgAction::Set)]
     pub require_team_header: bool,
@@ -80,7 +106,6 @@ pub struct Settings {
     /// OpenAI-compatible chat endpoint for prompt nodes (none: prompt nodes are refused).
     #[arg(long, env = "PARLEY_LLM_BASE_URL")]
     pub llm_base_url: Option<String>,
-    /// Log filter (tracing's EnvFilter syntax).
     /// API key sent to the LLM endpoint (`Authorization: Bearer`).
     #[arg(long, env = "PARLEY_LLM_API_KEY", hide_env_values = true)]
     pub llm_api_key: Option<String>,
@@ -171,6 +196,7 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_SECRET_KEY_FILE")]
     pub secret_key_file: Option<PathBuf>,
 
+    /// Log filter, in tracing's EnvFilter syntax (e.g. `info` or `parley_api=debug,info`).
     #[arg(long, env = "PARLEY_LOG", default_value = "info")]
     pub log: String,
     /// Log format: `text` or `json`.
@@ -196,6 +222,10 @@ impl Settings {
     pub fn api_config(&self) -> ApiConfig {
         ApiConfig {
             rate_limit_per_minute: self.rate_limit_per_minute,
+            webhook_rate_limit_per_minute: self.webhook_rate_limit_per_minute,
+            public_rate_limit_per_minute: self.public_rate_limit_per_minute,
+            auth_failure_limit_per_minute: self.auth_failure_limit_per_minute,
+            trusted_proxies: self.trusted_proxies.0.clone(),
             require_team_header: self.require_team_header,
             max_body_bytes: self.max_body_bytes,
             llm_configured: self.llm_base_url.as_deref().is_some_and(|u| !u.is_empty()),
@@ -212,6 +242,7 @@ impl Settings {
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             webhook_retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
             webhook_retry_max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
+            shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             ..JobsConfig::default()
         }
     }
@@ -293,15 +324,47 @@ pub struct Running {
     pub addr: SocketAddr,
     pub store: Store,
     shutdown: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
+    http: JoinHandle<()>,
+    /// The job runner and the housekeeping of the rate limits.
+    background: Vec<JoinHandle<()>>,
+    calls: Option<Arc<calls::CallRunner>>,
+    jobs: JobsHandle,
+    grace: Duration,
 }
 
 impl Running {
-    /// Stops accepting requests and jobs, and waits for both to wind down.
+    /// Stops gracefully, within the shutdown grace: no new connections or jobs; requests in
+    /// flight are answered, calls hung up (each ends with its transcript and recording), jobs
+    /// in flight finish; then every job this process still holds is handed back to the queue,
+    /// so another process takes it at once rather than when its lease runs out.
     pub async fn stop(self) {
         let _ = self.shutdown.send(true);
-        for t in self.tasks {
-            let _ = t.await;
+        let deadline = tokio::time::Instant::now() + self.grace;
+        let mut http = self.http;
+        if tokio::time::timeout_at(deadline, &mut http).await.is_err() {
+            tracing::warn!("requests still in flight at the end of the shutdown grace; closing them");
+            http.abort();
+        }
+        if let Some(calls) = &self.calls {
+            while calls.active() > 0 && tokio::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+            if calls.active() > 0 {
+                tracing::warn!(
+                    calls = calls.active(),
+                    "calls still on the line at the end of the shutdown grace"
+                );
+            }
+        }
+        for t in self.background {
+            let _ = t.await; // the runner waits for its jobs within the same grace
+        }
+        if let Some(worker) = self.jobs.worker_id() {
+            match self.store.release_jobs(worker).await {
+                Ok(0) => {}
+                Ok(n) => tracing::info!(jobs = n, "handed unfinished jobs back to the queue"),
+                Err(e) => tracing::warn!(error = %e, "could not hand jobs back; their leases will run out"),
+            }
         }
         self.store.close().await;
     }
@@ -314,7 +377,8 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     }
     let (tx, rx) = watch::channel(false);
     let jobs = JobsHandle::default();
-    let mut tasks = Vec::new();
+    let mut background = Vec::new();
+    let mut call_runner = None;
     // One pool of template workers for the API (checking saved templates) and the engine.
     let templates = parley_automation::template::Templates::isolated(Arc::new(
         parley_automation::template::isolation::WorkerPool::new(settings.template_worker_config()?),
@@ -324,6 +388,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         ..settings.api_config()
     };
     let state = AppState::new(store.clone(), api_config, jobs.clone());
+    background.push(tokio::spawn(housekeeping(state.limits.clone(), rx.clone())));
     if settings.run_jobs {
         let speech = speech::load(settings.speech_settings())?;
         let directory = Arc::new(directory::SandboxDirectory {
@@ -343,7 +408,9 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             speech,
             settings.call_settings(),
             state.metrics.clone(),
+            rx.clone(),
         );
+        call_runner = Some(calls.clone());
         let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone())
             .with_handler(parley_store::calls::DIAL_JOB, Arc::new(calls::Dial(calls.clone())))
             .with_handler(
@@ -360,14 +427,15 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             },
         );
         let runner = engine.register(runner);
-        tasks.push(tokio::spawn(runner.run(rx.clone())));
+        background.push(tokio::spawn(runner.run(rx.clone())));
     }
     let app = parley_api::router(state);
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let addr = listener.local_addr()?;
     let mut stop = rx.clone();
-    tasks.push(tokio::spawn(async move {
-        let served = axum::serve(listener, app)
+    let http = tokio::spawn(async move {
+        // With the peer's address: the public routes' rate limits are per source address.
+        let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
             .with_graceful_shutdown(async move {
                 let _ = stop.wait_for(|s| *s).await;
             })
@@ -375,11 +443,27 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         if let Err(e) = served {
             tracing::error!(error = %e, "HTTP server stopped");
         }
-    }));
+    });
     Ok(Running {
         addr,
         store,
         shutdown: tx,
-        tasks,
+        http,
+        background,
+        calls: call_runner,
+        jobs,
+        grace: Duration::from_secs(settings.shutdown_grace_secs),
     })
+}
+
+/// Forgets rate-limit keys whose quota is whole again, every 30 s, so their memory (and the
+/// PostgreSQL table) holds only the keys seen within the last minute or so.
+async fn housekeeping(limits: parley_api::limits::Limits, mut stop: watch::Receiver<bool>) {
+    let mut every = tokio::time::interval(Duration::from_secs(30));
+    loop {
+        tokio::select! {
+            _ = every.tick() => limits.housekeep().await,
+            _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => return,
+        }
+    }
 }

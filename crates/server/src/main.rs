@@ -43,6 +43,7 @@ enum Command {
 enum TeamCommand {
     /// Create a team and its first API token.
     Create {
+        /// The team's name.
         #[arg(long)]
         name: String,
         /// Print `{"team_id": …, "api_token": …}`.
@@ -51,6 +52,7 @@ enum TeamCommand {
     },
     /// Change a team's calling policy.
     Set {
+        /// The team to change.
         #[arg(long)]
         team_id: String,
         /// Accept premium-rate and shared-cost numbers.
@@ -62,10 +64,10 @@ enum TeamCommand {
         /// The team's own OpenAI-compatible endpoint (overrides PARLEY_LLM_BASE_URL); "" clears it.
         #[arg(long)]
         llm_base_url: Option<String>,
-        /// API key for the team's endpoint.
+        /// API key for the team's endpoint; "" clears it.
         #[arg(long)]
         llm_api_key: Option<String>,
-        /// Model for the team's endpoint.
+        /// Model for the team's endpoint; "" clears it.
         #[arg(long)]
         llm_model: Option<String>,
     },
@@ -75,16 +77,21 @@ enum TeamCommand {
 enum TokenCommand {
     /// Create another token for a team.
     Create {
+        /// The team the token acts for.
         #[arg(long)]
         team_id: String,
     },
     /// List a team's tokens (their prefixes; secrets are never stored).
     List {
+        /// The team whose tokens to list.
         #[arg(long)]
         team_id: String,
     },
     /// Revoke a token by its id.
-    Revoke { token_id: String },
+    Revoke {
+        /// The token's id, as `parley token list` prints it.
+        token_id: String,
+    },
 }
 
 fn main() -> anyhow::Result<()> {
@@ -215,12 +222,42 @@ async fn run() -> anyhow::Result<()> {
                     team.id
                 );
             }
-            println!("Stop with Ctrl-C. Logs follow.\n");
-            tokio::signal::ctrl_c().await?;
+            println!("Stop with Ctrl-C (or SIGTERM). Logs follow.\n");
+            let signal = stop_signal().await?;
+            tracing::info!(
+                signal,
+                grace_secs = s.shutdown_grace_secs,
+                "stopping gracefully: finishing requests, calls and jobs in flight"
+            );
+            // A second signal does not wait for the grace.
+            tokio::spawn(async {
+                if let Ok(signal) = stop_signal().await {
+                    eprintln!("{signal} again: exiting at once");
+                    std::process::exit(1);
+                }
+            });
             running.stop().await;
+            tracing::info!("stopped gracefully");
         }
     }
     Ok(())
+}
+
+/// Waits for Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send),
+/// both meaning a graceful stop; returns the signal's name.
+async fn stop_signal() -> std::io::Result<&'static str> {
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::select! {
+            r = tokio::signal::ctrl_c() => r.map(|()| "SIGINT"),
+            _ = term.recv() => Ok("SIGTERM"),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        tokio::signal::ctrl_c().await.map(|()| "Ctrl-C")
+    }
 }
 
 fn init_logs(s: &Settings) {

@@ -716,4 +716,126 @@ on_both_databases!(
     contact_and_tag_triggers,
     past_times_run_or_skip,
     unanswered_calls_are_retried,
+    webhook_tells_nothing_of_other_triggers,
+    webhook_is_limited_per_automation,
 );
+
+/// An anonymous caller cannot tell an automation triggered otherwise from a missing one: the
+/// same 404 and body, for a malformed id too; live and draft webhook automations answer as
+/// documented.
+async fn webhook_tells_nothing_of_other_triggers(db: Db) {
+    let s = server(db).await;
+    let c = s.team().await;
+    let mut ids = Vec::new();
+    for trigger in [
+        json!({"type": "call_completed"}),
+        json!({"type": "contact_created"}),
+        json!({"type": "tag_added", "tags": ["x"]}),
+        json!({"type": "schedule", "cron": "0 9 * * *"}),
+    ] {
+        for mode in ["draft", "live"] {
+            let a = c
+                .post(
+                    "/automation",
+                    json!({"name": "other", "mode": mode, "trigger": trigger,
+                           "steps": [{"slug": "e", "type": "end"}]}),
+                )
+                .await;
+            ids.push(a.ok()["id"].as_str().unwrap().to_string());
+        }
+    }
+    let missing = fire(&c, "AAAAAAAAAAAA", json!({})).await;
+    assert_eq!(missing.status, 404);
+    assert_eq!(
+        missing.body,
+        json!({"data": null, "error": "Automation not found", "code": "not_found"})
+    );
+    for id in ids
+        .iter()
+        .map(String::as_str)
+        .chain(["short", "AAAAAAAAAAAA-", "%00%00%00%00%00%00"])
+    {
+        let r = fire(&c, id, json!({"phone": "+12125550100"})).await;
+        assert_eq!((r.status, &r.body), (missing.status, &missing.body), "{id}");
+    }
+    // The webhook automations themselves answer as API.md says.
+    let draft = c
+        .post(
+            "/automation",
+            json!({"name": "hook", "trigger": {"type": "webhook"}, "steps": [{"slug": "e", "type": "end"}]}),
+        )
+        .await
+        .ok()
+        .clone();
+    assert_eq!(fire(&c, draft["id"].as_str().unwrap(), json!({})).await.status, 200);
+}
+
+/// Each automation's webhook URL has its own quota, whatever the caller; 429 with Retry-After
+/// and the X-RateLimit headers. Automations of other triggers are counted alike (their answers
+/// stay indistinguishable). On PostgreSQL the quota is shared by every server process.
+async fn webhook_is_limited_per_automation(db: Db) {
+    let s = TestServer::start_with(db, |s| {
+        s.rate_limit_per_minute = 1_000_000;
+        s.webhook_rate_limit_per_minute = 3;
+    })
+    .await;
+    let c = s.team().await;
+    let make = |trigger: Value| {
+        let c = c.clone();
+        async move {
+            c.post(
+                "/automation",
+                json!({"name": "hook", "mode": "live", "trigger": trigger,
+                       "steps": [{"slug": "e", "type": "end"}]}),
+            )
+            .await
+            .ok()["id"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        }
+    };
+    let hook = make(json!({"type": "webhook"})).await;
+    let second = make(json!({"type": "webhook"})).await;
+    let other = make(json!({"type": "contact_created"})).await;
+    // With a second server on the same database (PostgreSQL: one shared quota).
+    let mut s2 = s.settings.clone();
+    s2.bind = "127.0.0.1:0".parse().unwrap();
+    let two = parley_server::start(&s2, s2.open_store().await.unwrap()).await.unwrap();
+    let c2 = common::Client {
+        base: format!("http://{}", two.addr),
+        ..c.clone()
+    };
+    for i in 0..3 {
+        let r = fire(&c, &hook, json!({"n": i})).await;
+        assert_eq!(r.status, 202, "{}", r.body);
+        assert_eq!(r.headers["x-ratelimit-limit"], "3");
+        assert_eq!(r.headers["x-ratelimit-remaining"], (2 - i).to_string().as_str());
+    }
+    let r = fire(&c, &hook, json!({})).await;
+    assert_eq!(r.status, 429, "{}", r.body);
+    assert_eq!(r.body["error"], "Rate limit exceeded");
+    let retry: u64 = r.headers["retry-after"].to_str().unwrap().parse().unwrap();
+    let reset: u64 = r.headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+    assert!(
+        (1..=20).contains(&retry),
+        "3 a minute: one more within 20 s, not {retry}"
+    );
+    assert!((40..=60).contains(&reset), "the whole quota in a minute: {reset}");
+    assert_eq!(r.headers["x-ratelimit-remaining"], "0");
+    let runs = c.get(&format!("/automation/{hook}/runs")).await.ok().clone();
+    assert_eq!(runs.as_array().unwrap().len(), 3, "the refused request started no run");
+    let on_two = fire(&c2, &hook, json!({})).await.status;
+    if db == Db::Postgres {
+        assert_eq!(on_two, 429, "one quota for every process on PostgreSQL");
+    } else {
+        assert_eq!(on_two, 202, "SQLite: one process, its own quota");
+    }
+    // Another automation has its own quota; a non-webhook one is counted like any id.
+    assert_eq!(fire(&c, &second, json!({})).await.status, 202);
+    for _ in 0..3 {
+        assert_eq!(fire(&c, &other, json!({})).await.status, 404);
+    }
+    assert_eq!(fire(&c, &other, json!({})).await.status, 429);
+    two.stop().await;
+}

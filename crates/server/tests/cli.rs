@@ -226,3 +226,93 @@ async fn queued_calls_survive_kill_9() {
     let _ = std::fs::remove_dir_all(&dir);
     assert_eq!(ended, 5, "every queued call was dialed after the restart");
 }
+
+/// Each flag (and argument) of one `--help` page with its help text: the lines under it up to
+/// the next flag, without clap's `[env: …]` / `[default: …]` notes.
+fn flags_and_help(page: &str) -> Vec<(String, String)> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    let mut in_list = false;
+    for line in page.lines() {
+        if line.ends_with(':') && !line.starts_with(' ') {
+            in_list = line == "Options:" || line == "Arguments:";
+            continue;
+        }
+        if !in_list {
+            continue;
+        }
+        let t = line.trim();
+        let indent = line.len() - line.trim_start().len();
+        if indent > 0 && indent <= 6 && (t.starts_with('-') || t.starts_with('<')) {
+            // Short pages put the help on the flag's line, after two spaces.
+            let (flag, help) = t.split_once("  ").unwrap_or((t, ""));
+            out.push((flag.to_string(), format!("{} ", help.trim())));
+        } else if let Some((_, help)) = out.last_mut() {
+            if !t.is_empty() && !t.starts_with('[') {
+                help.push_str(t);
+                help.push(' ');
+            }
+        }
+    }
+    out.into_iter().map(|(f, h)| (f, h.trim().to_string())).collect()
+}
+
+/// Every flag of every `parley … --help` page has a help text of its own: none empty, none
+/// copied from another flag (a doc comment put above the wrong field shows up as one of both).
+#[test]
+fn every_flag_has_its_own_help_text() {
+    for cmd in [
+        &[][..],
+        &["serve"],
+        &["migrate"],
+        &["team", "create"],
+        &["team", "set"],
+        &["token", "create"],
+        &["token", "list"],
+        &["token", "revoke"],
+    ] {
+        let out = parley().args(cmd).arg("--help").output().unwrap();
+        assert!(out.status.success(), "{cmd:?}");
+        let page = String::from_utf8(out.stdout).unwrap();
+        let flags = flags_and_help(&page);
+        assert!(
+            flags.iter().any(|(f, _)| f.contains("--help")),
+            "{cmd:?}: no flags found in\n{page}"
+        );
+        let mut seen: std::collections::HashMap<&str, &str> = std::collections::HashMap::new();
+        for (flag, help) in &flags {
+            assert!(!help.is_empty(), "parley {cmd:?}: {flag} has no help text");
+            if let Some(other) = seen.insert(help, flag) {
+                panic!("parley {cmd:?}: {other} and {flag} share the help text {help:?}");
+            }
+        }
+    }
+    // The parser itself finds what it must: an empty and a shared help are caught.
+    let sample = "Options:\n      --a <A>\n          Same\n\n      --b <B>\n          Same\n\n      --c\n\n  -h, --help  Print help\n";
+    let f = flags_and_help(sample);
+    assert_eq!(f.len(), 4);
+    let helps: Vec<&str> = f.iter().map(|(_, h)| h.as_str()).collect();
+    assert_eq!(helps, ["Same", "Same", "", "Print help"]);
+}
+
+/// `PARLEY_TRUSTED_PROXIES` takes addresses and networks; set but empty means none (as a
+/// compose file leaves it); a wrong entry stops the start, naming it.
+#[test]
+fn trusted_proxies_accept_empty_and_name_a_wrong_entry() {
+    let dir = std::env::temp_dir().join(format!("parley-proxies-{}", std::process::id()));
+    let run = |value: &str| {
+        parley()
+            .arg("migrate")
+            .env("PARLEY_DATA_DIR", &dir)
+            .env("PARLEY_TRUSTED_PROXIES", value)
+            .output()
+            .unwrap()
+    };
+    for ok in ["", "10.0.0.0/8", "10.0.0.7, fd00::/8"] {
+        let out = run(ok);
+        assert!(out.status.success(), "{ok:?}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let out = run("10.0.0.7,proxy.local");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("proxy.local"));
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -105,6 +105,18 @@ impl Store {
         w.commit().await
     }
 
+    /// Hands back every job `worker` still holds (a stopping process's, once its own work has
+    /// wound down): due at once for any process, instead of when the leases would run out.
+    pub async fn release_jobs(&self, worker: &str) -> Result<u64> {
+        let mut w = self.begin_write().await?;
+        let done = sqlx::query("UPDATE jobs SET locked_until = NULL, locked_by = NULL WHERE locked_by = $1")
+            .bind(worker)
+            .execute(&mut *w.tx)
+            .await?;
+        w.commit().await?;
+        Ok(done.rows_affected())
+    }
+
     /// The job is done: remove it.
     pub async fn complete_job(&self, id: &str) -> Result<()> {
         let mut w = self.begin_write().await?;

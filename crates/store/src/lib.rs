@@ -28,10 +28,10 @@
 pub mod automations;
 mod batch;
 pub mod calls;
+mod checkpoint;
 pub mod contacts;
 pub mod interviews;
 pub mod jobs;
-mod checkpoint;
 mod journal;
 pub mod keyring;
 pub mod rate_limit;

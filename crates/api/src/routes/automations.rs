@@ -3,9 +3,17 @@
 //!
 //! The webhook URL carries no auth headers (integrations post to it as it is); an automation
 //! can require the team's `x-api-token` on it. It is outside the per-team rate limit of the
-//! authenticated routes but inside the body size limit (413).
+//! authenticated routes; instead each automation has its own quota
+//! (`PARLEY_WEBHOOK_RATE_LIMIT_PER_MINUTE`), each source address another (the public routes'),
+//! and a wrong token counts as a failed authentication of the address. The body size limit
+//! applies (413).
+//!
+//! An anonymous caller learns nothing about a team's automations beyond "a live or draft
+//! webhook automation has this id": a malformed id, an unknown one and one triggered otherwise
+//! all get the same 404, after the same quota check.
 
 use crate::auth::Team;
+use crate::client_addr::ClientAddr;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
 use crate::{ok, AppState};
@@ -18,6 +26,12 @@ use parley_automation::AutomationError;
 use serde_json::{json, Value};
 
 const RUN_404: &str = "Run not found";
+const AUTOMATION_404: &str = "Automation not found";
+
+/// An automation id's shape (`parley_core::ids::new_automation_id`): 12 ASCII letters and digits.
+fn is_automation_id(id: &str) -> bool {
+    id.len() == 12 && id.bytes().all(|b| b.is_ascii_alphanumeric())
+}
 
 fn run_err(e: AutomationError) -> ApiError {
     match e {
@@ -124,16 +138,39 @@ pub async fn cancel_run(
     responses((status = 202, description = "Live: a run started, `{run_id}`"),
               (status = 200, description = "Draft: the body is kept as sample data"),
               (status = 400, description = "Not a JSON object"), (status = 401, description = "x-api-token required and wrong"),
-              (status = 404, description = "Automation not found"), (status = 413, description = "Body over the size limit")))]
+              (status = 404, description = "No webhook-triggered automation has this id"),
+              (status = 413, description = "Body over the size limit"),
+              (status = 429, description = "Over the automation's or the address's quota (`Retry-After`)")))]
 pub async fn webhook(
     State(s): State<AppState>,
     Path(id): Path<String>,
+    Extension(ClientAddr(addr)): Extension<ClientAddr>,
     headers: HeaderMap,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Response> {
-    let token = headers.get("x-api-token").and_then(|v| v.to_str().ok());
-    Ok(match s.automations.fire_webhook(&id, token, body).await? {
+    // Only a well-formed id gets a key in the automation limiter (its memory stays bounded);
+    // every other is answered as an unknown automation.
+    if !is_automation_id(&id) {
+        return Err(ApiError::NotFound(AUTOMATION_404));
+    }
+    let allowance = s.limits.webhook.check(&id).await?;
+    let token = headers.get("x-api-token").map(|v| v.to_str().unwrap_or(""));
+    if token.is_some() {
+        if let Some(refused) = s.limits.auth_failures.peek(&addr) {
+            return Err(refused);
+        }
+    }
+    let fired = match s.automations.fire_webhook(&id, token, body).await {
+        Err(AutomationError::Unauthorized) => return Err(crate::auth::failed(&s, &addr).await),
+        Err(AutomationError::NotFound) => return Err(ApiError::NotFound(AUTOMATION_404)),
+        other => other?,
+    };
+    let mut res = match fired {
         Fired::Started(run_id) => (StatusCode::ACCEPTED, ok(json!({ "run_id": run_id }))).into_response(),
         Fired::Sampled => ok(json!({ "sampled": true })).into_response(),
-    })
+    };
+    if let Some(a) = allowance {
+        a.apply(res.headers_mut());
+    }
+    Ok(res)
 }

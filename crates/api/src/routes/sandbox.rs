@@ -19,9 +19,9 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
 use crate::{ok, AppState};
 use axum::body::Body;
-use axum::extract::{Path, State};
-use axum::http::{header, StatusCode};
-use axum::response::Response;
+use axum::extract::{Path, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use parley_core::call::Call;
 use parley_core::interview::InterviewStatus;
@@ -31,6 +31,8 @@ use parley_store::sandbox::{builtin_slot, Binding, InboundCall, Persona, Sandbox
 use serde::Deserialize;
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
+use tower::ServiceExt;
+use tower_http::services::ServeFile;
 use utoipa::ToSchema;
 
 const PERSONA_404: &str = "Persona not found";
@@ -263,12 +265,15 @@ pub async fn call_in(
 }
 
 #[utoipa::path(get, path = "/interview_response/{id}/recording", tag = "calls", params(("id" = String, Path)),
-    responses((status = 200, description = "The call's recording, a WAV file", content_type = "audio/wav"),
-              (status = 404, description = "Call not found / Recording not found")))]
+    responses((status = 200, description = "The call's recording, a WAV file (`Accept-Ranges: bytes`; HEAD answers its length)", content_type = "audio/wav"),
+              (status = 206, description = "The byte range the `Range` header asked for, with `Content-Range`", content_type = "audio/wav"),
+              (status = 404, description = "Call not found / Recording not found"),
+              (status = 416, description = "The range starts past the end of the recording (`Content-Range: bytes */LENGTH`)")))]
 pub async fn recording(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
     Path(id): Path<String>,
+    req: Request,
 ) -> ApiResult<Response> {
     let call = s
         .store
@@ -280,33 +285,41 @@ pub async fn recording(
         .recordings_dir
         .as_ref()
         .ok_or(ApiError::NotFound(RECORDING_404))?;
-    // The name comes from the parsed UUID, never from the request text.
+    // The name comes from the parsed UUID, never from the request text. The file is complete
+    // once it exists (the recorder renames it into place), so its length cannot change.
     let path = dir.join(format!("{}.wav", call.id));
-    let file = match tokio::fs::File::open(&path).await {
-        Ok(f) => f,
+    match tokio::fs::metadata(&path).await {
+        Ok(m) if m.is_file() => {}
+        Ok(_) => return Err(ApiError::NotFound(RECORDING_404)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound(RECORDING_404)),
         Err(e) => return Err(ApiError::Internal(format!("{}: {e}", path.display()))),
-    };
-    let meta = file
-        .metadata()
+    }
+    // tower-http streams the file in chunks and answers Range (206 / 416), HEAD and the
+    // conditional headers, so a player can seek.
+    let res = ServeFile::new(&path)
+        .oneshot(req)
         .await
         .map_err(|e| ApiError::Internal(format!("{}: {e}", path.display())))?;
-    if !meta.is_file() {
-        return Err(ApiError::NotFound(RECORDING_404));
+    let (mut parts, body) = res.into_parts();
+    match parts.status {
+        StatusCode::NOT_FOUND => return Err(ApiError::NotFound(RECORDING_404)),
+        StatusCode::RANGE_NOT_SATISFIABLE => {
+            // The envelope, keeping `Content-Range: bytes */LENGTH` for the client.
+            let mut res = ApiError::RangeNotSatisfiable.into_response();
+            if let Some(cr) = parts.headers.remove(header::CONTENT_RANGE) {
+                res.headers_mut().insert(header::CONTENT_RANGE, cr);
+            }
+            return Ok(res);
+        }
+        _ => {}
     }
-    // A recording still being written may grow: send exactly the length announced.
-    let len = meta.len();
-    let body = Body::from_stream(tokio_util::io::ReaderStream::new(tokio::io::AsyncReadExt::take(
-        file, len,
-    )));
-    Response::builder()
-        .status(StatusCode::OK)
-        .header(header::CONTENT_TYPE, "audio/wav")
-        .header(header::CONTENT_LENGTH, len)
-        .header(
-            header::CONTENT_DISPOSITION,
-            format!("inline; filename=\"{}.wav\"", call.id),
-        )
-        .body(body)
-        .map_err(|e| ApiError::Internal(e.to_string()))
+    parts
+        .headers
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static("audio/wav"));
+    parts.headers.insert(
+        header::CONTENT_DISPOSITION,
+        HeaderValue::from_str(&format!("inline; filename=\"{}.wav\"", call.id))
+            .map_err(|e| ApiError::Internal(e.to_string()))?,
+    );
+    Ok(Response::from_parts(parts, Body::new(body)))
 }

@@ -23,7 +23,6 @@ pub async fn health(State(s): State<AppState>) -> Response {
 
 #[utoipa::path(get, path = "/metrics", tag = "system", responses((status = 200, description = "Prometheus text format")))]
 pub async fn metrics(State(s): State<AppState>) -> Result<Response, ApiError> {
-    s.rate_limit.housekeep();
     let mut extra = String::new();
     let _ = writeln!(extra, "# HELP parley_calls Calls by status.\n# TYPE parley_calls gauge");
     for (status, n) in s.store.calls_by_status().await? {

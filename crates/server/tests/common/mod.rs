@@ -98,6 +98,8 @@ pub fn settings(db_url: &str, dir: &std::path::Path) -> Settings {
     s.line_watchdog_secs = 5;
     // The real binary renders templates in isolation (the test binary is not a worker).
     s.template_worker = Some(env!("CARGO_BIN_EXE_parley").into());
+    // A stop (restart) waits at most this long for jobs and calls in flight.
+    s.shutdown_grace_secs = 5;
     s
 }
 

@@ -38,6 +38,8 @@ impl Deployment {
             .env("PARLEY_DB_MAX_CONNECTIONS", "8")
             .env("PARLEY_ALLOW_PRIVATE_WEBHOOKS", "1")
             .env("PARLEY_RATE_LIMIT_PER_MINUTE", "0")
+            .env("PARLEY_WEBHOOK_RATE_LIMIT_PER_MINUTE", "0")
+            .env("PARLEY_PUBLIC_RATE_LIMIT_PER_MINUTE", "0")
             .env("PARLEY_SANDBOX_RING_MS", "300")
             .env("PARLEY_RING_TIMEOUT_SECS", "3")
             .env("PARLEY_LINE_WATCHDOG_SECS", "5")
@@ -182,6 +184,37 @@ impl Parley {
             let _ = c.kill(); // SIGKILL on Unix
             let _ = c.wait();
         }
+    }
+
+    /// `kill -TERM`: what systemd, container runtimes and `kill` send to stop a process.
+    pub fn terminate(&self) {
+        let pid = self.pid().expect("the process runs").to_string();
+        let ok = Command::new("kill").args(["-TERM", &pid]).status().unwrap().success();
+        assert!(ok, "kill -TERM {pid}");
+    }
+
+    /// Waits up to `within` for the process to exit; its exit status.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let started = Instant::now();
+        loop {
+            let c = self.child.as_mut().expect("the process was started");
+            if let Some(status) = c.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                started.elapsed() < within,
+                "parley serve ({}) still runs after {within:?}:\n{}",
+                self.name,
+                self.log_tail(40)
+            );
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// The process's whole log (stderr).
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
     }
 
     pub fn pid(&self) -> Option<u32> {
