@@ -10,6 +10,7 @@ use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use parley_agent::llm::{LlmClient, Role};
 use parley_agent::{AgentConfig, CallContext, FlowAgent};
 use parley_core::flow::Flow;
+use parley_jobs::outbound::OutboundPolicy;
 use parley_voice::agent::{Agent, AgentInput, AgentOutput};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -508,7 +509,10 @@ fn webhook_flow(url: &str, body: Option<Value>) -> Flow {
 
 fn private_ok() -> AgentConfig {
     AgentConfig {
-        allow_private_webhooks: true,
+        outbound: OutboundPolicy {
+            allow_private: true,
+            ..OutboundPolicy::default()
+        },
         webhook_timeout: Duration::from_millis(400),
         ..cfg()
     }
@@ -551,7 +555,7 @@ async fn webhook_without_a_body_sends_the_call_context() {
 #[tokio::test]
 async fn webhook_failures_take_the_error_edge_and_are_reported() {
     let (base, _hook) = hook_server().await;
-    for (path, needle) in [("/fail", "HTTP 500"), ("/slow", "no response within 400 ms")] {
+    for (path, needle) in [("/fail", "HTTP 500"), ("/slow", "within 400 ms")] {
         let mut a = FlowAgent::new(webhook_flow(&format!("{base}{path}"), None), ctx(), private_ok());
         let started = Instant::now();
         let outs = turn(&mut a, AgentInput::Start).await;

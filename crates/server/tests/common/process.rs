@@ -73,12 +73,19 @@ impl Deployment {
 
     /// Starts `parley serve` on a free loopback port and waits until `/health` answers.
     pub async fn serve(&mut self, name: &str) -> Parley {
+        self.serve_with(name, |_| {}).await
+    }
+
+    /// [`serve`](Self::serve) with the command adjusted first (variables of its own, such as
+    /// proxy variables, which are process-wide and so cannot be tried in the test's process).
+    pub async fn serve_with(&mut self, name: &str, adjust: impl FnOnce(&mut Command)) -> Parley {
         self.started += 1;
         let stem = self.dir.0.join(format!("{}-{name}", self.started));
         let out_path = stem.with_extension("out");
         let log_path = stem.with_extension("log");
-        let child = self
-            .command()
+        let mut command = self.command();
+        adjust(&mut command);
+        let child = command
             .arg("serve")
             // Port 0: the process picks a free port and prints it (no race for a port).
             .env("PARLEY_BIND", "127.0.0.1:0")
