@@ -4,7 +4,7 @@
 //! written in the transaction that records the event itself: an event that happened always has
 //! its deliveries, and a restart loses none.
 
-use crate::{found, jobs, now_ms, Result, Store, StoreError};
+use crate::{jobs, now_ms, Result, Store, StoreError};
 use parley_core::ids::new_row_id;
 use parley_core::webhook::EventType;
 use serde::Serialize;

@@ -99,7 +99,7 @@ impl Resolve for GuardedResolver {
             let addrs = hosts.lookup(name.as_str(), 0).await?;
             if check {
                 if let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
-                    tracing::debug!(host = name.as_str(), range = refused_range(bad.ip()), "outbound request refused");
+                    tracing::debug!(host = name.as_str(), range = refused_range(bad.ip()).unwrap_or(""), "outbound request refused");
                     return Err(Box::new(RefusedAddress {
                         host: name.as_str().to_string(),
                     }) as _);

@@ -21,7 +21,7 @@ pub enum OutboundError {
     #[error("refused: {url} resolves to a private or loopback address (set PARLEY_ALLOW_PRIVATE_WEBHOOKS=1 to allow)")]
     Refused { url: String },
     /// No answer in time.
-    #[error("no response from {url} {}", after.map(|d| format!("within {} ms", d.as_millis())).unwrap_or_else(|| "in time".into()))]
+    #[error("no response from {url} {}", .after.map(|d| format!("within {} ms", d.as_millis())).unwrap_or_else(|| "in time".into()))]
     Timeout { url: String, after: Option<Duration> },
     /// The host's name did not resolve, or no connection could be made (refused, reset, TLS).
     #[error("could not connect to {url}: {detail}")]
@@ -61,9 +61,10 @@ impl OutboundError {
         if e.is_timeout() {
             return OutboundError::Timeout { url, after: None };
         }
-        // Parley's message of the reqwest error without the URL reqwest appends.
+        let connect = e.is_connect();
+        // The reqwest error without the URL it would append (credentials and all).
         let detail = error_chain(&e.without_url());
-        if e.is_connect() {
+        if connect {
             OutboundError::Connect { url, detail }
         } else {
             OutboundError::Request { url, detail }
