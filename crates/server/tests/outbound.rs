@@ -283,17 +283,10 @@ async fn unsubscribing_cancels_pending_retries(db: Db) {
             .await
             .ok();
     }
-    // A step that cannot act fails the run: an ACTION_FAILED event.
-    let a = c
-        .post(
-            "/automation",
-            json!({"name": "fails", "mode": "live", "trigger": {"type": "webhook"},
-                   "steps": [{"slug": "tag", "type": "add_tag", "tags": ["x"]}]}),
-        )
-        .await
-        .ok()
-        .clone();
-    let run = run_once(&c, a["id"].as_str().unwrap(), 1).await;
+    // A step that fails (nothing listens on the port) fails the run: an ACTION_FAILED event.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let automation = http_step_automation(&c, &format!("http://127.0.0.1:{closed}/"), 0).await;
+    let run = run_once(&c, &automation, 1).await;
     assert_eq!(run["status"], "failed", "{run}");
     let of = |list: &Value, url: &str| -> Value {
         list.as_array()
