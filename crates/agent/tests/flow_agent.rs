@@ -586,6 +586,32 @@ async fn webhook_failures_take_the_error_edge_and_are_reported() {
     assert_eq!(a.results().outcome.as_deref(), Some("lookup_failed"));
 }
 
+/// A webhook node's failure report (an `ACTION_FAILED` event, a log line) never shows the URL's
+/// credentials or query values, whatever failed: a status, no connection, a timeout.
+#[tokio::test]
+async fn webhook_errors_never_show_url_credentials() {
+    let (base, _hook) = hook_server().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let secret = |url: String| url.replacen("http://", "http://user:secret@", 1) + "?token=secret";
+    for url in [
+        secret(format!("{base}/fail")),
+        secret(format!("{base}/slow")),
+        secret(format!("http://{closed}/lookup")),
+    ] {
+        let mut a = FlowAgent::new(webhook_flow(&url, None), ctx(), private_ok());
+        let outs = turn(&mut a, AgentInput::Start).await;
+        let error = outs
+            .iter()
+            .find_map(|o| match o {
+                AgentOutput::ActionFailed { error, .. } => Some(error.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{url}: {outs:?}"));
+        assert!(!error.contains("secret") && !error.contains("user:"), "{error}");
+        assert!(error.contains("***@127.0.0.1"), "{error}");
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The LLM
 
