@@ -591,7 +591,10 @@ async fn webhook_failures_take_the_error_edge_and_are_reported() {
 #[tokio::test]
 async fn webhook_errors_never_show_url_credentials() {
     let (base, _hook) = hook_server().await;
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let secret = |url: String| url.replacen("http://", "http://user:secret@", 1) + "?token=secret";
     for url in [
         secret(format!("{base}/fail")),

@@ -96,7 +96,10 @@ async fn http_step_automation(c: &Client, url: &str, retries: u32) -> String {
 /// Fires the automation and waits for its run to finish.
 async fn run_once(c: &Client, automation: &str, n: u32) -> Value {
     let r = fire(c, automation, json!({ "n": n })).await;
-    let run_id = r.data()["run_id"].as_str().unwrap_or_else(|| panic!("{}", r.body)).to_string();
+    let run_id = r.data()["run_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{}", r.body))
+        .to_string();
     wait_run(c, &run_id, 30).await
 }
 
@@ -110,7 +113,14 @@ async fn settled_deliveries(c: &Client, n: usize) -> Vec<Value> {
     .await
 }
 
-const PROXY_VARS: [&str; 6] = ["HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy", "all_proxy"];
+const PROXY_VARS: [&str; 6] = [
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "http_proxy",
+    "https_proxy",
+    "all_proxy",
+];
 
 /// With every proxy variable pointing at a proxy, a webhook and an HTTP step to a name that
 /// resolves privately are refused, and the proxy never hears of them (reqwest used to hand the
@@ -167,7 +177,10 @@ async fn proxy_variables_cannot_sidestep_the_guard(db: Db) {
     let c = p.client(&team);
     let run = run_once(&c, &automation, 2).await;
     assert_eq!(run["status"], "failed", "{run}");
-    assert!(step(&run, "post")["error"].as_str().unwrap().contains("refused"), "{run}");
+    assert!(
+        step(&run, "post")["error"].as_str().unwrap().contains("refused"),
+        "{run}"
+    );
     for d in settled_deliveries(&c, 4).await {
         assert!(d["last_error"].as_str().unwrap().contains("refused"), "{d}");
     }
@@ -200,7 +213,10 @@ async fn a_refused_http_step_fails_once_without_retry(db: Db) {
     let c = ts.team().await;
     let rx = Receiver::start(0).await;
     let port = rx.url.rsplit(':').next().unwrap().trim_end_matches("/hook").to_string();
-    for url in [format!("http://{host}:{port}/hook"), format!("http://[64:ff9b::7f00:1]:{port}/hook")] {
+    for url in [
+        format!("http://{host}:{port}/hook"),
+        format!("http://[64:ff9b::7f00:1]:{port}/hook"),
+    ] {
         let automation = http_step_automation(&c, &url, 3).await;
         let started = Instant::now();
         let run = run_once(&c, &automation, 1).await;
@@ -246,7 +262,10 @@ async fn url_credentials_never_show(db: Db) {
         for text in [&step(&run, "post")["error"], &run["error"]] {
             let text = text.as_str().unwrap();
             assert!(!text.contains("secret") && !text.contains("user:"), "{text}");
-            assert!(text.contains("***@127.0.0.1"), "the redacted URL is still there: {text}");
+            assert!(
+                text.contains("***@127.0.0.1"),
+                "the redacted URL is still there: {text}"
+            );
         }
     }
     // Two events, two subscriptions: four deliveries, each retried at least once.
@@ -261,7 +280,10 @@ async fn url_credentials_never_show(db: Db) {
     assert!(text.contains("HTTP 500"), "{text}");
     assert!(text.contains("could not connect"), "{text}");
     assert!(failing.received().len() >= 2, "the credentials were still sent");
-    let auth = failing.received()[0].headers["authorization"].to_str().unwrap().to_string();
+    let auth = failing.received()[0].headers["authorization"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert_eq!(auth, "Basic dXNlcjpzZWNyZXQ=", "user:secret, as basic auth");
 }
 
@@ -284,7 +306,11 @@ async fn unsubscribing_cancels_pending_retries(db: Db) {
             .ok();
     }
     // A step that fails (nothing listens on the port) fails the run: an ACTION_FAILED event.
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let automation = http_step_automation(&c, &format!("http://127.0.0.1:{closed}/"), 0).await;
     let run = run_once(&c, &automation, 1).await;
     assert_eq!(run["status"], "failed", "{run}");
@@ -335,7 +361,10 @@ async fn unsubscribing_cancels_pending_retries(db: Db) {
     let later = of(&d, &rx.url);
     assert_eq!(later["status"], "canceled", "{later}");
     assert_eq!(later["attempts"], mine["attempts"], "{later}");
-    assert!(kept.received().len() > kept_before, "the other subscription still retries");
+    assert!(
+        kept.received().len() > kept_before,
+        "the other subscription still retries"
+    );
     assert_eq!(of(&d, &kept.url)["status"], "pending");
 }
 

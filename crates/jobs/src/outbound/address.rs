@@ -35,7 +35,11 @@ const V4_REFUSED: &[([u8; 4], u8, &str)] = &[
 /// IPv6 blocks refused inside global unicast `2000::/3` (outside it everything is refused).
 const V6_REFUSED_GLOBAL: &[([u16; 8], u8, &str)] = &[
     // Teredo 2001::/32, benchmarking 2001:2::/48, ORCHID, and the other protocol assignments.
-    ([0x2001, 0, 0, 0, 0, 0, 0, 0], 23, "IETF protocol assignments (Teredo, benchmarking, ORCHID)"),
+    (
+        [0x2001, 0, 0, 0, 0, 0, 0, 0],
+        23,
+        "IETF protocol assignments (Teredo, benchmarking, ORCHID)",
+    ),
     ([0x2001, 0x0db8, 0, 0, 0, 0, 0, 0], 32, "documentation"),
     ([0x3fff, 0, 0, 0, 0, 0, 0, 0], 20, "documentation"),
 ];
@@ -79,7 +83,12 @@ pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
         return Some(low);
     }
     if s[0] == 0x2002 {
-        return Some(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return Some(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
     }
     None
 }
@@ -207,21 +216,26 @@ mod tests {
             "100::1",
             "100:0:0:1::1",
             "5f00::1",
-            "2001::1",                  // Teredo
-            "2001:0:4136:e378::1",      // Teredo with a server address
-            "2001:2::1",                // benchmarking
-            "2001:10::1",               // ORCHID
-            "2001:db8::1",              // documentation
-            "3fff::1",                  // documentation (RFC 9637)
-            "64:ff9b:1::a00:1",         // local-use NAT64
-            "64:ff9b:1:ffff::808:808",  // local-use NAT64, even with a public v4 inside
-            "::ffff:0:7f00:1",          // SIIT IPv4-translated
-            "1::1",                     // reserved, outside 2000::/3
-            "4000::1",                  // reserved, outside 2000::/3
+            "2001::1",                 // Teredo
+            "2001:0:4136:e378::1",     // Teredo with a server address
+            "2001:2::1",               // benchmarking
+            "2001:10::1",              // ORCHID
+            "2001:db8::1",             // documentation
+            "3fff::1",                 // documentation (RFC 9637)
+            "64:ff9b:1::a00:1",        // local-use NAT64
+            "64:ff9b:1:ffff::808:808", // local-use NAT64, even with a public v4 inside
+            "::ffff:0:7f00:1",         // SIIT IPv4-translated
+            "1::1",                    // reserved, outside 2000::/3
+            "4000::1",                 // reserved, outside 2000::/3
         ] {
             assert!(refused(ip), "{ip}");
         }
-        for ip in ["2606:4700::1111", "2a00:1450:4001::200e", "2001:4860:4860::8888", "2620:4f:8000::1"] {
+        for ip in [
+            "2606:4700::1111",
+            "2a00:1450:4001::200e",
+            "2001:4860:4860::8888",
+            "2620:4f:8000::1",
+        ] {
             assert!(!refused(ip), "{ip}");
         }
     }
@@ -253,10 +267,7 @@ mod tests {
             embedded_v4("2002:a9fe:a9fe::1".parse().unwrap()),
             Some(Ipv4Addr::new(169, 254, 169, 254))
         );
-        assert_eq!(
-            embedded_v4("::7f00:1".parse().unwrap()),
-            Some(Ipv4Addr::LOCALHOST)
-        );
+        assert_eq!(embedded_v4("::7f00:1".parse().unwrap()), Some(Ipv4Addr::LOCALHOST));
         assert_eq!(embedded_v4("2606:4700::1111".parse().unwrap()), None);
     }
 
@@ -295,7 +306,11 @@ mod tests {
             assert_eq!(got, Some(ip.parse().unwrap()), "{raw} (host {:?})", u.host_str());
             assert!(is_private(got.unwrap()), "{raw}");
         }
-        for raw in ["http://example.com/", "http://localhost.example.com/", "http://127.0.0.1.nip.io/"] {
+        for raw in [
+            "http://example.com/",
+            "http://localhost.example.com/",
+            "http://127.0.0.1.nip.io/",
+        ] {
             let u = url::Url::parse(raw).unwrap();
             assert_eq!(literal_address(&u.host().unwrap()), None, "{raw}");
         }

@@ -90,9 +90,16 @@ mod tests {
     fn jitter_spreads_the_delays() {
         let b = Backoff::HTTP_STEP;
         let d: Vec<Duration> = (0..50).map(|_| b.delay(3)).collect();
-        assert!(d.iter().all(|d| *d >= Duration::from_secs(3) && *d < Duration::from_secs(5)), "{d:?}");
+        assert!(
+            d.iter()
+                .all(|d| *d >= Duration::from_secs(3) && *d < Duration::from_secs(5)),
+            "{d:?}"
+        );
         assert!(d.iter().any(|x| *x != d[0]), "jitter varies the delay");
-        let none = Backoff { jitter: 0.0, ..Backoff::JOB_ERROR };
+        let none = Backoff {
+            jitter: 0.0,
+            ..Backoff::JOB_ERROR
+        };
         assert_eq!(none.delay(1), Duration::from_secs(2));
         assert_eq!(none.delay(6), Duration::from_secs(64));
         assert_eq!(none.delay(u32::MAX), Duration::from_secs(64));

@@ -99,7 +99,11 @@ impl Resolve for GuardedResolver {
             let addrs = hosts.lookup(name.as_str(), 0).await?;
             if check {
                 if let Some(bad) = addrs.iter().find(|a| is_private(a.ip())) {
-                    tracing::debug!(host = name.as_str(), range = refused_range(bad.ip()).unwrap_or(""), "outbound request refused");
+                    tracing::debug!(
+                        host = name.as_str(),
+                        range = refused_range(bad.ip()).unwrap_or(""),
+                        "outbound request refused"
+                    );
                     return Err(Box::new(RefusedAddress {
                         host: name.as_str().to_string(),
                     }) as _);
@@ -123,7 +127,12 @@ fn with_proxy(b: reqwest::ClientBuilder, proxy: Option<&ProxyUrl>) -> reqwest::C
 
 /// The one builder of guarded clients: the resolver check, no redirects, no environment
 /// proxies, a whole-request timeout, the caller's user agent.
-fn guarded_builder(policy: &OutboundPolicy, timeout: Duration, user_agent: &str, hosts: Hosts) -> reqwest::ClientBuilder {
+fn guarded_builder(
+    policy: &OutboundPolicy,
+    timeout: Duration,
+    user_agent: &str,
+    hosts: Hosts,
+) -> reqwest::ClientBuilder {
     let b = reqwest::Client::builder()
         .dns_resolver(Arc::new(GuardedResolver {
             allow_private: policy.allow_private,
@@ -157,7 +166,9 @@ pub struct Outbound {
 
 impl std::fmt::Debug for Outbound {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Outbound").field("policy", &self.policy).finish_non_exhaustive()
+        f.debug_struct("Outbound")
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
     }
 }
 
@@ -316,7 +327,10 @@ mod tests {
             ("internal.test".to_string(), vec!["127.0.0.1".parse().unwrap()]),
             (
                 "mapped.test".to_string(),
-                vec!["::ffff:10.0.0.1".parse().unwrap(), "64:ff9b::a9fe:a9fe".parse().unwrap()],
+                vec![
+                    "::ffff:10.0.0.1".parse().unwrap(),
+                    "64:ff9b::a9fe:a9fe".parse().unwrap(),
+                ],
             ),
             ("unresolvable.test".to_string(), vec![]),
         ])
@@ -343,7 +357,9 @@ mod tests {
         assert!(seen.lock().unwrap().is_empty(), "nothing reached the listener");
         // Allowed: the same name reaches it.
         let open = client(true, None);
-        let url = open.check_url(&format!("http://internal.test:{}/x", addr.port())).unwrap();
+        let url = open
+            .check_url(&format!("http://internal.test:{}/x", addr.port()))
+            .unwrap();
         let r = open.request(reqwest::Method::GET, &url).send().await.unwrap();
         assert_eq!(r.status(), 200);
         assert_eq!(seen.lock().unwrap().as_slice(), ["GET /x HTTP/1.1"]);
@@ -368,11 +384,19 @@ mod tests {
             assert!(err.is_refused(), "{raw}: {err:?}");
             // `send` checks again, whatever built the URL.
             let url = Url::parse(&raw).unwrap();
-            assert!(guarded.request(reqwest::Method::GET, &url).send().await.unwrap_err().is_refused());
+            assert!(guarded
+                .request(reqwest::Method::GET, &url)
+                .send()
+                .await
+                .unwrap_err()
+                .is_refused());
         }
         assert!(seen.lock().unwrap().is_empty());
         for raw in ["ftp://example.com/", "mailto:a@example.com", "not a url"] {
-            assert!(matches!(guarded.check_url(raw), Err(OutboundError::InvalidUrl(_))), "{raw}");
+            assert!(
+                matches!(guarded.check_url(raw), Err(OutboundError::InvalidUrl(_))),
+                "{raw}"
+            );
         }
     }
 
@@ -381,7 +405,11 @@ mod tests {
         let (proxy, seen) = recorder().await;
         // Refused before anything reaches the proxy: by name, and by literal.
         let guarded = client(false, Some(proxy));
-        for raw in ["http://internal.test:9/hook", "https://internal.test/hook", "http://[::1]:9/"] {
+        for raw in [
+            "http://internal.test:9/hook",
+            "https://internal.test/hook",
+            "http://[::1]:9/",
+        ] {
             let url = Url::parse(raw).unwrap();
             let err = guarded.request(reqwest::Method::POST, &url).send().await.unwrap_err();
             assert!(err.is_refused(), "{raw}: {err:?}");
@@ -390,7 +418,11 @@ mod tests {
         let url = Url::parse("http://unresolvable.test/").unwrap();
         let err = guarded.request(reqwest::Method::GET, &url).send().await.unwrap_err();
         assert!(matches!(err, OutboundError::Connect { .. }), "{err:?}");
-        assert!(seen.lock().unwrap().is_empty(), "the proxy got {:?}", seen.lock().unwrap());
+        assert!(
+            seen.lock().unwrap().is_empty(),
+            "the proxy got {:?}",
+            seen.lock().unwrap()
+        );
         // When allowed, requests do go through the proxy (absolute URI for http, CONNECT for https).
         let open = client(true, Some(proxy));
         let url = Url::parse("http://internal.test:9/hook").unwrap();
@@ -413,11 +445,7 @@ mod tests {
                 ("internal.test".to_string(), vec!["10.0.0.6".parse().unwrap()]),
             ])))),
         };
-        let ok: Vec<SocketAddr> = resolver
-            .resolve("proxy.test".parse().unwrap())
-            .await
-            .unwrap()
-            .collect();
+        let ok: Vec<SocketAddr> = resolver.resolve("proxy.test".parse().unwrap()).await.unwrap().collect();
         assert_eq!(ok, ["10.0.0.5:0".parse().unwrap()]);
         let err = resolver.resolve("internal.test".parse().unwrap()).await.err().unwrap();
         assert!(err.is::<RefusedAddress>(), "{err}");

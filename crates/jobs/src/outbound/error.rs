@@ -176,9 +176,15 @@ mod tests {
     #[test]
     fn redaction_hides_credentials_and_query_values() {
         for (raw, shown) in [
-            ("https://user:secret@hooks.example.com/x?token=abc&page=2#frag", "https://***@hooks.example.com/x?token=***&page=***"),
+            (
+                "https://user:secret@hooks.example.com/x?token=abc&page=2#frag",
+                "https://***@hooks.example.com/x?token=***&page=***",
+            ),
             ("https://secret@hooks.example.com/", "https://***@hooks.example.com/"),
-            ("https://:secret@hooks.example.com:8443/a", "https://***@hooks.example.com:8443/a"),
+            (
+                "https://:secret@hooks.example.com:8443/a",
+                "https://***@hooks.example.com:8443/a",
+            ),
             ("http://[::1]:9/hook?secret", "http://[::1]:9/hook?***"),
             ("http://example.com/plain", "http://example.com/plain"),
         ] {
