@@ -246,6 +246,7 @@ impl FakeLlm {
             api_key: Some("test-key".into()),
             model: "fake-model".into(),
             timeout: Duration::from_secs(5),
+            proxy: None,
         }
     }
 

@@ -29,11 +29,10 @@ use crate::understand::{self, DateAnswer};
 use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
 use parley_core::flow::{Flow, Node};
 use parley_core::phone::{self, PhonePolicy};
-use parley_jobs::guard::{self, GuardedResolver};
+use parley_jobs::outbound::{Outbound, OutboundError, OutboundPolicy};
 use parley_voice::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
 use serde_json::{json, Map, Value};
 use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
@@ -61,8 +60,9 @@ pub struct AgentConfig {
     pub error_message: String,
     /// The longest a mid-call webhook may take. Default 10 s.
     pub webhook_timeout: Duration,
-    /// Let webhook nodes reach private and loopback addresses. Default false.
-    pub allow_private_webhooks: bool,
+    /// Where webhook nodes may go: private and loopback addresses (default: refused), Parley's
+    /// proxy (default: none; never one from the environment).
+    pub outbound: OutboundPolicy,
     /// The call's local time, for resolving "tomorrow" or "Thursday". Default `None`: the
     /// machine's local clock at the moment of the answer.
     pub now: Option<NaiveDateTime>,
@@ -81,7 +81,7 @@ impl Default for AgentConfig {
             goodbye_on_silence: "I'm not hearing anything, so I'll let you go. Goodbye.".into(),
             error_message: "I'm sorry, something went wrong on my side. Goodbye.".into(),
             webhook_timeout: Duration::from_secs(10),
-            allow_private_webhooks: false,
+            outbound: OutboundPolicy::default(),
             now: None,
             max_steps: 100,
         }
@@ -118,7 +118,7 @@ pub struct FlowAgent {
     start: Option<String>,
     ctx: CallContext,
     cfg: AgentConfig,
-    http: reqwest::Client,
+    http: Outbound,
     cursor: Cursor,
     variables: Map<String, Value>,
     outcome: Option<String>,
@@ -138,15 +138,11 @@ impl FlowAgent {
         }
         let start = flow.nodes.iter().find(|n| n.kind == "start").map(|n| n.id.clone());
         let nodes = flow.nodes.into_iter().map(|n| (n.id.clone(), n)).collect();
-        let http = reqwest::Client::builder()
-            .dns_resolver(Arc::new(GuardedResolver {
-                allow_private: cfg.allow_private_webhooks,
-            }))
-            .redirect(reqwest::redirect::Policy::none())
-            .timeout(cfg.webhook_timeout)
-            .user_agent(concat!("Parley-Agent/", env!("CARGO_PKG_VERSION")))
-            .build()
-            .expect("static client settings are valid");
+        let http = Outbound::new(
+            &cfg.outbound,
+            cfg.webhook_timeout,
+            concat!("Parley-Agent/", env!("CARGO_PKG_VERSION")),
+        );
         FlowAgent {
             nodes,
             edges,
@@ -447,20 +443,21 @@ impl FlowAgent {
     }
 
     /// Makes a webhook node's request; the response (JSON, else text, else null) or an error.
-    async fn call_webhook(&self, d: &Value) -> Result<Value, String> {
+    /// Not retried: the caller is waiting on the line, and the node's `error` edge decides.
+    async fn call_webhook(&self, d: &Value) -> Result<Value, WebhookError> {
         let s = |k: &str| d.get(k).and_then(Value::as_str);
         let method = s("method").unwrap_or("POST").to_ascii_uppercase();
-        let url = self.render(s("url").unwrap_or(""));
-        let url = guard::check_url(url.trim(), self.cfg.allow_private_webhooks)?;
-        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| format!("bad method '{method}'"))?;
-        let mut req = self.http.request(method.clone(), url.as_str());
+        let url = self.http.check_url(&self.render(s("url").unwrap_or("")))?;
+        let method = reqwest::Method::from_bytes(method.as_bytes()).map_err(|_| WebhookError::Method(method))?;
+        let mut req = self.http.request(method.clone(), &url);
         if let Some(hs) = d.get("headers").and_then(Value::as_object) {
             for (k, v) in hs {
-                req = req.header(k.as_str(), self.render(v.as_str().unwrap_or("")));
+                let value = self.render(v.as_str().unwrap_or(""));
+                req = req.with(|r| r.header(k.as_str(), value));
             }
         }
         let scope = self.scope();
-        match d.get("body") {
+        req = match d.get("body") {
             Some(Value::String(b)) => {
                 let body = render(b, &scope);
                 let ct = if serde_json::from_str::<Value>(&body).is_ok() {
@@ -468,33 +465,40 @@ impl FlowAgent {
                 } else {
                     "text/plain; charset=utf-8"
                 };
-                req = req.header(reqwest::header::CONTENT_TYPE, ct).body(body);
+                req.with(|r| r.header(reqwest::header::CONTENT_TYPE, ct).body(body))
             }
-            Some(v) if !v.is_null() => req = req.json(&template::render_json(v, &scope)),
+            Some(v) if !v.is_null() => {
+                let body = template::render_json(v, &scope);
+                req.with(|r| r.json(&body))
+            }
             _ if method != reqwest::Method::GET && method != reqwest::Method::DELETE => {
-                req = req.json(&self.context_json());
+                let body = self.context_json();
+                req.with(|r| r.json(&body))
             }
-            _ => {}
-        }
+            _ => req,
+        };
         let timeout = self.cfg.webhook_timeout;
         let send = async {
-            let mut resp = req.send().await.map_err(|e| describe(&e, timeout))?;
+            let mut resp = req.send().await?;
             let status = resp.status();
             if !status.is_success() {
-                return Err(format!("HTTP {}", status.as_u16()));
+                return Err(OutboundError::status(&url, status.as_u16()).into());
             }
             let mut body = Vec::new();
-            while let Some(chunk) = resp.chunk().await.map_err(|e| describe(&e, timeout))? {
+            while let Some(chunk) = resp.chunk().await.map_err(|e| OutboundError::from_reqwest(&url, e))? {
                 body.extend_from_slice(&chunk);
                 if body.len() > 1 << 20 {
-                    return Err("the response is larger than 1 MiB".into());
+                    return Err(WebhookError::TooLarge);
                 }
             }
             Ok(body)
         };
-        let body = tokio::time::timeout(timeout, send)
-            .await
-            .map_err(|_| format!("no response within {} ms", timeout.as_millis()))??;
+        let body = match tokio::time::timeout(timeout, send).await {
+            Ok(Err(WebhookError::Outbound(OutboundError::Timeout { .. }))) | Err(_) => {
+                return Err(OutboundError::timeout(&url, timeout).into())
+            }
+            Ok(r) => r?,
+        };
         if body.iter().all(u8::is_ascii_whitespace) {
             return Ok(Value::Null);
         }
@@ -779,18 +783,15 @@ fn speakable(s: &str) -> String {
     s.trim().trim_start_matches("- ").trim().to_string()
 }
 
-fn describe(e: &reqwest::Error, timeout: Duration) -> String {
-    if e.is_timeout() {
-        return format!("no response within {} ms", timeout.as_millis());
-    }
-    let mut s = e.to_string();
-    let mut cur = std::error::Error::source(e);
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
+/// Why a webhook node failed (each message free of the URL's credentials and query values).
+#[derive(Debug, thiserror::Error)]
+enum WebhookError {
+    #[error(transparent)]
+    Outbound(#[from] OutboundError),
+    #[error("bad method '{0}'")]
+    Method(String),
+    #[error("the response is larger than 1 MiB")]
+    TooLarge,
 }
 
 /// How a captured value reads in a summary.

@@ -11,6 +11,7 @@
 //! the whole reply: a long reply that keeps flowing is fine; a server that stops answering is not
 //! allowed to hold a call.
 
+use parley_jobs::outbound::{error_chain, operator_client_builder, ProxyUrl};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::VecDeque;
@@ -28,6 +29,10 @@ pub struct LlmConfig {
     pub model: String,
     /// The longest wait for the response head or for the next chunk of the stream.
     pub timeout: Duration,
+    /// Parley's outbound proxy (`PARLEY_OUTBOUND_PROXY`), if any. The endpoint is the
+    /// operator's, so it is not subject to the private-address guard; but like every outbound
+    /// client this one never takes a proxy from `HTTP_PROXY` and friends silently.
+    pub proxy: Option<ProxyUrl>,
 }
 
 impl LlmConfig {
@@ -38,6 +43,7 @@ impl LlmConfig {
             api_key: None,
             model: "default".into(),
             timeout: Duration::from_secs(20),
+            proxy: None,
         }
     }
 }
@@ -119,9 +125,8 @@ impl std::fmt::Debug for LlmClient {
 
 impl LlmClient {
     pub fn new(cfg: LlmConfig) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
+        let http = operator_client_builder(cfg.proxy.as_ref(), concat!("Parley/", env!("CARGO_PKG_VERSION")))
             .connect_timeout(cfg.timeout)
-            .user_agent(concat!("Parley/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| LlmError::Config(e.to_string()))?;
         Ok(LlmClient {
@@ -161,7 +166,7 @@ impl LlmClient {
         let resp = tokio::time::timeout(timeout, req.send())
             .await
             .map_err(|_| LlmError::Timeout(timeout))?
-            .map_err(|e| LlmError::Request(error_chain(&e)))?;
+            .map_err(|e| LlmError::Request(error_chain(&e.without_url())))?;
         let status = resp.status();
         if !status.is_success() {
             let text = tokio::time::timeout(timeout, resp.text())
@@ -206,18 +211,6 @@ impl LlmClient {
     }
 }
 
-/// reqwest's errors put the cause (refused, DNS, TLS) in their sources.
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 /// The text of a streamed reply, delta by delta. Dropping it closes the connection.
 pub struct ChatStream {
     resp: reqwest::Response,
@@ -246,7 +239,7 @@ impl ChatStream {
             }
             let chunk = match tokio::time::timeout(self.timeout, self.resp.chunk()).await {
                 Err(_) => return self.fail(LlmError::Timeout(self.timeout)),
-                Ok(Err(e)) => return self.fail(LlmError::Request(error_chain(&e))),
+                Ok(Err(e)) => return self.fail(LlmError::Request(error_chain(&e.without_url()))),
                 Ok(Ok(c)) => c,
             };
             match chunk {

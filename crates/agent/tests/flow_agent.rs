@@ -10,6 +10,7 @@ use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use parley_agent::llm::{LlmClient, Role};
 use parley_agent::{AgentConfig, CallContext, FlowAgent};
 use parley_core::flow::Flow;
+use parley_jobs::outbound::OutboundPolicy;
 use parley_voice::agent::{Agent, AgentInput, AgentOutput};
 use serde_json::{json, Value};
 use std::sync::{Arc, Mutex};
@@ -508,7 +509,10 @@ fn webhook_flow(url: &str, body: Option<Value>) -> Flow {
 
 fn private_ok() -> AgentConfig {
     AgentConfig {
-        allow_private_webhooks: true,
+        outbound: OutboundPolicy {
+            allow_private: true,
+            ..OutboundPolicy::default()
+        },
         webhook_timeout: Duration::from_millis(400),
         ..cfg()
     }
@@ -551,7 +555,7 @@ async fn webhook_without_a_body_sends_the_call_context() {
 #[tokio::test]
 async fn webhook_failures_take_the_error_edge_and_are_reported() {
     let (base, _hook) = hook_server().await;
-    for (path, needle) in [("/fail", "HTTP 500"), ("/slow", "no response within 400 ms")] {
+    for (path, needle) in [("/fail", "HTTP 500"), ("/slow", "within 400 ms")] {
         let mut a = FlowAgent::new(webhook_flow(&format!("{base}{path}"), None), ctx(), private_ok());
         let started = Instant::now();
         let outs = turn(&mut a, AgentInput::Start).await;
@@ -580,6 +584,35 @@ async fn webhook_failures_take_the_error_edge_and_are_reported() {
         "{outs:?}"
     );
     assert_eq!(a.results().outcome.as_deref(), Some("lookup_failed"));
+}
+
+/// A webhook node's failure report (an `ACTION_FAILED` event, a log line) never shows the URL's
+/// credentials or query values, whatever failed: a status, no connection, a timeout.
+#[tokio::test]
+async fn webhook_errors_never_show_url_credentials() {
+    let (base, _hook) = hook_server().await;
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let secret = |url: String| url.replacen("http://", "http://user:secret@", 1) + "?token=secret";
+    for url in [
+        secret(format!("{base}/fail")),
+        secret(format!("{base}/slow")),
+        secret(format!("http://{closed}/lookup")),
+    ] {
+        let mut a = FlowAgent::new(webhook_flow(&url, None), ctx(), private_ok());
+        let outs = turn(&mut a, AgentInput::Start).await;
+        let error = outs
+            .iter()
+            .find_map(|o| match o {
+                AgentOutput::ActionFailed { error, .. } => Some(error.clone()),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("{url}: {outs:?}"));
+        assert!(!error.contains("secret") && !error.contains("user:"), "{error}");
+        assert!(error.contains("***@127.0.0.1"), "{error}");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -25,7 +25,8 @@ use crate::steps::{self, Flow, StepCtx, StepResult};
 use crate::template::Templates;
 use crate::validate;
 use chrono_tz::Tz;
-use parley_jobs::{JobError, JobHandler, JobOutcome, JobsConfig, Runner};
+use parley_jobs::outbound::{Outbound, OutboundPolicy};
+use parley_jobs::{JobError, JobHandler, JobOutcome, Runner};
 use parley_store::automations::{
     Advance, BeginStep, NewRun, RunNext, RunRow, StepEnd, UnrecordedStep, EVENT_JOB, RUN_JOB, SCHEDULE_JOB,
 };
@@ -43,8 +44,9 @@ use uuid::Uuid;
 /// Settings of the engine.
 #[derive(Debug, Clone)]
 pub struct EngineConfig {
-    /// Let HTTP steps reach private and loopback addresses (tests, trusted networks).
-    pub allow_private_http: bool,
+    /// Where HTTP steps may go: private addresses allowed or not (tests, trusted networks),
+    /// Parley's proxy.
+    pub outbound: OutboundPolicy,
     /// How often a call step looks at its call (it is also woken when the call ends).
     pub call_poll: Duration,
     /// Steps one job slice runs before yielding to other runs.
@@ -61,7 +63,7 @@ pub struct EngineConfig {
 impl Default for EngineConfig {
     fn default() -> Self {
         EngineConfig {
-            allow_private_http: false,
+            outbound: OutboundPolicy::default(),
             call_poll: Duration::from_secs(3),
             slice_steps: 50,
             lease: Duration::from_secs(60),
@@ -73,7 +75,7 @@ impl Default for EngineConfig {
 pub struct Engine {
     store: Store,
     templates: Templates,
-    http: reqwest::Client,
+    http: Outbound,
     config: EngineConfig,
     /// Parsed specs by (automation, version): versions never change once saved.
     specs: Mutex<HashMap<(String, i64), Arc<Spec>>>,
@@ -81,11 +83,12 @@ pub struct Engine {
 
 impl Engine {
     pub fn new(store: Store, config: EngineConfig) -> Arc<Engine> {
-        let http = parley_jobs::delivery::client(&JobsConfig {
-            allow_private_webhooks: config.allow_private_http,
-            webhook_timeout: Duration::from_secs(60),
-            ..JobsConfig::default()
-        });
+        // 60 s: the longest `timeout_secs` a step may ask for (each request sets its own).
+        let http = Outbound::new(
+            &config.outbound,
+            Duration::from_secs(60),
+            concat!("Parley-Automations/", env!("CARGO_PKG_VERSION")),
+        );
         Arc::new(Engine {
             store,
             templates: config.templates.clone(),
@@ -171,7 +174,6 @@ impl Engine {
             http: &self.http,
             team_id: &run.team_id,
             allow_premium,
-            allow_private_http: self.config.allow_private_http,
             run_id,
             spec: &spec,
             automation_zone: zone,

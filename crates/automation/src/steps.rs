@@ -17,6 +17,7 @@ use parley_core::call::CallStatus;
 use parley_core::contact::{self, Contact, LeadSource};
 use parley_core::phone::{self, PhonePolicy};
 use parley_core::ValidationError;
+use parley_jobs::outbound::{Backoff, Outbound, OutboundError};
 use parley_store::automations::{StepRow, StepTags};
 use parley_store::contacts::ContactWrite;
 use parley_store::{now_ms, Store, StoreError};
@@ -62,10 +63,10 @@ pub enum StepResult {
 pub struct StepCtx<'a> {
     pub store: &'a Store,
     pub templates: &'a Templates,
-    pub http: &'a reqwest::Client,
+    /// The guarded client (see `parley_jobs::outbound`).
+    pub http: &'a Outbound,
     pub team_id: &'a str,
     pub allow_premium: bool,
-    pub allow_private_http: bool,
     pub run_id: Uuid,
     pub spec: &'a Spec,
     pub automation_zone: Tz,
@@ -697,25 +698,25 @@ async fn http_request(ctx: &StepCtx<'_>, input: &Value, row: &StepRow) -> Result
         .and_then(|v| serde_json::from_value(v).ok())
         .unwrap_or_default();
     let url = s(input, "url").ok_or_else(|| fail("url rendered to nothing"))?;
-    let url = parley_jobs::guard::check_url(url, ctx.allow_private_http).map_err(|e| fail(format!("url: {e}")))?;
+    let url = ctx.http.check_url(url).map_err(|e| fail(format!("url: {e}")))?;
     let method = reqwest::Method::from_bytes(s(input, "method").unwrap_or("POST").to_ascii_uppercase().as_bytes())
         .map_err(|_| fail("method: not an HTTP method"))?;
     let timeout = Duration::from_secs(input["timeout_secs"].as_u64().unwrap_or(10).clamp(1, 60));
     let retries = input["retries"].as_u64().unwrap_or(3).min(10) as u32;
-    let mut req = ctx
-        .http
-        .request(method, url.clone())
-        .timeout(timeout)
+    let req = ctx.http.request(method, &url).with(|mut req| {
         // Receivers can drop a repeat: a request re-sent after a crash carries the same key.
-        .header("Idempotency-Key", format!("{}-{}", ctx.run_id, row.seq));
-    for (k, v) in string_map(&input["headers"]) {
-        req = req.header(k, v);
-    }
-    match &input["body"] {
-        Value::Null => {}
-        Value::String(s) => req = req.body(s.clone()),
-        other => req = req.json(other),
-    }
+        req = req
+            .timeout(timeout)
+            .header("Idempotency-Key", format!("{}-{}", ctx.run_id, row.seq));
+        for (k, v) in string_map(&input["headers"]) {
+            req = req.header(k, v);
+        }
+        match &input["body"] {
+            Value::Null => req,
+            Value::String(s) => req.body(s.clone()),
+            other => req.json(other),
+        }
+    });
     st.tries += 1;
     let outcome = match req.send().await {
         Ok(resp) => {
@@ -735,19 +736,21 @@ async fn http_request(ctx: &StepCtx<'_>, input: &Value, row: &StepRow) -> Result
                 .unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into_owned()));
             let output = json!({ "status": status.as_u16(), "headers": headers, "body": body });
             if status.is_server_error() {
-                Err(format!("HTTP {} from {url}", status.as_u16()))
+                Err(OutboundError::status(&url, status.as_u16()))
             } else if status.is_client_error() {
                 // A 4xx will not change on retry: fail now, with what the server said.
                 return Err(fail(format!(
-                    "HTTP {} from {url}: {}",
-                    status.as_u16(),
+                    "{}: {}",
+                    OutboundError::status(&url, status.as_u16()),
                     short(&output["body"])
                 )));
             } else {
                 Ok(output)
             }
         }
-        Err(e) => Err(format!("request to {url} failed: {}", without_url(&e))),
+        // A refused address (or a URL that cannot be sent to) will not change on retry either.
+        Err(e) if !e.is_retryable() => return Err(fail(e.to_string())),
+        Err(e) => Err(e),
     };
     match outcome {
         Ok(output) => Ok(StepResult::Done {
@@ -756,12 +759,9 @@ async fn http_request(ctx: &StepCtx<'_>, input: &Value, row: &StepRow) -> Result
             contact: None,
         }),
         Err(e) if st.tries <= retries => {
-            // Exponential backoff with jitter: 1 s, 2 s, 4 s ... (at most 5 min).
-            let base = 1000i64 << (st.tries - 1).min(8);
-            let jitter = rand::random::<f64>() * 0.5 + 0.75;
-            st.last_error = Some(e);
+            st.last_error = Some(e.to_string());
             Ok(StepResult::Wait {
-                until: now_ms() + ((base as f64 * jitter) as i64).min(300_000),
+                until: now_ms() + Backoff::HTTP_STEP.delay_ms(st.tries),
                 state: serde_json::to_value(&st).unwrap_or_default(),
                 waiting_call: None,
             })
@@ -788,14 +788,4 @@ fn short(v: &Value) -> String {
         other => other.to_string(),
     };
     s.chars().take(200).collect()
-}
-
-fn without_url(e: &reqwest::Error) -> String {
-    if e.is_timeout() {
-        "timed out".into()
-    } else if e.is_connect() {
-        "could not connect".into()
-    } else {
-        e.to_string()
-    }
 }

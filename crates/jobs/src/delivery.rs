@@ -1,41 +1,30 @@
 //! Webhook delivery: one signed POST per attempt.
 
-use crate::guard::{self, GuardedResolver};
+use crate::outbound::{Backoff, Outbound, OutboundError};
 use crate::runner::JobsConfig;
 use crate::{JobError, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store, StoreError};
-use rand::Rng;
-use std::sync::Arc;
 
-/// The HTTP client for deliveries: the private-address guard at resolution, no redirects (a
-/// redirect could lead to a private address), a per-request timeout.
-pub fn client(config: &JobsConfig) -> reqwest::Client {
-    reqwest::Client::builder()
-        .dns_resolver(Arc::new(GuardedResolver {
-            allow_private: config.allow_private_webhooks,
-        }))
-        .redirect(reqwest::redirect::Policy::none())
-        .timeout(config.webhook_timeout)
-        .user_agent(concat!("Parley-Webhooks/", env!("CARGO_PKG_VERSION")))
-        .build()
-        .expect("static client settings are valid")
+/// The guarded client for deliveries (see [`crate::outbound`]), with the delivery timeout.
+pub fn client(config: &JobsConfig) -> Outbound {
+    Outbound::new(
+        &config.outbound,
+        config.webhook_timeout,
+        concat!("Parley-Webhooks/", env!("CARGO_PKG_VERSION")),
+    )
 }
 
-/// The delay before retry number `attempt` (1-based): `base * 2^(attempt-1)`, capped, times a
-/// random factor in [0.5, 1.5) so many failing deliveries do not retry in lockstep.
-pub fn backoff_ms(config: &JobsConfig, attempt: i64) -> i64 {
-    let base = config.webhook_retry_base.as_millis() as f64;
-    let max = config.webhook_retry_max.as_millis() as f64;
-    let exp = (base * 2f64.powi((attempt - 1).clamp(0, 30) as i32)).min(max);
-    (exp * rand::thread_rng().gen_range(0.5..1.5)) as i64
+/// The delay before retry number `attempt` (1-based): the settings' base doubling per attempt up
+/// to their max, ±50 % jitter so many failing deliveries do not retry in lockstep.
+pub fn backoff(config: &JobsConfig) -> Backoff {
+    Backoff {
+        base: config.webhook_retry_base,
+        max: config.webhook_retry_max,
+        ..Backoff::WEBHOOK_DEFAULT
+    }
 }
 
-pub async fn run(
-    store: &Store,
-    http: &reqwest::Client,
-    config: &JobsConfig,
-    job: &Job,
-) -> Result<JobOutcome, JobError> {
+pub async fn run(store: &Store, http: &Outbound, config: &JobsConfig, job: &Job) -> Result<JobOutcome, JobError> {
     let id = job
         .payload
         .get("delivery_id")
@@ -47,13 +36,14 @@ pub async fn run(
         Err(e) => return Err(e.into()),
     };
     if d.status != "pending" {
-        return Ok(JobOutcome::Done); // already delivered (a retried job after a crash)
+        // Delivered already (a retried job after a crash), or canceled by an unsubscribe.
+        return Ok(JobOutcome::Done);
     }
-    let url = match guard::check_url(&d.url, config.allow_private_webhooks) {
+    let url = match http.check_url(&d.url) {
         Ok(u) => u,
-        Err(why) => {
+        Err(e) => {
             store
-                .record_delivery_attempt(&d.id, "failed", None, Some(&why), None)
+                .record_delivery_attempt(&d.id, "failed", None, Some(&e.to_string()), None)
                 .await?;
             return Ok(JobOutcome::Done);
         }
@@ -62,14 +52,18 @@ pub async fn run(
     let now_s = now_ms() / 1000;
     let signature = parley_core::webhook::signature_header(&secret, now_s, d.payload.as_bytes());
     let sent = http
-        .post(url)
-        .header("content-type", "application/json")
-        .header("X-Parley-Event", &d.event_type)
-        .header("X-Parley-Delivery", &d.id)
-        .header("X-Parley-Signature", signature)
-        .body(d.payload.clone())
+        .request(reqwest::Method::POST, &url)
+        .with(|r| {
+            r.header("content-type", "application/json")
+                .header("X-Parley-Event", &d.event_type)
+                .header("X-Parley-Delivery", &d.id)
+                .header("X-Parley-Signature", signature)
+                .body(d.payload.clone())
+        })
         .send()
         .await;
+    // Every non-2xx answer is retried (a receiver's 4xx is often a deploy in progress); a
+    // refused address never is.
     let (code, error) = match sent {
         Ok(r) if r.status().is_success() => {
             store
@@ -79,20 +73,19 @@ pub async fn run(
         }
         Ok(r) => (
             Some(r.status().as_u16()),
-            format!("the receiver answered {}", r.status()),
+            OutboundError::status(&url, r.status().as_u16()),
         ),
-        Err(e) => {
-            let text = error_chain(&e);
-            if text.contains(guard::REFUSED) {
-                store
-                    .record_delivery_attempt(&d.id, "failed", None, Some(guard::REFUSED), None)
-                    .await?;
-                return Ok(JobOutcome::Done);
-            }
-            (None, if e.is_timeout() { "timed out".to_string() } else { text })
+        Err(e) if !e.is_retryable() => {
+            store
+                .record_delivery_attempt(&d.id, "failed", None, Some(&e.to_string()), None)
+                .await?;
+            return Ok(JobOutcome::Done);
         }
+        Err(e) => (None, e),
     };
-    let next = now_ms() + backoff_ms(config, job.attempts);
+    let error = error.to_string();
+    let retry = u32::try_from(job.attempts).unwrap_or(u32::MAX);
+    let next = now_ms() + backoff(config).delay_ms(retry);
     if next > d.created + config.webhook_give_up_after.as_millis() as i64 {
         store
             .record_delivery_attempt(&d.id, "failed", code, Some(&format!("gave up: {error}")), None)
@@ -105,36 +98,22 @@ pub async fn run(
     Ok(JobOutcome::RetryAt(next, error))
 }
 
-fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut s = e.to_string();
-    let mut cur = e.source();
-    while let Some(c) = cur {
-        s.push_str(": ");
-        s.push_str(&c.to_string());
-        cur = c.source();
-    }
-    s
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::Duration;
 
     #[test]
-    fn backoff_doubles_with_jitter_and_caps() {
+    fn the_settings_set_base_and_cap_of_the_delivery_backoff() {
         let c = JobsConfig {
-            webhook_retry_base: Duration::from_secs(10),
-            webhook_retry_max: Duration::from_secs(3600),
+            webhook_retry_base: Duration::from_millis(100),
+            webhook_retry_max: Duration::from_millis(400),
             ..Default::default()
         };
-        for attempt in 1..=20 {
-            let exp = (10_000f64 * 2f64.powi(attempt as i32 - 1)).min(3_600_000.0);
-            let d = backoff_ms(&c, attempt) as f64;
-            assert!(d >= exp * 0.5 && d < exp * 1.5, "attempt {attempt}: {d} vs {exp}");
-        }
-        // Retries keep going for a day and more: the capped delay is about an hour.
-        let total: i64 = (1..=30).map(|a| backoff_ms(&c, a)).sum();
-        assert!(total > 12 * 3_600_000);
+        let b = backoff(&c);
+        assert_eq!(b.ceiling(1), Duration::from_millis(100));
+        assert_eq!(b.ceiling(3), Duration::from_millis(400));
+        assert_eq!(b.ceiling(30), Duration::from_millis(400));
+        assert_eq!(b.jitter, 0.5);
     }
 }

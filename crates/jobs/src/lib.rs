@@ -7,8 +7,9 @@
 //! - [`delivery`]: webhook deliveries: signed POSTs, retried with exponential backoff and jitter
 //!   for at least 24 hours, refused for private and loopback addresses unless allowed.
 //! - [`JobHandler`]: handlers registered by higher layers (the server runs calls through it).
-//! - [`guard`]: the private-address guard, applied at DNS resolution so a name that resolves to a
-//!   private address is refused too (no DNS-rebinding bypass).
+//! - [`outbound`]: the one guarded HTTP client for customer-chosen URLs (webhooks here,
+//!   automation HTTP steps and agents' webhooks above), its typed redacting error, and the one
+//!   retry-delay policy ([`Backoff`]).
 //!
 //! Decision: a small table polled with `FOR UPDATE SKIP LOCKED` (PostgreSQL) rather than a queue
 //! crate. The one crate covering both databases (apalis) would add its own schema and worker
@@ -16,9 +17,10 @@
 //! its dial job), which a plain table in Parley's own schema gives directly.
 
 pub mod delivery;
-pub mod guard;
+pub mod outbound;
 pub mod runner;
 
+pub use outbound::{Backoff, Outbound, OutboundError, OutboundPolicy, ProxyUrl};
 pub use runner::{JobsConfig, JobsHandle, Reservation, Runner};
 
 /// What a job handler asks the runner to do next.

@@ -1,5 +1,6 @@
 //! The job loop.
 
+use crate::outbound::{Backoff, Outbound, OutboundPolicy};
 use crate::{delivery, JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store};
 use std::collections::HashMap;
@@ -18,7 +19,8 @@ pub struct JobsConfig {
     pub lease: Duration,
     /// Longest sleep between polls when no job is due (new jobs of this process wake it at once).
     pub poll_interval: Duration,
-    pub allow_private_webhooks: bool,
+    /// Where webhook deliveries may go (private addresses, Parley's proxy).
+    pub outbound: OutboundPolicy,
     pub webhook_timeout: Duration,
     /// First retry delay; doubles per attempt up to `webhook_retry_max`, with ±50 % jitter.
     pub webhook_retry_base: Duration,
@@ -36,10 +38,10 @@ impl Default for JobsConfig {
             concurrency: 16,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
-            allow_private_webhooks: false,
+            outbound: OutboundPolicy::default(),
             webhook_timeout: Duration::from_secs(10),
-            webhook_retry_base: Duration::from_secs(10),
-            webhook_retry_max: Duration::from_secs(3600),
+            webhook_retry_base: Backoff::WEBHOOK_DEFAULT.base,
+            webhook_retry_max: Backoff::WEBHOOK_DEFAULT.max,
             webhook_give_up_after: Duration::from_secs(25 * 3600),
             shutdown_grace: Duration::from_secs(20),
         }
@@ -121,7 +123,7 @@ impl Reservation {
 pub struct Runner {
     store: Store,
     config: JobsConfig,
-    http: reqwest::Client,
+    http: Outbound,
     handle: JobsHandle,
     worker_id: String,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
@@ -305,7 +307,7 @@ impl Runner {
                 self.store.complete_job(&job.id).await
             }
             Err(e) => {
-                let backoff = 1000 * (1 << job.attempts.clamp(0, 6));
+                let backoff = Backoff::JOB_ERROR.delay_ms(u32::try_from(job.attempts).unwrap_or(u32::MAX));
                 warn!(error = %e, "job failed; retrying");
                 self.store.retry_job(&job.id, now_ms() + backoff, &e.to_string()).await
             }

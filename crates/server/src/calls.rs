@@ -43,7 +43,8 @@ pub struct CallSettings {
     pub public_url: String,
     pub endpoint: Duration,
     pub line_watchdog: Duration,
-    pub allow_private_webhooks: bool,
+    /// Where agents' mid-call webhooks may go (and the proxy the LLM client uses too).
+    pub outbound: parley_jobs::OutboundPolicy,
     pub llm: Option<LlmConfig>,
     /// The caller id of outbound sandbox calls.
     pub caller_id: String,
@@ -432,6 +433,7 @@ impl CallRunner {
             Some(t) => Some(LlmConfig {
                 api_key: t.api_key,
                 model: t.model.unwrap_or_else(|| "default".into()),
+                proxy: self.settings.outbound.proxy.clone(),
                 ..LlmConfig::new(t.base_url)
             }),
             None => self.settings.llm.clone(),
@@ -450,7 +452,7 @@ impl CallRunner {
                 llm,
                 ai_name: interview.ai_name.clone(),
                 silence_reprompts: interview.silence_reprompts,
-                allow_private_webhooks: self.settings.allow_private_webhooks,
+                outbound: self.settings.outbound.clone(),
                 ..AgentConfig::default()
             },
         );

@@ -13,7 +13,7 @@ use anyhow::Context;
 use clap::Args;
 use parley_agent::llm::LlmConfig;
 use parley_api::{ApiConfig, AppState};
-use parley_jobs::{JobsConfig, JobsHandle, Runner};
+use parley_jobs::{JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
 use parley_store::Store;
 use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
 use std::net::SocketAddr;
@@ -80,9 +80,16 @@ pub struct Settings {
     /// Largest accepted request body, in bytes.
     #[arg(long, env = "PARLEY_MAX_BODY_BYTES", default_value_t = 1 << 20)]
     pub max_body_bytes: usize,
-    /// Deliver webhooks to private and loopback addresses (tests and closed networks only).
+    /// Deliver webhooks, automation HTTP steps and agents' mid-call webhooks to private and
+    /// loopback addresses (tests and closed networks only).
     #[arg(long, env = "PARLEY_ALLOW_PRIVATE_WEBHOOKS", default_value = "0", value_parser = parse_flag)]
     pub allow_private_webhooks: bool,
+    /// Proxy for all outbound HTTP (webhooks, automation HTTP steps, agents' webhooks, the LLM),
+    /// an http(s) URL such as `http://user:pass@proxy:3128`. Without it Parley connects
+    /// directly: HTTP_PROXY, HTTPS_PROXY, ALL_PROXY and NO_PROXY are ignored. Each target is
+    /// still resolved and checked by Parley before it is handed to the proxy.
+    #[arg(long, env = "PARLEY_OUTBOUND_PROXY", hide_env_values = true, value_parser = ProxyUrl::parse)]
+    pub outbound_proxy: Option<ProxyUrl>,
     /// Timeout of one webhook delivery attempt, in milliseconds.
     #[arg(long, env = "PARLEY_WEBHOOK_TIMEOUT_MS", default_value_t = 10_000)]
     pub webhook_timeout_ms: u64,
@@ -238,7 +245,7 @@ impl Settings {
         JobsConfig {
             concurrency: self.job_concurrency.max(1),
             lease: Duration::from_secs(self.job_lease_secs.max(1)),
-            allow_private_webhooks: self.allow_private_webhooks,
+            outbound: self.outbound_policy(),
             webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
             webhook_retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
             webhook_retry_max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
@@ -247,7 +254,14 @@ impl Settings {
         }
     }
 
-    /// Connects and migrates, creating the data dir for SQLite.
+    /// Where customer-chosen outbound requests may go.
+    pub fn outbound_policy(&self) -> OutboundPolicy {
+        OutboundPolicy {
+            allow_private: self.allow_private_webhooks,
+            proxy: self.outbound_proxy.clone(),
+        }
+    }
+
     /// The base URL recordings are reached at: `PARLEY_PUBLIC_URL`, else the bind address.
     pub fn public_url(&self) -> String {
         self.public_url
@@ -274,7 +288,7 @@ impl Settings {
             public_url: self.public_url(),
             endpoint: Duration::from_millis(self.endpoint_ms.clamp(100, 3000)),
             line_watchdog: Duration::from_secs(self.line_watchdog_secs.max(1)),
-            allow_private_webhooks: self.allow_private_webhooks,
+            outbound: self.outbound_policy(),
             llm: self
                 .llm_base_url
                 .as_deref()
@@ -283,6 +297,7 @@ impl Settings {
                     base_url: u.to_string(),
                     api_key: self.llm_api_key.clone(),
                     model: self.llm_model.clone(),
+                    proxy: self.outbound_proxy.clone(),
                     ..LlmConfig::new(u)
                 }),
             caller_id: self.caller_id.clone(),
@@ -420,7 +435,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         let engine = parley_automation::Engine::new(
             store.clone(),
             parley_automation::EngineConfig {
-                allow_private_http: settings.allow_private_webhooks,
+                outbound: settings.outbound_policy(),
                 lease: settings.jobs_config().lease,
                 templates: templates.clone(),
                 ..Default::default()

@@ -25,6 +25,7 @@ fn help_lists_every_setting_with_its_default() {
         "PARLEY_RATE_LIMIT_PER_MINUTE",
         "PARLEY_REQUIRE_TEAM_HEADER",
         "PARLEY_ALLOW_PRIVATE_WEBHOOKS",
+        "PARLEY_OUTBOUND_PROXY",
         "PARLEY_LLM_BASE_URL",
         "PARLEY_LOG_FORMAT",
         "PARLEY_JOB_CONCURRENCY",
@@ -48,6 +49,23 @@ fn help_lists_every_setting_with_its_default() {
         .contains("c2VjcmV0LWtleS12YWx1ZQ=="));
     let v = parley().arg("--version").output().unwrap();
     assert!(String::from_utf8(v.stdout).unwrap().starts_with("parley "));
+}
+
+/// A proxy setting that is not an http(s) URL stops the server at once, saying why (it must
+/// never fall back to connecting directly, or to a proxy from the environment).
+#[test]
+fn a_bad_outbound_proxy_is_refused_at_startup() {
+    for bad in ["socks5://proxy:1080", "proxy:3128", "not a url"] {
+        let out = parley()
+            .arg("migrate")
+            .env("PARLEY_OUTBOUND_PROXY", bad)
+            .env("PARLEY_DATA_DIR", std::env::temp_dir().join("parley-bad-proxy"))
+            .output()
+            .unwrap();
+        assert!(!out.status.success(), "{bad}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("outbound-proxy") && err.contains("proxy"), "{bad}: {err}");
+    }
 }
 
 #[test]

@@ -4,7 +4,7 @@
 //! written in the transaction that records the event itself: an event that happened always has
 //! its deliveries, and a restart loses none.
 
-use crate::{found, jobs, now_ms, Result, Store, StoreError};
+use crate::{jobs, now_ms, Result, Store, StoreError};
 use parley_core::ids::new_row_id;
 use parley_core::webhook::EventType;
 use serde::Serialize;
@@ -31,7 +31,8 @@ pub struct Delivery {
     #[serde(rename = "type")]
     pub event_type: String,
     pub url: String,
-    /// `pending`, `delivered` or `failed` (gave up, or refused by the address guard).
+    /// `pending`, `delivered`, `failed` (gave up, or refused by the address guard) or
+    /// `canceled` (the subscription was removed while the delivery was pending).
     pub status: String,
     pub attempts: i64,
     pub last_status_code: Option<i64>,
@@ -87,26 +88,52 @@ impl Store {
         webhook_from_row(&r)
     }
 
+    /// Removes a subscription and cancels its deliveries still pending, in one transaction:
+    /// their rows become `canceled` (they stay in the deliveries log) and their jobs are removed,
+    /// so nothing more is sent to the removed URL. Returns how many were canceled.
+    ///
+    /// An attempt already in flight at that moment may still reach the receiver once; its
+    /// result is not recorded over `canceled` ([`Store::record_delivery_attempt`]).
     pub async fn unsubscribe(
         &self,
         team_id: &str,
         event_type: EventType,
         url: &str,
         interview_id: Option<&str>,
-    ) -> Result<()> {
+    ) -> Result<u64> {
         let mut w = self.begin_write().await?;
-        let r = sqlx::query(
-            "DELETE FROM webhooks WHERE team_id = $1 AND event_type = $2 AND url = $3 AND interview_id = $4",
+        let removed = sqlx::query(
+            "DELETE FROM webhooks WHERE team_id = $1 AND event_type = $2 AND url = $3 AND interview_id = $4 RETURNING id",
         )
         .bind(team_id)
         .bind(event_type.as_str())
         .bind(url)
         .bind(interview_id.unwrap_or(""))
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        let webhook_id: String = removed.try_get("id")?;
+        // A delivery's job has the delivery's id (see `fan_out`). Jobs queued before that rule
+        // find their delivery canceled when they run, and end without sending.
+        sqlx::query(
+            "DELETE FROM jobs WHERE kind = $1 AND id IN \
+             (SELECT id FROM webhook_deliveries WHERE webhook_id = $2 AND status = 'pending')",
+        )
+        .bind(DELIVERY_JOB)
+        .bind(&webhook_id)
         .execute(&mut *w.tx)
         .await?;
+        let canceled = sqlx::query(
+            "UPDATE webhook_deliveries SET status = 'canceled', next_attempt = NULL, updated = $1 \
+             WHERE webhook_id = $2 AND status = 'pending'",
+        )
+        .bind(now_ms())
+        .bind(&webhook_id)
+        .execute(&mut *w.tx)
+        .await?
+        .rows_affected();
         w.commit().await?;
-        found(r.rows_affected())?;
-        Ok(())
+        Ok(canceled)
     }
 
     pub async fn webhooks(&self, team_id: &str) -> Result<Vec<Webhook>> {
@@ -167,7 +194,9 @@ impl Store {
         })
     }
 
-    /// Records one attempt: its status code or error, and the delivery's new status.
+    /// Records one attempt: its status code or error, and the delivery's new status. Only a
+    /// pending delivery changes: an attempt that was in flight when its subscription was
+    /// removed does not turn `canceled` back into `pending`.
     pub async fn record_delivery_attempt(
         &self,
         id: &str,
@@ -177,7 +206,7 @@ impl Store {
         next_attempt: Option<i64>,
     ) -> Result<()> {
         let mut w = self.begin_write().await?;
-        sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2, last_error = $3, next_attempt = $4, updated = $5 WHERE id = $6")
+        sqlx::query("UPDATE webhook_deliveries SET status = $1, attempts = attempts + 1, last_status_code = $2, last_error = $3, next_attempt = $4, updated = $5 WHERE id = $6 AND status = 'pending'")
             .bind(status)
             .bind(code.map(i64::from))
             .bind(error)
@@ -221,8 +250,11 @@ pub async fn fan_out(
         .bind(now)
         .execute(&mut **tx)
         .await?;
-        jobs::enqueue(
+        // The job has the delivery's id: an unsubscribe removes the jobs of the deliveries it
+        // cancels by id.
+        jobs::enqueue_with_id(
             tx,
+            &id,
             DELIVERY_JOB,
             Some(team_id),
             // A subscription's deliveries are sent in the order they were queued (see the

@@ -72,13 +72,14 @@ pub async fn subscribe(
 }
 
 #[utoipa::path(delete, path = "/webhooks/unsubscribe", tag = "webhooks", request_body = SubscribeBody,
-    responses((status = 200, description = "data: null"), (status = 404, description = "Webhook not found")))]
+    responses((status = 200, description = "data: null; the subscription's pending deliveries become `canceled`"), (status = 404, description = "Webhook not found")))]
 pub async fn unsubscribe(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
     ApiJson(b): ApiJson<SubscribeBody>,
 ) -> ApiResult<Json<Value>> {
     let (t, url, scope) = parse(&s, &team.id, &b).await?;
+    // Its pending deliveries are canceled with it (their retries would go to a removed URL).
     s.store
         .unsubscribe(&team.id, t, &url, scope.as_deref())
         .await
@@ -99,7 +100,13 @@ pub async fn deliveries(
     p: Params,
 ) -> ApiResult<Json<Value>> {
     let (_, limit) = p.paging(50, 200)?;
-    Ok(ok(s.store.deliveries(&team.id, limit).await?))
+    let mut list = s.store.deliveries(&team.id, limit).await?;
+    // A log, not the subscription: credentials and query values in the URL are not echoed
+    // (errors recorded by the sender are redacted the same way).
+    for d in &mut list {
+        d.url = parley_jobs::outbound::redact_str(&d.url);
+    }
+    Ok(ok(list))
 }
 
 /// Parley addition: the secret that signs this team's deliveries (`X-Parley-Signature`).
