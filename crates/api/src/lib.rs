@@ -4,8 +4,10 @@
 //!   per-team rate limit); `/health`, `/metrics`, `/openapi.json` and `/docs` do not.
 //! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, system).
 //! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
+//! - [`limits`]: the bounds on what a client may send (search, filters, paging, ids).
 //! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
-//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations;
+//!   [`schemas`]: the shapes of the answers (envelope, pages, errors) it describes.
 //!
 //! Decision: an object of another team is looked up with the team in the `WHERE` clause, so it is
 //! indistinguishable from a missing one by construction, not by a check each handler must
@@ -14,9 +16,11 @@
 pub mod auth;
 pub mod error;
 pub mod extract;
+pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -146,6 +150,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
+        // Every route's path parameters and query string, checked before auth and handlers.
+        .route_layer(middleware::from_fn(extract::check_uri))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(state.config.max_body_bytes))

@@ -20,10 +20,12 @@ pub struct PhonePolicy {
 /// Parses a `country_code` such as `"+44"`, `"44"` or `"+1"` into its calling code.
 pub fn parse_country_code(raw: &str) -> Result<u16, ValidationError> {
     let digits = raw.trim().trim_start_matches('+');
+    // Echoed in the message only when short: a dialing prefix is at most 4 characters.
+    let shown = if raw.len() <= 16 { format!("'{raw}'") } else { "the value".into() };
     let err = || {
         ValidationError::new(
             "country_code",
-            format!("'{raw}' is not a dialing prefix such as \"+1\" or \"+44\""),
+            format!("{shown} is not a dialing prefix such as \"+1\" or \"+44\""),
         )
         .with_code("invalid_country_code")
     };

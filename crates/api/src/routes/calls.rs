@@ -5,6 +5,8 @@ use super::{not_found, uuid_or};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
+use crate::limits::{MAX_METADATA_KEYS, MAX_METADATA_KEY_CHARS, MAX_METADATA_VALUE_BYTES};
+use crate::schemas::{CallPage, Envelope, JobCreated};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -59,17 +61,23 @@ async fn callable_agent(s: &AppState, team: &str, id: &str) -> ApiResult<Intervi
     Ok(agent)
 }
 
+/// A call's `metadata`: at most [`MAX_METADATA_KEYS`] keys of 1 to [`MAX_METADATA_KEY_CHARS`]
+/// characters, values of at most [`MAX_METADATA_VALUE_BYTES`] bytes.
 pub(crate) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
-    if m.len() > 50 || m.iter().any(|(k, v)| k.is_empty() || k.len() > 64 || v.len() > 2048) {
-        return Err(ApiError::bad(
-            "metadata: at most 50 keys of 1-64 characters, values up to 2048 bytes",
-        ));
+    if m.len() > MAX_METADATA_KEYS
+        || m
+            .iter()
+            .any(|(k, v)| k.is_empty() || k.chars().count() > MAX_METADATA_KEY_CHARS || v.len() > MAX_METADATA_VALUE_BYTES)
+    {
+        return Err(ApiError::bad(format!(
+            "metadata: at most {MAX_METADATA_KEYS} keys of 1-{MAX_METADATA_KEY_CHARS} characters, values up to {MAX_METADATA_VALUE_BYTES} bytes"
+        )));
     }
     Ok(())
 }
 
 #[utoipa::path(post, path = "/contact/call", tag = "calls", request_body = CallBody,
-    responses((status = 200, description = "The queued call (status NOT_STARTED)", body = Call),
+    responses((status = 200, description = "The queued call (status NOT_STARTED)", body = Envelope<Call>),
               (status = 400, description = "Unknown contact or agent, DNC contact, invalid metadata")))]
 pub async fn call_contact(
     State(s): State<AppState>,
@@ -108,7 +116,7 @@ pub async fn call_contact(
 }
 
 #[utoipa::path(post, path = "/job/create_job_by_contacts", tag = "calls", request_body = BatchBody,
-    responses((status = 200, description = "{job_id, calls, skipped}: the queued calls and the contacts skipped (DNC, duplicates)"),
+    responses((status = 200, description = "{job_id, calls, skipped}: the queued calls and the contacts skipped (DNC, duplicates)", body = Envelope<JobCreated>),
               (status = 400, description = "Unknown agent or contact, invalid number; every problem is listed")))]
 pub async fn create_job(
     State(s): State<AppState>,
@@ -117,7 +125,6 @@ pub async fn create_job(
 ) -> ApiResult<Json<Value>> {
     let metadata = b.metadata.unwrap_or_default();
     check_metadata(&metadata)?;
-    let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
     let ids = b.contact_ids.unwrap_or_default();
     let numbers = b.phone_numbers.unwrap_or_default();
     if ids.is_empty() && numbers.is_empty() {
@@ -127,10 +134,12 @@ pub async fn create_job(
     }
     if ids.len() + numbers.len() > s.config.max_batch {
         return Err(ApiError::bad(format!(
-            "contact_ids, phone_numbers: at most {} per job",
-            s.config.max_batch
+            "contact_ids, phone_numbers: at most {} per job (got {})",
+            s.config.max_batch,
+            ids.len() + numbers.len()
         )));
     }
+    let agent = callable_agent(&s, &team.id, &b.interview_id).await?;
     // Validate everything before writing anything.
     let mut problems = Vec::new();
     let mut uuids = Vec::new();
@@ -214,7 +223,7 @@ pub async fn create_job(
 #[utoipa::path(get, path = "/interview/{id}/responses", tag = "calls",
     params(("id" = String, Path), ("search" = Option<String>, Query), ("response_tags[]" = Option<Vec<String>>, Query),
            ("status[]" = Option<Vec<String>>, Query), ("job_id" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, description = "{responses, count, all_response_tags}, newest first"), (status = 404, description = "Interview not found")))]
+    responses((status = 200, description = "{responses, count, all_response_tags}, newest first", body = Envelope<CallPage>), (status = 404, description = "Interview not found")))]
 pub async fn responses(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -224,18 +233,18 @@ pub async fn responses(
     let agent = super::interviews::find(&s, &team.id, &id).await?;
     let (page, limit) = p.paging(20, 50)?;
     let statuses = p
-        .all("status")
+        .list("status")?
         .iter()
         .map(|st| CallStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not a call status"))))
         .collect::<ApiResult<Vec<_>>>()?;
     let job_id = p
         .get("job_id")
         .filter(|j| !j.is_empty())
-        .map(|j| Uuid::parse_str(j).map_err(|_| ApiError::bad(format!("job_id: '{j}' is not a job id"))))
+        .map(|j| Uuid::parse_str(j).map_err(|_| ApiError::bad(format!("job_id: '{}' is not a job id", crate::extract::excerpt(j)))))
         .transpose()?;
     let f = CallFilter {
-        search: p.get("search").map(str::to_string),
-        response_tags: p.all("response_tags"),
+        search: p.search("search")?,
+        response_tags: p.list("response_tags")?,
         statuses,
         job_id,
         page,
@@ -248,7 +257,7 @@ pub async fn responses(
 }
 
 #[utoipa::path(get, path = "/interview_response/{id}", tag = "calls", params(("id" = String, Path)),
-    responses((status = 200, body = Call), (status = 404, description = "Call not found")))]
+    responses((status = 200, body = Envelope<Call>), (status = 404, description = "Call not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -262,7 +271,7 @@ pub async fn get_one(
 }
 
 #[utoipa::path(post, path = "/interview_response/{id}/hangup", tag = "calls", params(("id" = String, Path)),
-    responses((status = 200, description = "The ended call", body = Call), (status = 404), (status = 409, description = "The call already ended")))]
+    responses((status = 200, description = "The ended call", body = Envelope<Call>), (status = 404), (status = 409, description = "The call already ended")))]
 pub async fn hangup(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

@@ -4,6 +4,7 @@ use super::{not_found, uuid_or};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
+use crate::schemas::{ContactPage, Envelope, Null};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -74,7 +75,7 @@ pub fn contact_write(phone_number: String, b: &CreateContact, lead_source: LeadS
 }
 
 #[utoipa::path(post, path = "/contact/create", tag = "contacts", request_body = CreateContact,
-    responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Contact)))]
+    responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Envelope<Contact>)))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -90,15 +91,15 @@ pub async fn create(
     params(("search" = Option<String>, Query), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
            ("excluded_tags[]" = Option<Vec<String>>, Query), ("sort" = Option<String>, Query, description = "<field>_asc|<field>_desc, or a field with sortDirection"),
            ("sortDirection" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, description = "{contacts, count, total_count}")))]
+    responses((status = 200, description = "{contacts, count, total_count}", body = Envelope<ContactPage>)))]
 pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
     let (page, limit) = p.paging(20, 50)?;
     let (sort, descending) = parse_sort(p.get("sort"), p.get("sortDirection"))?;
     let filter = ContactFilter {
-        search: p.get("search").map(str::to_string),
+        search: p.search("search")?,
         phone_numbers_only: p.bool("phone_numbers_only")?,
-        tags: p.all("tags"),
-        excluded_tags: p.all("excluded_tags"),
+        tags: p.list("tags")?,
+        excluded_tags: p.list("excluded_tags")?,
         sort,
         descending,
         page,
@@ -146,7 +147,7 @@ fn parse_sort(sort: Option<&str>, direction: Option<&str>) -> ApiResult<(Contact
 }
 
 #[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
-    responses((status = 200, body = Contact), (status = 404, description = "Contact not found")))]
+    responses((status = 200, body = Envelope<Contact>), (status = 404, description = "Contact not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -161,7 +162,7 @@ pub async fn get_one(
 }
 
 #[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
-    responses((status = 200, body = Contact), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
+    responses((status = 200, body = Envelope<Contact>), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
 pub async fn update_info(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -207,7 +208,7 @@ pub async fn update_info(
 }
 
 #[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
-    responses((status = 200, body = Contact), (status = 404)))]
+    responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn add_tags(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -225,7 +226,7 @@ pub async fn add_tags(
 }
 
 #[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
-    responses((status = 200, body = Contact), (status = 404)))]
+    responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn remove_tags(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -233,19 +234,18 @@ pub async fn remove_tags(
     ApiJson(b): ApiJson<TagsBody>,
 ) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, NOT_FOUND)?;
-    let gone: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
+    contact::check_tag_count("tags", b.tags.len())?;
+    let gone = b.tags;
     let c = s
         .store
-        .change_tags(&team.id, id, move |old| {
-            Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect())
-        })
+        .change_tags(&team.id, id, move |old| Ok(contact::remove_tags(old, &gone)))
         .await
         .map_err(not_found(NOT_FOUND))??;
     Ok(ok(c))
 }
 
 #[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
-    responses((status = 200, description = "data: null"), (status = 404)))]
+    responses((status = 200, description = "data: null", body = Envelope<Null>), (status = 404)))]
 pub async fn delete_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
