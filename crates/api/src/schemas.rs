@@ -38,7 +38,9 @@ impl ToSchema for Null {}
 /// `problems`.
 #[derive(ToSchema)]
 pub struct ErrorBody {
-    pub data: Option<Null>,
+    /// `null`; absent on a 401.
+    #[schema(required = false)]
+    pub data: Null,
     /// What is wrong, naming the field (`phone_number: not a valid number for country code +44`).
     pub error: String,
     /// A stable machine-readable code (`invalid_phone_number`, `not_found`, ...).

@@ -429,6 +429,14 @@ fn replaced(root: &Value, path: &[Seg], with: Value) -> Value {
     v
 }
 
+/// How many copies of `item` make a huge collection that still fits the 1 MiB body limit (a
+/// larger body is a 413 before anything is parsed, and tests nothing past it): 20,000, or fewer
+/// of a large item.
+fn fill(item: &Value) -> usize {
+    let size = serde_json::to_vec(item).unwrap().len() + 1;
+    (800_000 / size).min(20_000)
+}
+
 fn walk(root: &Value, path: &mut Vec<Seg>, v: &Value, out: &mut Vec<Mutation>) {
     let at = field_name(path);
     let mut add = |what: &'static str, with: Value, names_field: bool| {
@@ -463,13 +471,15 @@ fn walk(root: &Value, path: &mut Vec<Seg>, v: &Value, out: &mut Vec<Mutation>) {
         Value::Bool(_) => add("text for bool", json!("true"), false),
         Value::Array(items) => {
             let item = items.first().cloned().unwrap_or(json!("x"));
-            add("huge list", Value::Array(vec![item; 20_000]), false);
+            let n = fill(&item);
+            add("huge list", Value::Array(vec![item; n]), false);
             add("object for list", json!({}), false);
             add("null list", Value::Null, false);
         }
         Value::Object(m) => {
             let value = m.values().next().cloned().unwrap_or(json!("v"));
-            let big: serde_json::Map<String, Value> = (0..20_000).map(|i| (format!("k{i}"), value.clone())).collect();
+            let n = fill(&json!({"k00000": value}));
+            let big: serde_json::Map<String, Value> = (0..n).map(|i| (format!("k{i}"), value.clone())).collect();
             add("huge object", Value::Object(big), false);
             add("list for object", json!([]), false);
             add("NUL key", json!({"a\u{0}": value}), true);
