@@ -28,10 +28,14 @@ const CALL_404: &str = "Call not found";
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CallBody {
+    #[schema(format = Uuid, example = "0b5c7a3e-2f4d-4c1e-9a8b-6d2e1f3a4b5c")]
     pub contact_id: String,
     /// The voice agent; `agent_id` is accepted as an alias.
     #[serde(alias = "agent_id")]
+    #[schema(example = "AbCd1234", pattern = "^[A-Za-z0-9]{8}$")]
     pub interview_id: String,
+    /// At most 50 keys of 1 to 64 characters, values up to 2048 bytes.
+    #[schema(example = json!({"appointment": "Thursday 3 pm"}))]
     pub metadata: Option<BTreeMap<String, String>>,
 }
 
@@ -39,9 +43,14 @@ pub struct CallBody {
 #[serde(deny_unknown_fields)]
 pub struct BatchBody {
     #[serde(alias = "agent_id")]
+    #[schema(example = "AbCd1234", pattern = "^[A-Za-z0-9]{8}$")]
     pub interview_id: String,
+    /// Contact ids (UUIDs); with `phone_numbers`, at most 1000 in all.
+    #[schema(max_items = 1000)]
     pub contact_ids: Option<Vec<String>>,
+    #[schema(max_items = 1000, example = json!(["+12015550123"]))]
     pub phone_numbers: Option<Vec<String>>,
+    #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
     pub metadata: Option<BTreeMap<String, String>>,
 }
@@ -221,7 +230,7 @@ pub async fn create_job(
 }
 
 #[utoipa::path(get, path = "/interview/{id}/responses", tag = "calls",
-    params(("id" = String, Path), ("search" = Option<String>, Query), ("response_tags[]" = Option<Vec<String>>, Query),
+    params(("id" = String, Path, description = "The agent's id (8 letters or digits)"), ("search" = Option<String>, Query, max_length = 200), ("response_tags[]" = Option<Vec<String>>, Query),
            ("status[]" = Option<Vec<String>>, Query), ("job_id" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, description = "{responses, count, all_response_tags}, newest first", body = Envelope<CallPage>), (status = 404, description = "Interview not found")))]
 pub async fn responses(
@@ -256,7 +265,7 @@ pub async fn responses(
     ))
 }
 
-#[utoipa::path(get, path = "/interview_response/{id}", tag = "calls", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/interview_response/{id}", tag = "calls", params(("id" = uuid::Uuid, Path, description = "The call's id")),
     responses((status = 200, body = Envelope<Call>), (status = 404, description = "Call not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
@@ -270,7 +279,7 @@ pub async fn get_one(
         .map_err(not_found(CALL_404))?))
 }
 
-#[utoipa::path(post, path = "/interview_response/{id}/hangup", tag = "calls", params(("id" = String, Path)),
+#[utoipa::path(post, path = "/interview_response/{id}/hangup", tag = "calls", params(("id" = uuid::Uuid, Path, description = "The call's id")),
     responses((status = 200, description = "The ended call", body = Envelope<Call>), (status = 404), (status = 409, description = "The call already ended")))]
 pub async fn hangup(
     State(s): State<AppState>,

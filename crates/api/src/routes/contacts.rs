@@ -22,29 +22,44 @@ const NOT_FOUND: &str = "Contact not found";
 #[serde(deny_unknown_fields)]
 pub struct CreateContact {
     /// National or international form; stored as E.164.
+    #[schema(example = "+12015550123", min_length = 1, max_length = 32, pattern = r"^[0-9+ ()\-.]+$")]
     pub phone_number: String,
+    #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,
+    #[schema(example = "ann@example.com", max_length = 254)]
     pub email: Option<String>,
     /// Dialing prefix used when `phone_number` has no leading `+`; default `"+1"`.
+    #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
+    /// At most 100 tags of 1 to 64 characters; duplicates are dropped.
+    #[schema(max_items = 100, example = json!(["vip"]))]
     pub tags: Option<Vec<String>>,
+    /// At most 100 attributes; keys of 1 to 64 characters, values up to 2048 bytes.
+    #[schema(example = json!({"city": "Paris"}))]
     pub attributes: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContact {
+    #[schema(example = "+12015550123", min_length = 1, max_length = 32, pattern = r"^[0-9+ ()\-.]+$")]
     pub phone_number: Option<String>,
+    #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,
+    #[schema(example = "ann@example.com", max_length = 254)]
     pub email: Option<String>,
+    #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
     /// Parley addition: `ACTIVE`, `INACTIVE` or `DNC` (never called).
+    #[schema(example = "ACTIVE", pattern = "^(ACTIVE|INACTIVE|DNC)$")]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
+    /// At most 100 tags of 1 to 64 characters.
+    #[schema(max_items = 100, example = json!(["vip", "follow-up"]))]
     pub tags: Vec<String>,
 }
 
@@ -88,7 +103,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/contact", tag = "contacts",
-    params(("search" = Option<String>, Query), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
+    params(("search" = Option<String>, Query, max_length = 200), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
            ("excluded_tags[]" = Option<Vec<String>>, Query), ("sort" = Option<String>, Query, description = "<field>_asc|<field>_desc, or a field with sortDirection"),
            ("sortDirection" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, description = "{contacts, count, total_count}", body = Envelope<ContactPage>)))]
@@ -146,7 +161,7 @@ fn parse_sort(sort: Option<&str>, direction: Option<&str>) -> ApiResult<(Contact
     Ok((field, suffix_dir.or(dir).unwrap_or(false)))
 }
 
-#[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
+#[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")),
     responses((status = 200, body = Envelope<Contact>), (status = 404, description = "Contact not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
@@ -161,7 +176,7 @@ pub async fn get_one(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
+#[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = UpdateContact,
     responses((status = 200, body = Envelope<Contact>), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
 pub async fn update_info(
     State(s): State<AppState>,
@@ -207,7 +222,7 @@ pub async fn update_info(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
+#[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = TagsBody,
     responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn add_tags(
     State(s): State<AppState>,
@@ -225,7 +240,7 @@ pub async fn add_tags(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
+#[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = TagsBody,
     responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn remove_tags(
     State(s): State<AppState>,
@@ -244,7 +259,7 @@ pub async fn remove_tags(
     Ok(ok(c))
 }
 
-#[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
+#[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")),
     responses((status = 200, description = "data: null", body = Envelope<Null>), (status = 404)))]
 pub async fn delete_one(
     State(s): State<AppState>,

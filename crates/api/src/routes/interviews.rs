@@ -24,17 +24,27 @@ const NOT_FOUND: &str = "Interview not found";
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterviewBody {
+    /// Required on create.
+    #[schema(example = "Appointment reminder", min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(example = "Alex", min_length = 1, max_length = 100)]
     pub ai_name: Option<String>,
+    #[schema(example = "en-US", max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
     pub lang: Option<String>,
+    #[schema(max_items = 100, example = json!(["confirmed"]))]
     pub response_tags: Option<Vec<String>>,
     pub should_record: Option<bool>,
+    /// Needs a `voicemail_message`.
     pub should_leave_voicemail: Option<bool>,
+    #[schema(max_length = 2000, example = "Please call us back.")]
     pub voicemail_message: Option<String>,
+    /// At most 500 nodes and 2000 edges; texts in a node's data at most 4000 characters.
     pub flow: Option<Flow>,
     /// Silence (ms, 1000 to 60000) after the agent listens before it re-prompts.
+    #[schema(minimum = 1000, maximum = 60000, example = 6000)]
     pub silence_timeout_ms: Option<u32>,
     /// Re-prompts after silence (0 to 5) before the agent says goodbye and hangs up.
+    #[schema(maximum = 5, example = 2)]
     pub silence_reprompts: Option<u32>,
     /// On update: the version read; a stale one is 409 (no lost updates between editors).
     pub version: Option<i64>,
@@ -156,7 +166,7 @@ pub async fn create(
 }
 
 #[utoipa::path(get, path = "/interview", tag = "interviews",
-    params(("search" = Option<String>, Query), ("status" = Option<String>, Query, description = "ACTIVE or ARCHIVED"),
+    params(("search" = Option<String>, Query, max_length = 200), ("status" = Option<String>, Query, description = "ACTIVE or ARCHIVED"),
            ("sort" = Option<String>, Query, description = "title_asc|title_desc|created_asc|created_desc"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
     responses((status = 200, description = "{interviews, count}", body = Envelope<InterviewPage>)))]
 pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
