@@ -285,7 +285,10 @@ mod tests {
             Some(".attributes.ci\\u0000ty")
         );
         let e = parse_json::<Value>(br#"{"flow": {"nodes": [{"id": "\u0000"}]}}"#).unwrap_err();
-        assert!(format!("{e:?}").contains("flow.nodes[0].id: must not contain the NUL"), "{e:?}");
+        assert!(
+            format!("{e:?}").contains("flow.nodes[0].id: must not contain the NUL"),
+            "{e:?}"
+        );
     }
 
     #[test]

@@ -52,6 +52,9 @@ mod tests {
         assert!(check_len("name", &"é".repeat(11), 10).is_err());
         assert!(check_len("name", &"x".repeat(1 << 20), 10).is_err());
         let e = check_len("title", &"x".repeat(201), 200).unwrap_err();
-        assert!(format!("{e:?}").contains("title: must be at most 200 characters"), "{e:?}");
+        assert!(
+            format!("{e:?}").contains("title: must be at most 200 characters"),
+            "{e:?}"
+        );
     }
 }

@@ -35,7 +35,12 @@ pub fn check(spec: &Spec) -> Result<(), Vec<ValidationError>> {
             statuses,
             outcomes,
         } => {
-            over(&mut p, "trigger.interview_ids".into(), interview_ids.len(), MAX_FILTER_ENTRIES);
+            over(
+                &mut p,
+                "trigger.interview_ids".into(),
+                interview_ids.len(),
+                MAX_FILTER_ENTRIES,
+            );
             over(&mut p, "trigger.statuses".into(), statuses.len(), MAX_FILTER_ENTRIES);
             over(&mut p, "trigger.outcomes".into(), outcomes.len(), MAX_FILTER_ENTRIES);
         }
@@ -43,7 +48,12 @@ pub fn check(spec: &Spec) -> Result<(), Vec<ValidationError>> {
         Trigger::Schedule { days, .. } => over(&mut p, "trigger.days".into(), days.len(), MAX_FILTER_ENTRIES),
         Trigger::Webhook { .. } | Trigger::ContactCreated {} => {}
     }
-    over(&mut p, "calling.days".into(), spec.calling.days.len(), MAX_FILTER_ENTRIES);
+    over(
+        &mut p,
+        "calling.days".into(),
+        spec.calling.days.len(),
+        MAX_FILTER_ENTRIES,
+    );
     if !p.is_empty() {
         return Err(p);
     }
@@ -55,7 +65,9 @@ pub fn check(spec: &Spec) -> Result<(), Vec<ValidationError>> {
                 over(&mut p, field("attributes"), attributes.len(), MAX_ATTRIBUTES);
                 over(&mut p, field("tags"), tags.len(), MAX_TAGS);
             }
-            StepKind::UpdateContact { attributes, .. } => over(&mut p, field("attributes"), attributes.len(), MAX_ATTRIBUTES),
+            StepKind::UpdateContact { attributes, .. } => {
+                over(&mut p, field("attributes"), attributes.len(), MAX_ATTRIBUTES)
+            }
             StepKind::CallContact { metadata, .. } | StepKind::CallPhoneNumber { metadata, .. } => {
                 over(&mut p, field("metadata"), metadata.len(), MAX_ATTRIBUTES)
             }

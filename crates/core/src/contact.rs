@@ -119,7 +119,8 @@ pub fn clean_email(email: Option<&str>) -> Result<Option<String>, ValidationErro
     };
     if e.len() > MAX_EMAIL_LEN {
         return Err(
-            ValidationError::new("email", format!("must be at most {MAX_EMAIL_LEN} characters")).with_code("invalid_email"),
+            ValidationError::new("email", format!("must be at most {MAX_EMAIL_LEN} characters"))
+                .with_code("invalid_email"),
         );
     }
     let bad = || ValidationError::new("email", format!("'{e}' is not an email address")).with_code("invalid_email");
@@ -215,7 +216,11 @@ pub fn merge_tags(existing: &[String], new: &[String]) -> Result<Vec<String>, Va
 /// Removes `gone` tags (compared trimmed) from `existing`; linear, with a set.
 pub fn remove_tags(existing: &[String], gone: &[String]) -> Vec<String> {
     let gone: HashSet<&str> = gone.iter().map(|t| t.trim()).collect();
-    existing.iter().filter(|t| !gone.contains(t.as_str())).cloned().collect()
+    existing
+        .iter()
+        .filter(|t| !gone.contains(t.as_str()))
+        .cloned()
+        .collect()
 }
 
 pub fn check_attributes(attributes: &BTreeMap<String, String>) -> Result<(), ValidationError> {

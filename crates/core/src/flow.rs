@@ -280,7 +280,10 @@ fn data_size(v: &Value, at: &mut String, errs: &mut Vec<ValidationError>) {
             errs.push(err(at, format!("at most {MAX_TEXT_CHARS} characters")));
         }
         Value::Array(items) if items.len() > MAX_DATA_ENTRIES => {
-            errs.push(err(at, format!("at most {MAX_DATA_ENTRIES} entries (got {})", items.len())));
+            errs.push(err(
+                at,
+                format!("at most {MAX_DATA_ENTRIES} entries (got {})", items.len()),
+            ));
         }
         Value::Object(m) if m.len() > MAX_DATA_ENTRIES => {
             errs.push(err(at, format!("at most {MAX_DATA_ENTRIES} entries (got {})", m.len())));
@@ -599,7 +602,11 @@ mod tests {
         // Each question gets one edge; the rest of the edge budget goes to the first ones.
         let mut spare = MAX_EDGES - 1 - (last - 1);
         for i in 1..last {
-            let next = if i + 1 == last { "end".to_string() } else { format!("q{}", i + 1) };
+            let next = if i + 1 == last {
+                "end".to_string()
+            } else {
+                format!("q{}", i + 1)
+            };
             nodes.push(json!({"id": format!("q{i}"), "type": "question", "data": {
                 "question": text, "reprompt": text, "variable": format!("v{i}"), "kind": "choice", "choices": choices}}));
             for (k, c) in choices.iter().enumerate() {
@@ -609,7 +616,9 @@ mod tests {
                     }
                     spare -= 1;
                 }
-                edges.push(json!({"id": format!("e{i}-{k}"), "source": format!("q{i}"), "sourceHandle": c, "target": next}));
+                edges.push(
+                    json!({"id": format!("e{i}-{k}"), "source": format!("q{i}"), "sourceHandle": c, "target": next}),
+                );
             }
         }
         nodes.push(json!({"id": "end", "type": "end", "data": {"outcome": "done", "message": text}}));

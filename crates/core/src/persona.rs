@@ -331,7 +331,10 @@ mod tests {
             };
             MAX_RULES + 1
         ];
-        assert_eq!(p.validate().unwrap_err()[0].to_string(), "rules: at most 50 rules (got 51)");
+        assert_eq!(
+            p.validate().unwrap_err()[0].to_string(),
+            "rules: at most 50 rules (got 51)"
+        );
         p.rules.truncate(1);
         p.voicemail_greeting = Some("x".repeat(MAX_GREETING_CHARS + 1));
         let fields: Vec<_> = p.validate().unwrap_err().into_iter().map(|e| e.field).collect();

@@ -21,7 +21,11 @@ pub struct PhonePolicy {
 pub fn parse_country_code(raw: &str) -> Result<u16, ValidationError> {
     let digits = raw.trim().trim_start_matches('+');
     // Echoed in the message only when short: a dialing prefix is at most 4 characters.
-    let shown = if raw.len() <= 16 { format!("'{raw}'") } else { "the value".into() };
+    let shown = if raw.len() <= 16 {
+        format!("'{raw}'")
+    } else {
+        "the value".into()
+    };
     let err = || {
         ValidationError::new(
             "country_code",

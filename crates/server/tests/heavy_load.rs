@@ -52,7 +52,11 @@ fn heavy_flow() -> Value {
     let last = 499;
     let mut spare = 2000 - 1 - (last - 1);
     for i in 1..last {
-        let next = if i + 1 == last { "end".to_string() } else { format!("q{}", i + 1) };
+        let next = if i + 1 == last {
+            "end".to_string()
+        } else {
+            format!("q{}", i + 1)
+        };
         nodes.push(json!({"id": format!("q{i}"), "type": "question", "data": {
             "question": text, "variable": format!("v{i}"), "kind": "choice", "choices": choices}}));
         for (k, c) in choices.iter().enumerate() {
@@ -62,7 +66,8 @@ fn heavy_flow() -> Value {
                 }
                 spare -= 1;
             }
-            edges.push(json!({"id": format!("e{i}-{k}"), "source": format!("q{i}"), "sourceHandle": c, "target": next}));
+            edges
+                .push(json!({"id": format!("e{i}-{k}"), "source": format!("q{i}"), "sourceHandle": c, "target": next}));
         }
     }
     nodes.push(json!({"id": "end", "type": "end", "data": {"outcome": "done", "message": "Bye {{variables.v1}}"}}));
@@ -77,7 +82,10 @@ fn heavy_automation() -> Value {
                     if i == 0 {
                         format!("{{{{ contact.name }}}}-{k}")
                     } else {
-                        format!("{{{{ steps.s{}.tags | length }}}}-{{{{ contact.phone_number }}}}-{k}", i - 1)
+                        format!(
+                            "{{{{ steps.s{}.tags | length }}}}-{{{{ contact.phone_number }}}}-{k}",
+                            i - 1
+                        )
                     }
                 })
                 .collect();
@@ -148,7 +156,10 @@ async fn send(c: &Client, path: &str, body: &[u8]) -> (reqwest::StatusCode, Stri
 /// `/health` every 10 ms from its own thread and runtime until `stop`; every latency.
 fn probe(base: String, stop: Arc<AtomicBool>) -> std::thread::JoinHandle<Vec<Duration>> {
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let http = reqwest::Client::new();
             let url = format!("{base}/health");

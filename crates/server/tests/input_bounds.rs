@@ -93,7 +93,9 @@ async fn many_tags_are_refused_before_any_work(db: Db) {
         .post(&format!("/contact/{id}/add_tags"), json!({"tags": hundred}))
         .await;
     assert_eq!(r.ok()["tags"].as_array().unwrap().len(), 100);
-    let r = c.post(&format!("/contact/{id}/add_tags"), json!({"tags": ["one more"]})).await;
+    let r = c
+        .post(&format!("/contact/{id}/add_tags"), json!({"tags": ["one more"]}))
+        .await;
     expect_400(&r, "at most 100 tags per contact");
     let r = c
         .post(&format!("/contact/{id}/remove_tags"), json!({"tags": [" t0 ", "t1"]}))
@@ -178,10 +180,22 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
     let aid = agent["id"].as_str().unwrap();
     let nul = "a\u{0}b";
     let posts: Vec<(String, Value, &str)> = vec![
-        ("/contact/create".into(), json!({"phone_number": "+12015550103", "name": nul}), "name"),
-        ("/contact/create".into(), json!({"phone_number": "+12015550103", "email": nul}), "email"),
+        (
+            "/contact/create".into(),
+            json!({"phone_number": "+12015550103", "name": nul}),
+            "name",
+        ),
+        (
+            "/contact/create".into(),
+            json!({"phone_number": "+12015550103", "email": nul}),
+            "email",
+        ),
         ("/contact/create".into(), json!({"phone_number": nul}), "phone_number"),
-        ("/contact/create".into(), json!({"phone_number": "+12015550103", "tags": ["ok", nul]}), "tags[1]"),
+        (
+            "/contact/create".into(),
+            json!({"phone_number": "+12015550103", "tags": ["ok", nul]}),
+            "tags[1]",
+        ),
         (
             "/contact/create".into(),
             json!({"phone_number": "+12015550103", "attributes": {"city": nul}}),
@@ -206,18 +220,42 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
             "phone_numbers[0]",
         ),
         ("/interview/create".into(), json!({"title": nul}), "title"),
-        (format!("/interview/{aid}/update"), json!({"voicemail_message": nul}), "voicemail_message"),
+        (
+            format!("/interview/{aid}/update"),
+            json!({"voicemail_message": nul}),
+            "voicemail_message",
+        ),
         (
             "/interview/create".into(),
             json!({"title": "t", "flow": {"nodes": [{"id": "s", "type": "start", "data": {"x": nul}}], "edges": []}}),
             "flow.nodes[0].data.x",
         ),
-        ("/webhooks/subscribe".into(), json!({"type": "NEW_RESPONSE", "url": nul}), "url"),
+        (
+            "/webhooks/subscribe".into(),
+            json!({"type": "NEW_RESPONSE", "url": nul}),
+            "url",
+        ),
         ("/sandbox/personas".into(), json!({"name": nul}), "name"),
-        ("/sandbox/numbers".into(), json!({"phone_number": "+12025550200", "persona_id": nul}), "persona_id"),
-        ("/sandbox/call_in".into(), json!({"persona_id": "builtin-00", "to": nul}), "to"),
-        ("/automation".into(), json!({"name": nul, "trigger": {"type": "webhook"}, "steps": []}), "name"),
-        ("/webhook/automation/abcdefabcdef".into(), json!({"lead": {"name": nul}}), "lead.name"),
+        (
+            "/sandbox/numbers".into(),
+            json!({"phone_number": "+12025550200", "persona_id": nul}),
+            "persona_id",
+        ),
+        (
+            "/sandbox/call_in".into(),
+            json!({"persona_id": "builtin-00", "to": nul}),
+            "to",
+        ),
+        (
+            "/automation".into(),
+            json!({"name": nul, "trigger": {"type": "webhook"}, "steps": []}),
+            "name",
+        ),
+        (
+            "/webhook/automation/abcdefabcdef".into(),
+            json!({"lead": {"name": nul}}),
+            "lead.name",
+        ),
     ];
     for (path, body, field) in posts {
         let r = c.post(&path, body).await;
@@ -225,11 +263,7 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
         assert_eq!(r.body["code"], "invalid_text", "{}", r.body);
     }
     let r = c
-        .send(
-            Method::DELETE,
-            "/sandbox/numbers",
-            Some(json!({"phone_number": nul})),
-        )
+        .send(Method::DELETE, "/sandbox/numbers", Some(json!({"phone_number": nul})))
         .await;
     expect_400(&r, "phone_number: must not contain the NUL character");
     for (path, field) in [
@@ -241,7 +275,10 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
         ("/automation/abc%00/runs", "id"),
         ("/interview_response/%00", "id"),
     ] {
-        expect_400(&c.get(path).await, &format!("{field}: must not contain the NUL character"));
+        expect_400(
+            &c.get(path).await,
+            &format!("{field}: must not contain the NUL character"),
+        );
     }
     let r = c.get(&format!("/interview/{aid}/responses?search=%00")).await;
     expect_400(&r, "search: must not contain the NUL character");
@@ -325,7 +362,10 @@ async fn paging_past_the_bound_is_a_400(db: Db) {
         "/interview?page=9223372036854775807",
         "/webhooks/deliveries?limit=201",
     ] {
-        expect_400(&c.get(path).await, if path.contains("deliveries") { "limit" } else { "page" });
+        expect_400(
+            &c.get(path).await,
+            if path.contains("deliveries") { "limit" } else { "page" },
+        );
     }
     c.get("/contact?page=20000&limit=50").await.ok();
     c.get("/interview?page=50000&limit=20").await.ok();
@@ -351,12 +391,21 @@ async fn path_ids_and_query_strings_are_checked(db: Db) {
         assert!(r.error().starts_with("path:"), "{path}: {}", r.body);
     }
     // Invalid UTF-8 in a query is read leniently (U+FFFD), never a 5xx.
-    for path in ["/contact?search=%FF%FE", "/contact?tags[]=%C3%28", "/interview?status=%80"] {
+    for path in [
+        "/contact?search=%FF%FE",
+        "/contact?tags[]=%C3%28",
+        "/interview?status=%80",
+    ] {
         assert_4xx_or_ok(path, &c.get(path).await);
     }
     let many: String = (0..101).map(|i| format!("tags[]=t{i}&")).collect();
-    expect_400(&c.get(&format!("/contact?{many}")).await, "tags[]: at most 100 values (got 101)");
-    let r = c.get(&format!("/contact?excluded_tags={}", vec!["x"; 5000].join(","))).await;
+    expect_400(
+        &c.get(&format!("/contact?{many}")).await,
+        "tags[]: at most 100 values (got 101)",
+    );
+    let r = c
+        .get(&format!("/contact?excluded_tags={}", vec!["x"; 5000].join(",")))
+        .await;
     expect_400(&r, "excluded_tags[]: at most 100 values (got 5000)");
     let agent = c.agent().await;
     let r = c
@@ -569,8 +618,14 @@ async fn endpoints(c: &Client) -> Vec<Endpoint> {
                        {"id": "7", "source": "w", "sourceHandle": "next", "target": "t"},
                        {"id": "8", "source": "w", "sourceHandle": "error", "target": "e"}]}}),
         ),
-        post(&format!("/interview/{aid}/update"), json!({"title": "U", "silence_reprompts": 1})),
-        post("/webhooks/subscribe", json!({"type": "NEW_RESPONSE", "url": "http://127.0.0.1:9/x", "data": aid})),
+        post(
+            &format!("/interview/{aid}/update"),
+            json!({"title": "U", "silence_reprompts": 1}),
+        ),
+        post(
+            "/webhooks/subscribe",
+            json!({"type": "NEW_RESPONSE", "url": "http://127.0.0.1:9/x", "data": aid}),
+        ),
         Endpoint {
             method: Method::DELETE,
             path: "/webhooks/unsubscribe".into(),
@@ -613,8 +668,14 @@ async fn endpoints(c: &Client) -> Vec<Endpoint> {
                       "then": "z"},
                      {"slug": "z", "type": "end", "outcome": "done"}]}),
         ),
-        post(&format!("/automation/{auto_id}/update"), json!({"name": "B", "steps": [{"slug": "e", "type": "end", "outcome": "x"}]})),
-        post(&format!("/webhook/automation/{auto_id}"), json!({"lead": {"name": "x", "n": 1, "ok": true, "tags": ["a"]}})),
+        post(
+            &format!("/automation/{auto_id}/update"),
+            json!({"name": "B", "steps": [{"slug": "e", "type": "end", "outcome": "x"}]}),
+        ),
+        post(
+            &format!("/webhook/automation/{auto_id}"),
+            json!({"lead": {"name": "x", "n": 1, "ok": true, "tags": ["a"]}}),
+        ),
     ]
 }
 
@@ -628,7 +689,11 @@ fn assert_4xx_or_ok(what: &str, r: &Resp) {
         r.body
     );
     if r.status.is_client_error() && r.status != StatusCode::UNAUTHORIZED {
-        assert!(r.body["data"].is_null() && r.body["error"].is_string(), "{what}: {}", r.body);
+        assert!(
+            r.body["data"].is_null() && r.body["error"].is_string(),
+            "{what}: {}",
+            r.body
+        );
     }
 }
 
@@ -647,7 +712,11 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
             assert_4xx_or_ok(&what, &r);
             if m.names_field {
                 assert_eq!(r.status, StatusCode::BAD_REQUEST, "{what}: {}", r.body);
-                assert!(r.error().contains("must not contain the NUL character"), "{what}: {}", r.body);
+                assert!(
+                    r.error().contains("must not contain the NUL character"),
+                    "{what}: {}",
+                    r.body
+                );
                 assert!(r.error().starts_with(m.at.as_str()), "{what}: {}", r.body);
             }
         }
@@ -668,7 +737,14 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
     ];
     let long = "9".repeat(3000);
     for g in &gets {
-        for id in ["%00", "%FF", long.as_str(), "..%2F..%2Fetc", "%20", "00000000-0000-0000-0000-000000000000"] {
+        for id in [
+            "%00",
+            "%FF",
+            long.as_str(),
+            "..%2F..%2Fetc",
+            "%20",
+            "00000000-0000-0000-0000-000000000000",
+        ] {
             let path = g.replace("{}", id);
             assert_4xx_or_ok(&format!("GET {path}"), &c.get(&path).await);
             sent += 1;
@@ -717,8 +793,14 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
     for depth in [100, 127, 200, 10_000] {
         let deep = format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         for (path, body) in [
-            ("/contact/create", format!("{{\"phone_number\": \"+12015550130\", \"name\": {deep}}}")),
-            ("/automation", format!("{{\"name\": \"d\", \"trigger\": {{\"type\": \"webhook\"}}, \"steps\": {deep}}}")),
+            (
+                "/contact/create",
+                format!("{{\"phone_number\": \"+12015550130\", \"name\": {deep}}}"),
+            ),
+            (
+                "/automation",
+                format!("{{\"name\": \"d\", \"trigger\": {{\"type\": \"webhook\"}}, \"steps\": {deep}}}"),
+            ),
         ] {
             let r = c
                 .http

@@ -74,9 +74,9 @@ async fn callable_agent(s: &AppState, team: &str, id: &str) -> ApiResult<Intervi
 /// characters, values of at most [`MAX_METADATA_VALUE_BYTES`] bytes.
 pub(crate) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
     if m.len() > MAX_METADATA_KEYS
-        || m
-            .iter()
-            .any(|(k, v)| k.is_empty() || k.chars().count() > MAX_METADATA_KEY_CHARS || v.len() > MAX_METADATA_VALUE_BYTES)
+        || m.iter().any(|(k, v)| {
+            k.is_empty() || k.chars().count() > MAX_METADATA_KEY_CHARS || v.len() > MAX_METADATA_VALUE_BYTES
+        })
     {
         return Err(ApiError::bad(format!(
             "metadata: at most {MAX_METADATA_KEYS} keys of 1-{MAX_METADATA_KEY_CHARS} characters, values up to {MAX_METADATA_VALUE_BYTES} bytes"
@@ -249,7 +249,10 @@ pub async fn responses(
     let job_id = p
         .get("job_id")
         .filter(|j| !j.is_empty())
-        .map(|j| Uuid::parse_str(j).map_err(|_| ApiError::bad(format!("job_id: '{}' is not a job id", crate::extract::excerpt(j)))))
+        .map(|j| {
+            Uuid::parse_str(j)
+                .map_err(|_| ApiError::bad(format!("job_id: '{}' is not a job id", crate::extract::excerpt(j))))
+        })
         .transpose()?;
     let f = CallFilter {
         search: p.search("search")?,

@@ -22,7 +22,12 @@ const NOT_FOUND: &str = "Contact not found";
 #[serde(deny_unknown_fields)]
 pub struct CreateContact {
     /// National or international form; stored as E.164.
-    #[schema(example = "+12015550123", min_length = 1, max_length = 32, pattern = r"^[0-9+ ()\-.]+$")]
+    #[schema(
+        example = "+12015550123",
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[0-9+ ()\-.]+$"
+    )]
     pub phone_number: String,
     #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,
@@ -42,7 +47,12 @@ pub struct CreateContact {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContact {
-    #[schema(example = "+12015550123", min_length = 1, max_length = 32, pattern = r"^[0-9+ ()\-.]+$")]
+    #[schema(
+        example = "+12015550123",
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[0-9+ ()\-.]+$"
+    )]
     pub phone_number: Option<String>,
     #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,

@@ -17,7 +17,7 @@ use super::{not_found, uuid_or};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
-use crate::schemas::{Envelope, NumberList, Null, PersonaList};
+use crate::schemas::{Envelope, Null, NumberList, PersonaList};
 use crate::{ok, AppState};
 use axum::body::Body;
 use axum::extract::{Path, State};

@@ -17,7 +17,10 @@ use utoipa::ToSchema;
 pub struct SubscribeBody {
     /// NEW_RESPONSE, PHONE_TRANSFER, ACTION_FAILED or CALL_PROGRESS.
     #[serde(rename = "type")]
-    #[schema(example = "NEW_RESPONSE", pattern = "^(NEW_RESPONSE|PHONE_TRANSFER|ACTION_FAILED|CALL_PROGRESS)$")]
+    #[schema(
+        example = "NEW_RESPONSE",
+        pattern = "^(NEW_RESPONSE|PHONE_TRANSFER|ACTION_FAILED|CALL_PROGRESS)$"
+    )]
     pub event_type: String,
     #[schema(example = "https://example.com/hooks/parley", max_length = 2048)]
     pub url: String,
