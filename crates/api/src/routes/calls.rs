@@ -165,12 +165,29 @@ pub async fn create_job(
             problems.push(format!("contact_ids[{i}]: {CONTACT_400}"));
         }
     }
-    let mut normalized = Vec::new();
-    for (i, n) in numbers.iter().enumerate() {
-        match normalize_number(&team, &format!("phone_numbers[{i}]"), n, b.country_code.as_deref()) {
-            Ok(e164) => normalized.push(e164),
-            Err(ApiError::BadRequest { message, .. }) => problems.push(message),
-            Err(e) => return Err(e),
+    // Up to 1000 numbers through libphonenumber's rules: ~180 ms of CPU in a debug build, on a
+    // blocking thread so the request threads keep answering other clients.
+    let (normalized, number_problems) = {
+        let team = team.clone();
+        let country_code = b.country_code.clone();
+        tokio::task::spawn_blocking(move || {
+            let mut normalized = Vec::with_capacity(numbers.len());
+            let mut problems = Vec::new();
+            for (i, n) in numbers.iter().enumerate() {
+                match normalize_number(&team, &format!("phone_numbers[{i}]"), n, country_code.as_deref()) {
+                    Ok(e164) => normalized.push(e164),
+                    Err(e) => problems.push(e),
+                }
+            }
+            (normalized, problems)
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+    };
+    for e in number_problems {
+        match e {
+            ApiError::BadRequest { message, .. } => problems.push(message),
+            other => return Err(other),
         }
     }
     if !problems.is_empty() {
