@@ -9,7 +9,8 @@
 //! (a debug build in CI), so the clients and the probe do not share its threads.
 //!
 //! `/health` is probed from a thread of its own every 10 ms for the whole run; the assertion is
-//! on its 99th percentile. Measured (debug build, 2 shared cores): see `HEALTH_P99_LIMIT`.
+//! on its 99th percentile. Measured in a debug build on 2 cores shared with other builds: p50
+//! 1-1.5 ms, p99 20-45 ms (max 35-125 ms) on both databases; idle p99 1-13 ms.
 
 mod common;
 use common::process::Deployment;
@@ -24,9 +25,10 @@ on_both_databases!(health_stays_fast_under_the_heaviest_accepted_inputs);
 /// How long the two clients keep sending.
 const LOAD: Duration = Duration::from_secs(15);
 /// The bound on `/health`'s 99th percentile under that load. Before the bounds a single request
-/// froze every endpoint for seconds; with them the measured p99 is a few milliseconds in a debug
-/// build (see the test's output), so 100 ms leaves room for a slow CI machine and still fails
-/// the moment a request holds the server's threads for a tenth of a second.
+/// could freeze every endpoint for seconds; with them the measured p99 is 20-45 ms in a debug
+/// build (see the module's doc and the test's output), so 100 ms leaves room for a slow CI
+/// machine and still fails the moment requests hold the server's threads for a tenth of a second
+/// (validating the largest flow alone takes ~70 ms of CPU in a debug build).
 const HEALTH_P99_LIMIT: Duration = Duration::from_millis(100);
 
 fn heavy_contact(i: usize) -> Value {
@@ -181,7 +183,12 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
     sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
+/// One load at a time: the SQLite and PostgreSQL variants run in parallel otherwise, and four
+/// heavy clients on two cores measure the machine, not the server.
+static ONE_LOAD_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 async fn health_stays_fast_under_the_heaviest_accepted_inputs(db: Db) {
+    let _one = ONE_LOAD_AT_A_TIME.lock().await;
     let mut d = Deployment::new(db).await;
     d.env.push(("PARLEY_RUN_JOBS".into(), "0".into()));
     let team = d.team();
