@@ -92,6 +92,41 @@ mod tests {
     use crate::model::parse_spec;
     use serde_json::json;
 
+    /// The largest automation the bounds admit, as far as the validation's work goes: 500 steps
+    /// in one chain (every step dominated by all before it), each with 100 tag templates that
+    /// read the step before, and a 50-rule condition with regular expressions. At ~1.8 MB it is
+    /// more than a request body may carry; measured ~230 ms in a debug build, which is why the
+    /// service validates on a blocking thread.
+    #[test]
+    fn largest_automation_validates_quickly() {
+        let mut steps: Vec<serde_json::Value> = (0..crate::validate::MAX_STEPS - 1)
+            .map(|i| {
+                let tags: Vec<String> = (0..MAX_TAGS)
+                    .map(|k| match i {
+                        0 => format!("{{{{ contact.name }}}}-{k}"),
+                        _ => format!("{{{{ steps.s{}.tags | length }}}}-{k}", i - 1),
+                    })
+                    .collect();
+                json!({"slug": format!("s{i}"), "type": "add_tag", "tags": tags, "next": format!("s{}", i + 1)})
+            })
+            .collect();
+        let rules: Vec<_> = (0..MAX_RULES)
+            .map(|k| json!({"variable": format!("steps.s{k}.tags"), "op": "matches", "value": "^(a|b)+[0-9]{1,3}$"}))
+            .collect();
+        steps
+            .push(json!({"slug": format!("s{}", crate::validate::MAX_STEPS - 1), "type": "condition", "rules": rules}));
+        let body = json!({"name": "largest", "trigger": {"type": "contact_created"}, "steps": steps});
+        let size = serde_json::to_vec(&body).unwrap().len();
+        let templates = crate::template::Templates::new();
+        let started = std::time::Instant::now();
+        let spec = parse_spec(&body).unwrap();
+        crate::validate::validate(&spec, &templates).unwrap();
+        let took = started.elapsed();
+        eprintln!("largest automation: {size} bytes, parsed and validated in {took:?}");
+        // Debug build on shared cores: generous, yet a quadratic pass would take far longer.
+        assert!(took < std::time::Duration::from_secs(3), "{took:?}");
+    }
+
     #[test]
     fn oversized_collections_are_located() {
         let rules: Vec<_> = (0..=MAX_RULES)
