@@ -97,6 +97,17 @@ async fn many_tags_are_refused_before_any_work(db: Db) {
         .post(&format!("/contact/{id}/add_tags"), json!({"tags": ["one more"]}))
         .await;
     expect_400(&r, "at most 100 tags per contact");
+    // The upsert appends new tags: past the limit it is a 400 too (it was a 409).
+    let r = c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12015550101", "tags": ["one more"]}),
+        )
+        .await;
+    expect_400(
+        &r,
+        "tags: at most 100 tags per contact (the contact has 100, this adds 1)",
+    );
     let r = c
         .post(&format!("/contact/{id}/remove_tags"), json!({"tags": [" t0 ", "t1"]}))
         .await;

@@ -108,7 +108,11 @@ pub async fn create(
 ) -> ApiResult<Json<Value>> {
     let number = normalize_number(&team, "phone_number", &b.phone_number, b.country_code.as_deref())?;
     let write = contact_write(number, &b, LeadSource::ApiUpload)?;
-    let up = s.store.upsert_contact(&team.id, &write).await?;
+    // The upsert's only conflict: the new tags would take the contact past its tag limit.
+    let up = s.store.upsert_contact(&team.id, &write).await.map_err(|e| match e {
+        parley_store::StoreError::Conflict(m) => ApiError::bad(m),
+        other => other.into(),
+    })?;
     Ok(ok(up.contact))
 }
 
