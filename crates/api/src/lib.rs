@@ -7,14 +7,17 @@
 //! - [`limits`]: every rate limit; [`client_addr`]: the address a request came from.
 //! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, system).
 //! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
+//! - [`bounds`]: the bounds on what a client may send (search, filters, paging, ids).
 //! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
-//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations.
+//! - [`openapi`]: the OpenAPI 3.1 document, generated from the handlers' annotations;
+//!   [`schemas`]: the shapes of the answers (envelope, pages, errors) it describes.
 //!
 //! Decision: an object of another team is looked up with the team in the `WHERE` clause, so it is
 //! indistinguishable from a missing one by construction, not by a check each handler must
 //! remember.
 
 pub mod auth;
+pub mod bounds;
 pub mod client_addr;
 pub mod error;
 pub mod extract;
@@ -22,6 +25,7 @@ pub mod limits;
 pub mod metrics;
 pub mod openapi;
 pub mod routes;
+pub mod schemas;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -174,6 +178,8 @@ pub fn router(state: AppState) -> Router {
         .route("/metrics", get(system::metrics))
         // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.
         .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
+        // Every route's path parameters and query string, checked before auth and handlers.
+        .route_layer(middleware::from_fn(extract::check_uri))
         .fallback(system::not_found)
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), limits::per_address));

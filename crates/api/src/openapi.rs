@@ -2,7 +2,12 @@
 //! entities' `ToSchema` derives, so it cannot drift from the code.
 
 use crate::routes::{automations, calls, contacts, interviews, sandbox, system, webhooks};
+use crate::schemas::ErrorBody;
+use utoipa::openapi::content::ContentBuilder;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::{Response, ResponseBuilder};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, SecurityScheme};
+use utoipa::openapi::{Ref, RefOr};
 use utoipa::{Modify, OpenApi};
 
 #[derive(OpenApi)]
@@ -19,7 +24,8 @@ use utoipa::{Modify, OpenApi};
         automations::runs, automations::get_run, automations::cancel_run, automations::webhook,
         system::health, system::metrics,
     ),
-    modifiers(&Auth),
+    components(schemas(ErrorBody)),
+    modifiers(&Auth, &Errors),
     security(("api_token" = [], "team_id" = []))
 )]
 pub struct ApiDoc;
@@ -38,6 +44,58 @@ impl Modify for Auth {
             SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::new("team_id"))),
         );
     }
+}
+
+/// Every error answer is the error envelope ([`ErrorBody`]): each listed non-2xx response
+/// without a body gets it, and every operation gets it as its `default` response (the 400, 401,
+/// 404, 413, 415 and 429 any request can meet), so a client, and the fuzzer, can check them.
+struct Errors;
+
+impl Modify for Errors {
+    fn modify(&self, doc: &mut utoipa::openapi::OpenApi) {
+        let error = |description: &str| -> Response {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("ErrorBody")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in doc.paths.paths.values_mut() {
+            let ops = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for op in ops.into_iter().flatten() {
+                add_errors(op, &error);
+            }
+        }
+    }
+}
+
+fn add_errors(op: &mut Operation, error: &dyn Fn(&str) -> Response) {
+    for (status, response) in op.responses.responses.iter_mut() {
+        if let RefOr::T(r) = response {
+            if !status.starts_with('2') && r.content.is_empty() {
+                let description = if r.description.is_empty() {
+                    "Error".to_string()
+                } else {
+                    r.description.clone()
+                };
+                *r = error(&description);
+            }
+        }
+    }
+    op.responses
+        .responses
+        .entry("default".into())
+        .or_insert_with(|| RefOr::T(error("An error: {data: null, error, code}")));
 }
 
 pub fn document() -> utoipa::openapi::OpenApi {

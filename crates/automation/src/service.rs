@@ -48,7 +48,7 @@ impl Automations {
     }
 
     /// Creates an automation from a client's JSON.
-    pub async fn create(&self, team_id: &str, body: &Value) -> Result<Value> {
+    pub async fn create(&self, team_id: &str, body: Value) -> Result<Value> {
         let spec = self.checked(team_id, body).await?;
         let id = ids::new_automation_id();
         let spec_json = serde_json::to_value(&spec).map_err(|e| AutomationError::Conflict(e.to_string()))?;
@@ -79,7 +79,7 @@ impl Automations {
         for (k, v) in patch {
             merged.insert(k.clone(), v.clone());
         }
-        let spec = self.checked(team_id, &Value::Object(merged)).await?;
+        let spec = self.checked(team_id, Value::Object(merged)).await?;
         let spec_json = serde_json::to_value(&spec).map_err(|e| AutomationError::Conflict(e.to_string()))?;
         self.store
             .update_automation(
@@ -98,17 +98,37 @@ impl Automations {
     }
 
     /// Parses and validates, then checks what only the database knows (the agents exist).
-    async fn checked(&self, team_id: &str, body: &Value) -> Result<Spec> {
-        let spec = parse_spec(body).map_err(AutomationError::Invalid)?;
-        let mut problems = match validate::validate(&spec, &self.templates) {
-            Ok(()) => Vec::new(),
-            Err(p) => p,
-        };
+    ///
+    /// Parsing and validating compile every template and walk the graph: a few milliseconds of
+    /// CPU for the largest automation accepted, so they run on a blocking thread and the request
+    /// threads keep answering other clients meanwhile.
+    async fn checked(&self, team_id: &str, body: Value) -> Result<Spec> {
+        let templates = self.templates.clone();
+        let parsed = tokio::task::spawn_blocking(move || {
+            let spec = parse_spec(&body)?;
+            crate::bounds::check(&spec)?;
+            let problems = validate::validate(&spec, &templates).err().unwrap_or_default();
+            Ok((spec, problems))
+        })
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()));
+        let (spec, mut problems) = parsed.map_err(AutomationError::Invalid)?;
+        // Each agent is looked up once, however many steps name it.
+        let mut known: std::collections::HashMap<String, bool> = std::collections::HashMap::new();
         for (i, step) in spec.steps.iter().enumerate() {
             if let StepKind::CallContact { interview_id, .. } | StepKind::CallPhoneNumber { interview_id, .. } =
                 &step.kind
             {
-                if ids::is_agent_id(interview_id) && !self.interview_exists(team_id, interview_id).await? {
+                let exists = match known.get(interview_id) {
+                    Some(&e) => e,
+                    None if ids::is_agent_id(interview_id) => {
+                        let e = self.interview_exists(team_id, interview_id).await?;
+                        known.insert(interview_id.clone(), e);
+                        e
+                    }
+                    None => true, // not an agent id: validation already said so
+                };
+                if !exists {
                     problems.push(ValidationError::new(
                         format!("steps[{i}] ({}).interview_id", step.slug),
                         format!("no voice agent {interview_id} in this team"),
@@ -163,7 +183,8 @@ impl Automations {
     pub async fn runs(&self, team_id: &str, id: &str, page: i64, limit: i64) -> Result<Vec<Value>> {
         self.store.automation(team_id, id).await?;
         let limit = limit.clamp(1, 100);
-        let rows = self.store.list_runs(team_id, id, limit, page.max(0) * limit).await?;
+        let offset = page.max(0).saturating_mul(limit);
+        let rows = self.store.list_runs(team_id, id, limit, offset).await?;
         Ok(rows.iter().map(|r| run_json(r, None)).collect())
     }
 

@@ -365,7 +365,7 @@ impl Problems {
 }
 
 /// `steps[3] (notify)`: where a problem of a step is reported (as [`crate::model::step_location`]).
-fn step_loc(i: usize, slug: &str) -> String {
+pub(crate) fn step_loc(i: usize, slug: &str) -> String {
     if slug.is_empty() {
         format!("steps[{i}]")
     } else {
@@ -375,6 +375,7 @@ fn step_loc(i: usize, slug: &str) -> String {
 
 /// Checks a whole automation; every problem, located.
 pub fn validate(spec: &Spec, templates: &Templates) -> Result<(), Vec<ValidationError>> {
+    crate::bounds::check(spec)?;
     let mut p = Problems(Vec::new());
     let name = spec.name.trim();
     if name.is_empty() {

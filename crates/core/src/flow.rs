@@ -48,7 +48,17 @@ pub struct Flow {
     pub edges: Vec<Edge>,
 }
 
+/// The most nodes of a flow.
 pub const MAX_NODES: usize = 500;
+/// The most edges of a flow: each node's outcomes, with room to spare.
+pub const MAX_EDGES: usize = 2000;
+/// The longest node id, edge id or `sourceHandle`.
+pub const MAX_ID_CHARS: usize = 128;
+/// The longest text anywhere in a node's `data` (a message, a question, a prompt, a URL).
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// The most entries of a list or object anywhere in a node's `data` (choices, branch
+/// conditions, webhook headers): each choice and condition is an outcome of the node.
+pub const MAX_DATA_ENTRIES: usize = 50;
 pub const QUESTION_KINDS: [&str; 5] = ["text", "yes_no", "number", "date", "choice"];
 pub const BRANCH_OPS: [&str; 8] = [
     "equals",
@@ -94,14 +104,17 @@ impl Flow {
 
     /// Checks the whole graph; every problem is returned. `llm_configured` says whether prompt
     /// nodes can run (without an LLM they cannot, and saving them is refused).
+    ///
+    /// Sizes are checked first ([`Flow::check_size`]) and a flow over them is refused before
+    /// anything else is looked at; within them every check is linear in the flow's size (the
+    /// per-node lists are bounded by [`MAX_DATA_ENTRIES`]), so the largest flow accepted costs
+    /// about a millisecond (see the `largest_flow_validates_quickly` test).
     pub fn validate(&self, llm_configured: bool) -> Result<(), Vec<ValidationError>> {
+        self.check_size()?;
         let mut errs = Vec::new();
         let mut push =
             |field: String, msg: String| errs.push(ValidationError::new(field, msg).with_code("invalid_flow"));
 
-        if self.nodes.len() > MAX_NODES {
-            push("flow.nodes".into(), format!("at most {MAX_NODES} nodes"));
-        }
         let mut handles: HashMap<&str, Vec<String>> = HashMap::new();
         let mut seen = HashSet::new();
         let mut starts = 0;
@@ -210,6 +223,91 @@ impl Flow {
         } else {
             Err(errs)
         }
+    }
+}
+
+impl Flow {
+    /// The bounds of a flow: counts of nodes and edges, length of ids, size of each node's
+    /// `data`. Every problem found, or none; linear in the flow's size.
+    pub fn check_size(&self) -> Result<(), Vec<ValidationError>> {
+        let err = |field: String, msg: String| ValidationError::new(field, msg).with_code("invalid_flow");
+        if self.nodes.len() > MAX_NODES {
+            return Err(vec![err(
+                "flow.nodes".into(),
+                format!("at most {MAX_NODES} nodes (got {})", self.nodes.len()),
+            )]);
+        }
+        if self.edges.len() > MAX_EDGES {
+            return Err(vec![err(
+                "flow.edges".into(),
+                format!("at most {MAX_EDGES} edges (got {})", self.edges.len()),
+            )]);
+        }
+        let mut errs = Vec::new();
+        let mut id = |field: String, v: &str| {
+            if v.len() > MAX_ID_CHARS && v.chars().count() > MAX_ID_CHARS {
+                errs.push(err(field, format!("at most {MAX_ID_CHARS} characters")));
+            }
+        };
+        for (i, n) in self.nodes.iter().enumerate() {
+            id(format!("flow.nodes[{i}].id"), &n.id);
+            id(format!("flow.nodes[{i}].type"), &n.kind);
+        }
+        for (i, e) in self.edges.iter().enumerate() {
+            id(format!("flow.edges[{i}].id"), &e.id);
+            id(format!("flow.edges[{i}].source"), &e.source);
+            id(format!("flow.edges[{i}].target"), &e.target);
+            id(format!("flow.edges[{i}].sourceHandle"), &e.source_handle);
+        }
+        for (i, n) in self.nodes.iter().enumerate() {
+            data_size(&n.data, &mut format!("flow.nodes[{i}].data"), &mut errs);
+        }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
+    }
+}
+
+/// Refuses text longer than [`MAX_TEXT_CHARS`] and lists or objects of more than
+/// [`MAX_DATA_ENTRIES`] entries anywhere in `v`, locating each.
+fn data_size(v: &Value, at: &mut String, errs: &mut Vec<ValidationError>) {
+    let err = |field: &str, msg: String| ValidationError::new(field, msg).with_code("invalid_flow");
+    let len = at.len();
+    match v {
+        Value::String(s) if s.len() > MAX_TEXT_CHARS && s.chars().count() > MAX_TEXT_CHARS => {
+            errs.push(err(at, format!("at most {MAX_TEXT_CHARS} characters")));
+        }
+        Value::Array(items) if items.len() > MAX_DATA_ENTRIES => {
+            errs.push(err(
+                at,
+                format!("at most {MAX_DATA_ENTRIES} entries (got {})", items.len()),
+            ));
+        }
+        Value::Object(m) if m.len() > MAX_DATA_ENTRIES => {
+            errs.push(err(at, format!("at most {MAX_DATA_ENTRIES} entries (got {})", m.len())));
+        }
+        Value::Array(items) => {
+            for (k, x) in items.iter().enumerate() {
+                at.push_str(&format!("[{k}]"));
+                data_size(x, at, errs);
+                at.truncate(len);
+            }
+        }
+        Value::Object(m) => {
+            for (k, x) in m {
+                if k.len() > MAX_ID_CHARS {
+                    errs.push(err(at, format!("a key is at most {MAX_ID_CHARS} characters")));
+                    continue;
+                }
+                at.push('.');
+                at.push_str(k);
+                data_size(x, at, errs);
+                at.truncate(len);
+            }
+        }
+        _ => {}
     }
 }
 
@@ -491,6 +589,90 @@ mod tests {
         let errs = flow(v.clone()).validate(false).unwrap_err();
         assert!(errs[0].to_string().contains("PARLEY_LLM_BASE_URL"), "{errs:?}");
         flow(v).validate(true).unwrap();
+    }
+
+    /// The largest flow the API accepts: the most nodes and edges, every node with the most
+    /// choices, and texts full of placeholders up to the 1 MiB request body.
+    fn largest_flow() -> Flow {
+        let text = "{{contact.name}} ".repeat(27);
+        let mut nodes = vec![json!({"id": "start", "type": "start", "data": {}})];
+        let mut edges = vec![json!({"id": "e0", "source": "start", "sourceHandle": "next", "target": "q1"})];
+        let choices: Vec<String> = (0..MAX_DATA_ENTRIES).map(|c| format!("choice {c}")).collect();
+        let last = MAX_NODES - 1;
+        // Each question gets one edge; the rest of the edge budget goes to the first ones.
+        let mut spare = MAX_EDGES - 1 - (last - 1);
+        for i in 1..last {
+            let next = if i + 1 == last {
+                "end".to_string()
+            } else {
+                format!("q{}", i + 1)
+            };
+            nodes.push(json!({"id": format!("q{i}"), "type": "question", "data": {
+                "question": text, "reprompt": text, "variable": format!("v{i}"), "kind": "choice", "choices": choices}}));
+            for (k, c) in choices.iter().enumerate() {
+                if k > 0 {
+                    if spare == 0 {
+                        break;
+                    }
+                    spare -= 1;
+                }
+                edges.push(
+                    json!({"id": format!("e{i}-{k}"), "source": format!("q{i}"), "sourceHandle": c, "target": next}),
+                );
+            }
+        }
+        nodes.push(json!({"id": "end", "type": "end", "data": {"outcome": "done", "message": text}}));
+        let f = flow(json!({"nodes": nodes, "edges": edges}));
+        assert_eq!(f.nodes.len(), MAX_NODES);
+        f
+    }
+
+    #[test]
+    fn largest_flow_validates_quickly() {
+        let f = largest_flow();
+        assert_eq!(f.edges.len(), MAX_EDGES);
+        let size = serde_json::to_vec(&f).unwrap().len();
+        assert!((900_000..1 << 20).contains(&size), "{size} bytes");
+        let started = std::time::Instant::now();
+        f.validate(false).unwrap();
+        let took = started.elapsed();
+        // Debug build, shared CI cores: generous, yet a quadratic pass over the edges or the
+        // texts would take far longer.
+        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
+        eprintln!(
+            "largest flow: {} nodes, {} edges, {size} bytes, validated in {took:?}",
+            f.nodes.len(),
+            f.edges.len()
+        );
+    }
+
+    #[test]
+    fn sizes_are_refused_before_anything_else() {
+        let node = |i: usize| json!({"id": format!("n{i}"), "type": "speak", "data": {"message": "x"}});
+        let too_many = flow(json!({"nodes": (0..=MAX_NODES).map(node).collect::<Vec<_>>(), "edges": []}));
+        let errs = too_many.validate(false).unwrap_err();
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].to_string(), "flow.nodes: at most 500 nodes (got 501)");
+        let edge = |i: usize| json!({"id": format!("e{i}"), "source": "a", "target": "b"});
+        let errs = flow(json!({"nodes": [], "edges": (0..=MAX_EDGES).map(edge).collect::<Vec<_>>()}))
+            .validate(false)
+            .unwrap_err();
+        assert_eq!(errs[0].to_string(), "flow.edges: at most 2000 edges (got 2001)");
+
+        let mut v = appointment();
+        v["nodes"][1]["data"]["message"] = json!("x".repeat(MAX_TEXT_CHARS + 1));
+        v["nodes"][2]["data"]["choices"] = json!(vec!["a"; MAX_DATA_ENTRIES + 1]);
+        v["nodes"][3]["id"] = json!("n".repeat(MAX_ID_CHARS + 1));
+        let errs = flow(v).validate(false).unwrap_err();
+        let text: Vec<String> = errs.iter().map(ToString::to_string).collect();
+        assert_eq!(
+            text,
+            [
+                "flow.nodes[3].id: at most 128 characters",
+                "flow.nodes[1].data.message: at most 4000 characters",
+                "flow.nodes[2].data.choices: at most 50 entries (got 51)",
+            ]
+        );
     }
 
     #[test]

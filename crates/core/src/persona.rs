@@ -79,6 +79,14 @@ fn one() -> u32 {
     1
 }
 
+/// The most steps and `when_heard` rules of a persona.
+pub const MAX_STEPS: usize = 200;
+pub const MAX_RULES: usize = 50;
+/// The longest name, voicemail greeting and `when_heard` words.
+pub const MAX_NAME_CHARS: usize = 100;
+pub const MAX_GREETING_CHARS: usize = 1000;
+pub const MAX_HEARD_CHARS: usize = 200;
+
 /// A persona's whole script. Serialized as the API's persona body.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct PersonaScript {
@@ -119,17 +127,47 @@ impl PersonaScript {
         !self.rules.is_empty()
     }
 
-    /// Checks a team-defined persona; every problem is returned, located by field.
+    /// Checks a team-defined persona; every problem is returned, located by field. Too many
+    /// steps or rules is refused before any of them is looked at.
     pub fn validate(&self) -> Result<(), Vec<ValidationError>> {
+        if self.steps.len() > MAX_STEPS {
+            return Err(vec![ValidationError::new(
+                "steps",
+                format!("at most {MAX_STEPS} steps (got {})", self.steps.len()),
+            )]);
+        }
+        if self.rules.len() > MAX_RULES {
+            return Err(vec![ValidationError::new(
+                "rules",
+                format!("at most {MAX_RULES} rules (got {})", self.rules.len()),
+            )]);
+        }
         let mut errs = Vec::new();
-        if self.name.trim().is_empty() || self.name.len() > 100 {
-            errs.push(ValidationError::new("name", "must be 1 to 100 characters"));
+        let chars = |s: &str, max: usize| s.len() <= max || s.chars().count() <= max;
+        if self.name.trim().is_empty() || !chars(&self.name, MAX_NAME_CHARS) {
+            errs.push(ValidationError::new(
+                "name",
+                format!("must be 1 to {MAX_NAME_CHARS} characters"),
+            ));
         }
         if !(1..=20).contains(&self.rings) {
             errs.push(ValidationError::new("rings", "must be from 1 to 20"));
         }
-        if self.steps.len() > 200 || self.rules.len() > 50 {
-            errs.push(ValidationError::new("steps", "at most 200 steps and 50 rules"));
+        if let Some(g) = &self.voicemail_greeting {
+            if !chars(g, MAX_GREETING_CHARS) {
+                errs.push(ValidationError::new(
+                    "voicemail_greeting",
+                    format!("at most {MAX_GREETING_CHARS} characters"),
+                ));
+            }
+        }
+        for (i, r) in self.rules.iter().enumerate() {
+            if r.when_heard.trim().is_empty() || !chars(&r.when_heard, MAX_HEARD_CHARS) {
+                errs.push(ValidationError::new(
+                    format!("rules[{i}].when_heard"),
+                    format!("must be 1 to {MAX_HEARD_CHARS} characters"),
+                ));
+            }
         }
         let mut check = |at: String, s: &Step| match s {
             Step::Say { text, pause_ms } => {
@@ -276,5 +314,30 @@ mod tests {
         let errs = p.validate().unwrap_err();
         let fields: Vec<_> = errs.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["name", "rings", "steps[0].digits", "steps[1].text"]);
+    }
+
+    #[test]
+    fn too_many_steps_or_rules_are_refused_first() {
+        let mut p = PersonaScript::builtin(0).unwrap();
+        p.steps = vec![Step::Silent; MAX_STEPS + 1];
+        let errs = p.validate().unwrap_err();
+        assert_eq!(errs.len(), 1);
+        assert_eq!(errs[0].to_string(), "steps: at most 200 steps (got 201)");
+        p.steps.clear();
+        p.rules = vec![
+            Rule {
+                when_heard: String::new(),
+                then: Step::HangUp
+            };
+            MAX_RULES + 1
+        ];
+        assert_eq!(
+            p.validate().unwrap_err()[0].to_string(),
+            "rules: at most 50 rules (got 51)"
+        );
+        p.rules.truncate(1);
+        p.voicemail_greeting = Some("x".repeat(MAX_GREETING_CHARS + 1));
+        let fields: Vec<_> = p.validate().unwrap_err().into_iter().map(|e| e.field).collect();
+        assert_eq!(fields, ["voicemail_greeting", "rules[0].when_heard"]);
     }
 }

@@ -54,7 +54,7 @@ pub async fn create(
     Extension(team): Extension<Team>,
     ApiJson(body): ApiJson<Value>,
 ) -> ApiResult<Json<Value>> {
-    Ok(ok(s.automations.create(&team.id, &body).await?))
+    Ok(ok(s.automations.create(&team.id, body).await?))
 }
 
 #[utoipa::path(get, path = "/automation/{id}", tag = "automations",
@@ -99,16 +99,7 @@ pub async fn runs(
     Path(id): Path<String>,
     p: Params,
 ) -> ApiResult<Json<Value>> {
-    let num = |k: &str, d: i64| -> ApiResult<i64> {
-        p.get(k)
-            .map(|v| {
-                v.parse::<i64>()
-                    .map_err(|_| ApiError::bad(format!("{k}: not a number")))
-            })
-            .transpose()
-            .map(|v| v.unwrap_or(d))
-    };
-    let (page, limit) = (num("page", 0)?, num("limit", 50)?);
+    let (page, limit) = p.paging(50, 100)?;
     Ok(ok(s.automations.runs(&team.id, &id, page, limit).await?))
 }
 

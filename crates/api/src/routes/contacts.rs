@@ -4,6 +4,7 @@ use super::{not_found, uuid_or};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
+use crate::schemas::{ContactPage, Envelope, Null};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -21,29 +22,54 @@ const NOT_FOUND: &str = "Contact not found";
 #[serde(deny_unknown_fields)]
 pub struct CreateContact {
     /// National or international form; stored as E.164.
+    #[schema(
+        example = "+12015550123",
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[0-9+ ()\-.]+$"
+    )]
     pub phone_number: String,
+    #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,
+    #[schema(example = "ann@example.com", max_length = 254)]
     pub email: Option<String>,
     /// Dialing prefix used when `phone_number` has no leading `+`; default `"+1"`.
+    #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
+    /// At most 100 tags of 1 to 64 characters; duplicates are dropped.
+    #[schema(max_items = 100, example = json!(["vip"]))]
     pub tags: Option<Vec<String>>,
+    /// At most 100 attributes; keys of 1 to 64 characters, values up to 2048 bytes.
+    #[schema(example = json!({"city": "Paris"}))]
     pub attributes: Option<BTreeMap<String, String>>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateContact {
+    #[schema(
+        example = "+12015550123",
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[0-9+ ()\-.]+$"
+    )]
     pub phone_number: Option<String>,
+    #[schema(example = "Ann Lee", max_length = 200)]
     pub name: Option<String>,
+    #[schema(example = "ann@example.com", max_length = 254)]
     pub email: Option<String>,
+    #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
     /// Parley addition: `ACTIVE`, `INACTIVE` or `DNC` (never called).
+    #[schema(example = "ACTIVE", pattern = "^(ACTIVE|INACTIVE|DNC)$")]
     pub status: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TagsBody {
+    /// At most 100 tags of 1 to 64 characters.
+    #[schema(max_items = 100, example = json!(["vip", "follow-up"]))]
     pub tags: Vec<String>,
 }
 
@@ -74,7 +100,7 @@ pub fn contact_write(phone_number: String, b: &CreateContact, lead_source: LeadS
 }
 
 #[utoipa::path(post, path = "/contact/create", tag = "contacts", request_body = CreateContact,
-    responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Contact)))]
+    responses((status = 200, description = "The contact, created or updated (upsert by number)", body = Envelope<Contact>)))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -82,23 +108,27 @@ pub async fn create(
 ) -> ApiResult<Json<Value>> {
     let number = normalize_number(&team, "phone_number", &b.phone_number, b.country_code.as_deref())?;
     let write = contact_write(number, &b, LeadSource::ApiUpload)?;
-    let up = s.store.upsert_contact(&team.id, &write).await?;
+    // The upsert's only conflict: the new tags would take the contact past its tag limit.
+    let up = s.store.upsert_contact(&team.id, &write).await.map_err(|e| match e {
+        parley_store::StoreError::Conflict(m) => ApiError::bad(m),
+        other => other.into(),
+    })?;
     Ok(ok(up.contact))
 }
 
 #[utoipa::path(get, path = "/contact", tag = "contacts",
-    params(("search" = Option<String>, Query), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
+    params(("search" = Option<String>, Query, max_length = 200), ("phone_numbers_only" = Option<bool>, Query), ("tags[]" = Option<Vec<String>>, Query),
            ("excluded_tags[]" = Option<Vec<String>>, Query), ("sort" = Option<String>, Query, description = "<field>_asc|<field>_desc, or a field with sortDirection"),
            ("sortDirection" = Option<String>, Query), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, description = "{contacts, count, total_count}")))]
+    responses((status = 200, description = "{contacts, count, total_count}", body = Envelope<ContactPage>)))]
 pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
     let (page, limit) = p.paging(20, 50)?;
     let (sort, descending) = parse_sort(p.get("sort"), p.get("sortDirection"))?;
     let filter = ContactFilter {
-        search: p.get("search").map(str::to_string),
+        search: p.search("search")?,
         phone_numbers_only: p.bool("phone_numbers_only")?,
-        tags: p.all("tags"),
-        excluded_tags: p.all("excluded_tags"),
+        tags: p.list("tags")?,
+        excluded_tags: p.list("excluded_tags")?,
         sort,
         descending,
         page,
@@ -145,8 +175,8 @@ fn parse_sort(sort: Option<&str>, direction: Option<&str>) -> ApiResult<(Contact
     Ok((field, suffix_dir.or(dir).unwrap_or(false)))
 }
 
-#[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
-    responses((status = 200, body = Contact), (status = 404, description = "Contact not found")))]
+#[utoipa::path(get, path = "/contact/{id}", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")),
+    responses((status = 200, body = Envelope<Contact>), (status = 404, description = "Contact not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -160,8 +190,8 @@ pub async fn get_one(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = String, Path)), request_body = UpdateContact,
-    responses((status = 200, body = Contact), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
+#[utoipa::path(post, path = "/contact/{id}/update_info", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = UpdateContact,
+    responses((status = 200, body = Envelope<Contact>), (status = 400, description = "Invalid field, or the number belongs to another contact"), (status = 404)))]
 pub async fn update_info(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -206,8 +236,8 @@ pub async fn update_info(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
-    responses((status = 200, body = Contact), (status = 404)))]
+#[utoipa::path(post, path = "/contact/{id}/add_tags", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = TagsBody,
+    responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn add_tags(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -224,8 +254,8 @@ pub async fn add_tags(
     Ok(ok(c))
 }
 
-#[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = String, Path)), request_body = TagsBody,
-    responses((status = 200, body = Contact), (status = 404)))]
+#[utoipa::path(post, path = "/contact/{id}/remove_tags", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")), request_body = TagsBody,
+    responses((status = 200, body = Envelope<Contact>), (status = 404)))]
 pub async fn remove_tags(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -233,19 +263,18 @@ pub async fn remove_tags(
     ApiJson(b): ApiJson<TagsBody>,
 ) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, NOT_FOUND)?;
-    let gone: Vec<String> = b.tags.iter().map(|t| t.trim().to_string()).collect();
+    contact::check_tag_count("tags", b.tags.len())?;
+    let gone = b.tags;
     let c = s
         .store
-        .change_tags(&team.id, id, move |old| {
-            Ok(old.iter().filter(|t| !gone.contains(t)).cloned().collect())
-        })
+        .change_tags(&team.id, id, move |old| Ok(contact::remove_tags(old, &gone)))
         .await
         .map_err(not_found(NOT_FOUND))??;
     Ok(ok(c))
 }
 
-#[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = String, Path)),
-    responses((status = 200, description = "data: null"), (status = 404)))]
+#[utoipa::path(delete, path = "/contact/{id}", tag = "contacts", params(("id" = uuid::Uuid, Path, description = "The contact's id")),
+    responses((status = 200, description = "data: null", body = Envelope<Null>), (status = 404)))]
 pub async fn delete_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

@@ -3,8 +3,10 @@
 
 use super::not_found;
 use crate::auth::Team;
+use crate::bounds::check_len;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
+use crate::schemas::{Envelope, InterviewPage};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -22,43 +24,57 @@ const NOT_FOUND: &str = "Interview not found";
 #[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InterviewBody {
+    /// Required on create.
+    #[schema(example = "Appointment reminder", min_length = 1, max_length = 200)]
     pub title: Option<String>,
+    #[schema(example = "Alex", min_length = 1, max_length = 100)]
     pub ai_name: Option<String>,
+    #[schema(example = "en-US", max_length = 16, pattern = "^[A-Za-z0-9-]+$")]
     pub lang: Option<String>,
+    #[schema(max_items = 100, example = json!(["confirmed"]))]
     pub response_tags: Option<Vec<String>>,
     pub should_record: Option<bool>,
+    /// Needs a `voicemail_message`.
     pub should_leave_voicemail: Option<bool>,
+    #[schema(max_length = 2000, example = "Please call us back.")]
     pub voicemail_message: Option<String>,
+    /// At most 500 nodes and 2000 edges; texts in a node's data at most 4000 characters.
     pub flow: Option<Flow>,
     /// Silence (ms, 1000 to 60000) after the agent listens before it re-prompts.
+    #[schema(minimum = 1000, maximum = 60000, example = 6000)]
     pub silence_timeout_ms: Option<u32>,
     /// Re-prompts after silence (0 to 5) before the agent says goodbye and hangs up.
+    #[schema(maximum = 5, example = 2)]
     pub silence_reprompts: Option<u32>,
     /// On update: the version read; a stale one is 409 (no lost updates between editors).
     pub version: Option<i64>,
 }
+
+/// The longest `title`, `ai_name`, `lang` and `voicemail_message`.
+pub const MAX_TITLE_CHARS: usize = 200;
+pub const MAX_AI_NAME_CHARS: usize = 100;
+pub const MAX_LANG_CHARS: usize = 16;
+pub const MAX_VOICEMAIL_CHARS: usize = 2000;
 
 fn text(field: &str, v: &str, max: usize) -> ApiResult<String> {
     let v = v.trim();
     if v.is_empty() {
         return Err(ApiError::bad(format!("{field}: must not be empty")));
     }
-    if v.chars().count() > max {
-        return Err(ApiError::bad(format!("{field}: must be at most {max} characters")));
-    }
+    check_len(field, v, max)?;
     Ok(v.to_string())
 }
 
-/// Applies `b` onto `i` and validates the result as a whole.
-fn apply(s: &AppState, team: &Team, i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
+/// Applies `b` onto `i`, checking each field (the flow is checked whole by [`validated`]).
+fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(t) = &b.title {
-        i.title = text("title", t, 200)?;
+        i.title = text("title", t, MAX_TITLE_CHARS)?;
     }
     if let Some(n) = &b.ai_name {
-        i.ai_name = text("ai_name", n, 100)?;
+        i.ai_name = text("ai_name", n, MAX_AI_NAME_CHARS)?;
     }
     if let Some(l) = &b.lang {
-        let l = text("lang", l, 16)?;
+        let l = text("lang", l, MAX_LANG_CHARS)?;
         if !l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
             return Err(ApiError::bad(format!(
                 "lang: '{l}' is not a language tag such as en or en-US"
@@ -77,6 +93,7 @@ fn apply(s: &AppState, team: &Team, i: &mut Interview, b: InterviewBody) -> ApiR
         i.should_leave_voicemail = v;
     }
     if let Some(m) = b.voicemail_message {
+        check_len("voicemail_message", &m, MAX_VOICEMAIL_CHARS)?;
         i.voicemail_message = Some(m).filter(|m| !m.trim().is_empty());
     }
     if i.should_leave_voicemail && i.voicemail_message.is_none() {
@@ -99,14 +116,23 @@ fn apply(s: &AppState, team: &Team, i: &mut Interview, b: InterviewBody) -> ApiR
     if let Some(f) = b.flow {
         i.flow = f;
     }
-    i.flow
-        .validate(s.config.llm_configured || team.has_llm)
-        .map_err(ApiError::from_many)?;
     Ok(())
 }
 
+/// Validates the agent's flow on a blocking thread: within the flow bounds the check is linear,
+/// but the largest flow the body limit admits (500 nodes, 2000 edges, ~1 MiB of text full of
+/// placeholders) takes tens of milliseconds in a debug build, which must not hold up the request
+/// threads that answer everyone else.
+async fn validated(s: &AppState, team: &Team, i: Interview) -> ApiResult<Interview> {
+    let llm = s.config.llm_configured || team.has_llm;
+    tokio::task::spawn_blocking(move || i.flow.validate(llm).map(|()| i))
+        .await
+        .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
+        .map_err(ApiError::from_many)
+}
+
 #[utoipa::path(post, path = "/interview/create", tag = "interviews", request_body = InterviewBody,
-    responses((status = 200, body = Interview), (status = 400, description = "Invalid field or flow; every problem is listed")))]
+    responses((status = 200, body = Envelope<Interview>), (status = 400, description = "Invalid field or flow; every problem is listed")))]
 pub async fn create(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -133,15 +159,16 @@ pub async fn create(
         silence_timeout_ms: parley_core::interview::default_silence_timeout_ms(),
         silence_reprompts: parley_core::interview::default_silence_reprompts(),
     };
-    apply(&s, &team, &mut i, b)?;
+    apply(&mut i, b)?;
+    let i = validated(&s, &team, i).await?;
     s.store.insert_interview(&team.id, &i).await?;
     Ok(ok(i))
 }
 
 #[utoipa::path(get, path = "/interview", tag = "interviews",
-    params(("search" = Option<String>, Query), ("status" = Option<String>, Query, description = "ACTIVE or ARCHIVED"),
+    params(("search" = Option<String>, Query, max_length = 200), ("status" = Option<String>, Query, description = "ACTIVE or ARCHIVED"),
            ("sort" = Option<String>, Query, description = "title_asc|title_desc|created_asc|created_desc"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, description = "{interviews, count}")))]
+    responses((status = 200, description = "{interviews, count}", body = Envelope<InterviewPage>)))]
 pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
     let (page, limit) = p.paging(20, 50)?;
     let status = p
@@ -159,9 +186,10 @@ pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p
             ))
         })?,
     };
+    let search = p.search("search")?;
     let (list, total) = s
         .store
-        .list_interviews(&team.id, p.get("search"), status, sort, page, limit)
+        .list_interviews(&team.id, search.as_deref(), status, sort, page, limit)
         .await?;
     Ok(ok(serde_json::json!({ "interviews": list, "count": total })))
 }
@@ -174,7 +202,7 @@ pub async fn find(s: &AppState, team: &str, id: &str) -> ApiResult<Interview> {
 }
 
 #[utoipa::path(get, path = "/interview/{id}", tag = "interviews", params(("id" = String, Path)),
-    responses((status = 200, body = Interview), (status = 404, description = "Interview not found")))]
+    responses((status = 200, body = Envelope<Interview>), (status = 404, description = "Interview not found")))]
 pub async fn get_one(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -184,7 +212,7 @@ pub async fn get_one(
 }
 
 #[utoipa::path(post, path = "/interview/{id}/update", tag = "interviews", params(("id" = String, Path)), request_body = InterviewBody,
-    responses((status = 200, body = Interview), (status = 400), (status = 404), (status = 409, description = "Stale version")))]
+    responses((status = 200, body = Envelope<Interview>), (status = 400), (status = 404), (status = 409, description = "Stale version")))]
 pub async fn update(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -198,7 +226,8 @@ pub async fn update(
             "version: the agent is at version {read}; read it again and retry"
         )));
     }
-    apply(&s, &team, &mut i, b)?;
+    apply(&mut i, b)?;
+    let mut i = validated(&s, &team, i).await?;
     i.version += 1;
     i.updated = Timestamp::now();
     s.store.update_interview(&team.id, &i, read).await?;
@@ -206,7 +235,7 @@ pub async fn update(
 }
 
 #[utoipa::path(post, path = "/interview/{id}/toggle_archive", tag = "interviews", params(("id" = String, Path)),
-    responses((status = 200, body = Interview), (status = 404)))]
+    responses((status = 200, body = Envelope<Interview>), (status = 404)))]
 pub async fn toggle_archive(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

@@ -17,6 +17,7 @@ use super::{not_found, uuid_or};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::schemas::{Envelope, Null, NumberList, PersonaList};
 use crate::{ok, AppState};
 use axum::body::Body;
 use axum::extract::{Path, Request, State};
@@ -91,7 +92,7 @@ fn given(id: &Option<String>) -> Option<&str> {
 }
 
 #[utoipa::path(get, path = "/sandbox/personas", tag = "sandbox",
-    responses((status = 200, description = "{personas, count}: the ten built-ins (builtin-00 … builtin-09, with their number_suffix), then the team's own, oldest first", body = [Persona])))]
+    responses((status = 200, description = "{personas, count}: the ten built-ins (builtin-00 … builtin-09, with their number_suffix), then the team's own, oldest first", body = Envelope<PersonaList>)))]
 pub async fn list_personas(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
     let mut personas = Persona::builtins();
     personas.extend(s.store.list_personas(&team.id).await?);
@@ -99,7 +100,7 @@ pub async fn list_personas(State(s): State<AppState>, Extension(team): Extension
 }
 
 #[utoipa::path(post, path = "/sandbox/personas", tag = "sandbox", request_body = PersonaScript,
-    responses((status = 200, description = "The new persona: {id, builtin: false, script, created, updated}", body = Persona),
+    responses((status = 200, description = "The new persona: {id, builtin: false, script, created, updated}", body = Envelope<Persona>),
               (status = 400, description = "Invalid script; every problem is listed, each with its field")))]
 pub async fn create_persona(
     State(s): State<AppState>,
@@ -111,7 +112,7 @@ pub async fn create_persona(
 }
 
 #[utoipa::path(get, path = "/sandbox/personas/{id}", tag = "sandbox", params(("id" = String, Path, description = "builtin-00 … builtin-09, or a team persona's id")),
-    responses((status = 200, body = Persona), (status = 404, description = "Persona not found")))]
+    responses((status = 200, body = Envelope<Persona>), (status = 404, description = "Persona not found")))]
 pub async fn get_persona(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -121,7 +122,7 @@ pub async fn get_persona(
 }
 
 #[utoipa::path(delete, path = "/sandbox/personas/{id}", tag = "sandbox", params(("id" = String, Path)),
-    responses((status = 200, description = "data: null"),
+    responses((status = 200, description = "data: null", body = Envelope<Null>),
               (status = 404, description = "Persona not found (built-in personas cannot be deleted)"),
               (status = 409, description = "A sandbox number is bound to the persona; the message names the numbers to unbind first")))]
 pub async fn delete_persona(
@@ -142,7 +143,7 @@ pub async fn delete_persona(
 }
 
 #[utoipa::path(post, path = "/sandbox/numbers", tag = "sandbox", request_body = BindNumberBody,
-    responses((status = 200, description = "The binding (created or replaced)", body = SandboxNumber),
+    responses((status = 200, description = "The binding (created or replaced)", body = Envelope<SandboxNumber>),
               (status = 400, description = "Invalid number, a number in the built-in range, or not exactly one of persona_id and interview_id"),
               (status = 404, description = "Persona not found / Interview not found")))]
 pub async fn bind_number(
@@ -182,14 +183,14 @@ pub async fn bind_number(
 }
 
 #[utoipa::path(get, path = "/sandbox/numbers", tag = "sandbox",
-    responses((status = 200, description = "{numbers, count}: the team's sandbox numbers, by number", body = [SandboxNumber])))]
+    responses((status = 200, description = "{numbers, count}: the team's sandbox numbers, by number", body = Envelope<NumberList>)))]
 pub async fn list_numbers(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
     let numbers = s.store.list_sandbox_numbers(&team.id).await?;
     Ok(ok(json!({ "count": numbers.len(), "numbers": numbers })))
 }
 
 #[utoipa::path(delete, path = "/sandbox/numbers", tag = "sandbox", request_body = NumberBody,
-    responses((status = 200, description = "data: null"), (status = 404, description = "Sandbox number not found")))]
+    responses((status = 200, description = "data: null", body = Envelope<Null>), (status = 404, description = "Sandbox number not found")))]
 pub async fn unbind_number(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -204,7 +205,7 @@ pub async fn unbind_number(
 }
 
 #[utoipa::path(post, path = "/sandbox/call_in", tag = "sandbox", request_body = CallInBody,
-    responses((status = 200, description = "The queued inbound call (type INBOUND_CALL, status NOT_STARTED); the sandbox network runs it", body = Call),
+    responses((status = 200, description = "The queued inbound call (type INBOUND_CALL, status NOT_STARTED); the sandbox network runs it", body = Envelope<Call>),
               (status = 400, description = "Invalid number or metadata, `to` bound to a persona rather than an agent, archived agent"),
               (status = 404, description = "Persona not found / Sandbox number not found")))]
 pub async fn call_in(

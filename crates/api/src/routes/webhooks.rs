@@ -3,6 +3,7 @@
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{ApiJson, Params};
+use crate::schemas::{Envelope, SigningSecret};
 use crate::{ok, AppState};
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -16,7 +17,12 @@ use utoipa::ToSchema;
 pub struct SubscribeBody {
     /// NEW_RESPONSE, PHONE_TRANSFER, ACTION_FAILED or CALL_PROGRESS.
     #[serde(rename = "type")]
+    #[schema(
+        example = "NEW_RESPONSE",
+        pattern = "^(NEW_RESPONSE|PHONE_TRANSFER|ACTION_FAILED|CALL_PROGRESS)$"
+    )]
     pub event_type: String,
+    #[schema(example = "https://example.com/hooks/parley", max_length = 2048)]
     pub url: String,
     /// An agent (interview) id to scope to; absent or null for all agents.
     pub data: Option<Value>,
@@ -61,7 +67,7 @@ async fn parse(s: &AppState, team: &str, b: &SubscribeBody) -> ApiResult<(EventT
 }
 
 #[utoipa::path(post, path = "/webhooks/subscribe", tag = "webhooks", request_body = SubscribeBody,
-    responses((status = 200, body = parley_store::webhooks::Webhook)))]
+    responses((status = 200, body = Envelope<parley_store::webhooks::Webhook>)))]
 pub async fn subscribe(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -87,13 +93,13 @@ pub async fn unsubscribe(
     Ok(ok(Value::Null))
 }
 
-#[utoipa::path(get, path = "/webhooks", tag = "webhooks", responses((status = 200, body = Vec<parley_store::webhooks::Webhook>)))]
+#[utoipa::path(get, path = "/webhooks", tag = "webhooks", responses((status = 200, body = Envelope<Vec<parley_store::webhooks::Webhook>>)))]
 pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
     Ok(ok(s.store.webhooks(&team.id).await?))
 }
 
 #[utoipa::path(get, path = "/webhooks/deliveries", tag = "webhooks", params(("limit" = Option<i64>, Query, description = "1-200, default 50")),
-    responses((status = 200, body = Vec<parley_store::webhooks::Delivery>)))]
+    responses((status = 200, body = Envelope<Vec<parley_store::webhooks::Delivery>>)))]
 pub async fn deliveries(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -110,7 +116,7 @@ pub async fn deliveries(
 }
 
 /// Parley addition: the secret that signs this team's deliveries (`X-Parley-Signature`).
-#[utoipa::path(get, path = "/webhooks/signing_secret", tag = "webhooks", responses((status = 200, description = "{signing_secret}")))]
+#[utoipa::path(get, path = "/webhooks/signing_secret", tag = "webhooks", responses((status = 200, description = "{signing_secret}", body = Envelope<SigningSecret>)))]
 pub async fn signing_secret(State(s): State<AppState>, Extension(team): Extension<Team>) -> ApiResult<Json<Value>> {
     Ok(ok(
         serde_json::json!({ "signing_secret": s.store.team(&team.id).await?.signing_secret }),

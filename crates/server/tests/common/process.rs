@@ -13,6 +13,8 @@ use std::time::{Duration, Instant};
 pub struct Deployment {
     pub db_url: String,
     pub dir: TempDir,
+    /// More `PARLEY_*` settings for every process of this deployment.
+    pub env: Vec<(String, String)>,
     started: usize,
 }
 
@@ -23,6 +25,7 @@ impl Deployment {
         Deployment {
             db_url,
             dir,
+            env: Vec::new(),
             started: 0,
         }
     }
@@ -48,6 +51,7 @@ impl Deployment {
             .env("PARLEY_WEBHOOK_RETRY_BASE_MS", "200")
             .env("PARLEY_WEBHOOK_RETRY_MAX_MS", "1000")
             .env("PARLEY_LOG", "info");
+        c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
     }
 
