@@ -750,11 +750,7 @@ async fn webhook_tells_nothing_of_other_triggers(db: Db) {
         missing.body,
         json!({"data": null, "error": "Automation not found", "code": "not_found"})
     );
-    for id in ids
-        .iter()
-        .map(String::as_str)
-        .chain(["short", "AAAAAAAAAAAA-"])
-    {
+    for id in ids.iter().map(String::as_str).chain(["short", "AAAAAAAAAAAA-"]) {
         let r = fire(&c, id, json!({"phone": "+12125550100"})).await;
         assert_eq!((r.status, &r.body), (missing.status, &missing.body), "{id}");
     }
