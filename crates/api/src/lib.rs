@@ -166,6 +166,8 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/deliveries", get(webhooks::deliveries))
         .route("/webhooks/signing_secret", get(webhooks::signing_secret))
+        // Every route's path parameters and query string, checked before its handler.
+        .route_layer(middleware::from_fn(extract::check_uri))
         // Before the layer, so that a wrong method is authenticated (and limited) too.
         .method_not_allowed_fallback(system::method_not_allowed)
         .layer(middleware::from_fn_with_state(state.clone(), auth::authenticate));
