@@ -115,10 +115,10 @@ impl Drop for Worker {
 /// Why a round trip failed, before it is worded for the step.
 enum Failure {
     Timeout,
-    /// The worker died: by the allocator's abort when `memory` is set.
-    Died {
-        memory: bool,
-    },
+    /// The worker died (its stdout closed, or it stopped reading).
+    Died,
+    /// The worker died by the allocator's abort: the memory limit refused an allocation.
+    OutOfMemory,
     TooLarge,
     Io(String),
 }
@@ -179,12 +179,12 @@ impl WorkerPool {
                 }
             }
             Err(failure) => {
-                let memory = matches!(failure, Failure::Died { .. }) && killed_by_abort(&mut worker);
-                drop(worker); // killed and reaped
-                Err(self.describe(match failure {
-                    Failure::Died { .. } => Failure::Died { memory },
+                let failure = match failure {
+                    Failure::Died if killed_by_abort(&mut worker) => Failure::OutOfMemory,
                     other => other,
-                }))
+                };
+                drop(worker); // killed and reaped
+                Err(self.describe(failure))
             }
         }
     }
@@ -199,11 +199,11 @@ impl WorkerPool {
                     self.config.timeout.as_millis()
                 ),
             ),
-            Failure::Died { memory: true } => TemplateError::new(
+            Failure::OutOfMemory => TemplateError::new(
                 TemplateErrorKind::OutOfMemory,
                 format!("the template needs more than its memory budget ({mib:.0} MiB) and was stopped"),
             ),
-            Failure::Died { memory: false } => internal("the template worker stopped unexpectedly".to_string()),
+            Failure::Died => internal("the template worker stopped unexpectedly".to_string()),
             Failure::TooLarge => TemplateError::new(
                 TemplateErrorKind::OutputTooLarge,
                 format!("the template's value exceeds {MAX_REPLY} bytes"),
@@ -270,7 +270,7 @@ fn exchange(worker: &mut Worker, line: &[u8], deadline: Instant) -> Result<Reply
         .and_then(|_| worker.stdin.write_all(b"\n"))
         .and_then(|_| worker.stdin.flush());
     if written.is_err() {
-        return Err(Failure::Died { memory: false });
+        return Err(Failure::Died);
     }
     let reply = read_line(worker, deadline, MAX_REPLY + 1024)?;
     serde_json::from_slice(&reply).map_err(|e| Failure::Io(format!("unreadable reply: {e}")))
@@ -312,10 +312,10 @@ fn read_line(worker: &mut Worker, deadline: Instant, max: usize) -> Result<Vec<u
             continue; // the deadline is checked above
         }
         match worker.stdout.read(&mut chunk) {
-            Ok(0) => return Err(Failure::Died { memory: false }),
+            Ok(0) => return Err(Failure::Died),
             Ok(k) => worker.pending.extend_from_slice(&chunk[..k]),
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return Err(Failure::Died { memory: false }),
+            Err(_) => return Err(Failure::Died),
         }
     }
 }
