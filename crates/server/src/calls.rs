@@ -20,7 +20,7 @@ use parley_jobs::{JobError, JobHandler, JobOutcome};
 use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
 use parley_telephony::sandbox::SandboxNetwork;
-use parley_telephony::{DialRequest, Endpoint, LineEvent, PhoneNetwork};
+use parley_telephony::{DialRequest, Endpoint, LineEvent, Networks, Route};
 use parley_voice::pipeline::{run_call, CallEnd, CallNote, CallReport, PipelineConfig};
 use serde_json::json;
 use std::future::Future;
@@ -53,7 +53,10 @@ pub struct CallSettings {
 /// Runs calls: registered for the dial and sandbox call-in jobs.
 pub struct CallRunner {
     pub store: Store,
-    pub network: Arc<SandboxNetwork>,
+    /// Every network this server runs; calls are placed through it by route.
+    pub networks: Networks,
+    /// The sandbox, for its personas' call-in job (a sandbox-only feature).
+    pub sandbox: Arc<SandboxNetwork>,
     pub directory: Arc<SandboxDirectory>,
     pub speech: Speech,
     pub settings: CallSettings,
@@ -102,6 +105,10 @@ type JobFuture<'a> = Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> +
 pub struct Dial(pub Arc<CallRunner>);
 /// The sandbox call-in job (a persona calls a team's number bound to an agent).
 pub struct CallIn(pub Arc<CallRunner>);
+/// The job of a carrier's inbound call. The process holding the line claims it when the call
+/// comes in and heartbeats it; the job only *runs* when that process died (its lease ran out),
+/// and then it ends the lost call (see `parley_store::inbound`).
+pub struct NetworkCallIn(pub Arc<CallRunner>);
 
 impl JobHandler for Dial {
     fn run<'a>(&'a self, job: &'a Job) -> JobFuture<'a> {
@@ -115,10 +122,23 @@ impl JobHandler for CallIn {
     }
 }
 
+impl JobHandler for NetworkCallIn {
+    fn run<'a>(&'a self, job: &'a Job) -> JobFuture<'a> {
+        Box::pin(async move {
+            let id = call_id(job)?;
+            let why = "the server holding this call stopped; the call was lost";
+            end_call(&self.0.store, id, EndReason::Failed, Some(why.into())).await?;
+            Ok(JobOutcome::Done)
+        })
+    }
+}
+
 impl CallRunner {
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         store: Store,
-        network: Arc<SandboxNetwork>,
+        networks: Networks,
+        sandbox: Arc<SandboxNetwork>,
         directory: Arc<SandboxDirectory>,
         speech: Speech,
         settings: CallSettings,
@@ -127,7 +147,8 @@ impl CallRunner {
     ) -> Arc<Self> {
         Arc::new(CallRunner {
             store,
-            network,
+            networks,
+            sandbox,
             directory,
             speech,
             settings,
@@ -150,6 +171,47 @@ impl CallRunner {
     /// Calls running in this process.
     pub fn active(&self) -> usize {
         self.active.load(Ordering::SeqCst)
+    }
+
+    /// Whether this node and the team can take one more call now (an incoming call is
+    /// answered or refused on the spot; it cannot wait in a queue as a dial job does).
+    pub async fn has_room(&self, team_id: &str) -> bool {
+        if self.active() >= self.settings.max_concurrent_calls {
+            return false;
+        }
+        let (Ok(team), Ok(active)) = (
+            self.store.team(team_id).await,
+            self.store.active_call_count(team_id).await,
+        ) else {
+            return false;
+        };
+        active < team.max_concurrent_calls
+    }
+
+    /// Runs a carrier's inbound call that the network has just answered: the call was written
+    /// with its job claimed by this process (`job_id`), which this heartbeats as a dial does.
+    pub async fn answered_inbound(self: Arc<Self>, job_id: String, team_id: String, call: Call, line: Endpoint) {
+        self.started();
+        let result = async {
+            for ev in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer] {
+                if !step(&self.store, call.id, ev).await? {
+                    line.sender.hang_up().await;
+                    return Ok(());
+                }
+            }
+            let Some(interview) = self.interview_of(&team_id, &call).await? else {
+                line.sender.hang_up().await;
+                return Ok(());
+            };
+            let heartbeat = self.heartbeat(job_id.clone(), call.id, None);
+            self.converse(&team_id, &call, &interview, line, false, heartbeat).await
+        }
+        .await;
+        if let Err(e) = result {
+            warn!(error = %e, "call failed");
+        }
+        let _ = self.store.complete_job(&job_id).await;
+        self.stopped();
     }
 
     /// The call's agent; `None` (and the call ended `FAILED`) if it was deleted meanwhile.
@@ -221,8 +283,9 @@ impl CallRunner {
             from: self.settings.caller_id.clone(),
             to: call.phone_number.clone(),
             ring_timeout: self.settings.ring_timeout,
+            route: Route::Sandbox,
         };
-        let line = match self.network.dial(req).await {
+        let line = match self.networks.dial(req).await {
             Ok(l) => l,
             Err(e) => {
                 end_call(&self.store, call.id, EndReason::Failed, Some(e.to_string())).await?;
@@ -265,7 +328,7 @@ impl CallRunner {
                 return Ok(JobOutcome::Done);
             }
         }
-        let line = self.network.call_in(self.directory.persona(script));
+        let line = self.sandbox.call_in(self.directory.persona(script));
         self.started();
         let span = info_span!("call", call_id = %call.id, team_id = %team_id, inbound = true);
         let me = self.clone();
@@ -386,9 +449,16 @@ impl CallRunner {
                     }
                     break self.converse(&team_id, &call, &interview, line, true, hb).await;
                 }
-                Some(LineEvent::Busy) => break end_call(&self.store, call.id, EndReason::Busy, None).await,
-                Some(LineEvent::NoAnswer) => break end_call(&self.store, call.id, EndReason::NoAnswer, None).await,
-                Some(LineEvent::Rejected) => break end_call(&self.store, call.id, EndReason::Rejected, None).await,
+                Some(LineEvent::Busy(cause)) => break end_call(&self.store, call.id, EndReason::Busy, cause).await,
+                Some(LineEvent::NoAnswer(cause)) => {
+                    break end_call(&self.store, call.id, EndReason::NoAnswer, cause).await
+                }
+                Some(LineEvent::Rejected(cause)) => {
+                    break end_call(&self.store, call.id, EndReason::Rejected, cause).await
+                }
+                Some(LineEvent::Failed(cause)) => {
+                    break end_call(&self.store, call.id, EndReason::Failed, Some(cause)).await
+                }
                 None | Some(LineEvent::HungUp) => {
                     break end_call(
                         &self.store,
@@ -548,6 +618,7 @@ impl CallRunner {
                 EndReason::Failed,
                 Some("no audio from the phone network: the watchdog ended the call".to_string()),
             ),
+            CallEnd::LineFailed(cause) => (EndReason::Failed, Some(cause.clone())),
         };
         let why = why.or(hung_up.map(String::from));
         let answered_at = call.start_time.map(|t| t.millis()).unwrap_or_else(now_ms);

@@ -16,6 +16,7 @@ use parley_api::{ApiConfig, AppState};
 use parley_jobs::{JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
 use parley_store::Store;
 use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
+use parley_telephony::Networks;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -410,15 +411,17 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             store: store.clone(),
             speech: speech.clone(),
         });
-        let network = Arc::new(SandboxNetwork::new(
+        let sandbox = Arc::new(SandboxNetwork::new(
             directory.clone(),
             SandboxConfig {
                 ring_period: Duration::from_millis(settings.sandbox_ring_ms.max(10)),
             },
         ));
+        let networks = Networks::new().with(sandbox.clone());
         let calls = calls::CallRunner::new(
             store.clone(),
-            network,
+            networks,
+            sandbox,
             directory,
             speech,
             settings.call_settings(),

@@ -347,7 +347,7 @@ pub(crate) async fn insert_queued_call(
     job_kind: &str,
     job_payload: &serde_json::Value,
     now: i64,
-) -> Result<()> {
+) -> Result<String> {
     let body = serde_json::to_string(call)?;
     sqlx::query(
         "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body) \
@@ -366,9 +366,9 @@ pub(crate) async fn insert_queued_call(
     .execute(&mut **tx)
     .await?;
     insert_event(tx, team_id, call, None).await?;
-    jobs::enqueue(tx, job_kind, Some(team_id), job_payload, now).await?;
+    let job = jobs::enqueue(tx, job_kind, Some(team_id), job_payload, now).await?;
     webhooks::fan_out(tx, team_id, Some(&call.interview.id), EventType::CallProgress, &body).await?;
-    Ok(())
+    Ok(job)
 }
 
 /// Lower-cased text that `search` matches: number, contact name and email, transcript.

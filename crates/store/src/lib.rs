@@ -30,6 +30,7 @@ mod batch;
 pub mod calls;
 mod checkpoint;
 pub mod contacts;
+pub mod inbound;
 pub mod interviews;
 pub mod jobs;
 mod journal;

@@ -4,8 +4,12 @@
 //!   `audio-codec` crate's PCMU codec).
 //! - [`line`]: one party's end of a call: the events it receives (ringing, answer, audio, DTMF,
 //!   hang-up, …) and the sender it uses (audio, DTMF, hang-up, transfer, clear).
-//! - [`network`]: the [`network::PhoneNetwork`] trait the dialer uses. The sandbox network
-//!   implements it now; SIP trunks and media streams will implement the same trait.
+//! - [`network`]: the [`network::PhoneNetwork`] trait every network implements (dial out,
+//!   deliver incoming calls to a [`network::Switchboard`], serve its own HTTP routes) and what
+//!   crosses it ([`network::DialRequest`] with its carrier [`network::Route`],
+//!   [`network::IncomingCall`], [`network::Refusal`]).
+//! - [`registry`]: [`registry::Networks`], the server's networks behind one handle; the call
+//!   runner dials through it and never names a concrete network.
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
@@ -17,7 +21,11 @@
 pub mod audio;
 pub mod line;
 pub mod network;
+pub mod registry;
 pub mod sandbox;
 
 pub use line::{Endpoint, LineEvent, LineSender};
-pub use network::{DialRequest, NetworkError, PhoneNetwork};
+pub use network::{
+    DialRequest, IncomingCall, NetworkError, NetworkKind, PhoneNetwork, Refusal, Route, RunCall, Switchboard,
+};
+pub use registry::Networks;

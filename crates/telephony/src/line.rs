@@ -14,12 +14,15 @@ pub enum LineEvent {
     Ringing,
     /// The far end picked up.
     Answered,
-    /// The far end is busy.
-    Busy,
-    /// Nobody answered before the ring timeout.
-    NoAnswer,
-    /// The far end declined the call.
-    Rejected,
+    /// The far end is busy (with the carrier's cause, e.g. `sip 486 Busy Here`).
+    Busy(Option<String>),
+    /// Nobody answered before the ring timeout (or the carrier gave up ringing: its cause).
+    NoAnswer(Option<String>),
+    /// The far end declined the call (the carrier's cause).
+    Rejected(Option<String>),
+    /// The network could not complete or keep the call: the carrier's cause, as a person
+    /// reads it (`sip 503 Service Unavailable`, `twilio: failed`, `no RTP for 30 s`).
+    Failed(String),
     /// 20 ms of audio from the far end.
     Audio(MulawFrame),
     /// The far end pressed a key.
@@ -28,6 +31,9 @@ pub enum LineEvent {
     HungUp,
     /// The network accepted our transfer request; our leg is over.
     Transferred(String),
+    /// Everything sent before [`LineSender::mark`] with this name has been played at the far
+    /// end (or was dropped by a [`LineSender::clear`]).
+    Marked(String),
 }
 
 /// What an endpoint sends.
@@ -37,6 +43,8 @@ pub(crate) enum Signal {
     Dtmf(char),
     HangUp,
     Transfer(String),
+    Clear,
+    Mark(String),
 }
 
 /// The sending half of an endpoint. Cloneable; sending after the call ended is a no-op.
@@ -61,6 +69,17 @@ impl LineSender {
     /// Asks the network to transfer the far end to `number` (a blind transfer, SIP REFER).
     pub async fn transfer(&self, number: &str) {
         let _ = self.tx.send(Signal::Transfer(number.to_string())).await;
+    }
+    /// Drops audio already sent but not yet played at the far end (barge-in). Networks that
+    /// play what arrives at once (RTP, the sandbox) have nothing queued and ignore it; a
+    /// media stream sends its `clear`.
+    pub async fn clear(&self) {
+        let _ = self.tx.send(Signal::Clear).await;
+    }
+    /// Marks this point of the outgoing audio: [`LineEvent::Marked`] comes back once
+    /// everything before it has played (or was cleared).
+    pub async fn mark(&self, name: &str) {
+        let _ = self.tx.send(Signal::Mark(name.to_string())).await;
     }
 }
 
@@ -110,6 +129,12 @@ pub(crate) async fn carry(
                 let _ = to_events.send(LineEvent::HungUp).await;
                 return;
             }
+            // Frames are handed over as they are sent, so nothing waits to be cleared, and
+            // everything before a mark has reached the far end when the mark gets here.
+            Signal::Clear => {}
+            Signal::Mark(name) => {
+                let _ = from_events.send(LineEvent::Marked(name)).await;
+            }
         }
     }
     // The sender dropped its end without hanging up (a crash): the other side hears a hang-up.
@@ -149,6 +174,16 @@ mod tests {
         assert_eq!(b.events.recv().await, Some(LineEvent::Dtmf('5')));
         b.sender.hang_up().await;
         assert_eq!(a.events.recv().await, Some(LineEvent::HungUp));
+    }
+
+    #[tokio::test]
+    async fn a_mark_comes_back_after_the_audio_before_it_and_clear_drops_nothing_sent() {
+        let (mut a, mut b) = pair();
+        a.sender.audio([1; 160]).await;
+        a.sender.clear().await;
+        a.sender.mark("m1").await;
+        assert_eq!(b.events.recv().await, Some(LineEvent::Audio([1; 160])));
+        assert_eq!(a.events.recv().await, Some(LineEvent::Marked("m1".into())));
     }
 
     #[tokio::test]

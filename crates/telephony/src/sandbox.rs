@@ -5,7 +5,7 @@
 //! joined by [`crate::line::pair`] and exchange audio only.
 
 use crate::line::{self, Endpoint, LineEvent, Signal};
-use crate::network::{BoxFuture, DialRequest, NetworkError, PhoneNetwork};
+use crate::network::{BoxFuture, DialRequest, NetworkError, NetworkKind, PhoneNetwork};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -73,6 +73,10 @@ impl SandboxNetwork {
 }
 
 impl PhoneNetwork for SandboxNetwork {
+    fn kind(&self) -> NetworkKind {
+        NetworkKind::Sandbox
+    }
+
     fn dial(&self, req: DialRequest) -> BoxFuture<'_, Result<Endpoint, NetworkError>> {
         Box::pin(async move {
             let sub = self
@@ -98,12 +102,12 @@ async fn set_up(
 ) {
     let rings = match sub.pickup() {
         Pickup::Busy => {
-            let _ = events.send(LineEvent::Busy).await;
+            let _ = events.send(LineEvent::Busy(None)).await;
             return;
         }
         Pickup::Reject => {
             let _ = events.send(LineEvent::Ringing).await;
-            let _ = events.send(LineEvent::Rejected).await;
+            let _ = events.send(LineEvent::Rejected(None)).await;
             return;
         }
         Pickup::Never => u32::MAX,
@@ -126,13 +130,13 @@ async fn set_up(
                 _ = sleep_until(until) => break,
                 sig = signals.recv() => match sig {
                     None | Some(Signal::HangUp) | Some(Signal::Transfer(_)) => return,
-                    Some(_) => {} // audio before the answer goes nowhere
+                    Some(_) => {} // audio (and clear, mark) before the answer goes nowhere
                 }
             }
         }
     }
     if Instant::now() >= give_up {
-        let _ = events.send(LineEvent::NoAnswer).await;
+        let _ = events.send(LineEvent::NoAnswer(None)).await;
         return;
     }
     let _ = events.send(LineEvent::Answered).await;
@@ -202,6 +206,7 @@ mod tests {
             from: "+10".into(),
             to: to.into(),
             ring_timeout: Duration::from_secs(30),
+            route: crate::network::Route::Sandbox,
         }
     }
 
@@ -235,13 +240,13 @@ mod tests {
     async fn busy_reject_no_answer_and_unknown_numbers() {
         let n = net();
         let mut ep = n.dial(req("+3")).await.unwrap();
-        assert_eq!(progress(&mut ep).await, [LineEvent::Busy]);
+        assert_eq!(progress(&mut ep).await, [LineEvent::Busy(None)]);
         let mut ep = n.dial(req("+4")).await.unwrap();
-        assert_eq!(progress(&mut ep).await, [LineEvent::Ringing, LineEvent::Rejected]);
+        assert_eq!(progress(&mut ep).await, [LineEvent::Ringing, LineEvent::Rejected(None)]);
         let t0 = Instant::now();
         let mut ep = n.dial(req("+2")).await.unwrap();
         let p = progress(&mut ep).await;
-        assert_eq!(p.last(), Some(&LineEvent::NoAnswer));
+        assert_eq!(p.last(), Some(&LineEvent::NoAnswer(None)));
         assert_eq!(p.len(), 6, "{p:?}"); // rings at 0, 6, 12, 18, 24 s; gives up at 30 s
         assert_eq!(t0.elapsed(), Duration::from_secs(30));
         assert!(matches!(n.dial(req("+9")).await, Err(NetworkError::Unreachable(_))));

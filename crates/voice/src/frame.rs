@@ -103,6 +103,9 @@ pub enum Effect {
     Note(CallNote),
     /// Ask the network to transfer the caller.
     Transfer(String),
+    /// Drop the agent's audio already sent but not yet played at the far end (a media
+    /// stream's `clear`): the playback queue was just emptied under it.
+    ClearLine,
     /// The call is over.
     End(CallEnd),
 }

@@ -86,6 +86,9 @@ pub enum CallEnd {
     Voicemail { message_left: bool },
     /// No audio from the network for the watchdog period.
     LineSilent,
+    /// The network ended the call for a reason of its own (its cause: `no RTP for 30 s`,
+    /// `twilio: media stream closed`).
+    LineFailed(String),
     /// The call reached the maximum duration.
     MaxDuration,
 }
@@ -317,6 +320,7 @@ pub async fn run_call<A: Agent>(
                         let _ = notes.send(n);
                     }
                     Effect::Transfer(n) => line.sender.transfer(&n).await,
+                    Effect::ClearLine => line.sender.clear().await,
                     Effect::End(e) => {
                         end.get_or_insert(e);
                     }
@@ -336,6 +340,10 @@ pub async fn run_call<A: Agent>(
                 }
                 Some(LineEvent::Transferred(n)) => {
                     end = Some(CallEnd::Transferred(n));
+                    break;
+                }
+                Some(LineEvent::Failed(cause)) => {
+                    end = Some(CallEnd::LineFailed(cause));
                     break;
                 }
                 Some(LineEvent::Dtmf(digit)) => Frame::Dtmf { digit, at: Instant::now() },

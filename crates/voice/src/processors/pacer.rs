@@ -84,6 +84,10 @@ impl Processor for Pacer {
                 out.pass(frame);
             }
             Frame::NewTurn { turn, .. } | Frame::Superseded { turn } => {
+                if self.playback.has_audio() {
+                    // What the carrier still buffers of the old turn must go too (barge-in).
+                    out.down(Frame::Do(Effect::ClearLine));
+                }
                 self.playback.clear();
                 self.turn = turn;
                 self.turn_open = matches!(frame, Frame::NewTurn { .. });
@@ -220,7 +224,16 @@ mod tests {
             &feed(&mut p, Frame::Tick { now })[1].1,
             Frame::SentenceStarted { .. }
         ));
-        feed(&mut p, Frame::Superseded { turn: 5 });
+        let out = feed(&mut p, Frame::Superseded { turn: 5 });
+        assert!(
+            out.contains(&(Dir::Down, Frame::Do(Effect::ClearLine))),
+            "audio was queued: the carrier's copy is cleared too"
+        );
         assert!(silent(&feed(&mut p, Frame::Tick { now })));
+        let out = feed(&mut p, Frame::Superseded { turn: 6 });
+        assert!(
+            !out.contains(&(Dir::Down, Frame::Do(Effect::ClearLine))),
+            "nothing queued, nothing to clear"
+        );
     }
 }
