@@ -18,6 +18,7 @@ pub mod audio;
 pub mod line;
 pub mod network;
 pub mod sandbox;
+pub mod sip;
 
 pub use line::{Endpoint, LineEvent, LineSender};
 pub use network::{DialRequest, NetworkError, PhoneNetwork};
