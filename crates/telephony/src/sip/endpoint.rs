@@ -56,7 +56,7 @@ pub struct CallHandle(pub u64);
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum EndpointEvent {
     /// An admitted inbound call: answer with [`Endpoint::accept`] or [`Endpoint::reject`].
-    Incoming { call: CallHandle, info: IncomingCall },
+    Incoming { call: CallHandle, info: Box<IncomingCall> },
     /// Progress of a call.
     Call { call: CallHandle, event: CallEvent },
     /// The call's protocol state is gone; its handle is now unknown.
@@ -237,7 +237,10 @@ impl Endpoint {
         };
         let (uas, info) = Uas::new(&invite, src, local, now);
         let h = self.insert(info.call_id.clone(), Leg::In(Box::new(uas)));
-        self.events.push_back(EndpointEvent::Incoming { call: h, info });
+        self.events.push_back(EndpointEvent::Incoming {
+            call: h,
+            info: Box::new(info),
+        });
         self.drain(h, now);
     }
 

@@ -40,8 +40,8 @@ pub fn dial_params(transport: Transport) -> DialParams {
 }
 
 /// Everything `poll` yields, parsed.
-pub fn drain(mut poll: impl FnMut() -> Option<Transmit>) -> Vec<(Message, Transmit)> {
-    std::iter::from_fn(|| poll())
+pub fn drain(poll: impl FnMut() -> Option<Transmit>) -> Vec<(Message, Transmit)> {
+    std::iter::from_fn(poll)
         .map(|t| (parse(&t.payload).expect("we send parseable SIP"), t))
         .collect()
 }

@@ -1,10 +1,10 @@
 //! Endpoint tests for what must never become a call: strangers, scanners, garbage.
 
-use super::endpoint::{Endpoint, EndpointEvent};
-use super::tests_uas::{endpoint, events, invite, sent};
-use super::test_util::*;
-use super::transaction::Transport;
 use super::call::CallEvent;
+use super::endpoint::{Endpoint, EndpointEvent};
+use super::test_util::*;
+use super::tests_uas::{endpoint, events, invite, sent};
+use super::transaction::Transport;
 use std::time::{Duration, Instant};
 
 const SCANNER: &str = "203.0.113.66:5070";
@@ -63,12 +63,16 @@ fn register_is_forbidden_and_strangers_are_rate_limited() {
 fn malformed_requests_get_400_when_answerable_and_responses_to_nothing_are_dropped() {
     let mut ep = endpoint();
     let t0 = Instant::now();
-    let bad_cl = String::from_utf8(options("b1")).unwrap().replace("Content-Length: 0", "Content-Length: 99");
+    let bad_cl = String::from_utf8(options("b1"))
+        .unwrap()
+        .replace("Content-Length: 0", "Content-Length: 99");
     ep.handle_input(addr(SCANNER), bad_cl.as_bytes(), t0);
     let s = sent(&mut ep);
     assert_eq!(s[0].status(), Some(400));
     assert_eq!(s[0].call_id(), Some("b1"));
-    let no_cseq = String::from_utf8(options("b2")).unwrap().replace("CSeq: 1 OPTIONS\r\n", "");
+    let no_cseq = String::from_utf8(options("b2"))
+        .unwrap()
+        .replace("CSeq: 1 OPTIONS\r\n", "");
     ep.handle_input(addr(SCANNER), no_cseq.as_bytes(), t0);
     assert_eq!(sent(&mut ep)[0].status(), Some(400));
     ep.handle_input(addr(SCANNER), b"\x16\x03\x01\x02\x00garbage", t0);
@@ -86,7 +90,9 @@ fn dialed_calls_route_responses_by_call_id() {
     let inv = sent(&mut ep).remove(0);
     let busy = answer(&inv, 486, &[], "");
     ep.handle_input(addr(TRUNK), &busy.to_bytes(), t0);
-    assert!(matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.to_string() == "sip 486 Busy Here"));
+    assert!(
+        matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.to_string() == "sip 486 Busy Here")
+    );
     ep.handle_timeout(t0 + Duration::from_secs(40));
     assert_eq!(events(&mut ep), vec![EndpointEvent::Closed { call: h }]);
 }
@@ -103,7 +109,11 @@ fn rng(seed: &mut u64) -> u64 {
 fn random_and_mutated_datagrams_never_panic() {
     let mut ep: Endpoint = endpoint();
     let t0 = Instant::now();
-    let seeds = [invite("m", "15551230000", "z9hG4bKm"), options("o"), ANSWER_SDP.as_bytes().to_vec()];
+    let seeds = [
+        invite("m", "15551230000", "z9hG4bKm"),
+        options("o"),
+        ANSWER_SDP.as_bytes().to_vec(),
+    ];
     let mut seed = 0x9E37_79B9_7F4A_7C15u64;
     for i in 0..20_000u32 {
         let mut data = seeds[i as usize % seeds.len()].clone();

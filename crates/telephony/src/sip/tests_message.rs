@@ -52,16 +52,40 @@ fn enforces_bounds_and_rejects_broken_framing() {
     many.push_str("\r\n");
     assert_eq!(parse(many.as_bytes()), Err(ParseError::TooManyHeaders));
     assert_eq!(parse(b"\r\n\r\n"), Err(ParseError::KeepAlive));
-    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n"), Err(ParseError::Incomplete));
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nVia: x\r\n"),
+        Err(ParseError::Incomplete)
+    );
     assert_eq!(parse(b"OPTIONS sip:a@b SIP/3.0\r\n\r\n"), Err(ParseError::BadStartLine));
     assert_eq!(parse(b"SIP/2.0 99 Low\r\n\r\n"), Err(ParseError::BadStartLine));
-    assert_eq!(parse(b"OPT IONS sip:a@b SIP/2.0\r\n\r\n"), Err(ParseError::BadStartLine));
-    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\nno colon\r\n\r\n"), Err(ParseError::BadHeader));
-    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\n"), Err(ParseError::BadContentLength));
-    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc"), Err(ParseError::Truncated));
-    assert_eq!(parse(b"OPTIONS sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n"), Err(ParseError::NotUtf8));
+    assert_eq!(
+        parse(b"OPT IONS sip:a@b SIP/2.0\r\n\r\n"),
+        Err(ParseError::BadStartLine)
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nno colon\r\n\r\n"),
+        Err(ParseError::BadHeader)
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: -1\r\n\r\n"),
+        Err(ParseError::BadContentLength)
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nl: 10\r\n\r\nabc"),
+        Err(ParseError::Truncated)
+    );
+    assert_eq!(
+        parse(b"OPTIONS sip:a@b SIP/2.0\r\nX: \xff\r\n\r\n"),
+        Err(ParseError::NotUtf8)
+    );
     let ext = parse(b"FOO sip:a@b SIP/2.0\r\n\r\n").unwrap();
-    assert_eq!(ext.start, StartLine::Request { method: Method::Other("FOO".into()), uri: "sip:a@b".into() });
+    assert_eq!(
+        ext.start,
+        StartLine::Request {
+            method: Method::Other("FOO".into()),
+            uri: "sip:a@b".into()
+        }
+    );
     assert!(ext.validate().is_err());
 }
 
@@ -92,37 +116,61 @@ fn sdp_offer_lists_g711_and_telephone_event() {
 fn sdp_answer_follows_the_remote_order_and_mirrors_direction() {
     let offer = sdp::parse(ANSWER_SDP.as_bytes()).unwrap();
     let (body, neg) = sdp::answer(&media(), &offer, 2).unwrap();
-    assert_eq!((neg.codec, neg.payload_type, neg.dtmf_payload_type), (Codec::Pcma, 8, Some(101)));
+    assert_eq!(
+        (neg.codec, neg.payload_type, neg.dtmf_payload_type),
+        (Codec::Pcma, 8, Some(101))
+    );
     assert!(body.contains("m=audio 40000 RTP/AVP 8 101\r\n") && body.contains("a=sendrecv"));
     // Dynamic payload numbers for G.711 and telephone-event are honoured.
-    let dynamic = ANSWER_SDP.replace("RTP/AVP 8 101", "RTP/AVP 96 97 0").replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000");
+    let dynamic = ANSWER_SDP.replace("RTP/AVP 8 101", "RTP/AVP 96 97 0").replace(
+        "a=rtpmap:8 PCMA/8000",
+        "a=rtpmap:96 opus/48000/2\r\na=rtpmap:97 telephone-event/8000",
+    );
     let (_, neg) = sdp::answer(&media(), &sdp::parse(dynamic.as_bytes()).unwrap(), 2).unwrap();
-    assert_eq!((neg.codec, neg.payload_type, neg.dtmf_payload_type), (Codec::Pcmu, 0, Some(97)));
-    for (attr, ours) in [("sendonly", Direction::RecvOnly), ("recvonly", Direction::SendOnly), ("inactive", Direction::Inactive)] {
+    assert_eq!(
+        (neg.codec, neg.payload_type, neg.dtmf_payload_type),
+        (Codec::Pcmu, 0, Some(97))
+    );
+    for (attr, ours) in [
+        ("sendonly", Direction::RecvOnly),
+        ("recvonly", Direction::SendOnly),
+        ("inactive", Direction::Inactive),
+    ] {
         let held = sdp::parse(ANSWER_SDP.replace("sendrecv", attr).as_bytes()).unwrap();
         let (body, neg) = sdp::answer(&media(), &held, 3).unwrap();
         assert_eq!(neg.direction, ours);
-        assert!(body.contains(&format!("a={}", match ours {
-            Direction::RecvOnly => "recvonly",
-            Direction::SendOnly => "sendonly",
-            _ => "inactive",
-        })));
+        assert!(body.contains(&format!(
+            "a={}",
+            match ours {
+                Direction::RecvOnly => "recvonly",
+                Direction::SendOnly => "sendonly",
+                _ => "inactive",
+            }
+        )));
     }
 }
 
 #[test]
 fn sdp_refusals_and_media_sections() {
-    let opus_only = ANSWER_SDP.replace("RTP/AVP 8 101", "RTP/AVP 96").replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2");
+    let opus_only = ANSWER_SDP
+        .replace("RTP/AVP 8 101", "RTP/AVP 96")
+        .replace("a=rtpmap:8 PCMA/8000", "a=rtpmap:96 opus/48000/2");
     let o = sdp::parse(opus_only.as_bytes()).unwrap();
     assert_eq!(sdp::answer(&media(), &o, 1).unwrap_err(), SdpError::NoCommonCodec);
     let video_first = ANSWER_SDP.replace("m=audio", "m=video 5000 RTP/AVP 96\r\nc=IN IP4 10.9.9.9\r\nm=audio");
     let neg = sdp::read_answer(video_first.as_bytes()).unwrap();
     assert_eq!(neg.remote_rtp, Some(addr("198.51.100.20:30000")));
     let media_c = ANSWER_SDP.replace("a=sendrecv", "c=IN IP4 10.0.0.77");
-    assert_eq!(sdp::read_answer(media_c.as_bytes()).unwrap().remote_rtp, Some(addr("10.0.0.77:30000")));
+    assert_eq!(
+        sdp::read_answer(media_c.as_bytes()).unwrap().remote_rtp,
+        Some(addr("10.0.0.77:30000"))
+    );
     assert_eq!(sdp::read_answer(b"v=0\r\n").unwrap_err(), SdpError::NoAudio);
     assert_eq!(sdp::parse(b"garbage").unwrap_err(), SdpError::Malformed);
     assert_eq!(sdp::parse(b"\xff\xfe").unwrap_err(), SdpError::NotText);
     let rejected_stream = ANSWER_SDP.replace("m=audio 30000", "m=audio 0");
-    assert_eq!(sdp::read_answer(rejected_stream.as_bytes()).unwrap_err(), SdpError::NoAudio);
+    assert_eq!(
+        sdp::read_answer(rejected_stream.as_bytes()).unwrap_err(),
+        SdpError::NoAudio
+    );
 }

@@ -27,7 +27,10 @@ fn answered() -> (Uac, super::message::Message, Instant) {
     let ok = answer(
         &inv,
         200,
-        &[("Record-Route", "<sip:10.0.0.2;lr>, <sip:10.0.0.3:5070;lr>"), ("Contact", "<sip:callee@10.0.0.9:5080>")],
+        &[
+            ("Record-Route", "<sip:10.0.0.2;lr>, <sip:10.0.0.3:5070;lr>"),
+            ("Contact", "<sip:callee@10.0.0.9:5080>"),
+        ],
         ANSWER_SDP,
     );
     uac.handle(&ok, addr(TRUNK), t0);
@@ -66,7 +69,10 @@ fn provisional_responses_ring_then_200_is_acked_along_the_route_set() {
     let ok = answer(
         &inv,
         200,
-        &[("Record-Route", "<sip:10.0.0.2;lr>, <sip:10.0.0.3:5070;lr>"), ("Contact", "<sip:callee@10.0.0.9:5080>")],
+        &[
+            ("Record-Route", "<sip:10.0.0.2;lr>, <sip:10.0.0.3:5070;lr>"),
+            ("Contact", "<sip:callee@10.0.0.9:5080>"),
+        ],
         ANSWER_SDP,
     );
     uac.handle(&ok, addr(TRUNK), t0);
@@ -75,7 +81,10 @@ fn provisional_responses_ring_then_200_is_acked_along_the_route_set() {
     let (ack, t) = &sent[0];
     assert_eq!(ack.method(), Some(&Method::Ack));
     assert_eq!(ack.request_uri(), Some("sip:callee@10.0.0.9:5080"));
-    assert_eq!(ack.headers.list("Route"), vec!["<sip:10.0.0.3:5070;lr>", "<sip:10.0.0.2;lr>"]);
+    assert_eq!(
+        ack.headers.list("Route"),
+        vec!["<sip:10.0.0.3:5070;lr>", "<sip:10.0.0.2;lr>"]
+    );
     assert_eq!(t.dest, addr("10.0.0.3:5070"));
     assert_eq!(ack.cseq().unwrap().seq, 1);
     assert_eq!(ack.to().unwrap().tag(), Some("trunktag"));
@@ -117,7 +126,13 @@ fn busy_is_acked_and_reported_with_the_carrier_cause() {
 
 #[test]
 fn decline_and_unavailable_map_to_their_kinds() {
-    for (status, kind) in [(603, CauseKind::Rejected), (600, CauseKind::Busy), (480, CauseKind::NoAnswer), (408, CauseKind::NoAnswer), (404, CauseKind::Failed)] {
+    for (status, kind) in [
+        (603, CauseKind::Rejected),
+        (600, CauseKind::Busy),
+        (480, CauseKind::NoAnswer),
+        (408, CauseKind::NoAnswer),
+        (404, CauseKind::Failed),
+    ] {
         let (mut uac, inv, t0) = start(Transport::Tcp);
         uac.handle(&answer(&inv, status, &[], ""), addr(TRUNK), t0);
         match events(&mut uac).as_slice() {
@@ -129,7 +144,10 @@ fn decline_and_unavailable_map_to_their_kinds() {
 
 #[test]
 fn challenge_is_answered_once_with_digest_credentials() {
-    for (status, ask, reply) in [(401, "WWW-Authenticate", "Authorization"), (407, "Proxy-Authenticate", "Proxy-Authorization")] {
+    for (status, ask, reply) in [
+        (401, "WWW-Authenticate", "Authorization"),
+        (407, "Proxy-Authenticate", "Proxy-Authorization"),
+    ] {
         let (mut uac, inv, t0) = start(Transport::Udp);
         let ch = "Digest realm=\"trunk\", nonce=\"abc123\", qop=\"auth\", algorithm=MD5";
         uac.handle(&answer(&inv, status, &[(ask, ch)], ""), addr(TRUNK), t0);
@@ -142,7 +160,10 @@ fn challenge_is_answered_once_with_digest_credentials() {
         assert_ne!(inv2.top_via().unwrap().branch(), inv.top_via().unwrap().branch());
         assert_eq!(inv2.from().unwrap().tag(), inv.from().unwrap().tag());
         let auth = inv2.headers.get(reply).unwrap();
-        assert!(auth.contains("username=\"parley\"") && auth.contains("qop=auth") && auth.contains("nc=00000001"), "{auth}");
+        assert!(
+            auth.contains("username=\"parley\"") && auth.contains("qop=auth") && auth.contains("nc=00000001"),
+            "{auth}"
+        );
         assert!(events(&mut uac).is_empty());
         // A second challenge means the credentials are wrong: the call fails.
         uac.handle(&answer(inv2, status, &[(ask, ch)], ""), addr(TRUNK), t0);
@@ -186,7 +207,10 @@ fn ring_timeout_cancels_and_reports_no_answer() {
 fn hang_up_before_any_response_waits_for_a_provisional_to_cancel() {
     let (mut uac, inv, t0) = start(Transport::Udp);
     uac.hang_up(t0);
-    assert!(uac_sent(&mut uac).is_empty(), "no CANCEL before a provisional (RFC 3261 9.1)");
+    assert!(
+        uac_sent(&mut uac).is_empty(),
+        "no CANCEL before a provisional (RFC 3261 9.1)"
+    );
     assert!(matches!(events(&mut uac).as_slice(), [CallEvent::Ended { cause }] if cause.kind == CauseKind::Canceled));
     uac.handle(&answer(&inv, 100, &[], ""), addr(TRUNK), t0);
     assert_eq!(uac_sent(&mut uac)[0].method(), Some(&Method::Cancel));
@@ -200,7 +224,11 @@ fn a_200_racing_our_cancel_is_acked_and_closed() {
     uac.hang_up(t0);
     uac_sent(&mut uac);
     events(&mut uac);
-    uac.handle(&answer(&inv, 200, &[("Contact", "<sip:callee@10.0.0.9>")], ANSWER_SDP), addr(TRUNK), t0);
+    uac.handle(
+        &answer(&inv, 200, &[("Contact", "<sip:callee@10.0.0.9>")], ANSWER_SDP),
+        addr(TRUNK),
+        t0,
+    );
     let sent: Vec<_> = uac_sent(&mut uac).iter().map(method_of).collect();
     assert_eq!(sent, vec![Some(Method::Ack), Some(Method::Bye)]);
     assert!(events(&mut uac).is_empty());
@@ -231,7 +259,10 @@ fn invite_is_retransmitted_on_udp_with_timer_a_until_timer_b() {
     }
     assert_eq!(at, vec![500, 1500, 3500, 7500, 15500, 31500]);
     assert_eq!(now - t0, Duration::from_secs(32));
-    assert!(uac.is_terminated(now + Duration::from_secs(32)), "forgotten after the linger");
+    assert!(
+        uac.is_terminated(now + Duration::from_secs(32)),
+        "forgotten after the linger"
+    );
 }
 
 #[test]
@@ -256,7 +287,9 @@ fn bye_from_the_far_end_is_answered_and_ends_the_call() {
     let sent = drain(|| uac.poll_transmit());
     assert_eq!(sent[0].0.status(), Some(200));
     assert_eq!(sent[0].1.dest, addr(TRUNK));
-    assert!(matches!(events(&mut uac).as_slice(), [CallEvent::Ended { cause }] if cause.kind == CauseKind::RemoteHangUp));
+    assert!(
+        matches!(events(&mut uac).as_slice(), [CallEvent::Ended { cause }] if cause.kind == CauseKind::RemoteHangUp)
+    );
     // A retransmitted BYE gets the same 200 and no second event.
     uac.handle(&bye, addr(TRUNK), t0);
     assert_eq!(uac_sent(&mut uac)[0].status(), Some(200));
@@ -286,7 +319,16 @@ fn re_invite_to_hold_is_answered_recvonly() {
     uac_sent(&mut uac);
     events(&mut uac);
     let hold = ANSWER_SDP.replace("a=sendrecv", "a=sendonly");
-    let reinvite = in_dialog("INVITE", &inv, 2, &[("Content-Type", "application/sdp"), ("Contact", "<sip:callee@10.0.0.9:5080>")], &hold);
+    let reinvite = in_dialog(
+        "INVITE",
+        &inv,
+        2,
+        &[
+            ("Content-Type", "application/sdp"),
+            ("Contact", "<sip:callee@10.0.0.9:5080>"),
+        ],
+        &hold,
+    );
     uac.handle(&reinvite, addr(TRUNK), t0);
     let ok = &uac_sent(&mut uac)[0];
     assert_eq!(ok.status(), Some(200));
@@ -317,14 +359,25 @@ fn refer_then_notify_200_means_transferred() {
     assert_eq!(refer.headers.get("Refer-To"), Some("<sip:+15559990000@10.0.0.9>"));
     uac.handle(&answer(&refer, 202, &[], ""), addr(TRUNK), t0);
     let frag = |s: &str, state: &str| {
-        in_dialog("NOTIFY", &inv, 3, &[("Event", "refer"), ("Subscription-State", state), ("Content-Type", "message/sipfrag")], s)
+        in_dialog(
+            "NOTIFY",
+            &inv,
+            3,
+            &[
+                ("Event", "refer"),
+                ("Subscription-State", state),
+                ("Content-Type", "message/sipfrag"),
+            ],
+            s,
+        )
     };
     uac.handle(&frag("SIP/2.0 100 Trying\r\n", "active"), addr(TRUNK), t0);
     assert_eq!(uac_sent(&mut uac)[0].status(), Some(200));
     assert!(events(&mut uac).is_empty());
     let mut done = frag("SIP/2.0 200 OK\r\n", "terminated;reason=noresource");
     done.headers.set("CSeq", "4 NOTIFY");
-    done.headers.set("Via", "SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bKn4");
+    done.headers
+        .set("Via", "SIP/2.0/UDP 198.51.100.10:5060;branch=z9hG4bKn4");
     uac.handle(&done, addr(TRUNK), t0);
     let sent: Vec<_> = uac_sent(&mut uac).iter().map(|m| (m.status(), method_of(m))).collect();
     assert_eq!(sent, vec![(Some(200), None), (None, Some(Method::Bye))]);
@@ -350,7 +403,13 @@ fn info_dtmf_and_options_in_dialog() {
     let (mut uac, inv, t0) = answered();
     uac_sent(&mut uac);
     events(&mut uac);
-    let info = in_dialog("INFO", &inv, 2, &[("Content-Type", "application/dtmf-relay")], "Signal=5\r\nDuration=160\r\n");
+    let info = in_dialog(
+        "INFO",
+        &inv,
+        2,
+        &[("Content-Type", "application/dtmf-relay")],
+        "Signal=5\r\nDuration=160\r\n",
+    );
     uac.handle(&info, addr(TRUNK), t0);
     let info = in_dialog("INFO", &inv, 3, &[("Content-Type", "application/dtmf")], "#");
     uac.handle(&info, addr(TRUNK), t0);
@@ -374,7 +433,14 @@ fn public_address_goes_into_via_contact_and_sdp() {
     let mut uac = Uac::dial(p, Instant::now());
     let t = uac.poll_transmit().unwrap();
     let inv = parse(&t.payload).unwrap();
-    assert!(inv.headers.get("Via").unwrap().starts_with("SIP/2.0/TLS 203.0.113.7:5061"));
-    assert_eq!(inv.headers.get("Contact"), Some("<sip:+15550001111@203.0.113.7:5061;transport=tls>"));
+    assert!(inv
+        .headers
+        .get("Via")
+        .unwrap()
+        .starts_with("SIP/2.0/TLS 203.0.113.7:5061"));
+    assert_eq!(
+        inv.headers.get("Contact"),
+        Some("<sip:+15550001111@203.0.113.7:5061;transport=tls>")
+    );
     assert!(String::from_utf8_lossy(&inv.body).contains("c=IN IP4 203.0.113.7"));
 }

@@ -59,7 +59,7 @@ fn offered(ep: &mut Endpoint, t0: Instant) -> (CallHandle, IncomingCall) {
     assert_eq!(s.len(), 1);
     assert_eq!(s[0].status(), Some(100));
     match events(ep).as_slice() {
-        [EndpointEvent::Incoming { call, info }] => (*call, info.clone()),
+        [EndpointEvent::Incoming { call, info }] => (*call, (**info).clone()),
         other => panic!("{other:?}"),
     }
 }
@@ -97,14 +97,31 @@ fn inbound_call_is_offered_accepted_and_confirmed_by_ack() {
     assert_eq!(ok.status(), Some(200));
     assert_eq!(ok.to().unwrap().tag(), ringing.to().unwrap().tag());
     assert_eq!(ok.headers.get("Record-Route"), Some("<sip:198.51.100.11;lr>"));
-    assert!(ok.headers.get("Contact").unwrap().contains("+15551230000@192.0.2.5:5060"));
+    assert!(ok
+        .headers
+        .get("Contact")
+        .unwrap()
+        .contains("+15551230000@192.0.2.5:5060"));
     let body = String::from_utf8_lossy(&ok.body).to_string();
-    assert!(body.contains("m=audio 40000 RTP/AVP 8 101") && body.contains("a=fmtp:101 0-15"), "{body}");
+    assert!(
+        body.contains("m=audio 40000 RTP/AVP 8 101") && body.contains("a=fmtp:101 0-15"),
+        "{body}"
+    );
     // Timer G: the 200 is retransmitted until the ACK.
     ep.handle_timeout(t0 + Duration::from_millis(500));
     assert_eq!(sent(&mut ep)[0].status(), Some(200));
-    ep.handle_input(addr(CARRIER), &from_caller("ACK", &ok, 10, "", ""), t0 + Duration::from_millis(600));
-    assert!(matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { event: CallEvent::Answered { .. }, .. }]));
+    ep.handle_input(
+        addr(CARRIER),
+        &from_caller("ACK", &ok, 10, "", ""),
+        t0 + Duration::from_millis(600),
+    );
+    assert!(matches!(
+        events(&mut ep).as_slice(),
+        [EndpointEvent::Call {
+            event: CallEvent::Answered { .. },
+            ..
+        }]
+    ));
     ep.handle_timeout(t0 + Duration::from_secs(3));
     assert!(sent(&mut ep).is_empty());
 }
@@ -128,7 +145,9 @@ fn no_ack_ends_the_call_with_a_bye_after_timer_h() {
                     assert_eq!(m.request_uri(), Some("sip:ann@198.51.100.10:5060"));
                     assert_eq!(m.headers.get("Route"), Some("<sip:198.51.100.11;lr>"));
                     let ev = events(&mut ep);
-                    assert!(matches!(&ev[0], EndpointEvent::Call { event: CallEvent::Ended { cause }, .. } if cause.kind == CauseKind::Failed));
+                    assert!(
+                        matches!(&ev[0], EndpointEvent::Call { event: CallEvent::Ended { cause }, .. } if cause.kind == CauseKind::Failed)
+                    );
                     assert!(retransmits >= 9, "{retransmits}");
                     return;
                 }
@@ -149,9 +168,17 @@ fn cancel_before_answer_gets_200_then_487() {
         .replace("CSeq: 10 INVITE", "CSeq: 10 CANCEL");
     ep.handle_input(addr(CARRIER), cancel.as_bytes(), t0);
     let s = sent(&mut ep);
-    assert_eq!((s[0].status(), s[0].cseq().unwrap().method), (Some(200), Method::Cancel));
-    assert_eq!((s[1].status(), s[1].cseq().unwrap().method), (Some(487), Method::Invite));
-    assert!(matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.kind == CauseKind::Canceled));
+    assert_eq!(
+        (s[0].status(), s[0].cseq().unwrap().method),
+        (Some(200), Method::Cancel)
+    );
+    assert_eq!(
+        (s[1].status(), s[1].cseq().unwrap().method),
+        (Some(487), Method::Invite)
+    );
+    assert!(
+        matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.kind == CauseKind::Canceled)
+    );
     // The caller's ACK to the 487 stops Timer G; the call is then forgotten after its linger.
     ep.handle_input(addr(CARRIER), &from_caller("ACK", &s[1], 10, "", ""), t0);
     ep.handle_timeout(t0 + Duration::from_secs(40));
@@ -166,11 +193,18 @@ fn re_invite_with_a_to_tag_reaches_the_dialog_and_bye_ends_it() {
     let t0 = Instant::now();
     let (h, ok) = answered(&mut ep, t0);
     let hold = "v=0\r\no=- 1 2 IN IP4 198.51.100.20\r\ns=-\r\nc=IN IP4 0.0.0.0\r\nt=0 0\r\nm=audio 30000 RTP/AVP 0\r\n";
-    ep.handle_input(addr(CARRIER), &from_caller("INVITE", &ok, 11, "Content-Type: application/sdp\r\n", hold), t0);
+    ep.handle_input(
+        addr(CARRIER),
+        &from_caller("INVITE", &ok, 11, "Content-Type: application/sdp\r\n", hold),
+        t0,
+    );
     let r = sent(&mut ep).remove(0);
     assert_eq!(r.status(), Some(200));
     match events(&mut ep).as_slice() {
-        [EndpointEvent::Call { event: CallEvent::MediaChanged { media }, .. }] => {
+        [EndpointEvent::Call {
+            event: CallEvent::MediaChanged { media },
+            ..
+        }] => {
             assert_eq!(media.codec, Codec::Pcmu);
             assert_eq!(media.remote_rtp, None);
             assert_eq!(media.direction, Direction::RecvOnly);
@@ -180,7 +214,9 @@ fn re_invite_with_a_to_tag_reaches_the_dialog_and_bye_ends_it() {
     ep.handle_input(addr(CARRIER), &from_caller("ACK", &ok, 11, "", ""), t0);
     ep.handle_input(addr(CARRIER), &from_caller("BYE", &ok, 12, "", ""), t0);
     assert_eq!(sent(&mut ep)[0].status(), Some(200));
-    assert!(matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.kind == CauseKind::RemoteHangUp));
+    assert!(
+        matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { call, event: CallEvent::Ended { cause } }] if *call == h && cause.kind == CauseKind::RemoteHangUp)
+    );
 }
 
 #[test]
@@ -192,7 +228,11 @@ fn our_hang_up_sends_bye_to_the_caller_contact_via_record_route() {
     let out = drain(|| ep.poll_transmit());
     let (bye, t) = &out[0];
     assert_eq!(bye.method(), Some(&Method::Bye));
-    assert_eq!(bye.from().unwrap().uri.user.as_deref(), Some("15551230000"), "the INVITE's To, as received");
+    assert_eq!(
+        bye.from().unwrap().uri.user.as_deref(),
+        Some("15551230000"),
+        "the INVITE's To, as received"
+    );
     assert_eq!(bye.to().unwrap().tag(), Some("ann"));
     assert_eq!(t.dest, addr("198.51.100.11:5060"));
 }
@@ -202,9 +242,17 @@ fn late_offer_gets_our_offer_in_the_200_and_media_from_the_ack() {
     let mut ep = endpoint();
     let t0 = Instant::now();
     let raw = String::from_utf8(invite("in-1", "15551230000", "z9hG4bKinv1")).unwrap();
-    let head = raw.split("\r\n\r\n").next().unwrap().replace("Content-Type: application/sdp\r\n", "");
+    let head = raw
+        .split("\r\n\r\n")
+        .next()
+        .unwrap()
+        .replace("Content-Type: application/sdp\r\n", "");
     let head = head.split("\r\nContent-Length").next().unwrap().to_string();
-    ep.handle_input(addr(CARRIER), format!("{head}\r\nContent-Length: 0\r\n\r\n").as_bytes(), t0);
+    ep.handle_input(
+        addr(CARRIER),
+        format!("{head}\r\nContent-Length: 0\r\n\r\n").as_bytes(),
+        t0,
+    );
     let h = match events(&mut ep).as_slice() {
         [EndpointEvent::Incoming { call, info }] if info.offer.is_none() => *call,
         other => panic!("{other:?}"),
@@ -213,8 +261,14 @@ fn late_offer_gets_our_offer_in_the_200_and_media_from_the_ack() {
     let s = sent(&mut ep);
     let ok = s.last().unwrap();
     assert!(String::from_utf8_lossy(&ok.body).contains("RTP/AVP 0 8 101"));
-    ep.handle_input(addr(CARRIER), &from_caller("ACK", ok, 10, "Content-Type: application/sdp\r\n", ANSWER_SDP), t0);
-    assert!(matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { event: CallEvent::Answered { media }, .. }] if media.codec == Codec::Pcma));
+    ep.handle_input(
+        addr(CARRIER),
+        &from_caller("ACK", ok, 10, "Content-Type: application/sdp\r\n", ANSWER_SDP),
+        t0,
+    );
+    assert!(
+        matches!(events(&mut ep).as_slice(), [EndpointEvent::Call { event: CallEvent::Answered { media }, .. }] if media.codec == Codec::Pcma)
+    );
 }
 
 struct Numbers;
