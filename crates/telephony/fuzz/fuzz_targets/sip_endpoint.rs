@@ -47,6 +47,7 @@ fuzz_target!(|data: &[u8]| {
         ep.handle_input(sources[usize::from(sel) % sources.len()].parse().unwrap(), dgram, now);
         if ep.poll_timeout().is_some_and(|t| t <= now) {
             ep.handle_timeout(now);
+            assert!(ep.poll_timeout().is_none_or(|t| t > now), "a handled timeout is not due again");
         }
         while ep.poll_transmit().is_some() {}
         while let Some(ev) = ep.poll_event() {
@@ -75,6 +76,7 @@ fuzz_target!(|data: &[u8]| {
         let Some(t) = ep.poll_timeout() else { break };
         now = now.max(t);
         ep.handle_timeout(now);
+        assert!(ep.poll_timeout().is_none_or(|t| t > now), "a handled timeout is not due again");
         while ep.poll_transmit().is_some() {}
         while ep.poll_event().is_some() {}
     }

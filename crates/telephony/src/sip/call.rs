@@ -408,6 +408,10 @@ impl Core {
     }
 
     pub fn handle_timeout(&mut self, now: Instant) {
+        // A past linger must not be reported again, or the shell would spin on it.
+        if self.linger_until.is_some_and(|t| now >= t) {
+            self.linger_until = None;
+        }
         let mut i = 0;
         while i < self.txs.len() {
             let tx = &mut self.txs[i];

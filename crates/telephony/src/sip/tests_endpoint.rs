@@ -142,7 +142,21 @@ fn random_and_mutated_datagrams_never_panic() {
             }
         }
         ep.handle_timeout(now);
+        assert!(
+            ep.poll_timeout().is_none_or(|t| t > now),
+            "a handled timeout is not due again"
+        );
         let _ = super::message::parse(&data);
         let _ = super::sdp::parse(&data);
+    }
+    // Run the clock out: every wake-up moves time forward, and unanswered calls go away.
+    let mut now = t0 + Duration::from_secs(30);
+    for _ in 0..10_000 {
+        let Some(t) = ep.poll_timeout() else { break };
+        now = now.max(t);
+        ep.handle_timeout(now);
+        assert!(ep.poll_timeout().is_none_or(|t| t > now));
+        while ep.poll_transmit().is_some() {}
+        while ep.poll_event().is_some() {}
     }
 }
