@@ -6,7 +6,10 @@ use parley_telephony::sip::sdp;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(offer) = sdp::parse(data) else { return };
-    let local = sdp::LocalMedia { rtp: "192.0.2.5:40000".parse().unwrap(), public_ip: None };
+    let local = sdp::LocalMedia {
+        rtp: "192.0.2.5:40000".parse().unwrap(),
+        public_ip: None,
+    };
     let _ = sdp::read_answer(data);
     if let Ok((body, neg)) = sdp::answer(&local, &offer, 2) {
         let back = sdp::read_answer(body.as_bytes()).expect("our answer parses");

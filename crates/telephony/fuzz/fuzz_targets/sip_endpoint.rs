@@ -15,7 +15,10 @@ fuzz_target!(|data: &[u8]| {
     cfg.max_calls = 8;
     let policy = CidrAllowList::parse(["198.51.100.0/24"]);
     let mut ep = Endpoint::new(cfg, Box::new(policy));
-    let media = LocalMedia { rtp: "192.0.2.5:40000".parse().unwrap(), public_ip: None };
+    let media = LocalMedia {
+        rtp: "192.0.2.5:40000".parse().unwrap(),
+        public_ip: None,
+    };
     let mut now = Instant::now();
     let _ = ep.dial(
         DialParams {
@@ -35,7 +38,12 @@ fuzz_target!(|data: &[u8]| {
         },
         now,
     );
-    let sources = ["198.51.100.10:5060", "198.51.100.11:5060", "203.0.113.66:5070", "[2001:db8::1]:5060"];
+    let sources = [
+        "198.51.100.10:5060",
+        "198.51.100.11:5060",
+        "203.0.113.66:5070",
+        "[2001:db8::1]:5060",
+    ];
     let mut rest = data;
     while rest.len() >= 4 {
         let (sel, step, len) = (rest[0], rest[1], usize::from(u16::from_be_bytes([rest[2], rest[3]])));
@@ -47,7 +55,10 @@ fuzz_target!(|data: &[u8]| {
         ep.handle_input(sources[usize::from(sel) % sources.len()].parse().unwrap(), dgram, now);
         if ep.poll_timeout().is_some_and(|t| t <= now) {
             ep.handle_timeout(now);
-            assert!(ep.poll_timeout().is_none_or(|t| t > now), "a handled timeout is not due again");
+            assert!(
+                ep.poll_timeout().is_none_or(|t| t > now),
+                "a handled timeout is not due again"
+            );
         }
         while ep.poll_transmit().is_some() {}
         while let Some(ev) = ep.poll_event() {
@@ -76,7 +87,10 @@ fuzz_target!(|data: &[u8]| {
         let Some(t) = ep.poll_timeout() else { break };
         now = now.max(t);
         ep.handle_timeout(now);
-        assert!(ep.poll_timeout().is_none_or(|t| t > now), "a handled timeout is not due again");
+        assert!(
+            ep.poll_timeout().is_none_or(|t| t > now),
+            "a handled timeout is not due again"
+        );
         while ep.poll_transmit().is_some() {}
         while ep.poll_event().is_some() {}
     }
