@@ -13,6 +13,8 @@
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
+//! - [`sip`]: SIP trunking, sans-I/O (parser, SDP, digest, outbound/inbound call state machines,
+//!   a per-socket endpoint with the toll-fraud allow-list); the socket shell drives it.
 //!
 //! Decision: each party paces its own audio (one frame per 20 ms tick, silence included), as RTP
 //! endpoints do; the line itself only carries frames. So the pipeline under test holds the same
@@ -23,6 +25,7 @@ pub mod line;
 pub mod network;
 pub mod registry;
 pub mod sandbox;
+pub mod sip;
 
 pub use line::{Endpoint, LineEvent, LineSender};
 pub use network::{
