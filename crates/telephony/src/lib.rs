@@ -6,6 +6,8 @@
 //!   hang-up, …) and the sender it uses (audio, DTMF, hang-up, transfer, clear).
 //! - [`network`]: the [`network::PhoneNetwork`] trait the dialer uses. The sandbox network
 //!   implements it now; SIP trunks and media streams will implement the same trait.
+//! - [`rtp`]: sans-I/O RTP media for SIP trunks: packets, RTCP, G.711, the jitter buffer,
+//!   RFC 4733 DTMF and the per-call media session a socket shell drives.
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
@@ -17,6 +19,7 @@
 pub mod audio;
 pub mod line;
 pub mod network;
+pub mod rtp;
 pub mod sandbox;
 
 pub use line::{Endpoint, LineEvent, LineSender};
