@@ -374,10 +374,11 @@ impl MediaSession {
         }
         if now >= self.next_rtcp {
             self.send_rtcp(now, false);
-            while self.next_rtcp <= now {
-                self.rtcp_count = self.rtcp_count.saturating_add(1);
-                self.next_rtcp = self.start + FIRST_RTCP + RTCP_INTERVAL * self.rtcp_count;
-            }
+            // The first report time after `now`, computed (not stepped): missed ones are skipped.
+            let since_first = now.saturating_duration_since(self.start + FIRST_RTCP);
+            let k = since_first.as_micros() / RTCP_INTERVAL.as_micros() + 1;
+            self.rtcp_count = k.min(u32::MAX as u128) as u32;
+            self.next_rtcp = self.start + FIRST_RTCP + RTCP_INTERVAL * self.rtcp_count;
         }
         if !self.timed_out && self.timeout_at().is_some_and(|t| now >= t) {
             self.timed_out = true;
