@@ -453,6 +453,35 @@ mod tests {
     }
 
     #[test]
+    fn other_packet_times_play_as_one_continuous_stream() {
+        // 10 ms and 30 ms packets (ptime 10/30) land on the same 20 ms grid by timestamp.
+        for ptime in [80u32, 240] {
+            let t0 = Instant::now();
+            let mut jb = JitterBuffer::new(JitterConfig::default());
+            let sample = |i: u32| (i % 200) as u8 + 1;
+            let mut played = vec![];
+            let mut sent = 0u32; // samples sent so far
+            for tick in 0..60u32 {
+                while sent < (tick + 1) * 160 {
+                    let payload: Vec<u8> = (sent..sent + ptime).map(sample).collect();
+                    let seq = (sent / ptime) as u16;
+                    jb.push(3, seq, 9_000 + sent, false, &payload, ms(t0, tick as u64 * 20));
+                    sent += ptime;
+                }
+                let p = jb.pop();
+                if p.kind == PlayoutKind::Audio {
+                    played.extend_from_slice(&p.frame);
+                }
+            }
+            assert!(played.len() >= 55 * 160, "ptime {ptime}: {}", played.len());
+            for (i, b) in played.iter().enumerate() {
+                assert_eq!(*b, sample(i as u32), "ptime {ptime}, sample {i}");
+            }
+            assert_eq!(jb.stats().lost, 0);
+        }
+    }
+
+    #[test]
     fn reordered_packets_play_in_order() {
         // Packets swapped in pairs: 1 before 0, 3 before 2, ...
         let arrivals: Vec<_> = (0..40u64)
