@@ -10,6 +10,8 @@
 //!   [`network::IncomingCall`], [`network::Refusal`]).
 //! - [`registry`]: [`registry::Networks`], the server's networks behind one handle; the call
 //!   runner dials through it and never names a concrete network.
+//! - [`rtp`]: sans-I/O RTP media for SIP trunks: packets, RTCP, G.711, the jitter buffer,
+//!   RFC 4733 DTMF and the per-call media session a socket shell drives.
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
@@ -24,6 +26,7 @@ pub mod audio;
 pub mod line;
 pub mod network;
 pub mod registry;
+pub mod rtp;
 pub mod sandbox;
 pub mod sip;
 
