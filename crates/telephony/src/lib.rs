@@ -9,6 +9,8 @@
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
+//! - [`twilio`]: Twilio's protocols (REST calls, signed webhooks, TwiML, the media-stream
+//!   WebSocket as a sans-I/O session) and, for tests, a fake Twilio on loopback.
 //!
 //! Decision: each party paces its own audio (one frame per 20 ms tick, silence included), as RTP
 //! endpoints do; the line itself only carries frames. So the pipeline under test holds the same
@@ -18,6 +20,7 @@ pub mod audio;
 pub mod line;
 pub mod network;
 pub mod sandbox;
+pub mod twilio;
 
 pub use line::{Endpoint, LineEvent, LineSender};
 pub use network::{DialRequest, NetworkError, PhoneNetwork};
