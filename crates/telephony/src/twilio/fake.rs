@@ -364,14 +364,7 @@ impl FakeTwilio {
 
     /// Plays an inbound call from `from` to the account's number `to`: a signed voice webhook
     /// POSTed to `webhook_url`, then the TwiML it returns. Returns the call's sid at once.
-    pub fn inbound_call(
-        &self,
-        account_sid: &str,
-        webhook_url: &str,
-        from: &str,
-        to: &str,
-        script: Script,
-    ) -> String {
+    pub fn inbound_call(&self, account_sid: &str, webhook_url: &str, from: &str, to: &str, script: Script) -> String {
         let sid = new_sid("CA");
         let rec = CallRecord {
             sid: sid.clone(),
@@ -415,22 +408,27 @@ fn twilio_error(status: StatusCode, code: u32, message: &str) -> Response {
         .into_response()
 }
 
-/// Checks HTTP basic auth against the account in the path.
-fn authenticate(shared: &Shared, account: &str, headers: &HeaderMap) -> Result<(), Response> {
-    let refused = || twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate");
-    let value = headers
+fn unauthenticated() -> Response {
+    twilio_error(StatusCode::UNAUTHORIZED, 20003, "Authenticate")
+}
+
+/// Whether the request's HTTP basic auth is the account in the path.
+fn authenticated(shared: &Shared, account: &str, headers: &HeaderMap) -> bool {
+    let Some(value) = headers
         .get(axum::http::header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Basic "))
-        .ok_or_else(refused)?;
-    let decoded = B64.decode(value.trim()).map_err(|_| refused())?;
-    let decoded = String::from_utf8(decoded).map_err(|_| refused())?;
-    let (user, pass) = decoded.split_once(':').ok_or_else(refused)?;
+    else {
+        return false;
+    };
+    let Some(decoded) = B64.decode(value.trim()).ok().and_then(|d| String::from_utf8(d).ok()) else {
+        return false;
+    };
+    let Some((user, pass)) = decoded.split_once(':') else {
+        return false;
+    };
     let inner = shared.lock();
-    match inner.accounts.get(user) {
-        Some(token) if token == pass && user == account => Ok(()),
-        _ => Err(refused()),
-    }
+    matches!(inner.accounts.get(user), Some(token) if token == pass && user == account)
 }
 
 fn call_json(c: &CallRecord) -> serde_json::Value {
@@ -459,8 +457,8 @@ async fn create_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &account, &headers) {
-        return r;
+    if !authenticated(&shared, &account, &headers) {
+        return unauthenticated();
     }
     let form = signature::parse_form(&body);
     let Some(to) = param(&form, "To") else {
@@ -512,8 +510,8 @@ async fn update_call(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &account, &headers) {
-        return r;
+    if !authenticated(&shared, &account, &headers) {
+        return unauthenticated();
     }
     let sid = call.strip_suffix(".json").unwrap_or(&call).to_string();
     let form = signature::parse_form(&body);
@@ -546,11 +544,7 @@ async fn update_call(
             (StatusCode::OK, Json(call_json(&rec))).into_response()
         }
         Some(_) => twilio_error(StatusCode::BAD_REQUEST, 21218, "Invalid Status"),
-        None => twilio_error(
-            StatusCode::BAD_REQUEST,
-            20001,
-            "The fake only updates Status",
-        ),
+        None => twilio_error(StatusCode::BAD_REQUEST, 20001, "The fake only updates Status"),
     }
 }
 
@@ -559,8 +553,8 @@ async fn fetch_call(
     Path((account, call)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> Response {
-    if let Err(r) = authenticate(&shared, &account, &headers) {
-        return r;
+    if !authenticated(&shared, &account, &headers) {
+        return unauthenticated();
     }
     let sid = call.strip_suffix(".json").unwrap_or(&call);
     let rec = shared
@@ -676,16 +670,26 @@ async fn run_outbound(
         return finish(&shared, &sid, &mut cb, "canceled", &[]).await;
     }
     match script.pickup {
-        Pickup::Busy => {
-            return finish(&shared, &sid, &mut cb, "busy", &[("SipResponseCode", "486".into())]).await
-        }
+        Pickup::Busy => return finish(&shared, &sid, &mut cb, "busy", &[("SipResponseCode", "486".into())]).await,
         Pickup::NoAnswer => {
-            return finish(&shared, &sid, &mut cb, "no-answer", &[("SipResponseCode", "487".into())])
-                .await
+            return finish(
+                &shared,
+                &sid,
+                &mut cb,
+                "no-answer",
+                &[("SipResponseCode", "487".into())],
+            )
+            .await
         }
         Pickup::Fail { sip } => {
-            return finish(&shared, &sid, &mut cb, "failed", &[("SipResponseCode", sip.to_string())])
-                .await
+            return finish(
+                &shared,
+                &sid,
+                &mut cb,
+                "failed",
+                &[("SipResponseCode", sip.to_string())],
+            )
+            .await
         }
         Pickup::Answer => {}
     }
@@ -812,7 +816,9 @@ async fn stream(
     };
     let send = |v: serde_json::Value| Message::text(v.to_string());
     let _ = sink
-        .send(send(json!({"event": "connected", "protocol": "Call", "version": "1.0.0"})))
+        .send(send(
+            json!({"event": "connected", "protocol": "Call", "version": "1.0.0"}),
+        ))
         .await;
     let start = json!({
         "event": "start", "sequenceNumber": next(&mut seq), "streamSid": stream_sid,
@@ -964,9 +970,9 @@ fn handle_outbound(
         }
     };
     let sid_of = match &msg {
-        Outbound::Media { stream_sid, .. }
-        | Outbound::Mark { stream_sid, .. }
-        | Outbound::Clear { stream_sid } => stream_sid.clone(),
+        Outbound::Media { stream_sid, .. } | Outbound::Mark { stream_sid, .. } | Outbound::Clear { stream_sid } => {
+            stream_sid.clone()
+        }
     };
     if sid_of != stream_sid {
         shared.update(sid, |c| c.bad_frames.push(format!("wrong streamSid: {text}")));

@@ -141,10 +141,7 @@ pub struct StopBody {
 pub enum Outbound {
     /// Audio to play to the caller, queued after what is already queued.
     #[serde(rename_all = "camelCase")]
-    Media {
-        stream_sid: String,
-        media: OutboundMedia,
-    },
+    Media { stream_sid: String, media: OutboundMedia },
     /// Asks Twilio to echo `name` once the audio queued before it has played.
     #[serde(rename_all = "camelCase")]
     Mark { stream_sid: String, mark: MarkBody },
@@ -549,11 +546,8 @@ mod tests {
     fn started() -> MediaStream {
         let mut s = MediaStream::new();
         let now = Instant::now();
-        s.handle_text(
-            r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#,
-            now,
-        )
-        .unwrap();
+        s.handle_text(r#"{"event":"connected","protocol":"Call","version":"1.0.0"}"#, now)
+            .unwrap();
         s.handle_text(&start_msg(), now).unwrap();
         assert!(matches!(s.poll_event(), Some(StreamEvent::Started { .. })));
         s
@@ -573,7 +567,10 @@ mod tests {
             })
         );
         assert_eq!(s.stream_sid(), Some(SID));
-        assert_eq!(s.handle_text(&start_msg(), Instant::now()), Err(FrameError::AlreadyStarted));
+        assert_eq!(
+            s.handle_text(&start_msg(), Instant::now()),
+            Err(FrameError::AlreadyStarted)
+        );
     }
 
     #[test]
@@ -586,7 +583,9 @@ mod tests {
         s.handle_text(&media_msg(3, &[2; 100]), now).unwrap();
         assert_eq!(s.poll_event(), None);
         s.handle_text(&media_msg(4, &[3; 300]), now).unwrap();
-        let Some(StreamEvent::Audio(a)) = s.poll_event() else { panic!() };
+        let Some(StreamEvent::Audio(a)) = s.poll_event() else {
+            panic!()
+        };
         assert_eq!((&a[..100], &a[100..]), (&[2u8; 100][..], &[3u8; 60][..]));
         assert_eq!(s.poll_event(), Some(StreamEvent::Audio([3; 160])));
         assert_eq!(s.poll_event(), None);
@@ -598,7 +597,9 @@ mod tests {
             now,
         )
         .unwrap();
-        let Some(StreamEvent::Audio(t)) = s.poll_event() else { panic!() };
+        let Some(StreamEvent::Audio(t)) = s.poll_event() else {
+            panic!()
+        };
         assert_eq!((&t[..80], &t[80..]), (&[3u8; 80][..], &[0xFFu8; 80][..]));
         assert_eq!(s.poll_event(), Some(StreamEvent::Stopped));
         assert!(s.is_stopped());
@@ -621,8 +622,7 @@ mod tests {
         s.mark("turn-1").unwrap();
         assert_eq!(s.pending_marks().collect::<Vec<_>>(), ["turn-1"]);
         s.handle_text(
-            &json!({"event":"mark","sequenceNumber":"3","streamSid":SID,"mark":{"name":"turn-1"}})
-                .to_string(),
+            &json!({"event":"mark","sequenceNumber":"3","streamSid":SID,"mark":{"name":"turn-1"}}).to_string(),
             now,
         )
         .unwrap();
@@ -687,14 +687,26 @@ mod tests {
         assert_eq!(s.handle_text(&m.to_string(), now), Err(FrameError::BadPayload));
         m["media"]["payload"] = json!(B64.encode([0; 160]));
         m["sequenceNumber"] = json!("-1");
-        assert!(matches!(s.handle_text(&m.to_string(), now), Err(FrameError::BadSequence(_))));
+        assert!(matches!(
+            s.handle_text(&m.to_string(), now),
+            Err(FrameError::BadSequence(_))
+        ));
         m["sequenceNumber"] = json!("2");
         m["streamSid"] = json!("MZother");
-        assert!(matches!(s.handle_text(&m.to_string(), now), Err(FrameError::WrongStream { .. })));
+        assert!(matches!(
+            s.handle_text(&m.to_string(), now),
+            Err(FrameError::WrongStream { .. })
+        ));
         let dtmf = json!({"event":"dtmf","sequenceNumber":"2","streamSid":SID,
                           "dtmf":{"track":"inbound_track","digit":"12"}});
-        assert!(matches!(s.handle_text(&dtmf.to_string(), now), Err(FrameError::BadDigit(_))));
-        let huge = format!(r#"{{"event":"connected","protocol":"{}","version":"1"}}"#, "x".repeat(MAX_TEXT_FRAME));
+        assert!(matches!(
+            s.handle_text(&dtmf.to_string(), now),
+            Err(FrameError::BadDigit(_))
+        ));
+        let huge = format!(
+            r#"{{"event":"connected","protocol":"{}","version":"1"}}"#,
+            "x".repeat(MAX_TEXT_FRAME)
+        );
         assert!(matches!(s.handle_text(&huge, now), Err(FrameError::TooLarge(_))));
         assert_eq!(s.poll_event(), None);
     }

@@ -141,7 +141,10 @@ async fn voice(State(p): State<Arc<Parley>>, uri: Uri, headers: HeaderMap, body:
 async fn stream(State(p): State<Arc<Parley>>, uri: Uri, headers: HeaderMap, ws: WebSocketUpgrade) -> Response {
     // The handshake is signed over the ws:// URL (a wss:// one in production).
     let url = format!("{}{}", p.base.replace("http://", "ws://"), uri);
-    let sig = headers.get(signature::HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let sig = headers
+        .get(signature::HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     *p.stream_signature_ok.lock().unwrap() = Some(signature::validate(&p.token, sig, &url, &[]));
     let ops = p.ops.lock().unwrap().take();
     ws.on_upgrade(move |socket| run_session(socket, p, ops))
@@ -233,10 +236,19 @@ async fn an_outbound_call_streams_both_ways_with_marks_clear_dtmf_and_hang_up() 
     assert_eq!(h.progress().await, Progress::Answered);
 
     // start, then the caller's audio re-chunked into 160-byte frames, and the key press.
-    let StreamEvent::Started { call_sid, custom_parameters, account_sid, .. } = h.event().await else {
+    let StreamEvent::Started {
+        call_sid,
+        custom_parameters,
+        account_sid,
+        ..
+    } = h.event().await
+    else {
         panic!("start first")
     };
-    assert_eq!((call_sid.as_str(), account_sid.as_str()), (call.sid.as_str(), acct.account_sid.as_str()));
+    assert_eq!(
+        (call_sid.as_str(), account_sid.as_str()),
+        (call.sid.as_str(), acct.account_sid.as_str())
+    );
     assert_eq!(custom_parameters.get("call_id").map(String::as_str), Some("c-1"));
     let mut audio = Vec::new();
     let mut dtmf = None;
@@ -248,7 +260,10 @@ async fn an_outbound_call_streams_both_ways_with_marks_clear_dtmf_and_hang_up() 
         }
     }
     assert_eq!((audio[0], audio[1]), ([1; 160], [2; 160]));
-    assert_eq!((&audio[2][..100], &audio[2][100..]), (&[3u8; 100][..], &[0xFFu8; 60][..]));
+    assert_eq!(
+        (&audio[2][..100], &audio[2][100..]),
+        (&[3u8; 100][..], &[0xFFu8; 60][..])
+    );
     assert_eq!(dtmf, Some('5'));
     assert_eq!(*h.state.stream_signature_ok.lock().unwrap(), Some(true));
 
@@ -285,10 +300,19 @@ async fn an_outbound_call_streams_both_ways_with_marks_clear_dtmf_and_hang_up() 
     let rec = fake.wait_call(&call.sid, |c| c.ended).await;
     assert_eq!(rec.status, "completed");
     assert!(rec.stop_sent);
-    let statuses: Vec<_> = rec.callbacks.iter().map(|c| (c.call_status.as_str(), c.http_status)).collect();
+    let statuses: Vec<_> = rec
+        .callbacks
+        .iter()
+        .map(|c| (c.call_status.as_str(), c.http_status))
+        .collect();
     assert_eq!(
         statuses,
-        [("initiated", 204), ("ringing", 204), ("in-progress", 204), ("completed", 204)]
+        [
+            ("initiated", 204),
+            ("ringing", 204),
+            ("in-progress", 204),
+            ("completed", 204)
+        ]
     );
     let events: Vec<_> = rec
         .create_params
@@ -341,7 +365,10 @@ async fn a_ringing_call_can_be_canceled() {
     let mut h = Harness::start(&acct.auth_token).await;
     fake.script("+15005550002", Script::no_answer());
     let client = RestClient::new(&fake.base_url()).unwrap();
-    let call = client.create_call(&acct, &create(&h, "+15005550002", &[])).await.unwrap();
+    let call = client
+        .create_call(&acct, &create(&h, "+15005550002", &[]))
+        .await
+        .unwrap();
     assert_eq!(h.progress().await, Progress::Pending);
     assert_eq!(h.progress().await, Progress::Ringing);
     client.cancel(&acct, &call.sid).await.unwrap();
@@ -358,17 +385,53 @@ async fn rest_refuses_bad_credentials_and_missing_numbers_like_twilio() {
         auth_token: "nope".into(),
         ..acct.clone()
     };
-    let err = client.create_call(&wrong, &create(&h, "+15005550006", &[])).await.unwrap_err();
+    let err = client
+        .create_call(&wrong, &create(&h, "+15005550006", &[]))
+        .await
+        .unwrap_err();
     assert!(err.is_auth(), "{err:?}");
-    assert!(matches!(err, RestError::Api { status: 401, code: Some(20003), .. }));
+    assert!(matches!(
+        err,
+        RestError::Api {
+            status: 401,
+            code: Some(20003),
+            ..
+        }
+    ));
     let err = client.create_call(&acct, &create(&h, "", &[])).await.unwrap_err();
-    assert!(matches!(err, RestError::Api { status: 400, code: Some(21201), .. }), "{err:?}");
-    let err = client.hang_up(&acct, "CA00000000000000000000000000000000").await.unwrap_err();
-    assert!(matches!(err, RestError::Api { status: 404, code: Some(20404), .. }), "{err:?}");
+    assert!(
+        matches!(
+            err,
+            RestError::Api {
+                status: 400,
+                code: Some(21201),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    let err = client
+        .hang_up(&acct, "CA00000000000000000000000000000000")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            RestError::Api {
+                status: 404,
+                code: Some(20404),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
     assert_eq!(fake.calls().len(), 0);
     // Nothing listens on port 9 of loopback.
     let down = RestClient::new("http://127.0.0.1:9").unwrap();
-    let err = down.create_call(&acct, &create(&h, "+15005550006", &[])).await.unwrap_err();
+    let err = down
+        .create_call(&acct, &create(&h, "+15005550006", &[]))
+        .await
+        .unwrap_err();
     assert!(matches!(err, RestError::Transport(_)), "{err:?}");
 }
 
@@ -390,18 +453,35 @@ async fn inbound_calls_to_bound_numbers_stream_and_others_are_rejected() {
             ..Script::default()
         },
     );
-    let StreamEvent::Started { call_sid, custom_parameters, .. } = h.event().await else {
+    let StreamEvent::Started {
+        call_sid,
+        custom_parameters,
+        ..
+    } = h.event().await
+    else {
         panic!("start first")
     };
     assert_eq!(call_sid, sid);
-    assert_eq!(custom_parameters.get("caller").map(String::as_str), Some("+12125550123"));
+    assert_eq!(
+        custom_parameters.get("caller").map(String::as_str),
+        Some("+12125550123")
+    );
     // The caller hangs up after 10 frames (200 ms).
     assert_eq!(h.event().await, StreamEvent::Stopped);
     let rec = fake.wait_call(&sid, |c| c.ended).await;
     assert_eq!(rec.status, "completed");
-    assert_eq!((rec.webhook_status, rec.rejected, rec.stop_sent), (Some(200), false, true));
+    assert_eq!(
+        (rec.webhook_status, rec.rejected, rec.stop_sent),
+        (Some(200), false, true)
+    );
 
-    let sid = fake.inbound_call(&acct.account_sid, &hook, "+12125550123", "+15005550199", Script::default());
+    let sid = fake.inbound_call(
+        &acct.account_sid,
+        &hook,
+        "+12125550123",
+        "+15005550199",
+        Script::default(),
+    );
     let rec = fake.wait_call(&sid, |c| c.ended).await;
     assert!(rec.rejected && rec.stream_sid.is_none(), "{rec:?}");
 
@@ -420,7 +500,14 @@ async fn forged_status_callbacks_are_refused() {
     fake.forge_signatures(true);
     fake.script("+15005550001", Script::busy());
     let client = RestClient::new(&fake.base_url()).unwrap();
-    let call = client.create_call(&acct, &create(&h, "+15005550001", &[])).await.unwrap();
+    let call = client
+        .create_call(&acct, &create(&h, "+15005550001", &[]))
+        .await
+        .unwrap();
     let rec = fake.wait_call(&call.sid, |c| c.ended).await;
-    assert!(rec.callbacks.iter().all(|c| c.http_status == 403), "{:?}", rec.callbacks);
+    assert!(
+        rec.callbacks.iter().all(|c| c.http_status == 403),
+        "{:?}",
+        rec.callbacks
+    );
 }

@@ -61,10 +61,7 @@ pub struct CreateCall {
 
 /// The form body of `POST …/Calls.json`, in the order it is sent.
 pub fn create_call_form(req: &CreateCall) -> Vec<(String, String)> {
-    let mut f: Vec<(String, String)> = vec![
-        ("To".into(), req.to.clone()),
-        ("From".into(), req.from.clone()),
-    ];
+    let mut f: Vec<(String, String)> = vec![("To".into(), req.to.clone()), ("From".into(), req.from.clone())];
     match &req.instructions {
         Instructions::Twiml(t) => f.push(("Twiml".into(), t.clone())),
         Instructions::Url(u) => f.push(("Url".into(), u.clone())),
@@ -138,7 +135,10 @@ pub enum RestError {
 impl RestError {
     /// Whether the credentials were refused (a team's auth token is wrong or revoked).
     pub fn is_auth(&self) -> bool {
-        matches!(self, RestError::Api { status: 401, .. } | RestError::Api { code: Some(20003), .. })
+        matches!(
+            self,
+            RestError::Api { status: 401, .. } | RestError::Api { code: Some(20003), .. }
+        )
     }
 }
 
@@ -206,12 +206,7 @@ impl RestClient {
         )
     }
 
-    async fn post(
-        &self,
-        account: &Account,
-        url: String,
-        form: &[(String, String)],
-    ) -> Result<CallResource, RestError> {
+    async fn post(&self, account: &Account, url: String, form: &[(String, String)]) -> Result<CallResource, RestError> {
         let resp = self
             .http
             .post(url)
@@ -229,11 +224,7 @@ impl RestClient {
     }
 
     /// `POST /2010-04-01/Accounts/{AccountSid}/Calls.json`: places a call.
-    pub async fn create_call(
-        &self,
-        account: &Account,
-        req: &CreateCall,
-    ) -> Result<CallResource, RestError> {
+    pub async fn create_call(&self, account: &Account, req: &CreateCall) -> Result<CallResource, RestError> {
         let url = format!("{}.json", self.calls_url(account));
         self.post(account, url, &create_call_form(req)).await
     }
@@ -248,12 +239,7 @@ impl RestClient {
         self.update_status(account, call_sid, "canceled").await
     }
 
-    async fn update_status(
-        &self,
-        account: &Account,
-        call_sid: &str,
-        status: &str,
-    ) -> Result<CallResource, RestError> {
+    async fn update_status(&self, account: &Account, call_sid: &str, status: &str) -> Result<CallResource, RestError> {
         let sid: String = url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
         let url = format!("{}/{sid}.json", self.calls_url(account));
         self.post(account, url, &[("Status".into(), status.into())]).await
@@ -319,12 +305,25 @@ mod tests {
         );
         let auth = parse_call_response(401, br#"{"code":20003,"message":"Authenticate","status":401}"#).unwrap_err();
         assert!(auth.is_auth());
-        assert!(matches!(parse_call_response(502, b"<html>bad gateway"), Err(RestError::Api { status: 502, code: None, .. })));
+        assert!(matches!(
+            parse_call_response(502, b"<html>bad gateway"),
+            Err(RestError::Api {
+                status: 502,
+                code: None,
+                ..
+            })
+        ));
         assert!(matches!(parse_call_response(200, b"{}"), Err(RestError::Decode { .. })));
         assert!(RestClient::new("not a url").is_err());
         assert!(RestClient::new("ftp://x").is_err());
-        assert_eq!(RestClient::new("http://127.0.0.1:9/").unwrap().base(), "http://127.0.0.1:9");
-        let a = Account { account_sid: "AC1".into(), auth_token: "secret".into() };
+        assert_eq!(
+            RestClient::new("http://127.0.0.1:9/").unwrap().base(),
+            "http://127.0.0.1:9"
+        );
+        let a = Account {
+            account_sid: "AC1".into(),
+            auth_token: "secret".into(),
+        };
         assert!(!format!("{a:?}").contains("secret"));
     }
 }

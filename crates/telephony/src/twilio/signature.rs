@@ -35,8 +35,7 @@ pub enum SignatureError {
 pub fn sign(auth_token: &str, url: &str, params: &[(String, String)]) -> String {
     let mut sorted: Vec<&(String, String)> = params.iter().collect();
     sorted.sort();
-    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes())
-        .expect("HMAC takes a key of any length");
+    let mut mac = Hmac::<Sha1>::new_from_slice(auth_token.as_bytes()).expect("HMAC takes a key of any length");
     mac.update(url.as_bytes());
     for (k, v) in sorted {
         mac.update(k.as_bytes());
@@ -60,12 +59,7 @@ pub fn validate(auth_token: &str, signature: &str, url: &str, params: &[(String,
 
 /// Whether a request with a JSON (or any non-form) body is Twilio's: the URL, with its
 /// `bodySHA256`, is signed, and the body hashes to that value.
-pub fn validate_with_body(
-    auth_token: &str,
-    signature: &str,
-    url: &str,
-    body: &[u8],
-) -> Result<(), SignatureError> {
+pub fn validate_with_body(auth_token: &str, signature: &str, url: &str, body: &[u8]) -> Result<(), SignatureError> {
     if !validate(auth_token, signature, url, &[]) {
         return Err(SignatureError::Mismatch);
     }
@@ -142,7 +136,10 @@ fn url_variants(url: &str) -> Vec<String> {
     let (authority, path) = rest.split_at(end);
     // The port is after the last ':' that follows the host (an IPv6 host ends with ']').
     let host_end = authority.rfind(']').map_or(0, |i| i + 1);
-    let host_start = authority.rfind('@').map_or(0, |i| i + 1).max(host_end.min(authority.len()));
+    let host_start = authority
+        .rfind('@')
+        .map_or(0, |i| i + 1)
+        .max(host_end.min(authority.len()));
     match authority[host_start..].rfind(':') {
         Some(i) if &authority[host_start + i + 1..] == default => {
             out.push(format!("{scheme}://{}{path}", &authority[..host_start + i]));
@@ -186,7 +183,12 @@ mod tests {
         let good = "GvWf1cFY/Q7PnoempGyD5oXAezc=";
         assert!(!validate("12345", "GvWf1cFY/Q7PnoempGyD5oXAezd=", URL, &doc_params()));
         assert!(!validate("54321", good, URL, &doc_params()));
-        assert!(!validate("12345", good, "http://mycompany.com/myapp.php?foo=1&bar=2", &doc_params()));
+        assert!(!validate(
+            "12345",
+            good,
+            "http://mycompany.com/myapp.php?foo=1&bar=2",
+            &doc_params()
+        ));
         let mut p = doc_params();
         p[2].1 = "9999".into();
         assert!(!validate("12345", good, URL, &p));
@@ -194,7 +196,10 @@ mod tests {
         let body = b"To=%2B18005551212&From=%2B14158675310&Digits=1234&CallSid=CA1234567890ABCDE&Caller=%2B14158675310";
         let form = Some("application/x-www-form-urlencoded; charset=utf-8");
         assert_eq!(validate_request("12345", Some(good), URL, form, body), Ok(()));
-        assert_eq!(validate_request("12345", None, URL, form, body), Err(SignatureError::Missing));
+        assert_eq!(
+            validate_request("12345", None, URL, form, body),
+            Err(SignatureError::Missing)
+        );
         assert_eq!(
             validate_request("12345", Some(good), URL, form, b"To=%2B18005551212"),
             Err(SignatureError::Mismatch)
@@ -203,11 +208,25 @@ mod tests {
 
     #[test]
     fn default_port_is_tried_both_ways() {
-        let sig = sign("12345", "https://mycompany.com:443/myapp.php?foo=1&bar=2", &doc_params());
+        let sig = sign(
+            "12345",
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &doc_params(),
+        );
         assert!(validate("12345", &sig, URL, &doc_params()));
         let sig = sign("12345", URL, &doc_params());
-        assert!(validate("12345", &sig, "https://mycompany.com:443/myapp.php?foo=1&bar=2", &doc_params()));
-        assert!(!validate("12345", &sig, "https://mycompany.com:8443/myapp.php?foo=1&bar=2", &doc_params()));
+        assert!(validate(
+            "12345",
+            &sig,
+            "https://mycompany.com:443/myapp.php?foo=1&bar=2",
+            &doc_params()
+        ));
+        assert!(!validate(
+            "12345",
+            &sig,
+            "https://mycompany.com:8443/myapp.php?foo=1&bar=2",
+            &doc_params()
+        ));
     }
 
     #[test]

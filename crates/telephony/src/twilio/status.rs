@@ -76,10 +76,16 @@ pub enum Progress {
     Pending,
     Ringing,
     Answered,
-    Busy { reason: String },
-    NoAnswer { reason: String },
+    Busy {
+        reason: String,
+    },
+    NoAnswer {
+        reason: String,
+    },
     /// Failed or canceled before it was answered.
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
     /// An answered call ended normally.
     Ended,
 }
@@ -114,9 +120,7 @@ fn get<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
 }
 
 fn required(params: &[(String, String)], name: &'static str) -> Result<String, ParamError> {
-    get(params, name)
-        .map(str::to_string)
-        .ok_or(ParamError::Missing(name))
+    get(params, name).map(str::to_string).ok_or(ParamError::Missing(name))
 }
 
 fn optional(params: &[(String, String)], name: &str) -> Option<String> {
@@ -238,26 +242,48 @@ mod tests {
     #[test]
     fn statuses_map_to_progress_and_reasons() {
         let base = "CallSid=CA1&AccountSid=AC1&From=%2B15005550006&To=%2B15005550001&Direction=outbound-api";
-        let p = |s: &str| StatusCallback::parse(&form(&format!("{base}&CallStatus={s}"))).unwrap().progress();
+        let p = |s: &str| {
+            StatusCallback::parse(&form(&format!("{base}&CallStatus={s}")))
+                .unwrap()
+                .progress()
+        };
         assert_eq!(p("queued"), Progress::Pending);
         assert_eq!(p("initiated"), Progress::Pending);
         assert_eq!(p("ringing"), Progress::Ringing);
         assert_eq!(p("in-progress"), Progress::Answered);
         assert_eq!(p("completed"), Progress::Ended);
-        assert_eq!(p("busy"), Progress::Busy { reason: "twilio: busy".into() });
+        assert_eq!(
+            p("busy"),
+            Progress::Busy {
+                reason: "twilio: busy".into()
+            }
+        );
         let with_code = |s: &str| {
             let q = format!("{base}&CallStatus={s}&SipResponseCode=487");
             StatusCallback::parse(&form(&q)).unwrap().reason()
         };
         assert_eq!(with_code("no-answer"), "twilio: no-answer");
         assert_eq!(p("no-answer").failure_reason(), Some("twilio: no-answer"));
-        assert_eq!(p("failed"), Progress::Failed { reason: "twilio: failed".into() });
-        assert_eq!(p("canceled"), Progress::Failed { reason: "twilio: canceled".into() });
+        assert_eq!(
+            p("failed"),
+            Progress::Failed {
+                reason: "twilio: failed".into()
+            }
+        );
+        assert_eq!(
+            p("canceled"),
+            Progress::Failed {
+                reason: "twilio: canceled".into()
+            }
+        );
         let cb = StatusCallback::parse(&form(&format!(
             "{base}&CallStatus=failed&SipResponseCode=404&ErrorCode=32009&CallDuration=0&SequenceNumber=3"
         )))
         .unwrap();
-        assert_eq!(cb.progress().failure_reason(), Some("twilio: failed (sip 404, error 32009)"));
+        assert_eq!(
+            cb.progress().failure_reason(),
+            Some("twilio: failed (sip 404, error 32009)")
+        );
         assert_eq!((cb.sequence_number, cb.call_duration), (Some(3), Some(0)));
         assert_eq!(cb.to.as_deref(), Some("+15005550001"));
     }
@@ -270,7 +296,10 @@ mod tests {
         );
         assert!(matches!(
             StatusCallback::parse(&form("CallSid=CA1&AccountSid=AC1&CallStatus=exploded")),
-            Err(ParamError::Invalid { field: "CallStatus", .. })
+            Err(ParamError::Invalid {
+                field: "CallStatus",
+                ..
+            })
         ));
         assert_eq!(
             StatusCallback::parse(&form("AccountSid=AC1&CallStatus=ringing")),
@@ -285,9 +314,17 @@ mod tests {
         ))
         .unwrap();
         assert_eq!(
-            (w.call_sid.as_str(), w.from.as_str(), w.to.as_str(), w.direction.as_str()),
+            (
+                w.call_sid.as_str(),
+                w.from.as_str(),
+                w.to.as_str(),
+                w.direction.as_str()
+            ),
             ("CA9", "+12125550100", "+15005550006", "inbound")
         );
-        assert_eq!(VoiceWebhook::parse(&form("CallSid=CA9&AccountSid=AC1&From=x")), Err(ParamError::Missing("To")));
+        assert_eq!(
+            VoiceWebhook::parse(&form("CallSid=CA9&AccountSid=AC1&From=x")),
+            Err(ParamError::Missing("To"))
+        );
     }
 }

@@ -161,14 +161,26 @@ mod tests {
 
     #[test]
     fn reject_and_others() {
-        assert_eq!(reject(), r#"<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>"#);
+        assert_eq!(
+            reject(),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>"#
+        );
         assert_eq!(parse(&reject()), Instruction::Reject);
-        assert_eq!(parse("<Response><Reject reason=\"busy\" /></Response>"), Instruction::Reject);
+        assert_eq!(
+            parse("<Response><Reject reason=\"busy\" /></Response>"),
+            Instruction::Reject
+        );
         assert_eq!(parse("<Response><Hangup/></Response>"), Instruction::Other);
-        assert_eq!(parse("<Response><Start><Stream url='wss://x'/></Start></Response>"), Instruction::Other);
+        assert_eq!(
+            parse("<Response><Start><Stream url='wss://x'/></Start></Response>"),
+            Instruction::Other
+        );
         assert_eq!(
             parse("<Response>\n <Connect>\n  <Stream name='s' url='wss://x/y' />\n </Connect>\n</Response>"),
-            Instruction::ConnectStream { url: "wss://x/y".into(), parameters: vec![] }
+            Instruction::ConnectStream {
+                url: "wss://x/y".into(),
+                parameters: vec![]
+            }
         );
     }
 }
