@@ -44,7 +44,7 @@ pub enum Pickup {
     Busy,
     /// Rings until the fake's no-answer delay (`no-answer`).
     NoAnswer,
-    /// The carrier fails the call (`failed`, SIP 404, Twilio error 32009... as configured).
+    /// The carrier fails the call (`failed`, with this `SipResponseCode`).
     Fail { sip: u16 },
 }
 

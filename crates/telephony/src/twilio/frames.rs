@@ -711,6 +711,56 @@ mod tests {
         assert_eq!(s.poll_event(), None);
     }
 
+    /// What the fuzz target does, on a budget that runs on stable: every prefix of real frames,
+    /// and every byte of them replaced, into a started session. Nothing panics.
+    #[test]
+    fn truncated_and_mutated_frames_never_panic() {
+        let frames = [
+            start_msg(),
+            media_msg(2, &[5; 200]),
+            json!({"event":"dtmf","sequenceNumber":"3","streamSid":SID,
+                   "dtmf":{"track":"inbound_track","digit":"7"}})
+            .to_string(),
+            json!({"event":"mark","sequenceNumber":"4","streamSid":SID,"mark":{"name":"x"}}).to_string(),
+            json!({"event":"stop","sequenceNumber":"5","streamSid":SID,
+                   "stop":{"accountSid":"AC123","callSid":"CA456"}})
+            .to_string(),
+        ];
+        let now = Instant::now();
+        for f in &frames {
+            let mut s = started();
+            for i in 0..f.len() {
+                let _ = s.handle_text(&f[..i], now);
+                for b in [b'"', b'{', b'0', b'\\', 0xFF] {
+                    let mut m = f.clone().into_bytes();
+                    m[i] = b;
+                    let _ = s.handle_text(&String::from_utf8_lossy(&m), now);
+                    let _ = parse_outbound(&String::from_utf8_lossy(&m));
+                }
+                while s.poll_event().is_some() {}
+            }
+        }
+    }
+
+    #[test]
+    fn outbound_messages_parse_back() {
+        let mut s = started();
+        s.send_audio(&[3; 160]).unwrap();
+        s.mark("a").unwrap();
+        let mut sent: Vec<String> = std::iter::from_fn(|| s.poll_transmit()).collect();
+        s.clear().unwrap();
+        sent.extend(std::iter::from_fn(|| s.poll_transmit()));
+        let back: Vec<Outbound> = sent.iter().map(|t| parse_outbound(t).unwrap()).collect();
+        assert!(matches!(
+            &back[..],
+            [Outbound::Media { .. }, Outbound::Mark { .. }, Outbound::Clear { .. }]
+        ));
+        assert!(matches!(
+            parse_outbound(r#"{"event":"clear"}"#),
+            Err(FrameError::Malformed(_))
+        ));
+    }
+
     #[test]
     fn media_before_start_and_odd_formats_are_refused() {
         let mut s = MediaStream::new();
