@@ -1,6 +1,9 @@
 //! Twilio media-stream frames: any bytes, as one or more text frames, into a session that is
 //! either fresh or already started. Nothing may panic; an accepted frame leaves the session
 //! able to send.
+//!
+//! Run from `crates/telephony`: `cargo +nightly fuzz run twilio_frames`. Seeds: one mode byte
+//! (bit 0: start the session first; bit 1: send after each frame) then newline-separated frames.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,7 +13,9 @@ use std::time::Instant;
 const START: &str = r#"{"event":"start","sequenceNumber":"1","streamSid":"MZ1","start":{"accountSid":"AC1","streamSid":"MZ1","callSid":"CA1","tracks":["inbound"],"customParameters":{},"mediaFormat":{"encoding":"audio/x-mulaw","sampleRate":8000,"channels":1}}}"#;
 
 fuzz_target!(|data: &[u8]| {
-    let Some((&mode, rest)) = data.split_first() else { return };
+    let Some((&mode, rest)) = data.split_first() else {
+        return;
+    };
     let text = String::from_utf8_lossy(rest);
     let now = Instant::now();
     let mut s = MediaStream::new();
