@@ -17,6 +17,8 @@
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
 //! - [`sip`]: SIP trunking, sans-I/O (parser, SDP, digest, outbound/inbound call state machines,
 //!   a per-socket endpoint with the toll-fraud allow-list); the socket shell drives it.
+//! - [`twilio`]: Twilio's protocols (REST calls, signed webhooks, TwiML, the media-stream
+//!   WebSocket as a sans-I/O session) and, for tests, a fake Twilio on loopback.
 //!
 //! Decision: each party paces its own audio (one frame per 20 ms tick, silence included), as RTP
 //! endpoints do; the line itself only carries frames. So the pipeline under test holds the same
@@ -29,6 +31,7 @@ pub mod registry;
 pub mod rtp;
 pub mod sandbox;
 pub mod sip;
+pub mod twilio;
 
 pub use line::{Endpoint, LineEvent, LineSender};
 pub use network::{
