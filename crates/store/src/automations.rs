@@ -7,6 +7,7 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
+use parley_core::number::CallRoute;
 pub use crate::journal::TagChange;
 use crate::journal::{
     unexpected, AdvanceRow, BeginRow, Op, Reply, RunNextRow, StartRow, StepEndRow, Tagged, TagsRow, UnrecordedRow,
@@ -535,6 +536,7 @@ impl Store {
         interview_id: &str,
         contact: Contact,
         metadata: BTreeMap<String, String>,
+        route: CallRoute,
         step_state: impl FnOnce(&Call) -> Value,
     ) -> Result<Call> {
         let mut w = self.begin_write().await?;
@@ -546,6 +548,7 @@ impl Store {
             Some(contact),
             metadata,
             None,
+            route,
             now,
         );
         insert_queued_call(
