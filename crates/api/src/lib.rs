@@ -154,10 +154,7 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/sandbox/call_in", post(sandbox::call_in))
         .route("/sip_trunk", get(numbers::list_trunks).post(numbers::create_trunk))
-        .route(
-            "/sip_trunk/{id}",
-            get(numbers::get_trunk).delete(numbers::delete_trunk),
-        )
+        .route("/sip_trunk/{id}", get(numbers::get_trunk).delete(numbers::delete_trunk))
         .route("/sip_trunk/{id}/update", post(numbers::update_trunk))
         .route("/phone_number", get(numbers::list_numbers).post(numbers::create_number))
         .route(

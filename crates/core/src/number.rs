@@ -173,7 +173,10 @@ pub fn check_name(field: &str, value: &str) -> Result<String, ValidationError> {
 pub fn check_host(field: &str, value: &str) -> Result<String, ValidationError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ValidationError::new(field, "is required: the carrier's SIP host name or IP address"));
+        return Err(ValidationError::new(
+            field,
+            "is required: the carrier's SIP host name or IP address",
+        ));
     }
     text(field, v, MAX_HOST_CHARS)?;
     let unbracketed = v.strip_prefix('[').and_then(|r| r.strip_suffix(']')).unwrap_or(v);
@@ -201,7 +204,10 @@ pub fn check_host(field: &str, value: &str) -> Result<String, ValidationError> {
 pub fn check_username(field: &str, value: &str) -> Result<String, ValidationError> {
     let v = value.trim();
     if v.is_empty() {
-        return Err(ValidationError::new(field, "must not be empty (leave it out for no authentication)"));
+        return Err(ValidationError::new(
+            field,
+            "must not be empty (leave it out for no authentication)",
+        ));
     }
     text(field, v, MAX_USERNAME_CHARS)?;
     if let Some(bad) = v
@@ -360,8 +366,7 @@ pub struct OutboundNumbers {
 }
 
 /// The message of a call to a real destination by a team without a real number.
-pub const NO_REAL_NUMBER: &str =
-    "this team has no phone number on a real network; add one with POST /phone_number";
+pub const NO_REAL_NUMBER: &str = "this team has no phone number on a real network; add one with POST /phone_number";
 
 impl OutboundNumbers {
     /// The route of a call to `to` (E.164); `to_is_sandbox` when it is in the built-in sandbox
@@ -420,7 +425,16 @@ mod tests {
         assert!(v6.contains("2001:db8:1::5".parse().unwrap()));
         assert!(!v6.contains("203.0.113.1".parse().unwrap()));
         assert!(Cidr::parse("0.0.0.0/0").unwrap().contains("8.8.8.8".parse().unwrap()));
-        for bad in ["", "10.0.0.0/33", "::/129", "10.0.0/8", "10.0.0.0/", "10.0.0.0/-1", "host/8", "1.2.3.4/08x"] {
+        for bad in [
+            "",
+            "10.0.0.0/33",
+            "::/129",
+            "10.0.0/8",
+            "10.0.0.0/",
+            "10.0.0.0/-1",
+            "host/8",
+            "1.2.3.4/08x",
+        ] {
             assert!(Cidr::parse(bad).is_none(), "{bad}");
         }
         let out = check_inbound_addresses("inbound_addresses", &["10.0.0.1".into(), " 10.0.0.1/32 ".into()]).unwrap();
@@ -436,14 +450,25 @@ mod tests {
         assert_eq!(check_host("host", "SIP.Example.com.").unwrap(), "sip.example.com");
         assert_eq!(check_host("host", "[2001:db8::1]").unwrap(), "2001:db8::1");
         assert_eq!(check_host("host", "192.0.2.1").unwrap(), "192.0.2.1");
-        for bad in ["", "a b", "-x.com", "x..com", "sip.example.com\r\nVia: x", &"a".repeat(64)] {
+        for bad in [
+            "",
+            "a b",
+            "-x.com",
+            "x..com",
+            "sip.example.com\r\nVia: x",
+            &"a".repeat(64),
+        ] {
             assert!(check_host("host", bad).is_err(), "{bad}");
         }
         assert!(check_username("username", "acme_01").is_ok());
         assert!(check_username("username", "a@b").is_err());
         assert!(check_username("username", "a\r\nb").is_err());
         assert!(check_account_sid("twilio.account_sid", "AC0123456789abcdef0123456789ABCDEF").is_ok());
-        for bad in ["AC123", "XX0123456789abcdef0123456789abcdef", "AC0123456789abcdef0123456789abcdeg"] {
+        for bad in [
+            "AC123",
+            "XX0123456789abcdef0123456789abcdef",
+            "AC0123456789abcdef0123456789abcdeg",
+        ] {
             assert!(check_account_sid("twilio.account_sid", bad).is_err(), "{bad}");
         }
         assert!(check_secret("password", "").is_err());
@@ -493,9 +518,15 @@ mod tests {
             ..Default::default()
         };
         let r = with_default.route(real, false).unwrap();
-        assert_eq!((r.network, r.from_number.as_deref()), (NetworkKind::Sip, Some("+14155550123")));
+        assert_eq!(
+            (r.network, r.from_number.as_deref()),
+            (NetworkKind::Sip, Some("+14155550123"))
+        );
         let r = with_default.route("+12125550100", true).unwrap();
-        assert_eq!((r.network, r.from_number.as_deref()), (NetworkKind::Sandbox, Some("+14155550123")));
+        assert_eq!(
+            (r.network, r.from_number.as_deref()),
+            (NetworkKind::Sandbox, Some("+14155550123"))
+        );
         // A chosen sandbox number cannot reach a real destination.
         let chosen_sandbox = OutboundNumbers {
             chosen: Some(sandbox.clone()),

@@ -485,7 +485,10 @@ async fn number_command(store: &parley_store::Store, command: NumberCommand) -> 
                 twilio_auth_token
             };
             let twilio = match (twilio_account_sid, token) {
-                (Some(account_sid), auth_token) => Some(TwilioBody { account_sid, auth_token }),
+                (Some(account_sid), auth_token) => Some(TwilioBody {
+                    account_sid,
+                    auth_token,
+                }),
                 (None, Some(_)) => anyhow::bail!("--twilio-auth-token needs --twilio-account-sid"),
                 (None, None) => None,
             };

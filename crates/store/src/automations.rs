@@ -7,7 +7,6 @@
 //! so a restarted run never places it twice.
 
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use parley_core::number::CallRoute;
 pub use crate::journal::TagChange;
 use crate::journal::{
     unexpected, AdvanceRow, BeginRow, Op, Reply, RunNextRow, StartRow, StepEndRow, Tagged, TagsRow, UnrecordedRow,
@@ -16,6 +15,7 @@ use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
+use parley_core::number::CallRoute;
 use parley_core::ValidationError;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};

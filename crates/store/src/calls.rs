@@ -12,8 +12,8 @@ use parley_core::call::{
     Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry,
 };
 use parley_core::contact::Contact;
-use parley_core::number::CallRoute;
 use parley_core::ids::new_row_id;
+use parley_core::number::CallRoute;
 use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
 use sqlx::{Any, Row, Transaction};

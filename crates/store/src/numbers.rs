@@ -22,7 +22,9 @@
 
 use crate::secrets::Purpose;
 use crate::{found, now_ms, Result, Store, StoreError};
-use parley_core::number::{CallRoute, NetworkKind, OutboundNumbers, PhoneNumber, SipTransport, SipTrunk, TwilioAccount};
+use parley_core::number::{
+    CallRoute, NetworkKind, OutboundNumbers, PhoneNumber, SipTransport, SipTrunk, TwilioAccount,
+};
 use parley_core::time::Timestamp;
 use parley_core::ValidationError;
 use sqlx::any::AnyRow;
@@ -192,6 +194,7 @@ impl Store {
         .bind(id.to_string())
         .bind(team_id)
         .bind(&t.name)
+        .bind(&t.host)
         .bind(i64::from(t.port))
         .bind(t.transport.as_str())
         .bind(t.username.as_deref().unwrap_or(""))
@@ -321,10 +324,9 @@ impl Store {
     pub async fn create_phone_number(&self, team_id: &str, n: &NumberWrite) -> Result<PhoneNumber> {
         let id = Uuid::new_v4();
         let (sid, token) = match &n.twilio {
-            Some((sid, SecretChange::Set(t))) => (
-                sid.as_str(),
-                self.seal(Purpose::TwilioAuthToken, &id.to_string(), t)?,
-            ),
+            Some((sid, SecretChange::Set(t))) => {
+                (sid.as_str(), self.seal(Purpose::TwilioAuthToken, &id.to_string(), t)?)
+            }
             Some((sid, _)) => (sid.as_str(), String::new()),
             None => ("", String::new()),
         };
@@ -370,10 +372,9 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let (sid, token) = match &n.twilio {
-            Some((sid, SecretChange::Set(t))) => (
-                sid.as_str(),
-                self.seal(Purpose::TwilioAuthToken, &id.to_string(), t)?,
-            ),
+            Some((sid, SecretChange::Set(t))) => {
+                (sid.as_str(), self.seal(Purpose::TwilioAuthToken, &id.to_string(), t)?)
+            }
             Some((sid, SecretChange::Keep)) => (sid.as_str(), old.try_get::<String, _>("twilio_auth_token")?),
             Some((sid, SecretChange::Clear)) => (sid.as_str(), String::new()),
             None => ("", String::new()),
@@ -517,11 +518,12 @@ impl Store {
         .await?
         .map(|r| number_from_row(&r, None))
         .transpose()?;
-        let has_real = sqlx::query("SELECT 1 AS one FROM phone_numbers WHERE team_id = $1 AND network <> 'sandbox' LIMIT 1")
-            .bind(team_id)
-            .fetch_optional(&self.pool)
-            .await?
-            .is_some();
+        let has_real =
+            sqlx::query("SELECT 1 AS one FROM phone_numbers WHERE team_id = $1 AND network <> 'sandbox' LIMIT 1")
+                .bind(team_id)
+                .fetch_optional(&self.pool)
+                .await?
+                .is_some();
         Ok(OutboundNumbers {
             chosen,
             default,

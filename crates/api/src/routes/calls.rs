@@ -216,14 +216,23 @@ pub async fn create_job(
         .into_iter()
         .map(|n| n.phone_number)
         .collect();
-    let route = |to: &str| numbers.route(to, parley_core::phone::is_builtin_sandbox(to) || sandbox_list.contains(to));
+    let route = |to: &str| {
+        numbers.route(
+            to,
+            parley_core::phone::is_builtin_sandbox(to) || sandbox_list.contains(to),
+        )
+    };
     let destinations: Vec<&str> = found
         .iter()
         .map(|c| c.phone_number.as_str())
         .chain(normalized.iter().map(String::as_str))
         .collect();
-    if let Some((to, e)) = destinations.iter().find_map(|to| route(to).err().map(|e| (to, e))) {
-        let unroutable = destinations.iter().filter(|to| route(to).is_err()).count();
+    if let Some((to, e)) = destinations
+        .iter()
+        .copied()
+        .find_map(|to| route(to).err().map(|e| (to, e)))
+    {
+        let unroutable = destinations.iter().filter(|&&to| route(to).is_err()).count();
         return Err(ApiError::bad_with(
             format!("{e} ({unroutable} of the job's numbers cannot be called, e.g. {to})"),
             e.code,

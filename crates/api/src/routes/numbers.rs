@@ -87,7 +87,12 @@ pub struct TwilioBody {
 pub struct NumberBody {
     /// National or international form; stored as E.164, unique across the server. Required on
     /// create.
-    #[schema(example = "+14155550123", min_length = 1, max_length = 32, pattern = r"^[0-9+ ()\-.]+$")]
+    #[schema(
+        example = "+14155550123",
+        min_length = 1,
+        max_length = 32,
+        pattern = r"^[0-9+ ()\-.]+$"
+    )]
     pub phone_number: Option<String>,
     /// Dialing prefix used when `phone_number` has no leading `+`; default `"+1"`.
     #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
@@ -135,7 +140,11 @@ pub fn trunk_write(b: TrunkBody, old: Option<&SipTrunk>) -> ApiResult<TrunkWrite
     let host = match (b.host.as_deref(), old) {
         (Some(h), _) => num::check_host("host", h)?,
         (None, Some(o)) => o.host.clone(),
-        (None, None) => return Err(ApiError::bad("host: is required: the carrier's SIP host name or IP address")),
+        (None, None) => {
+            return Err(ApiError::bad(
+                "host: is required: the carrier's SIP host name or IP address",
+            ))
+        }
     };
     let port = match b.port {
         Some(p) => u16::try_from(p)
@@ -255,16 +264,24 @@ pub async fn delete_trunk(
 
 /// `field: <message>` for a field that `network` does not take.
 fn refused(field: &str, network: NetworkKind) -> ApiError {
-    ApiError::bad(format!("{field}: only for network {}, not {network}", match field {
-        "sip_trunk_id" => "sip",
-        _ => "twilio",
-    }))
+    ApiError::bad(format!(
+        "{field}: only for network {}, not {network}",
+        match field {
+            "sip_trunk_id" => "sip",
+            _ => "twilio",
+        }
+    ))
 }
 
 /// Checks a number body (over `old` on an update) into what the store writes; a 400 names the
 /// field. The trunk is checked by the store, in the transaction that writes. Also what
 /// `parley number add` uses.
-pub async fn number_write(store: &Store, team: &Team, b: NumberBody, old: Option<&PhoneNumber>) -> ApiResult<NumberWrite> {
+pub async fn number_write(
+    store: &Store,
+    team: &Team,
+    b: NumberBody,
+    old: Option<&PhoneNumber>,
+) -> ApiResult<NumberWrite> {
     let phone_number = match (b.phone_number.as_deref(), old) {
         (Some(n), _) => normalize_number(team, "phone_number", n, b.country_code.as_deref())?,
         (None, Some(o)) => o.phone_number.clone(),
@@ -369,9 +386,7 @@ pub async fn number_write(store: &Store, team: &Team, b: NumberBody, old: Option
         label: optional_text(b.label.as_deref(), old.and_then(|o| o.label.clone()), |v| {
             num::check_name("label", v)
         })?,
-        default_outbound: b
-            .default_outbound
-            .unwrap_or(old.is_some_and(|o| o.default_outbound)),
+        default_outbound: b.default_outbound.unwrap_or(old.is_some_and(|o| o.default_outbound)),
     })
 }
 
