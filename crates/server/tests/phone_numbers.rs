@@ -5,6 +5,7 @@
 //! the worker-side reads, and the `parley trunk` / `parley number` commands.
 
 mod common;
+use common::automation::{fire, step, wait_run};
 use common::process::Deployment;
 use common::{settings, Client, Db, Resp, TestServer};
 use parley_store::Store;
@@ -21,6 +22,7 @@ on_both_databases!(
     calls_carry_from_number_and_network,
     a_campaign_to_real_numbers_needs_a_real_number,
     the_cli_adds_and_lists_trunks_and_numbers,
+    automation_call_steps_are_routed_like_api_calls,
 );
 
 const PASSWORD: &str = "trunk-pass-7f3a91c2";
@@ -1075,4 +1077,61 @@ async fn the_cli_adds_and_lists_trunks_and_numbers(db: Db) {
     let (_, tw) = store.number_by_e164("+442079460958").await.unwrap().unwrap();
     assert_eq!(tw.twilio.unwrap().auth_token, TOKEN);
     store.close().await;
+}
+
+async fn automation_call_steps_are_routed_like_api_calls(db: Db) {
+    let ts = server(db).await;
+    let c = ts.team().await;
+    let agent = c.agent().await;
+    let a = c
+        .post(
+            "/automation",
+            json!({
+                "name": "dialer", "mode": "live", "trigger": {"type": "webhook"},
+                "calling": {"any_time": true, "retries": 0},
+                "steps": [
+                    {"slug": "call", "type": "call_phone_number", "interview_id": agent["id"],
+                     "phone_number": "{{ trigger.payload.phone }}", "from_number": "{{ trigger.payload.from }}"}
+                ]
+            }),
+        )
+        .await
+        .ok()
+        .clone();
+    let id = a["id"].as_str().unwrap();
+    // No number on a real network: the step fails with the API's message.
+    let r = fire(&c, id, json!({"phone": "+14155550999", "from": ""})).await;
+    let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 30).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    let err = step(&run, "call")["error"].as_str().unwrap_or_default().to_string();
+    assert!(err.contains("this team has no phone number on a real network"), "{run}");
+    // With the team's SIP number named, the call carries it.
+    let t = a_trunk(&c).await;
+    number(
+        &c,
+        json!({"phone_number": "+14155551123", "network": "sip", "sip_trunk_id": t["id"]}),
+    )
+    .await;
+    let r = fire(&c, id, json!({"phone": "+14155550999", "from": "+14155551123"})).await;
+    let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 30).await;
+    let call_id = step(&run, "call")["output"]["call_id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{run}"))
+        .to_string();
+    let call = c.get(&format!("/interview_response/{call_id}")).await.ok().clone();
+    assert_eq!(
+        (call["network"].as_str(), call["from_number"].as_str()),
+        (Some("sip"), Some("+14155551123"))
+    );
+    // Another team's number, or none of the team's, fails the step.
+    let r = fire(&c, id, json!({"phone": "+14155550999", "from": "+14155551100"})).await;
+    let run = wait_run(&c, r.data()["run_id"].as_str().unwrap(), 30).await;
+    assert_eq!(run["status"], "failed", "{run}");
+    assert!(
+        step(&run, "call")["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("from_number"),
+        "{run}"
+    );
 }
