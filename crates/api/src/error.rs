@@ -106,6 +106,13 @@ impl ApiError {
     }
 }
 
+/// The message a client would get (for the command line, which shares the API's checks).
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.parts().1)
+    }
+}
+
 impl From<ValidationError> for ApiError {
     fn from(e: ValidationError) -> Self {
         ApiError::BadRequest {
@@ -133,6 +140,7 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::NotFound => ApiError::NotFound("Not found"),
             StoreError::Conflict(m) => ApiError::Conflict(m),
+            StoreError::Invalid(v) => v.into(),
             other => ApiError::Internal(other.to_string()),
         }
     }

@@ -5,7 +5,8 @@
 //!   (`/webhook/automation/{id}`, `/health`, `/metrics`, `/openapi.json`, `/docs`, unknown
 //!   paths) behind the per-address limit [`limits::per_address`].
 //! - [`limits`]: every rate limit; [`client_addr`]: the address a request came from.
-//! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, system).
+//! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, phone
+//!   numbers and SIP trunks, system).
 //! - [`extract`]: body and query extractors that turn bad input into clear 4xx answers.
 //! - [`bounds`]: the bounds on what a client may send (search, filters, paging, ids).
 //! - [`error::ApiError`]: the one error of this layer; store and domain errors map into it.
@@ -118,7 +119,7 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{automations, calls, contacts, interviews, sandbox, system, webhooks};
+    use routes::{automations, calls, contacts, interviews, numbers, sandbox, system, webhooks};
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
         .route("/contact", get(contacts::list))
@@ -152,6 +153,15 @@ pub fn router(state: AppState) -> Router {
                 .delete(sandbox::unbind_number),
         )
         .route("/sandbox/call_in", post(sandbox::call_in))
+        .route("/sip_trunk", get(numbers::list_trunks).post(numbers::create_trunk))
+        .route("/sip_trunk/{id}", get(numbers::get_trunk).delete(numbers::delete_trunk))
+        .route("/sip_trunk/{id}/update", post(numbers::update_trunk))
+        .route("/phone_number", get(numbers::list_numbers).post(numbers::create_number))
+        .route(
+            "/phone_number/{id}",
+            get(numbers::get_number).delete(numbers::delete_number),
+        )
+        .route("/phone_number/{id}/update", post(numbers::update_number))
         .route("/automation", get(automations::list).post(automations::create))
         .route(
             "/automation/{id}",

@@ -1,7 +1,7 @@
 //! The OpenAPI 3.1 document, generated from the handlers' `#[utoipa::path]` annotations and the
 //! entities' `ToSchema` derives, so it cannot drift from the code.
 
-use crate::routes::{automations, calls, contacts, interviews, sandbox, system, webhooks};
+use crate::routes::{automations, calls, contacts, interviews, numbers, sandbox, system, webhooks};
 use crate::schemas::ErrorBody;
 use utoipa::openapi::content::ContentBuilder;
 use utoipa::openapi::path::Operation;
@@ -20,6 +20,8 @@ use utoipa::{Modify, OpenApi};
         webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,
         sandbox::list_personas, sandbox::create_persona, sandbox::get_persona, sandbox::delete_persona,
         sandbox::bind_number, sandbox::list_numbers, sandbox::unbind_number, sandbox::call_in, sandbox::recording,
+        numbers::create_trunk, numbers::list_trunks, numbers::get_trunk, numbers::update_trunk, numbers::delete_trunk,
+        numbers::create_number, numbers::list_numbers, numbers::get_number, numbers::update_number, numbers::delete_number,
         automations::list, automations::create, automations::get_one, automations::update, automations::delete_one,
         automations::runs, automations::get_run, automations::cancel_run, automations::webhook,
         system::health, system::metrics,

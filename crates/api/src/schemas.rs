@@ -8,6 +8,7 @@
 use parley_core::call::Call;
 use parley_core::contact::Contact;
 use parley_core::interview::Interview;
+use parley_core::number::{PhoneNumber, SipTrunk};
 use parley_store::sandbox::{Persona, SandboxNumber};
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -132,4 +133,20 @@ pub struct PersonaList {
 pub struct NumberList {
     pub count: u64,
     pub numbers: Vec<SandboxNumber>,
+}
+
+/// `GET /sip_trunk`.
+#[derive(ToSchema)]
+pub struct SipTrunkPage {
+    pub sip_trunks: Vec<SipTrunk>,
+    /// The team's trunks, on every page.
+    pub count: u64,
+}
+
+/// `GET /phone_number`.
+#[derive(ToSchema)]
+pub struct PhoneNumberPage {
+    pub phone_numbers: Vec<PhoneNumber>,
+    /// The team's numbers, on every page.
+    pub count: u64,
 }

@@ -165,6 +165,9 @@ pub enum StepKind {
         contact: Option<String>,
         #[serde(default)]
         metadata: BTreeMap<String, String>,
+        /// The team's number to call from (default: its `default_outbound` number).
+        #[serde(default)]
+        from_number: Option<String>,
     },
     /// Calls a number (a contact is created or found for it) and waits for the call to end.
     CallPhoneNumber {
@@ -176,6 +179,9 @@ pub enum StepKind {
         country_code: Option<String>,
         #[serde(default)]
         metadata: BTreeMap<String, String>,
+        /// The team's number to call from (default: its `default_outbound` number).
+        #[serde(default)]
+        from_number: Option<String>,
     },
     AddTag {
         #[serde(default)]

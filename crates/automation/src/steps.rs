@@ -111,9 +111,10 @@ pub fn render_input(t: &Templates, step: &Step, vars: &Value) -> Result<Value, S
             interview_id,
             contact,
             metadata,
+            from_number,
         } => json!({
             "interview_id": interview_id, "contact_id": contact_id(t, contact, vars)?,
-            "metadata": rmap(metadata)?,
+            "metadata": rmap(metadata)?, "from_number": ro(from_number)?,
         }),
         StepKind::CallPhoneNumber {
             interview_id,
@@ -121,9 +122,10 @@ pub fn render_input(t: &Templates, step: &Step, vars: &Value) -> Result<Value, S
             name,
             country_code,
             metadata,
+            from_number,
         } => json!({
             "interview_id": interview_id, "phone_number": r(phone_number)?, "name": ro(name)?,
-            "country_code": ro(country_code)?, "metadata": rmap(metadata)?,
+            "country_code": ro(country_code)?, "metadata": rmap(metadata)?, "from_number": ro(from_number)?,
         }),
         StepKind::AddTag { contact, tags } | StepKind::RemoveTag { contact, tags } => json!({
             "contact_id": contact_id(t, contact, vars)?, "tags": rlist(tags)?,
@@ -408,6 +410,25 @@ async fn team_contact(ctx: &StepCtx<'_>, input: &Value) -> Result<Contact, Strin
     }
 }
 
+/// A call step's route (see `Store::route_call`): its rendered `from_number`, read like the
+/// step's `phone_number` (in `country_code`, default `+1`).
+async fn route(ctx: &StepCtx<'_>, input: &Value, to: &str) -> Result<parley_core::number::CallRoute, String> {
+    let from = match s(input, "from_number").map(str::trim).filter(|f| !f.is_empty()) {
+        Some(f) => {
+            let cc = phone::parse_country_code(s(input, "country_code").unwrap_or("+1")).map_err(|e| e.to_string())?;
+            let policy = PhonePolicy {
+                allow_premium: ctx.allow_premium,
+            };
+            Some(phone::normalize("from_number", f, cc, policy).map_err(|e| e.to_string())?)
+        }
+        None => None,
+    };
+    ctx.store
+        .route_call(ctx.team_id, to, from.as_deref())
+        .await
+        .map_err(|e| e.to_string())
+}
+
 fn contact_write(ctx: &StepCtx<'_>, input: &Value) -> Result<ContactWrite, String> {
     let cc = phone::parse_country_code(s(input, "country_code").unwrap_or("+1")).map_err(|e| e.to_string())?;
     let number = phone::normalize(
@@ -649,6 +670,12 @@ async fn call(ctx: &StepCtx<'_>, step: &Step, input: &Value, row: &StepRow, next
         }
         Some(_) => {}
     }
+    // The network and caller id: the step's `from_number` (one of the team's numbers) or the
+    // team's default number; a call no number of the team can place fails the step.
+    let route = match route(ctx, input, &contact.phone_number).await {
+        Ok(r) => r,
+        Err(e) => return fail(e),
+    };
     let interview_id = input["interview_id"].as_str().unwrap_or_default().to_string();
     let metadata = string_map(&input["metadata"]);
     let contact_id = contact.id;
@@ -661,6 +688,7 @@ async fn call(ctx: &StepCtx<'_>, step: &Step, input: &Value, row: &StepRow, next
             &interview_id,
             contact,
             metadata,
+            route,
             |call| {
                 st.call_id = Some(call.id);
                 st.attempts += 1;

@@ -947,21 +947,29 @@ fn sources(s: &Step) -> Vec<Source<'_>> {
             add_opt(&mut v, "email", email);
             add_map(&mut v, "attributes", attributes);
         }
-        StepKind::CallContact { contact, metadata, .. } => {
+        StepKind::CallContact {
+            contact,
+            metadata,
+            from_number,
+            ..
+        } => {
             add_opt(&mut v, "contact", contact);
             add_map(&mut v, "metadata", metadata);
+            add_opt(&mut v, "from_number", from_number);
         }
         StepKind::CallPhoneNumber {
             phone_number,
             name,
             country_code,
             metadata,
+            from_number,
             ..
         } => {
             add(&mut v, "phone_number", phone_number);
             add_opt(&mut v, "name", name);
             add_opt(&mut v, "country_code", country_code);
             add_map(&mut v, "metadata", metadata);
+            add_opt(&mut v, "from_number", from_number);
         }
         StepKind::AddTag { contact, tags } | StepKind::RemoveTag { contact, tags } => {
             add_opt(&mut v, "contact", contact);
@@ -1041,6 +1049,7 @@ fn check_fields(at: &str, kind: &StepKind, p: &mut Problems) {
             interview_id,
             contact,
             metadata,
+            ..
         } => {
             check_interview(interview_id, &mut bad);
             check_contact_ref(contact, &mut bad);

@@ -6,6 +6,7 @@
 //! single place that decides what may happen next: a finished call stays finished.
 
 use crate::contact::Contact;
+use crate::number::NetworkKind;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -228,6 +229,14 @@ pub struct Call {
     /// Per-turn latency parts, one entry per agent reply to the caller (Parley addition).
     #[serde(default)]
     pub latency: Vec<TurnLatency>,
+    /// The team's number the call is placed from (its caller id), E.164; none when the team has
+    /// no number for it (a sandbox call with no number, an inbound call). Parley addition.
+    #[serde(default)]
+    pub from_number: Option<String>,
+    /// The network that carries the call (Parley addition; calls stored before phone numbers
+    /// existed read as `sandbox`, the only network there was).
+    #[serde(default)]
+    pub network: NetworkKind,
 }
 
 /// Where the time went between the caller's last word and the agent's first sound.

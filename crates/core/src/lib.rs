@@ -9,6 +9,8 @@
 //!   shapes of `API.md`, so the API, the webhook payloads and the stored JSON cannot drift apart.
 //! - [`call`] also holds the call state machine: every status/progress change goes through
 //!   [`call::CallState::apply`], so an impossible transition is an error, not a silent overwrite.
+//! - [`number`]: a team's SIP trunks and phone numbers (how it reaches real phones), their
+//!   validation, and the CIDR blocks of a trunk's inbound allow-list.
 //! - [`flow`]: the voice agent's flow graph and its validation.
 //! - [`persona`]: the scripts of the sandbox network's virtual people (built-in and team-defined).
 //! - [`webhook`]: event types and the HMAC signature of deliveries.
@@ -25,6 +27,7 @@ pub mod error;
 pub mod flow;
 pub mod ids;
 pub mod interview;
+pub mod number;
 pub mod persona;
 pub mod phone;
 pub mod time;

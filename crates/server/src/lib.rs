@@ -164,6 +164,12 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_CALLER_ID", default_value = "+12025550100")]
     pub caller_id: String,
 
+    /// Queue calls to numbers outside the sandbox ranges by a team that has no phone number on
+    /// a real network on the sandbox network, where they fail "not reachable", instead of
+    /// refusing them with 400 (Parley's behaviour before phone numbers existed).
+    #[arg(long, env = "PARLEY_UNROUTED_CALLS_TO_SANDBOX", default_value = "0", value_parser = parse_flag)]
+    pub unrouted_calls_to_sandbox: bool,
+
     /// Moves this process's clock ahead by this many milliseconds (tests of schedules and
     /// day-long delays in a separate process; keep 0 in production).
     #[arg(long, env = "PARLEY_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
@@ -329,6 +335,7 @@ impl Settings {
             data_dir::prepare_sqlite(&db).with_context(|| format!("creating the database file {}", db.display()))?;
         }
         let mut store = Store::connect(&url, self.db_max_connections).await?;
+        store.set_unrouted_calls_to_sandbox(self.unrouted_calls_to_sandbox);
         store.migrate().await?;
         secret_key::unlock(self, &mut store).await?;
         Ok(store)

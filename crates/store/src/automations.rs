@@ -15,6 +15,7 @@ use crate::{found, jobs, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
+use parley_core::number::CallRoute;
 use parley_core::ValidationError;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
@@ -535,6 +536,7 @@ impl Store {
         interview_id: &str,
         contact: Contact,
         metadata: BTreeMap<String, String>,
+        route: CallRoute,
         step_state: impl FnOnce(&Call) -> Value,
     ) -> Result<Call> {
         let mut w = self.begin_write().await?;
@@ -546,6 +548,7 @@ impl Store {
             Some(contact),
             metadata,
             None,
+            route,
             now,
         );
         insert_queued_call(

@@ -13,6 +13,7 @@ use parley_core::call::{
 };
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
+use parley_core::number::CallRoute;
 use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
 use sqlx::{Any, Row, Transaction};
@@ -25,6 +26,8 @@ pub struct NewCall {
     pub interview_id: String,
     pub contact: Contact,
     pub metadata: BTreeMap<String, String>,
+    /// Its network and caller id ([`parley_core::number::OutboundNumbers::route`]).
+    pub route: CallRoute,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -67,6 +70,7 @@ impl Store {
                 Some(nc.contact),
                 nc.metadata,
                 bulk.map(|b| b.0),
+                nc.route,
                 now,
             );
             insert_queued_call(
@@ -297,6 +301,7 @@ impl Store {
 
 /// A new call in its first state (`NOT_STARTED`, queued): the one shape every way of creating a
 /// call starts from.
+#[allow(clippy::too_many_arguments)]
 pub(crate) fn queued_call(
     call_type: CallType,
     interview_id: String,
@@ -304,6 +309,7 @@ pub(crate) fn queued_call(
     contact: Option<Contact>,
     metadata: BTreeMap<String, String>,
     job_id: Option<Uuid>,
+    route: CallRoute,
     now: i64,
 ) -> Call {
     Call {
@@ -335,6 +341,8 @@ pub(crate) fn queued_call(
         }],
         job_id,
         latency: vec![],
+        from_number: route.from_number,
+        network: route.network,
     }
 }
 
@@ -350,8 +358,8 @@ pub(crate) async fn insert_queued_call(
 ) -> Result<String> {
     let body = serde_json::to_string(call)?;
     sqlx::query(
-        "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10)",
+        "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body, from_number, network) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10, $11, $12)",
     )
     .bind(call.id.to_string())
     .bind(team_id)
@@ -363,6 +371,8 @@ pub(crate) async fn insert_queued_call(
     .bind(call.progress.as_str())
     .bind(search_text(call))
     .bind(&body)
+    .bind(call.from_number.as_deref())
+    .bind(call.network.as_str())
     .execute(&mut **tx)
     .await?;
     insert_event(tx, team_id, call, None).await?;

@@ -42,6 +42,18 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "llm_api_key",
         purpose: Purpose::TeamLlmApiKey,
     },
+    SealedColumn {
+        table: "sip_trunks",
+        id_column: "id",
+        column: "password",
+        purpose: Purpose::SipTrunkPassword,
+    },
+    SealedColumn {
+        table: "phone_numbers",
+        id_column: "id",
+        column: "twilio_auth_token",
+        purpose: Purpose::TwilioAuthToken,
+    },
 ];
 
 /// What [`Store::unlock`] did.

@@ -7,7 +7,8 @@
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
-//!   recorded steps).
+//!   recorded steps), [`numbers`] (SIP trunks and phone numbers: the team's CRUD, the call
+//!   runner's reads, the routing of new outbound calls).
 //! - Secrets at rest: [`secrets`] seals a secret column's value (XChaCha20-Poly1305, bound to its
 //!   column and row); [`keyring`] checks the key against the database at start and seals the
 //!   plaintext an older version left. Repositories seal on write and open on read, so callers see
@@ -35,6 +36,7 @@ pub mod interviews;
 pub mod jobs;
 mod journal;
 pub mod keyring;
+pub mod numbers;
 pub mod rate_limit;
 pub mod sandbox;
 pub mod secrets;
@@ -68,6 +70,10 @@ pub enum StoreError {
     /// belongs to another row).
     #[error("secret: {0}")]
     Secret(#[from] secrets::SecretError),
+    /// Input that breaks a rule only the database can check (a trunk that is not the team's, a
+    /// `from_number` that is not one of its numbers): the API answers 400 naming the field.
+    #[error("{0}")]
+    Invalid(parley_core::ValidationError),
 }
 
 impl From<serde_json::Error> for StoreError {
@@ -96,6 +102,9 @@ pub struct Store {
     contact_batcher: Option<batch::ContactBatcher>,
     /// The key of secret columns, installed by [`Store::unlock`] once checked.
     secrets: Option<Arc<secrets::SecretBox>>,
+    /// Whether calls to real numbers by a team without a real number go to the sandbox network
+    /// instead of being refused (see [`Store::set_unrouted_calls_to_sandbox`]).
+    unrouted_calls_to_sandbox: bool,
 }
 
 /// A write transaction.
@@ -162,7 +171,17 @@ impl Store {
             journal,
             contact_batcher,
             secrets: None,
+            unrouted_calls_to_sandbox: false,
         })
+    }
+
+    /// Calls to numbers outside the sandbox ranges by a team with no number on a real network:
+    /// refused (`false`, the default, API.md) or queued on the sandbox network, where they fail
+    /// "not reachable" (`true`: Parley's behaviour before phone numbers existed). The policy sits
+    /// here because every way of creating a call (API, campaigns, automation steps) routes it
+    /// through [`Store::outbound_numbers`].
+    pub fn set_unrouted_calls_to_sandbox(&mut self, on: bool) {
+        self.unrouted_calls_to_sandbox = on;
     }
 
     pub async fn migrate(&self) -> Result<()> {

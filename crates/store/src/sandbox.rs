@@ -20,6 +20,7 @@
 use crate::calls::{insert_queued_call, queued_call};
 use crate::{now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
+use parley_core::number::CallRoute;
 use parley_core::persona::PersonaScript;
 use parley_core::time::Timestamp;
 use serde::Serialize;
@@ -321,6 +322,7 @@ impl Store {
             contact,
             c.metadata,
             None,
+            CallRoute::sandbox(None),
             now,
         );
         let payload = serde_json::json!({

@@ -50,6 +50,10 @@ pub enum Purpose {
     TeamSigningSecret,
     /// `teams.llm_api_key`: the API key of the team's own LLM endpoint.
     TeamLlmApiKey,
+    /// `sip_trunks.password`: a SIP trunk's digest-authentication password.
+    SipTrunkPassword,
+    /// `phone_numbers.twilio_auth_token`: the auth token of the Twilio account of a number.
+    TwilioAuthToken,
 }
 
 impl Purpose {
@@ -59,6 +63,8 @@ impl Purpose {
             Purpose::KeyCheck => "secret_keys.check_value",
             Purpose::TeamSigningSecret => "teams.signing_secret",
             Purpose::TeamLlmApiKey => "teams.llm_api_key",
+            Purpose::SipTrunkPassword => "sip_trunks.password",
+            Purpose::TwilioAuthToken => "phone_numbers.twilio_auth_token",
         }
     }
 }

@@ -37,6 +37,9 @@ pub struct CallBody {
     /// At most 50 keys of 1 to 64 characters, values up to 2048 bytes.
     #[schema(example = json!({"appointment": "Thursday 3 pm"}))]
     pub metadata: Option<BTreeMap<String, String>>,
+    /// The team's number to call from (Parley addition; default: its `default_outbound` number).
+    #[schema(example = "+14155550123", max_length = 32, pattern = r"^[0-9+ ()\-.]*$")]
+    pub from_number: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -53,6 +56,9 @@ pub struct BatchBody {
     #[schema(example = "+1", max_length = 4, pattern = r"^\+?[0-9]{1,3}$")]
     pub country_code: Option<String>,
     pub metadata: Option<BTreeMap<String, String>>,
+    /// The team's number to call from (Parley addition; default: its `default_outbound` number).
+    #[schema(example = "+14155550123", max_length = 32, pattern = r"^[0-9+ ()\-.]*$")]
+    pub from_number: Option<String>,
 }
 
 /// An agent that can take calls: exists in the team and is not archived.
@@ -87,7 +93,7 @@ pub(crate) fn check_metadata(m: &BTreeMap<String, String>) -> ApiResult<()> {
 
 #[utoipa::path(post, path = "/contact/call", tag = "calls", request_body = CallBody,
     responses((status = 200, description = "The queued call (status NOT_STARTED)", body = Envelope<Call>),
-              (status = 400, description = "Unknown contact or agent, DNC contact, invalid metadata")))]
+              (status = 400, description = "Unknown contact or agent, DNC contact, invalid metadata, a from_number that is not one of the team's numbers, no number on a real network for a destination outside the sandbox ranges")))]
 pub async fn call_contact(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -108,6 +114,11 @@ pub async fn call_contact(
             "contact_dnc",
         ));
     }
+    let from = super::numbers::from_number(&team, b.from_number.as_deref(), None)?;
+    let route = s
+        .store
+        .route_call(&team.id, &contact.phone_number, from.as_deref())
+        .await?;
     let calls = s
         .store
         .create_calls(
@@ -116,6 +127,7 @@ pub async fn call_contact(
                 interview_id: agent.id,
                 contact,
                 metadata,
+                route,
             }],
             None,
         )
@@ -193,6 +205,39 @@ pub async fn create_job(
     if !problems.is_empty() {
         return Err(ApiError::bad(problems.join("; ")));
     }
+    // Every call's route, before anything is written: a destination no number of the team can
+    // call refuses the whole job.
+    let from = super::numbers::from_number(&team, b.from_number.as_deref(), b.country_code.as_deref())?;
+    let numbers = s.store.outbound_numbers(&team.id, from.as_deref()).await?;
+    let sandbox_list: HashSet<String> = s
+        .store
+        .list_sandbox_numbers(&team.id)
+        .await?
+        .into_iter()
+        .map(|n| n.phone_number)
+        .collect();
+    let route = |to: &str| {
+        numbers.route(
+            to,
+            parley_core::phone::is_builtin_sandbox(to) || sandbox_list.contains(to),
+        )
+    };
+    let destinations: Vec<&str> = found
+        .iter()
+        .map(|c| c.phone_number.as_str())
+        .chain(normalized.iter().map(String::as_str))
+        .collect();
+    if let Some((to, e)) = destinations
+        .iter()
+        .copied()
+        .find_map(|to| route(to).err().map(|e| (to, e)))
+    {
+        let unroutable = destinations.iter().filter(|&&to| route(to).is_err()).count();
+        return Err(ApiError::bad_with(
+            format!("{e} ({unroutable} of the job's numbers cannot be called, e.g. {to})"),
+            e.code,
+        ));
+    }
     let mut contacts: Vec<Contact> = found;
     for e164 in normalized {
         let body = CreateContact {
@@ -225,6 +270,7 @@ pub async fn create_job(
         } else {
             to_call.push(NewCall {
                 interview_id: agent.id.clone(),
+                route: route(&c.phone_number)?,
                 contact: c,
                 metadata: metadata.clone(),
             });

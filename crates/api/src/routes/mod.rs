@@ -4,6 +4,7 @@ pub mod automations;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
+pub mod numbers;
 pub mod sandbox;
 pub mod system;
 pub mod webhooks;

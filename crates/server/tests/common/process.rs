@@ -50,6 +50,8 @@ impl Deployment {
             .env("PARLEY_JOB_LEASE_SECS", "3")
             .env("PARLEY_WEBHOOK_RETRY_BASE_MS", "200")
             .env("PARLEY_WEBHOOK_RETRY_MAX_MS", "1000")
+            // As in `super::settings`: older tests call numbers no network serves.
+            .env("PARLEY_UNROUTED_CALLS_TO_SANDBOX", "1")
             .env("PARLEY_LOG", "info");
         c.envs(self.env.iter().map(|(k, v)| (k.as_str(), v.as_str())));
         c
