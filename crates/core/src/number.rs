@@ -62,7 +62,7 @@ pub enum SipTransport {
 str_enum!(SipTransport { Udp = "udp", Tcp = "tcp", Tls = "tls" });
 
 /// The phone network a number (and a call) is on.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum NetworkKind {
     Sip,

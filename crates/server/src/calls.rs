@@ -19,8 +19,9 @@ use parley_core::webhook::EventType;
 use parley_jobs::{JobError, JobHandler, JobOutcome};
 use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
+use parley_telephony::network::{SipTrunkRoute, TwilioRoute};
 use parley_telephony::sandbox::SandboxNetwork;
-use parley_telephony::{DialRequest, Endpoint, LineEvent, Networks, Route};
+use parley_telephony::{DialRequest, Endpoint, LineEvent, NetworkKind, Networks, Route};
 use parley_voice::pipeline::{run_call, CallEnd, CallNote, CallReport, PipelineConfig};
 use serde_json::json;
 use std::future::Future;
@@ -227,6 +228,63 @@ impl CallRunner {
         }
     }
 
+    /// The caller id and the carrier route of an outbound call, from the network and number
+    /// the API chose when it queued the call. `Err` is why the call cannot be placed (its
+    /// number or trunk was removed since): the call's failure reason.
+    async fn route_of(&self, team_id: &str, call: &Call) -> Result<Result<(String, Route), String>, JobError> {
+        if call.network == NetworkKind::Sandbox {
+            let from = call
+                .from_number
+                .clone()
+                .unwrap_or_else(|| self.settings.caller_id.clone());
+            return Ok(Ok((from, Route::Sandbox)));
+        }
+        let Some(number) = self.store.outbound_number(team_id, call.from_number.as_deref()).await? else {
+            return Ok(Err(format!(
+                "the team has no {} number to call from any more",
+                call.network
+            )));
+        };
+        if number.network != call.network {
+            return Ok(Err(format!(
+                "the number {} is no longer on the {} network",
+                number.phone_number, call.network
+            )));
+        }
+        let route = match call.network {
+            NetworkKind::Sip => {
+                let Some(trunk_id) = number.sip_trunk_id else {
+                    return Ok(Err(format!("the number {} has no SIP trunk", number.phone_number)));
+                };
+                let trunk = match self.store.sip_trunk_for_worker(&trunk_id.to_string()).await {
+                    Ok(t) => t,
+                    Err(StoreError::NotFound) => return Ok(Err("the SIP trunk no longer exists".into())),
+                    Err(e) => return Err(e.into()),
+                };
+                Route::Sip(SipTrunkRoute {
+                    trunk_id: trunk.id.to_string(),
+                    host: trunk.host,
+                    port: trunk.port,
+                    transport: trunk.transport,
+                    username: trunk.username,
+                    password: trunk.password,
+                    from_domain: trunk.from_domain,
+                })
+            }
+            NetworkKind::Twilio => {
+                let Some(account) = number.twilio else {
+                    return Ok(Err(format!("the number {} has no Twilio account", number.phone_number)));
+                };
+                Route::Twilio(TwilioRoute {
+                    account_sid: account.account_sid,
+                    auth_token: account.auth_token,
+                })
+            }
+            NetworkKind::Sandbox => Route::Sandbox,
+        };
+        Ok(Ok((number.phone_number, route)))
+    }
+
     /// Common start of both jobs: the call, or what to do instead.
     async fn claim(&self, job: &Job) -> Result<Result<(String, Call), JobOutcome>, JobError> {
         let id = call_id(job)?;
@@ -277,13 +335,20 @@ impl CallRunner {
         let Some(interview) = self.interview_of(&team_id, &call).await? else {
             return Ok(JobOutcome::Done);
         };
+        let (from, route) = match self.route_of(&team_id, &call).await? {
+            Ok(r) => r,
+            Err(why) => {
+                end_call(&self.store, call.id, EndReason::Failed, Some(why)).await?;
+                return Ok(JobOutcome::Done);
+            }
+        };
         let req = DialRequest {
             call_id: call.id,
             team_id: team_id.clone(),
-            from: self.settings.caller_id.clone(),
+            from,
             to: call.phone_number.clone(),
             ring_timeout: self.settings.ring_timeout,
-            route: Route::Sandbox,
+            route,
         };
         let line = match self.networks.dial(req).await {
             Ok(l) => l,

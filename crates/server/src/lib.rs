@@ -8,6 +8,7 @@ pub mod data_dir;
 pub mod directory;
 pub mod secret_key;
 pub mod speech;
+pub mod switchboard;
 
 use anyhow::Context;
 use clap::Args;
@@ -16,6 +17,7 @@ use parley_api::{ApiConfig, AppState};
 use parley_jobs::{JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
 use parley_store::Store;
 use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
+use parley_telephony::trunk::{AllowList, SipConfig, SipNetwork};
 use parley_telephony::Networks;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -23,6 +25,8 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
+
+const DEFAULT_SIP_BIND: &str = "127.0.0.1:5060";
 
 /// Every setting, each from its `PARLEY_*` variable or flag, with a default that runs.
 #[derive(Debug, Clone, Args)]
@@ -40,9 +44,19 @@ pub struct Settings {
     /// Database connections in the pool.
     #[arg(long, env = "PARLEY_DB_MAX_CONNECTIONS", default_value_t = 16)]
     pub db_max_connections: u32,
-    /// SIP listening address (reserved: SIP trunks arrive with the telephony work).
-    #[arg(long, env = "PARLEY_SIP_BIND", default_value = "127.0.0.1:5060")]
+    /// SIP listening address (UDP) of the SIP trunk network; port 0 picks one. If the default
+    /// address is taken the server runs without SIP (and says so); any other address must bind.
+    #[arg(long, env = "PARLEY_SIP_BIND", default_value = DEFAULT_SIP_BIND)]
     pub sip_bind: String,
+
+    /// The IP address carriers reach this node at when it is behind NAT: written into SIP's
+    /// Via and Contact and into SDP instead of the socket's own address.
+    #[arg(long, env = "PARLEY_SIP_PUBLIC_ADDR")]
+    pub sip_public_addr: Option<std::net::IpAddr>,
+
+    /// Seconds without RTP from the carrier after which a SIP call ends as failed.
+    #[arg(long, env = "PARLEY_SIP_MEDIA_TIMEOUT_SECS", default_value_t = 30)]
+    pub sip_media_timeout_secs: u64,
     /// Base URL at which webhooks, recordings and media streams reach this server (default:
     /// http:// and the bind address).
     #[arg(long, env = "PARLEY_PUBLIC_URL")]
@@ -402,6 +416,8 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     let jobs = JobsHandle::default();
     let mut background = Vec::new();
     let mut call_runner = None;
+    // The HTTP routes of the networks that have some (Twilio's webhooks and media streams).
+    let mut network_routes = axum::Router::new();
     // One pool of template workers for the API (checking saved templates) and the engine.
     let templates = parley_automation::template::Templates::isolated(Arc::new(
         parley_automation::template::isolation::WorkerPool::new(settings.template_worker_config()?),
@@ -424,10 +440,14 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
                 ring_period: Duration::from_millis(settings.sandbox_ring_ms.max(10)),
             },
         ));
-        let networks = Networks::new().with(sandbox.clone());
+        let mut networks = Networks::new().with(sandbox.clone());
+        if let Some(sip) = start_sip(settings, &store, rx.clone(), &mut background).await? {
+            networks = networks.with(sip);
+        }
+        network_routes = networks.routes();
         let calls = calls::CallRunner::new(
             store.clone(),
-            networks,
+            networks.clone(),
             sandbox,
             directory,
             speech,
@@ -436,11 +456,19 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             rx.clone(),
         );
         call_runner = Some(calls.clone());
+        networks.attach(Arc::new(switchboard::Inbound {
+            runner: calls.clone(),
+            jobs: jobs.clone(),
+        }));
         let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone())
             .with_handler(parley_store::calls::DIAL_JOB, Arc::new(calls::Dial(calls.clone())))
             .with_handler(
                 parley_store::sandbox::SANDBOX_CALL_IN_JOB,
                 Arc::new(calls::CallIn(calls.clone())),
+            )
+            .with_handler(
+                parley_store::inbound::NETWORK_CALL_IN_JOB,
+                Arc::new(calls::NetworkCallIn(calls.clone())),
             );
         let engine = parley_automation::Engine::new(
             store.clone(),
@@ -454,7 +482,7 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         let runner = engine.register(runner);
         background.push(tokio::spawn(runner.run(rx.clone())));
     }
-    let app = parley_api::router(state);
+    let app = parley_api::router(state).merge(network_routes);
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let addr = listener.local_addr()?;
     let mut stop = rx.clone();
@@ -479,6 +507,50 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         jobs,
         grace: Duration::from_secs(settings.shutdown_grace_secs),
     })
+}
+
+/// Starts the SIP trunk network and keeps its INVITE allow-list (every trunk's
+/// `inbound_addresses`, or its host) current. `None` when the default address is taken.
+async fn start_sip(
+    settings: &Settings,
+    store: &Store,
+    mut stop: watch::Receiver<bool>,
+    background: &mut Vec<tokio::task::JoinHandle<()>>,
+) -> anyhow::Result<Option<Arc<SipNetwork>>> {
+    let bind: SocketAddr = settings
+        .sip_bind
+        .parse()
+        .map_err(|e| anyhow::anyhow!("PARLEY_SIP_BIND {:?}: {e}", settings.sip_bind))?;
+    let config = SipConfig {
+        bind,
+        public_ip: settings.sip_public_addr,
+        max_calls: settings.max_concurrent_calls,
+        media_timeout: Duration::from_secs(settings.sip_media_timeout_secs.max(1)),
+    };
+    let allow = AllowList::default();
+    let sip = match SipNetwork::start(config, allow.clone()).await {
+        Ok(s) => s,
+        Err(e) if settings.sip_bind == DEFAULT_SIP_BIND => {
+            tracing::warn!(error = %e, "SIP is off: {DEFAULT_SIP_BIND} is taken (set PARLEY_SIP_BIND)");
+            return Ok(None);
+        }
+        Err(e) => return Err(anyhow::anyhow!("cannot bind SIP to {bind}: {e}")),
+    };
+    tracing::info!(addr = %sip.local_addr(), "SIP listening");
+    let store = store.clone();
+    background.push(tokio::spawn(async move {
+        let mut every = tokio::time::interval(Duration::from_secs(5));
+        loop {
+            tokio::select! {
+                _ = every.tick() => match switchboard::trunk_sources(&store).await {
+                    Ok(blocks) => allow.set(blocks),
+                    Err(e) => tracing::warn!(error = %e, "could not refresh the SIP allow-list"),
+                },
+                _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => return,
+            }
+        }
+    }));
+    Ok(Some(sip))
 }
 
 /// Forgets rate-limit keys whose quota is whole again, every 30 s, so their memory (and the

@@ -11,6 +11,7 @@
 use crate::calls::{insert_queued_call, queued_call};
 use crate::{now_ms, Result, Store};
 use parley_core::call::{Call, CallType};
+use parley_core::number::{CallRoute, NetworkKind};
 use std::collections::BTreeMap;
 
 /// The job that runs a carrier's inbound call in the process holding its line. Payload:
@@ -26,8 +27,8 @@ pub struct NetworkCallIn<'a> {
     pub from: &'a str,
     /// The team's number that was called (E.164).
     pub to: &'a str,
-    /// `sip` or `twilio`.
-    pub network: &'a str,
+    /// The network the call came in on.
+    pub network: NetworkKind,
     /// The carrier's id of the call (SIP Call-ID, Twilio CallSid).
     pub carrier_call_id: &'a str,
     /// The job's claim: this worker's id and the lease's end (ms), so the job runs here.
@@ -47,12 +48,17 @@ impl Store {
             contact,
             BTreeMap::new(),
             None,
+            // The team's number that was called is this call's own number.
+            CallRoute {
+                network: c.network,
+                from_number: Some(c.to.to_string()),
+            },
             now,
         );
         let payload = serde_json::json!({
             "call_id": call.id,
             "team_id": team_id,
-            "network": c.network,
+            "network": c.network.as_str(),
             "from": c.from,
             "to": c.to,
             "carrier_call_id": c.carrier_call_id,

@@ -15,6 +15,8 @@
 //! - [`sandbox`]: Parley's built-in phone network. Numbers ring [`sandbox::Subscriber`]s (the
 //!   voice layer's personas) with a real ring cadence, busy, no-answer and reject, and wires
 //!   both ends with audio only: the agent and the persona hear each other as sound, never text.
+//! - [`trunk`]: the SIP trunk network: the socket shell (a signalling task, a media task per
+//!   call) around [`sip`] and [`rtp`], implementing [`network::PhoneNetwork`].
 //! - [`sip`]: SIP trunking, sans-I/O (parser, SDP, digest, outbound/inbound call state machines,
 //!   a per-socket endpoint with the toll-fraud allow-list); the socket shell drives it.
 //! - [`twilio`]: Twilio's protocols (REST calls, signed webhooks, TwiML, the media-stream
@@ -31,6 +33,7 @@ pub mod registry;
 pub mod rtp;
 pub mod sandbox;
 pub mod sip;
+pub mod trunk;
 pub mod twilio;
 
 pub use line::{Endpoint, LineEvent, LineSender};

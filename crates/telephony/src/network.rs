@@ -17,58 +17,14 @@ use std::fmt;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::pin::Pin;
-use std::str::FromStr;
 use std::time::Duration;
 use uuid::Uuid;
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
-/// The kinds of phone network Parley speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum NetworkKind {
-    /// Parley's built-in network of virtual subscribers.
-    Sandbox,
-    /// A carrier's SIP trunk (SIP signalling, RTP/G.711 media).
-    Sip,
-    /// A Twilio account (REST to place calls, a media-stream WebSocket for audio).
-    Twilio,
-}
-
-impl NetworkKind {
-    pub const ALL: [NetworkKind; 3] = [NetworkKind::Sandbox, NetworkKind::Sip, NetworkKind::Twilio];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            NetworkKind::Sandbox => "sandbox",
-            NetworkKind::Sip => "sip",
-            NetworkKind::Twilio => "twilio",
-        }
-    }
-}
-
-impl fmt::Display for NetworkKind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl FromStr for NetworkKind {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        NetworkKind::ALL
-            .into_iter()
-            .find(|k| k.as_str() == s)
-            .ok_or_else(|| format!("unknown network {s:?} (sandbox, sip or twilio)"))
-    }
-}
-
-/// How SIP reaches the trunk.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SipTransport {
-    Udp,
-    Tcp,
-    Tls,
-}
+/// The kinds of phone network (`sandbox`, `sip`, `twilio`) and how SIP reaches a trunk: the
+/// same types the API stores, so a number's network needs no translation on its way here.
+pub use parley_core::number::{NetworkKind, SipTransport};
 
 /// A carrier SIP trunk, as the runner resolved it for one call (secrets opened).
 #[derive(Clone, PartialEq, Eq)]

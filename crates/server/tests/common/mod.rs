@@ -85,6 +85,7 @@ pub async fn fresh_database(db: Db, dir: &std::path::Path) -> String {
 pub fn settings(db_url: &str, dir: &std::path::Path) -> Settings {
     let mut s = Wrap::try_parse_from(["parley"]).unwrap().s;
     s.bind = "127.0.0.1:0".parse().unwrap();
+    s.sip_bind = "127.0.0.1:0".into();
     s.data_dir = dir.to_path_buf();
     s.database_url = Some(db_url.to_string());
     s.db_max_connections = 4;

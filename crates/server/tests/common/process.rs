@@ -96,6 +96,7 @@ impl Deployment {
             .arg("serve")
             // Port 0: the process picks a free port and prints it (no race for a port).
             .env("PARLEY_BIND", "127.0.0.1:0")
+            .env("PARLEY_SIP_BIND", "127.0.0.1:0")
             .stdin(Stdio::null())
             .stdout(std::fs::File::create(&out_path).unwrap())
             .stderr(std::fs::File::create(&log_path).unwrap())
