@@ -474,3 +474,22 @@ async fn inbound_calls_stream_to_a_bound_number_and_others_are_rejected_or_refus
     // Nothing left waiting for a stream.
     assert_eq!(r.net.pending_calls(), 0);
 }
+
+#[tokio::test]
+async fn the_far_end_hanging_up_ends_the_line_and_bad_urls_are_refused() {
+    let r = rig().await;
+    let mut ep = r.net.dial(r.req(CALLEE, Duration::from_secs(30))).await.unwrap();
+    assert_eq!(progress(&mut ep).await, [LineEvent::Ringing, LineEvent::Answered]);
+    let sid = r.only_sid();
+    r.fake.hang_up(&sid);
+    assert_eq!(event(&mut ep).await, Some(LineEvent::HungUp));
+    assert_eq!(event(&mut ep).await, None);
+    let rec = r.fake.wait_call(&sid, |c| c.ended).await;
+    assert!(rec.stop_sent);
+
+    assert!(TwilioNetwork::new(TwilioConfig::new("ftp://x")).is_err());
+    let mut c = TwilioConfig::new("https://parley.example");
+    c.api_base = "not a url".into();
+    assert!(TwilioNetwork::new(c).is_err());
+    assert_eq!(TwilioConfig::new("https://p").api_base, "https://api.twilio.com");
+}
