@@ -21,6 +21,7 @@ pub mod frames;
 mod leg;
 pub mod network;
 pub mod rest;
+mod routes;
 pub mod signature;
 pub mod status;
 pub mod twiml;

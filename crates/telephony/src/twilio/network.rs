@@ -1,7 +1,7 @@
 //! [`TwilioNetwork`]: Twilio as a [`PhoneNetwork`]. Calls are placed through the REST API,
 //! received through the voice webhook, tracked through status callbacks, and carried over a
-//! bidirectional media stream (the socket shell around [`super::frames::MediaStream`] is in
-//! [`super::leg`]).
+//! bidirectional media stream. The HTTP handlers are in `routes`, each call's task (the socket
+//! shell around [`super::frames::MediaStream`]) in `leg`.
 //!
 //! Routes (merged into the API server by [`crate::Networks::routes`]):
 //! - `POST /twilio/voice`: the voice webhook of the team's Twilio numbers (inbound calls);
@@ -31,22 +31,14 @@
 //!   (`twilio: <message> (code N)`, credentials named); not reaching Twilio is
 //!   [`NetworkError::Unavailable`].
 
-use super::frames::{MediaStream, StreamEvent, MAX_TEXT_FRAME};
-use super::leg::{self, close, LegInput, Streaming};
+use super::leg::{self, LegInput};
 use super::rest::{self, Account, CreateCall, Instructions, RestClient, RestError};
-use super::signature;
-use super::status::{StatusCallback, VoiceWebhook};
+use super::routes::{status, stream, voice};
 use super::twiml;
 use crate::line::{self, Endpoint};
 use crate::network::{
-    BoxFuture, DialRequest, IncomingCall, NetworkError, NetworkKind, NetworkRoutes, PhoneNetwork, Route, RunCall,
-    Switchboard,
+    BoxFuture, DialRequest, NetworkError, NetworkKind, NetworkRoutes, PhoneNetwork, Route, RunCall, Switchboard,
 };
-use axum::body::Bytes;
-use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
-use axum::extract::{OriginalUri, Path, State};
-use axum::http::{header, HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock};
@@ -65,11 +57,11 @@ pub const CALL_PARAMETER: &str = "parley_call";
 pub const PUBLIC_URL_ENV: &str = "PARLEY_PUBLIC_URL";
 
 /// How long an accepted inbound call waits for its stream before it is dropped.
-const INBOUND_TTL: Duration = Duration::from_secs(30);
+pub(super) const INBOUND_TTL: Duration = Duration::from_secs(30);
 /// How long an ended outbound call's token still answers (late callbacks get `204`, not `404`).
 const ENDED_TTL: Duration = Duration::from_secs(60);
 /// How long a new socket may take to send `start`.
-const START_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const START_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// How the Twilio network is reached and reaches Parley.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +97,7 @@ impl TwilioConfig {
 }
 
 /// A call in the pending-call table.
-enum Pending {
+pub(super) enum Pending {
     /// Placed by us; its leg task takes the callbacks and the stream.
     Outbound {
         account: Account,
@@ -121,24 +113,24 @@ enum Pending {
 }
 
 /// What a stream's `start` claimed.
-enum Claim {
+pub(super) enum Claim {
     Outbound(mpsc::UnboundedSender<LegInput>),
     Inbound { account: Account, run: RunCall },
 }
 
 pub(super) struct Shared {
     /// No trailing slash.
-    public_url: String,
+    pub(super) public_url: String,
     /// `public_url` with `ws`/`wss`.
-    ws_base: String,
+    pub(super) ws_base: String,
     pub(super) rest: RestClient,
     pub(super) idle: Duration,
-    switchboard: OnceLock<Arc<dyn Switchboard>>,
+    pub(super) switchboard: OnceLock<Arc<dyn Switchboard>>,
     pending: Mutex<HashMap<String, Pending>>,
 }
 
 impl Shared {
-    fn table(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
+    pub(super) fn table(&self) -> MutexGuard<'_, HashMap<String, Pending>> {
         self.pending.lock().unwrap_or_else(|e| e.into_inner())
     }
 
@@ -151,7 +143,7 @@ impl Shared {
         });
     }
 
-    fn stream_url(&self) -> String {
+    pub(super) fn stream_url(&self) -> String {
         format!("{}{STREAM_PATH}", self.ws_base)
     }
 }
@@ -203,7 +195,7 @@ impl TwilioNetwork {
 }
 
 /// 256 random bits, hex.
-fn new_token() -> String {
+pub(super) fn new_token() -> String {
     format!("{}{}", uuid::Uuid::new_v4().simple(), uuid::Uuid::new_v4().simple())
 }
 
@@ -309,257 +301,4 @@ async fn dial(shared: Arc<Shared>, req: DialRequest) -> Result<Endpoint, Network
         events: events_rx,
         sender,
     })
-}
-
-// ---------------------------------------------------------------- HTTP
-
-fn forbidden() -> Response {
-    StatusCode::FORBIDDEN.into_response()
-}
-
-fn twiml_response(xml: String) -> Response {
-    ([(header::CONTENT_TYPE, twiml::CONTENT_TYPE)], xml).into_response()
-}
-
-fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|v| v.to_str().ok())
-}
-
-fn path_and_query(uri: &axum::http::Uri) -> &str {
-    uri.path_and_query().map_or(uri.path(), |p| p.as_str())
-}
-
-/// Checks a form POST against the public URL Twilio requested.
-fn verify(shared: &Shared, token: &str, uri: &axum::http::Uri, headers: &HeaderMap, body: &[u8]) -> bool {
-    let url = format!("{}{}", shared.public_url, path_and_query(uri));
-    signature::validate_request(
-        token,
-        header_str(headers, signature::HEADER),
-        &url,
-        header_str(headers, header::CONTENT_TYPE.as_str()),
-        body,
-    )
-    .is_ok()
-}
-
-/// `POST /twilio/voice`: an inbound call to one of the team's numbers.
-async fn voice(
-    State(shared): State<Arc<Shared>>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    // Twilio signs every request: an unsigned one is not Twilio's, whatever it names.
-    if header_str(&headers, signature::HEADER).is_none() {
-        return forbidden();
-    }
-    let Ok(hook) = VoiceWebhook::parse(&signature::parse_form(&body)) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    let Some(switchboard) = shared.switchboard.get().cloned() else {
-        return twiml_response(twiml::reject());
-    };
-    // Not our number, or not on this account: refused like any unknown number (no detail).
-    let Some(secret) = switchboard
-        .carrier_secret(NetworkKind::Twilio, &hook.account_sid, &hook.to)
-        .await
-    else {
-        return twiml_response(twiml::reject());
-    };
-    if !verify(&shared, &secret, &uri, &headers, &body) {
-        tracing::warn!(to = %hook.to, "twilio: voice webhook with a bad signature refused");
-        return forbidden();
-    }
-    let call = IncomingCall {
-        network: NetworkKind::Twilio,
-        from: hook.from.clone(),
-        to: hook.to.clone(),
-        source: None,
-        carrier_call_id: hook.call_sid.clone(),
-        account: Some(hook.account_sid.clone()),
-    };
-    let run = match switchboard.offer(call).await {
-        Ok(run) => run,
-        Err(refusal) => {
-            tracing::info!(call_sid = %hook.call_sid, ?refusal, "twilio: inbound call refused");
-            return twiml_response(twiml::reject());
-        }
-    };
-    let token = new_token();
-    shared.table().insert(
-        token.clone(),
-        Pending::Inbound {
-            account: Account {
-                account_sid: hook.account_sid,
-                auth_token: secret,
-            },
-            call_sid: hook.call_sid,
-            run,
-        },
-    );
-    let expire = (shared.clone(), token.clone());
-    tokio::spawn(async move {
-        tokio::time::sleep(INBOUND_TTL).await;
-        let mut table = expire.0.table();
-        if matches!(table.get(&expire.1), Some(Pending::Inbound { .. })) {
-            table.remove(&expire.1);
-            tracing::info!("twilio: an accepted inbound call never opened its stream");
-        }
-    });
-    twiml_response(twiml::connect_stream(&shared.stream_url(), &[(CALL_PARAMETER, &token)]))
-}
-
-/// `POST /twilio/status/{token}`: progress of an outbound call.
-async fn status(
-    State(shared): State<Arc<Shared>>,
-    Path(token): Path<String>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let found = match shared.table().get(&token) {
-        Some(Pending::Outbound { account, inputs, .. }) => Some((account.clone(), inputs.clone())),
-        _ => None,
-    };
-    let Some((account, inputs)) = found else {
-        return StatusCode::NOT_FOUND.into_response();
-    };
-    if !verify(&shared, &account.auth_token, &uri, &headers, &body) {
-        tracing::warn!("twilio: status callback with a bad signature refused");
-        return forbidden();
-    }
-    let Ok(cb) = StatusCallback::parse(&signature::parse_form(&body)) else {
-        return StatusCode::BAD_REQUEST.into_response();
-    };
-    if cb.account_sid != account.account_sid {
-        return forbidden();
-    }
-    // The leg may be over (a late callback): nothing left to tell.
-    let _ = inputs.send(LegInput::Status(cb));
-    StatusCode::NO_CONTENT.into_response()
-}
-
-/// `GET /twilio/stream`: the media-stream WebSocket.
-async fn stream(
-    State(shared): State<Arc<Shared>>,
-    OriginalUri(uri): OriginalUri,
-    headers: HeaderMap,
-    upgrade: Result<WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
-) -> Response {
-    let Some(sig) = header_str(&headers, signature::HEADER) else {
-        return forbidden();
-    };
-    let url = format!("{}{}", shared.ws_base, path_and_query(&uri));
-    // The accounts with calls awaiting a stream; the one whose key signed this may claim one.
-    let keys: HashMap<String, String> = shared
-        .table()
-        .values()
-        .filter_map(|p| match p {
-            Pending::Outbound { account, inputs, .. } if !inputs.is_closed() => Some(account),
-            Pending::Inbound { account, .. } => Some(account),
-            _ => None,
-        })
-        .map(|a| (a.account_sid.clone(), a.auth_token.clone()))
-        .collect();
-    let signed_by: Vec<String> = keys
-        .into_iter()
-        .filter(|(_, token)| signature::validate(token, sig, &url, &[]))
-        .map(|(sid, _)| sid)
-        .collect();
-    if signed_by.is_empty() {
-        tracing::warn!("twilio: media stream with a bad signature refused");
-        return forbidden();
-    }
-    match upgrade {
-        Ok(ws) => ws
-            .max_message_size(MAX_TEXT_FRAME)
-            .max_frame_size(MAX_TEXT_FRAME)
-            .on_upgrade(move |socket| accept_stream(shared, socket, signed_by)),
-        Err(rejection) => rejection.into_response(),
-    }
-}
-
-/// Reads `connected` and `start`, then hands the stream to its call.
-async fn accept_stream(shared: Arc<Shared>, mut socket: WebSocket, signed_by: Vec<String>) {
-    let mut session = MediaStream::new();
-    let started = tokio::time::timeout(START_TIMEOUT, async {
-        loop {
-            match socket.recv().await {
-                Some(Ok(Message::Text(t))) => {
-                    if let Err(e) = session.handle_text(t.as_str(), std::time::Instant::now()) {
-                        tracing::debug!(error = %e, "twilio: bad frame before start");
-                        continue;
-                    }
-                    if let Some(StreamEvent::Started {
-                        call_sid,
-                        account_sid,
-                        custom_parameters,
-                        ..
-                    }) = session.poll_event()
-                    {
-                        return Some((call_sid, account_sid, custom_parameters));
-                    }
-                }
-                Some(Ok(Message::Close(_))) | Some(Err(_)) | None => return None,
-                Some(Ok(_)) => {}
-            }
-        }
-    })
-    .await;
-    let Ok(Some((call_sid, account_sid, params))) = started else {
-        close(&mut socket).await;
-        return;
-    };
-    let token = params.get(CALL_PARAMETER).cloned().unwrap_or_default();
-    let claim = {
-        let mut table = shared.table();
-        let ok = |account: &Account| account.account_sid == account_sid && signed_by.contains(&account_sid);
-        match table.get(&token) {
-            Some(Pending::Outbound {
-                account,
-                call_sid: sid,
-                inputs,
-            }) if ok(account) && sid.as_ref().is_none_or(|s| *s == call_sid) => Some(Claim::Outbound(inputs.clone())),
-            Some(Pending::Inbound {
-                account, call_sid: sid, ..
-            }) if ok(account) && *sid == call_sid => match table.remove(&token) {
-                Some(Pending::Inbound { account, run, .. }) => Some(Claim::Inbound { account, run }),
-                _ => None,
-            },
-            _ => None,
-        }
-    };
-    let mut streaming = Streaming {
-        socket,
-        session,
-        call_sid: call_sid.clone(),
-    };
-    match claim {
-        Some(Claim::Outbound(inputs)) => {
-            if let Err(mpsc::error::SendError(LegInput::Stream(mut s))) =
-                inputs.send(LegInput::Stream(Box::new(streaming)))
-            {
-                // The call ended meanwhile.
-                close(&mut s.socket).await;
-            }
-        }
-        Some(Claim::Inbound { account, run }) => {
-            let (events, events_rx) = line::channel();
-            let (sender, signals) = line::signals();
-            tokio::spawn(run(Endpoint {
-                events: events_rx,
-                sender,
-            }));
-            let leg = leg::Leg {
-                shared,
-                account,
-                call_sid,
-            };
-            leg.bridge(streaming, events, signals, None).await;
-        }
-        None => {
-            tracing::warn!(%call_sid, "twilio: a media stream for no pending call was closed");
-            close(&mut streaming.socket).await;
-        }
-    }
 }
