@@ -21,6 +21,8 @@
 //!   a per-socket endpoint with the toll-fraud allow-list); the socket shell drives it.
 //! - [`twilio`]: Twilio's protocols (REST calls, signed webhooks, TwiML, the media-stream
 //!   WebSocket as a sans-I/O session) and, for tests, a fake Twilio on loopback.
+//! - [`twilio::network::TwilioNetwork`]: the Twilio network: dials through the REST API, takes
+//!   calls on its signed `/twilio/…` webhook routes, carries audio over the media-stream WebSocket.
 //!
 //! Decision: each party paces its own audio (one frame per 20 ms tick, silence included), as RTP
 //! endpoints do; the line itself only carries frames. So the pipeline under test holds the same

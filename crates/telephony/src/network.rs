@@ -160,6 +160,22 @@ pub type RunCall = Box<dyn FnOnce(Endpoint) -> BoxFuture<'static, ()> + Send>;
 pub trait Switchboard: Send + Sync + 'static {
     /// Decides whether the call is taken; on yes, returns what runs it once answered.
     fn offer(&self, call: IncomingCall) -> BoxFuture<'_, Result<RunCall, Refusal>>;
+
+    /// The carrier secret that authenticates requests about the team's number `number` on
+    /// `network`, if `number` is one of Parley's numbers there *and* belongs to the carrier
+    /// account `account`: for Twilio, the auth token of the number's account.
+    ///
+    /// Why the switchboard answers this: Twilio signs its voice webhook with the auth token of
+    /// the account that owns the called number, and the network must check that signature
+    /// *before* it offers the call (an unsigned request must not reach the call runner, nor
+    /// learn anything from it). Networks hold no team data (see the module's decision), so the
+    /// server, which owns the numbers and their write-only secrets, looks it up. Checking the
+    /// account as well keeps one team's token from vouching for a webhook claiming another
+    /// account. `None` (the default) makes the network refuse the call without answering it.
+    fn carrier_secret(&self, network: NetworkKind, account: &str, number: &str) -> BoxFuture<'_, Option<String>> {
+        let _ = (network, account, number);
+        Box::pin(async { None })
+    }
 }
 
 /// HTTP routes a network serves on the API server (Twilio's webhooks and WebSocket).

@@ -132,6 +132,10 @@ pub struct CallRecord {
     pub stop_sent: bool,
     /// Parley closed the WebSocket.
     pub closed_by_parley: bool,
+    /// TwiML Parley redirected the call to (REST update with `Twiml`, e.g. a transfer's
+    /// `<Dial>`). On an in-progress call the stream ends with `stop`, as on Twilio; the fake
+    /// does not play the new TwiML, it completes the call.
+    pub twiml_updates: Vec<String>,
     /// The fake is done with the call: final status set, every callback sent.
     pub ended: bool,
 }
@@ -160,6 +164,8 @@ enum Control {
     HangUp,
     Dtmf(char),
     Audio(Vec<u8>),
+    /// The call leaves its `<Connect><Stream>` for new TwiML.
+    Redirect,
 }
 
 #[derive(Default)]
@@ -527,6 +533,14 @@ async fn update_call(
     let Some(rec) = rec else {
         return twilio_error(StatusCode::NOT_FOUND, 20404, "The requested resource was not found");
     };
+    if let Some(t) = param(&form, "Twiml") {
+        let live = rec.status == "in-progress";
+        shared.update(&sid, |c| c.twiml_updates.push(t.to_string()));
+        if let (true, Some(tx)) = (live, control) {
+            let _ = tx.send(Control::Redirect);
+        }
+        return (StatusCode::OK, Json(call_json(&rec))).into_response();
+    }
     match param(&form, "Status") {
         Some("completed") | Some("canceled") => {
             let want = param(&form, "Status").unwrap_or_default();
@@ -544,7 +558,7 @@ async fn update_call(
             (StatusCode::OK, Json(call_json(&rec))).into_response()
         }
         Some(_) => twilio_error(StatusCode::BAD_REQUEST, 21218, "Invalid Status"),
-        None => twilio_error(StatusCode::BAD_REQUEST, 20001, "The fake only updates Status"),
+        None => twilio_error(StatusCode::BAD_REQUEST, 20001, "The fake only updates Status or Twiml"),
     }
 }
 
@@ -899,7 +913,7 @@ async fn stream(
                 Some(Ok(_)) => {}
             },
             c = control.recv() => match c {
-                Some(Control::HangUp) | None => break true,
+                Some(Control::HangUp) | Some(Control::Redirect) | None => break true,
                 Some(Control::Dtmf(d)) => out.push(dtmf_msg(&mut seq, &stream_sid, d)),
                 Some(Control::Audio(a)) => caller.extend(a),
             },

@@ -7,16 +7,21 @@
 //! - [`rest`]: the REST `Calls` client (create, hang up, cancel), base URL configurable.
 //! - [`status`]: status callbacks mapped to call progress and failure reasons, and the inbound
 //!   voice webhook.
+//! - [`network`]: [`network::TwilioNetwork`], Twilio as a [`crate::PhoneNetwork`]: REST dialing,
+//!   the signed webhook, status-callback and media-stream routes, and each call's leg task
+//!   (`leg`) bridging the stream to an [`crate::Endpoint`].
 //! - `fake` (tests, or the `fake-twilio` feature): a loopback Twilio speaking the real REST,
 //!   webhook and WebSocket protocols, for this crate's tests and the server's.
 //!
-//! Decision: everything here is protocol, none of it is a [`crate::PhoneNetwork`] yet. Wiring a
-//! Twilio call to an [`crate::Endpoint`] needs the server's HTTP routes (webhooks and the
-//! WebSocket live on Parley's public URL), so that shell belongs with the server; these parts are
-//! what it calls.
+//! Decision: the protocol parts stay sans-I/O and separately tested; [`network`] is the only
+//! shell with sockets, and it serves its routes through [`crate::PhoneNetwork::routes`] so the
+//! server mounts them without knowing Twilio.
 
 pub mod frames;
+mod leg;
+pub mod network;
 pub mod rest;
+mod routes;
 pub mod signature;
 pub mod status;
 pub mod twiml;
@@ -26,3 +31,5 @@ pub mod fake;
 
 #[cfg(test)]
 mod loopback_tests;
+#[cfg(test)]
+mod network_tests;

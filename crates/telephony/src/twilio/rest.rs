@@ -239,6 +239,14 @@ impl RestClient {
         self.update_status(account, call_sid, "canceled").await
     }
 
+    /// Replaces what an in-progress call does with `twiml` (e.g. `<Dial>` for a transfer): the
+    /// call leaves its current verb (a `<Connect><Stream>` ends with a `stop`) and runs it.
+    pub async fn redirect(&self, account: &Account, call_sid: &str, twiml: &str) -> Result<CallResource, RestError> {
+        let sid: String = url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
+        let url = format!("{}/{sid}.json", self.calls_url(account));
+        self.post(account, url, &[("Twiml".into(), twiml.into())]).await
+    }
+
     async fn update_status(&self, account: &Account, call_sid: &str, status: &str) -> Result<CallResource, RestError> {
         let sid: String = url::form_urlencoded::byte_serialize(call_sid.as_bytes()).collect();
         let url = format!("{}/{sid}.json", self.calls_url(account));

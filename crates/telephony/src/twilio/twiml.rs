@@ -25,6 +25,15 @@ pub fn reject() -> String {
     r#"<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>"#.to_string()
 }
 
+/// `<Response><Dial>number</Dial></Response>`: connects the caller to `number` (a blind
+/// transfer once Parley's leg is gone).
+pub fn dial(number: &str) -> String {
+    format!(
+        r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial>{}</Dial></Response>"#,
+        escape(number)
+    )
+}
+
 /// The content type to answer TwiML with.
 pub const CONTENT_TYPE: &str = "text/xml; charset=utf-8";
 
@@ -166,6 +175,11 @@ mod tests {
             r#"<?xml version="1.0" encoding="UTF-8"?><Response><Reject/></Response>"#
         );
         assert_eq!(parse(&reject()), Instruction::Reject);
+        assert_eq!(
+            dial("+1212<5>"),
+            r#"<?xml version="1.0" encoding="UTF-8"?><Response><Dial>+1212&lt;5&gt;</Dial></Response>"#
+        );
+        assert_eq!(parse(&dial("+12125550100")), Instruction::Other);
         assert_eq!(
             parse("<Response><Reject reason=\"busy\" /></Response>"),
             Instruction::Reject
