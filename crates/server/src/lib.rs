@@ -18,6 +18,7 @@ use parley_jobs::{JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
 use parley_store::Store;
 use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
 use parley_telephony::trunk::{AllowList, SipConfig, SipNetwork};
+use parley_telephony::twilio::network::{TwilioConfig, TwilioNetwork};
 use parley_telephony::Networks;
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -53,6 +54,10 @@ pub struct Settings {
     /// Via and Contact and into SDP instead of the socket's own address.
     #[arg(long, env = "PARLEY_SIP_PUBLIC_ADDR")]
     pub sip_public_addr: Option<std::net::IpAddr>,
+
+    /// Base URL of Twilio's REST API (a loopback fake in tests).
+    #[arg(long, env = "PARLEY_TWILIO_API_BASE", default_value = "https://api.twilio.com")]
+    pub twilio_api_base: String,
 
     /// Seconds without RTP from the carrier after which a SIP call ends as failed.
     #[arg(long, env = "PARLEY_SIP_MEDIA_TIMEOUT_SECS", default_value_t = 30)]
@@ -444,6 +449,12 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         if let Some(sip) = start_sip(settings, &store, rx.clone(), &mut background).await? {
             networks = networks.with(sip);
         }
+        let twilio = TwilioNetwork::new(TwilioConfig {
+            api_base: settings.twilio_api_base.clone(),
+            ..TwilioConfig::new(settings.public_url())
+        })
+        .map_err(|e| anyhow::anyhow!("the Twilio network: {e}"))?;
+        networks = networks.with(Arc::new(twilio));
         network_routes = networks.routes();
         let calls = calls::CallRunner::new(
             store.clone(),

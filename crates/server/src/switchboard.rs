@@ -115,6 +115,17 @@ impl Inbound {
 }
 
 impl Switchboard for Inbound {
+    fn carrier_secret(&self, network: NetworkKind, account: &str, number: &str) -> BoxFuture<'_, Option<String>> {
+        let (account, number) = (account.to_string(), number.to_string());
+        Box::pin(async move {
+            let (_, n) = self.runner.store.number_by_e164(&number).await.ok()??;
+            if n.network != network || network != NetworkKind::Twilio {
+                return None;
+            }
+            n.twilio.filter(|t| t.account_sid == account).map(|t| t.auth_token)
+        })
+    }
+
     fn offer(&self, incoming: IncomingCall) -> BoxFuture<'_, Result<RunCall, Refusal>> {
         Box::pin(async move {
             let (team_id, agent) = self.decide(&incoming).await.inspect_err(|r| {
