@@ -148,7 +148,8 @@ impl Signalling {
     }
 
     fn incoming(&mut self, call: CallHandle, info: sip::IncomingCall) {
-        let _ = self.endpoint.ringing(call, Instant::now().into_std());
+        // No 180 yet: a refused call must not ring first (a scanner learns nothing from it),
+        // and an accepted one is answered within the switchboard's look-up.
         let Some(switchboard) = self.switchboard.get().cloned() else {
             let _ = self.endpoint.reject(call, 404, Instant::now().into_std());
             return;
