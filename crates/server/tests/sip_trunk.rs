@@ -254,3 +254,105 @@ async fn invites_from_outside_the_trunk_are_refused_403_and_unknown_numbers_404(
         tokio::task::spawn_blocking(move || s.wait(20)).await.unwrap();
     }
 }
+
+/// An agent that asks one question and waits long for the answer (the carrier drives the call).
+async fn patient_agent(c: &Client) -> Value {
+    c.post(
+        "/interview/create",
+        json!({"title": "Patient", "silence_timeout_ms": 20000, "flow": {
+            "nodes": [
+                {"id": "start", "type": "start", "data": {}},
+                {"id": "q", "type": "question", "data": {"question": "Can you make it tomorrow?", "variable": "ok", "kind": "yes_no"}},
+                {"id": "bye", "type": "end", "data": {"outcome": "answered", "message": "Thanks. Goodbye."}}
+            ],
+            "edges": [
+                {"id": "e1", "source": "start", "sourceHandle": "next", "target": "q"},
+                {"id": "e2", "source": "q", "sourceHandle": "yes", "target": "bye"},
+                {"id": "e3", "source": "q", "sourceHandle": "no", "target": "bye"},
+                {"id": "e4", "source": "q", "sourceHandle": "no_match", "target": "bye"}
+            ]
+        }}),
+    )
+    .await
+    .ok()
+    .clone()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_re_invite_holds_and_changes_the_codec_in_the_same_dialog() {
+    let (server, _) = sip_server().await;
+    let c = server.team().await;
+    let agent = patient_agent(&c).await;
+    // The scenario checks Parley's answers: recvonly to the hold, PCMA to the codec change.
+    let sipp = Sipp::start("uas_reinvite.xml", &[], &[]);
+    trunk_and_number(&c, sipp.port, &agent).await;
+    let id = call(&c, &agent, "+12125551196").await;
+    let done = wait_final(&c, &id, 40).await;
+    tokio::task::spawn_blocking(move || sipp.wait(10)).await.unwrap();
+    assert_eq!(done["status"], "ENDED", "{done}");
+    assert_eq!(done["end_reason"], "completed", "the carrier hung up: {done}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transfer_node_sends_refer_and_the_call_ends_transferred() {
+    let (server, _) = sip_server().await;
+    let c = server.team().await;
+    let agent = c
+        .post(
+            "/interview/create",
+            json!({"title": "Transfer", "flow": {
+                "nodes": [
+                    {"id": "start", "type": "start", "data": {}},
+                    {"id": "t", "type": "transfer", "data": {"phone_number": "+12125550142", "message": "Connecting you now."}}
+                ],
+                "edges": [{"id": "e1", "source": "start", "sourceHandle": "next", "target": "t"}]
+            }}),
+        )
+        .await
+        .ok()
+        .clone();
+    let sipp = Sipp::start("uas_refer.xml", &[], &[]);
+    trunk_and_number(&c, sipp.port, &agent).await;
+    let id = call(&c, &agent, "+12125551195").await;
+    let done = wait_final(&c, &id, 40).await;
+    tokio::task::spawn_blocking(move || sipp.wait(10)).await.unwrap();
+    assert_eq!(done["status"], "TRANSFERRED", "{done}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_inbound_call_to_a_bound_number_reaches_its_agent() {
+    let (server, sip_port) = sip_server().await;
+    let c = server.team().await;
+    let agent = short_agent(&c).await;
+    trunk_and_number(&c, free_udp_port(), &agent).await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // the allow-list refresh
+                                                      // Three seconds of silence from the caller; the agent greets and hangs up first.
+    let dir = std::env::temp_dir().join(format!("parley-pcap-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("caller.pcap");
+    common::pcap::write(&pcap, &common::pcap::speech_then_digits(&[0xFF; 160 * 150], 0, "1")).unwrap();
+    let remote = format!("127.0.0.1:{sip_port}");
+    let sipp = Sipp::start(
+        "uac_inbound.xml",
+        &[("AUDIO", pcap.display().to_string()), ("DURATION_MS", "30000".into())],
+        &["-s", "+14155557777", &remote],
+    );
+    tokio::task::spawn_blocking(move || sipp.wait(40)).await.unwrap();
+    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
+    let calls = common::eventually(20, "the inbound call ended", || {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let r = c.get(&path).await;
+            let first = r.body["data"]["responses"].as_array()?.first()?.clone();
+            (first["end_time"].is_string()).then_some(first)
+        }
+    })
+    .await;
+    assert_eq!(calls["type"], "INBOUND_CALL", "{calls}");
+    assert_eq!(calls["phone_number"], "+15550002222", "the caller: {calls}");
+    assert_eq!(calls["network"], "sip", "{calls}");
+    assert!(
+        calls["transcript"].as_str().unwrap_or("").contains("Bright Dental"),
+        "{calls}"
+    );
+}

@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 pub mod automation;
+pub mod pcap;
 
 use clap::Parser;
 use parley_server::{Running, Settings};
