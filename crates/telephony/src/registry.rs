@@ -143,7 +143,7 @@ mod tests {
         );
         assert_eq!(
             nets.kinds().collect::<Vec<_>>(),
-            [NetworkKind::Sandbox, NetworkKind::Twilio]
+            [NetworkKind::Twilio, NetworkKind::Sandbox]
         );
     }
 }
