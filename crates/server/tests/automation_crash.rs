@@ -577,21 +577,41 @@ async fn schedule_slot_held_by_a_killed_process_is_not_lost(db: Db) {
         .clone();
     let id = a["id"].as_str().unwrap().to_string();
     let first = millis(&a["next_fire_at"]);
-    // Two slots fire normally; the third (S) is claimed by a worker that is then killed.
-    let held = first + 4000;
-    sleep_until_ms(held - 400).await;
+    // Two slots fire normally; a later one (S) is claimed by a worker that is then killed. The
+    // lease is only written while the job is waiting for S, unclaimed and with S still ahead: a
+    // job the server already took (a test process starved past S) would make the write a lie.
     let store = parley_store::Store::connect(&d.db_url, 1).await.unwrap();
-    let leased = sqlx::query(
-        "UPDATE jobs SET locked_until = $1, locked_by = 'killed-worker', attempts = attempts + 1 \
-         WHERE kind = 'automation_schedule' AND run_at = $2",
-    )
-    .bind(held + 3000)
-    .bind(held)
-    .execute(store.pool())
-    .await
-    .unwrap();
+    sleep_until_ms(first + 4000 - 600).await;
+    let mut held = None;
+    while held.is_none() {
+        let now = now_ms();
+        assert!(now < first + 20_000, "the schedule's job never waited unclaimed for a slot");
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT run_at FROM jobs WHERE kind = 'automation_schedule' AND locked_until IS NULL",
+        )
+        .fetch_optional(store.pool())
+        .await
+        .unwrap();
+        match row {
+            Some((at,)) if at > now + 200 && at >= first + 4000 => {
+                let leased = sqlx::query(
+                    "UPDATE jobs SET locked_until = $1, locked_by = 'killed-worker', attempts = attempts + 1 \
+                     WHERE kind = 'automation_schedule' AND run_at = $2 AND locked_until IS NULL",
+                )
+                .bind(at + 3000)
+                .bind(at)
+                .execute(store.pool())
+                .await
+                .unwrap();
+                if leased.rows_affected() == 1 {
+                    held = Some(at);
+                }
+            }
+            _ => tokio::time::sleep(Duration::from_millis(50)).await,
+        }
+    }
     store.close().await;
-    assert_eq!(leased.rows_affected(), 1, "the schedule's job, due at slot S");
+    let held = held.unwrap();
     sleep_until_ms(held + 7000).await;
     c.post(&format!("/automation/{id}/update"), json!({"mode": "draft"}))
         .await
