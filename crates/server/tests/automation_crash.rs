@@ -585,13 +585,15 @@ async fn schedule_slot_held_by_a_killed_process_is_not_lost(db: Db) {
     let mut held = None;
     while held.is_none() {
         let now = now_ms();
-        assert!(now < first + 20_000, "the schedule's job never waited unclaimed for a slot");
-        let row: Option<(i64,)> = sqlx::query_as(
-            "SELECT run_at FROM jobs WHERE kind = 'automation_schedule' AND locked_until IS NULL",
-        )
-        .fetch_optional(store.pool())
-        .await
-        .unwrap();
+        assert!(
+            now < first + 20_000,
+            "the schedule's job never waited unclaimed for a slot"
+        );
+        let row: Option<(i64,)> =
+            sqlx::query_as("SELECT run_at FROM jobs WHERE kind = 'automation_schedule' AND locked_until IS NULL")
+                .fetch_optional(store.pool())
+                .await
+                .unwrap();
         match row {
             Some((at,)) if at > now + 200 && at >= first + 4000 => {
                 let leased = sqlx::query(

@@ -5,122 +5,10 @@
 //! message it did not expect) and what the call became in Parley.
 
 mod common;
+use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};
 use common::{wait_final, Client, Db, TestServer};
 use serde_json::{json, Value};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
-use std::time::{Duration, Instant};
-
-fn free_udp_port() -> u16 {
-    std::net::UdpSocket::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A sipp process running one scenario from `tests/sipp/`, with `@NAME@` placeholders filled.
-struct Sipp {
-    child: Child,
-    dir: PathBuf,
-    port: u16,
-}
-
-impl Sipp {
-    fn start(scenario: &str, fill: &[(&str, String)], extra: &[&str]) -> Sipp {
-        Self::start_on("127.0.0.1", scenario, fill, extra)
-    }
-
-    /// As [`Sipp::start`], with sipp's SIP and media sockets on `ip`.
-    fn start_on(ip: &str, scenario: &str, fill: &[(&str, String)], extra: &[&str]) -> Sipp {
-        let dir = std::env::temp_dir().join(format!("parley-sipp-{}", uuid_like()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sipp").join(scenario);
-        let mut text = std::fs::read_to_string(&src).unwrap();
-        for (k, v) in fill {
-            text = text.replace(&format!("@{k}@"), v);
-        }
-        std::fs::write(dir.join(scenario), text).unwrap();
-        let port = free_udp_port();
-        let media = free_udp_port();
-        let mut args = vec![
-            "-sf".to_string(),
-            scenario.to_string(),
-            "-i".into(),
-            ip.to_string(),
-            "-p".into(),
-            port.to_string(),
-            "-mi".into(),
-            ip.to_string(),
-            "-mp".into(),
-            media.to_string(),
-            "-m".into(),
-            "1".into(),
-            "-nostdin".into(),
-            "-timeout".into(),
-            "60s".into(),
-            "-trace_err".into(),
-            "-trace_msg".into(),
-        ];
-        args.extend(extra.iter().map(|s| s.to_string()));
-        let child = Command::new("sipp")
-            .args(&args)
-            .current_dir(&dir)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sipp is installed (apt-get install sip-tester)");
-        Sipp { child, dir, port }
-    }
-
-    /// Waits for sipp to finish its one call; panics with its message trace if it failed.
-    fn wait(mut self, secs: u64) {
-        let deadline = Instant::now() + Duration::from_secs(secs);
-        loop {
-            if let Some(status) = self.child.try_wait().unwrap() {
-                assert!(status.success(), "sipp failed ({status}):\n{}", self.trace());
-                return;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                panic!("sipp did not finish in {secs} s:\n{}", self.trace());
-            }
-            std::thread::sleep(Duration::from_millis(100));
-        }
-    }
-
-    fn trace(&self) -> String {
-        let mut out = String::new();
-        for e in std::fs::read_dir(&self.dir).unwrap().flatten() {
-            let name = e.file_name().to_string_lossy().to_string();
-            if name.ends_with(".log") {
-                out += &format!(
-                    "--- {name}\n{}\n",
-                    std::fs::read_to_string(e.path()).unwrap_or_default()
-                );
-            }
-        }
-        out
-    }
-}
-
-impl Drop for Sipp {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-    }
-}
-
-fn uuid_like() -> String {
-    format!(
-        "{}-{}",
-        std::process::id(),
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos()
-    )
-}
+use std::time::Duration;
 
 /// A server whose SIP socket is on a known free port.
 async fn sip_server() -> (TestServer, u16) {
@@ -330,7 +218,7 @@ async fn an_inbound_call_to_a_bound_number_reaches_its_agent() {
     let dir = std::env::temp_dir().join(format!("parley-pcap-{}", uuid_like()));
     std::fs::create_dir_all(&dir).unwrap();
     let pcap = dir.join("caller.pcap");
-    common::pcap::write(&pcap, &common::pcap::speech_then_digits(&[0xFF; 160 * 150], 0, "1")).unwrap();
+    common::pcap::write(&pcap, &common::pcap::speech_then_digits(&[0xFF; 160 * 150], 0, 0, "1")).unwrap();
     let remote = format!("127.0.0.1:{sip_port}");
     let sipp = Sipp::start(
         "uac_inbound.xml",
@@ -354,5 +242,183 @@ async fn an_inbound_call_to_a_bound_number_reaches_its_agent() {
     assert!(
         calls["transcript"].as_str().unwrap_or("").contains("Bright Dental"),
         "{calls}"
+    );
+}
+
+/// The carrier's side talks: sipp answers (183 early media, then 200), says a name over RTP
+/// and, a few seconds later, presses 1 as an RFC 4733 event. The agent hears the name through
+/// its speech-to-text and takes the key as a yes, then hangs up.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_agent_captures_the_callees_speech_and_rfc4733_digits() {
+    let (server, _) = sip_server().await;
+    let c = server.team().await;
+    let agent = c
+        .post(
+            "/interview/create",
+            json!({"title": "Name and key", "silence_timeout_ms": 20000, "flow": {
+                "nodes": [
+                    {"id": "start", "type": "start", "data": {}},
+                    {"id": "name", "type": "question", "data": {"question": "Who am I speaking with?", "variable": "caller_name", "kind": "text"}},
+                    {"id": "ok", "type": "question", "data": {"question": "Press 1 if you can come tomorrow at ten, or 2 if you cannot.", "variable": "confirmed", "kind": "yes_no"}},
+                    {"id": "bye", "type": "end", "data": {"outcome": "answered", "message": "Thank you. Goodbye."}}
+                ],
+                "edges": [
+                    {"id": "e1", "source": "start", "sourceHandle": "next", "target": "name"},
+                    {"id": "e2", "source": "name", "sourceHandle": "next", "target": "ok"},
+                    {"id": "e3", "source": "ok", "sourceHandle": "yes", "target": "bye"},
+                    {"id": "e4", "source": "ok", "sourceHandle": "no", "target": "bye"},
+                    {"id": "e5", "source": "ok", "sourceHandle": "no_match", "target": "bye"}
+                ]
+            }}),
+        )
+        .await
+        .ok()
+        .clone();
+    // The name 3 s after the answer (the agent's question is ~1.5 s), the key 8 s after the name
+    // (the agent's second question has been asked by then).
+    let dir = std::env::temp_dir().join(format!("parley-pcap-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("callee.pcap");
+    let speech = tokio::task::spawn_blocking(|| spoken(&[(3000, "This is Sam Lee.")]))
+        .await
+        .unwrap();
+    common::pcap::write(&pcap, &common::pcap::speech_then_digits(&speech, 0, 8000, "1")).unwrap();
+    let sipp = Sipp::start("uas_answer.xml", &[("AUDIO", pcap.display().to_string())], &[]);
+    trunk_and_number(&c, sipp.port, &agent).await;
+    let id = call(&c, &agent, "+12125551194").await;
+    let done = wait_final(&c, &id, 60).await;
+    tokio::task::spawn_blocking(move || sipp.wait(10)).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(done["status"], "ENDED", "{done}");
+    assert_eq!(done["outcome"], "answered", "{done}");
+    let name = done["variables"]["caller_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(name.contains("sam"), "the name heard over RTP: {done}");
+    assert_eq!(done["variables"]["confirmed"], true, "the RFC 4733 key 1: {done}");
+}
+
+/// A real softphone calls in: baresip dials the number bound to an agent, plays a caller's
+/// words (offline TTS, as a WAV file) and records what it hears. Its recording of the agent,
+/// transcribed by the offline speech-to-text, holds the greeting, and the agent understood the
+/// caller's name.
+#[tokio::test(flavor = "multi_thread")]
+async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
+    let (server, sip_port) = sip_server().await;
+    let c = server.team().await;
+    let agent = c
+        .post(
+            "/interview/create",
+            json!({"title": "Front desk", "silence_timeout_ms": 15000, "flow": {
+                "nodes": [
+                    {"id": "start", "type": "start", "data": {}},
+                    {"id": "name", "type": "question", "data": {"question": "Thank you for calling Bright Dental. May I have your name?", "variable": "caller_name", "kind": "text"}},
+                    {"id": "bye", "type": "end", "data": {"outcome": "answered", "message": "Thanks. Goodbye."}}
+                ],
+                "edges": [
+                    {"id": "e1", "source": "start", "sourceHandle": "next", "target": "name"},
+                    {"id": "e2", "source": "name", "sourceHandle": "next", "target": "bye"}
+                ]
+            }}),
+        )
+        .await
+        .ok()
+        .clone();
+    trunk_and_number(&c, free_udp_port(), &agent).await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // the allow-list refresh
+
+    // The caller: quiet through the greeting, then its name, then quiet until the agent hangs up.
+    let dir = std::env::temp_dir().join(format!("parley-baresip-{}", uuid_like()));
+    std::fs::create_dir_all(dir.join("rec")).unwrap();
+    let words = tokio::task::spawn_blocking(|| spoken(&[(5500, "This is Sam Lee."), (10_000, "")]))
+        .await
+        .unwrap();
+    let wav = dir.join("caller.wav");
+    let spec = hound::WavSpec {
+        channels: 1,
+        sample_rate: 8000,
+        bits_per_sample: 16,
+        sample_format: hound::SampleFormat::Int,
+    };
+    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
+    for f in words.chunks_exact(160) {
+        for s in parley_telephony::audio::decode(f.try_into().unwrap()) {
+            w.write_sample(s).unwrap();
+        }
+    }
+    w.finalize().unwrap();
+    let port = free_udp_port();
+    std::fs::write(
+        dir.join("config"),
+        format!(
+            "poll_method epoll\nsip_listen 127.0.0.1:{port}\naudio_player alsa,null\naudio_alert alsa,null\n\
+             audio_source aufile,{}\nnet_interface 127.0.0.1\nmodule_path /usr/lib/baresip/modules\n\
+             module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
+             module_app account.so\nmodule_app menu.so\nsnd_path {}\n",
+            wav.display(),
+            dir.join("rec").display()
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("accounts"),
+        format!("<sip:+15550004444@127.0.0.1:{port}>;regint=0;answermode=auto;audio_codecs=PCMU\n"),
+    )
+    .unwrap();
+    let d = dir.clone();
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new("baresip")
+            .args(["-f", &d.display().to_string(), "-t", "40", "-e"])
+            .arg(format!("/dial sip:+14155557777@127.0.0.1:{sip_port}"))
+            .output()
+            .expect("baresip is installed (apt-get install baresip-core)")
+    })
+    .await
+    .unwrap();
+    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
+
+    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
+    let call = common::eventually(20, "the inbound call ended", || {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let r = c.get(&path).await;
+            let first = r.body["data"]["responses"].as_array()?.first()?.clone();
+            (first["end_time"].is_string()).then_some(first)
+        }
+    })
+    .await;
+    assert_eq!(call["type"], "INBOUND_CALL", "{call}\n{log}");
+    assert_eq!(call["phone_number"], "+15550004444", "{call}");
+    let name = call["variables"]["caller_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(name.contains("sam"), "the caller's name: {call}\n{log}");
+
+    // What baresip heard (its decoder's side), through Whisper.
+    let heard = std::fs::read_dir(dir.join("rec"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+        .unwrap_or_else(|| panic!("baresip recorded the call:\n{log}"));
+    let pcm: Vec<i16> = hound::WavReader::open(&heard)
+        .unwrap()
+        .samples::<i16>()
+        .map(Result::unwrap)
+        .collect();
+    let text = tokio::task::spawn_blocking(move || {
+        let models = parley_speech::models::Models::locate();
+        let stt = parley_speech::stt::WhisperStt::from_models(&models, Default::default()).unwrap();
+        parley_speech::SpeechToText::transcribe(&stt, &pcm).unwrap()
+    })
+    .await
+    .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let lower = text.to_lowercase();
+    assert!(
+        lower.contains("bright dental") && lower.contains("name"),
+        "baresip heard: {text:?}"
     );
 }

@@ -4,6 +4,7 @@
 
 pub mod automation;
 pub mod pcap;
+pub mod sipp;
 
 use clap::Parser;
 use parley_server::{Running, Settings};

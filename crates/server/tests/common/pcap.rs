@@ -11,10 +11,10 @@ pub struct Timed {
     pub rtp: Vec<u8>,
 }
 
-/// RTP packets of mu-law speech (160 bytes per packet, every 20 ms from `start_ms`), then for
-/// each digit an RFC 4733 event (payload type 101) of 100 ms with three end packets, digits
-/// 300 ms apart. Returns the packets in time order.
-pub fn speech_then_digits(mulaw: &[u8], start_ms: u64, digits: &str) -> Vec<Timed> {
+/// RTP packets of mu-law speech (160 bytes per packet, every 20 ms from `start_ms`), then,
+/// `gap_ms` after the speech, for each digit an RFC 4733 event (payload type 101) of 100 ms
+/// with three end packets, digits 300 ms apart. Returns the packets in time order.
+pub fn speech_then_digits(mulaw: &[u8], start_ms: u64, gap_ms: u64, digits: &str) -> Vec<Timed> {
     let ssrc = 0x5EED_u32;
     let mut seq: u16 = 1000;
     let mut out = vec![];
@@ -29,6 +29,9 @@ pub fn speech_then_digits(mulaw: &[u8], start_ms: u64, digits: &str) -> Vec<Time
         ts = ts.wrapping_add(160);
         at += 20;
     }
+    // The timestamp clock keeps running through the gap (no packets: a silence-suppressed gap).
+    at += gap_ms.saturating_sub(300);
+    ts = ts.wrapping_add((8 * gap_ms.saturating_sub(300)) as u32);
     for d in digits.chars() {
         at += 300;
         ts = ts.wrapping_add(8 * 300);

@@ -59,6 +59,10 @@ pub struct Script {
     pub dtmf: Vec<(usize, char)>,
     /// Hangs up after this many media frames (`None`: stays until Parley hangs up).
     pub hang_up_after: Option<usize>,
+    /// Mu-law utterances said one after another, each once the agent has spoken and then been
+    /// quiet for `reply_after_quiet_ms` (a caller taking turns; see [`super::party`]).
+    pub replies: Vec<Vec<u8>>,
+    pub reply_after_quiet_ms: u64,
 }
 
 impl Default for Script {
@@ -68,6 +72,8 @@ impl Default for Script {
             audio: Vec::new(),
             dtmf: Vec::new(),
             hang_up_after: None,
+            replies: Vec::new(),
+            reply_after_quiet_ms: 700,
         }
     }
 }
@@ -138,6 +144,10 @@ pub struct CallRecord {
     pub twiml_updates: Vec<String>,
     /// The fake is done with the call: final status set, every callback sent.
     pub ended: bool,
+    /// Milliseconds from the stream's start at which each caller utterance's last frame was
+    /// sent, and at which the agent's speech began as played out (turn latency at the phone).
+    pub caller_ends_ms: Vec<u64>,
+    pub agent_onsets_ms: Vec<u64>,
 }
 
 /// Timing of the fake.
@@ -324,6 +334,11 @@ impl FakeTwilio {
 
     pub fn calls(&self) -> Vec<CallRecord> {
         self.shared.lock().calls.clone()
+    }
+
+    /// Drops the records of every call that has ended (a long benchmark's memory).
+    pub fn forget_calls(&self) {
+        self.shared.lock().calls.retain(|c| !c.ended);
     }
 
     pub fn call(&self, sid: &str) -> Option<CallRecord> {
@@ -845,9 +860,13 @@ async fn stream(
     let _ = sink.send(send(start)).await;
 
     let mut caller: VecDeque<u8> = script.audio.iter().copied().collect();
+    let mut party = super::party::Party::new(script.replies.clone(), script.reply_after_quiet_ms);
+    party.caller_says(caller.len());
+    let t0 = tokio::time::Instant::now();
     let mut dtmf: Vec<(usize, char)> = script.dtmf.clone();
     let mut playback: VecDeque<Queued> = VecDeque::new();
     let mut frames_sent: usize = 0;
+    let mut timings_kept = 0;
     let mut tick = tokio::time::interval(Duration::from_millis(20));
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut out: Vec<serde_json::Value> = Vec::new();
@@ -883,6 +902,18 @@ async fn stream(
                 // 20 ms of the far party: its script, then silence.
                 let chunk: Vec<u8> = (0..160).map(|_| caller.pop_front().unwrap_or(0xFF)).collect();
                 frames_sent += 1;
+                let now_ms = t0.elapsed().as_millis() as u64;
+                if let Some(reply) = party.tick(now_ms, &played, caller.len()) {
+                    caller.extend(reply);
+                }
+                if party.caller_ends_ms.len() + party.agent_onsets_ms.len() != timings_kept {
+                    timings_kept = party.caller_ends_ms.len() + party.agent_onsets_ms.len();
+                    let (ends, onsets) = (party.caller_ends_ms.clone(), party.agent_onsets_ms.clone());
+                    shared.update(sid, |c| {
+                        c.caller_ends_ms = ends;
+                        c.agent_onsets_ms = onsets;
+                    });
+                }
                 let n = next(&mut seq);
                 out.push(json!({
                     "event": "media", "sequenceNumber": n, "streamSid": stream_sid,
@@ -915,7 +946,10 @@ async fn stream(
             c = control.recv() => match c {
                 Some(Control::HangUp) | Some(Control::Redirect) | None => break true,
                 Some(Control::Dtmf(d)) => out.push(dtmf_msg(&mut seq, &stream_sid, d)),
-                Some(Control::Audio(a)) => caller.extend(a),
+                Some(Control::Audio(a)) => {
+                    party.caller_says(a.len());
+                    caller.extend(a);
+                }
             },
         }
         for v in out.drain(..) {

@@ -220,7 +220,7 @@ async fn an_outbound_call_streams_both_ways_with_marks_clear_dtmf_and_hang_up() 
             pickup: Pickup::Answer,
             audio: speech,
             dtmf: vec![(2, '5')],
-            hang_up_after: None,
+            ..Script::default()
         },
     );
     let client = RestClient::new(&fake.base_url()).unwrap();

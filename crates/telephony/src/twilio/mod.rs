@@ -28,6 +28,8 @@ pub mod twiml;
 
 #[cfg(any(test, feature = "fake-twilio"))]
 pub mod fake;
+#[cfg(any(test, feature = "fake-twilio"))]
+pub mod party;
 
 #[cfg(test)]
 mod loopback_tests;
