@@ -2,14 +2,19 @@
 # Per-turn latency of real sandbox calls (the persona's last speech frame to the agent's first
 # speech frame), at 1, 4, 8 and 16 concurrent calls, with the flow agent and with a loopback
 # OpenAI-compatible LLM (200 ms to first token). Prints p50/p95/p99, the median of each part,
-# and each level's p95 as a ratio of one call's p95, measured in the same run.
+# and each level's p95 as a ratio of one call's p95, measured in the same run. Each level runs
+# twice: over the sandbox network, and over a Twilio media stream (a loopback fake of Twilio
+# speaking its WebSocket protocol to Parley, the caller saying the same words), with the
+# media stream's figures as ratios of the sandbox's.
 #
 #   bench/turn_latency.sh [--turns N] [--levels 1,4,8,16]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup >/dev/null
+# The speech figures depend on the CPU: name it, and whether it has AVX-512.
+echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, AVX-512: $(grep -qm1 avx512f /proc/cpuinfo && echo yes || echo no)"
 cargo build --release --locked -p parley-server --example turn_latency
 mkdir -p bench/out
 for mode in "" "--llm"; do
-  PARLEY_LOG=warn ./target/release/examples/turn_latency $mode "$@" | tee -a "bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
+  PARLEY_LOG=warn ./target/release/examples/turn_latency $mode --media-stream "$@" | tee -a "bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
 done

@@ -8,10 +8,19 @@
 //! on a loopback OpenAI-compatible server (time to first token 200 ms), whose reply is
 //! synthesized uncached.
 //!
-//! Usage: `cargo run --release -p parley-server --example turn_latency -- [--llm] [--turns N] [--levels 1,4,8,16]`
+//! With `--media-stream`, each level also runs the same calls through the Twilio network: a
+//! loopback fake of Twilio (`parley_telephony::twilio::fake`) answers, opens the media-stream
+//! WebSocket to Parley exactly as Twilio does, and says the same "yes" (the same Piper voice)
+//! each time the agent has spoken and fallen quiet. Those calls report two figures: the
+//! pipeline's own (comparable with the sandbox's), and the turn as the far party hears it (its
+//! last frame sent to the agent's first voiced frame played out), which adds the WebSocket,
+//! the pacing and the fake's 20 ms playback tick.
+//!
+//! Usage: `cargo run --release -p parley-server --example turn_latency -- [--llm] [--media-stream] [--turns N] [--levels 1,4,8,16]`
 
 use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use parley_server::Settings;
+use parley_telephony::twilio::fake::{FakeTwilio, Script};
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -118,9 +127,32 @@ async fn main() {
     } else {
         None
     };
+    let media = if args.iter().any(|a| a == "--media-stream") {
+        let (yes, no) = tokio::task::spawn_blocking(|| (mulaw_speech("Yes."), mulaw_speech("No.")))
+            .await
+            .unwrap();
+        Some(MediaStream {
+            fake: FakeTwilio::start().await.unwrap(),
+            yes,
+            no,
+        })
+    } else {
+        None
+    };
     let dir = std::env::temp_dir().join(format!("parley-bench-{}", std::process::id()));
     let mut s = <Wrap as clap::Parser>::try_parse_from(["parley"]).unwrap().s;
-    s.bind = "127.0.0.1:0".parse().unwrap();
+    // A known port: the fake Twilio reaches the server at its public URL, as Twilio would.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    s.bind = format!("127.0.0.1:{port}").parse().unwrap();
+    s.public_url = Some(format!("http://127.0.0.1:{port}"));
+    s.sip_bind = "127.0.0.1:0".into();
+    if let Some(ms) = &media {
+        s.twilio_api_base = ms.fake.base_url();
+    }
     s.data_dir = dir.clone();
     s.sandbox_ring_ms = 100;
     s.rate_limit_per_minute = 1_000_000;
@@ -143,12 +175,21 @@ async fn main() {
             json!({"title": "bench", "flow": flow(llm), "silence_timeout_ms": 20000}),
         )
         .await;
+    if let Some(ms) = &media {
+        let account = ms.fake.new_account();
+        api.post(
+            "/phone_number",
+            json!({"phone_number": MEDIA_FROM, "network": "twilio",
+                   "twilio": {"account_sid": account.account_sid, "auth_token": account.auth_token}}),
+        )
+        .await;
+    }
     println!(
         "turn latency, {} agent, endpointing window {} ms (the floor of a silence-based turn detector)",
         if llm { "LLM (loopback, TTFT 200 ms)" } else { "flow" },
         s.endpoint_ms
     );
-    println!("calls  turns   p50   p95   p99  | p50 parts: endpoint stt_queue stt agent tts_first");
+    println!("network       calls  turns   p50   p95   p99  | p50 parts: endpoint stt_queue stt agent tts_first");
     let mut base_p95 = None;
     for &n in &levels {
         let per_call = total_turns.div_ceil(n).max(2);
@@ -168,29 +209,119 @@ async fn main() {
                 json!({"phone_number": number, "persona_id": persona["id"]}),
             )
             .await;
-            let contact = api.post("/contact/create", json!({"phone_number": number})).await;
-            let call = api
-                .post(
-                    "/contact/call",
-                    json!({"contact_id": contact["id"], "interview_id": agent["id"]}),
-                )
-                .await;
-            ids.push(call["id"].as_str().unwrap().to_string());
+            ids.push(call(&api, &agent, &number, None).await);
         }
-        let mut turns: Vec<Value> = vec![];
-        for id in &ids {
-            loop {
-                let c = api.get(&format!("/interview_response/{id}")).await;
-                if c["progress"] == "ended" {
-                    turns.extend(c["latency"].as_array().cloned().unwrap_or_default());
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(500)).await;
+        let turns = finished_turns(&api, &ids).await;
+        let sandbox = Row::of(&turns);
+        let ratio = base_p95
+            .map(|b: i64| sandbox.p[1] as f64 / b.max(1) as f64)
+            .unwrap_or(1.0);
+        base_p95.get_or_insert(sandbox.p[1]);
+        sandbox.print("sandbox", n, &format!("p95 = {ratio:.2}x one call's"));
+
+        let Some(ms) = &media else { continue };
+        let mut replies = vec![ms.yes.clone(); per_call + 1];
+        replies.push(ms.no.clone());
+        let mut ids = vec![];
+        for i in 0..n {
+            let number = format!("+1202555{:04}", 700 + i);
+            ms.fake.script(
+                &number,
+                Script {
+                    replies: replies.clone(),
+                    reply_after_quiet_ms: 700,
+                    ..Script::answer()
+                },
+            );
+            ids.push(call(&api, &agent, &number, Some(MEDIA_FROM)).await);
+        }
+        let turns = finished_turns(&api, &ids).await;
+        let stream = Row::of(&turns);
+        stream.print(
+            "media-stream",
+            n,
+            &format!(
+                "p50 = {:.2}x, p95 = {:.2}x the sandbox's",
+                stream.p[0] as f64 / sandbox.p[0].max(1) as f64,
+                stream.p[1] as f64 / sandbox.p[1].max(1) as f64
+            ),
+        );
+        let mut heard: Vec<i64> = vec![];
+        for rec in ms.fake.calls() {
+            let t = parley_telephony::twilio::party::turn_latencies_ms(&rec.caller_ends_ms, &rec.agent_onsets_ms);
+            heard.extend(t.into_iter().map(|v| v as i64));
+        }
+        ms.fake.forget_calls();
+        let (h50, h95, h99) = (pct(&mut heard, 0.5), pct(&mut heard, 0.95), pct(&mut heard, 0.99));
+        println!(
+            "  at the phone {n:>5} {:>6} {h50:>5} {h95:>5} {h99:>5}  | the far party's last frame sent to the agent's first voiced frame played",
+            heard.len()
+        );
+    }
+    running.stop().await;
+    let _ = std::fs::remove_dir_all(dir);
+}
+
+/// The Twilio number the media-stream calls come from.
+const MEDIA_FROM: &str = "+14155558899";
+
+/// What the media-stream mode needs: the fake Twilio and the far party's two answers.
+struct MediaStream {
+    fake: FakeTwilio,
+    yes: Vec<u8>,
+    no: Vec<u8>,
+}
+
+/// Mu-law speech of `text` in the Piper voice the sandbox personas speak with.
+fn mulaw_speech(text: &str) -> Vec<u8> {
+    let models = parley_speech::models::Models::locate();
+    let tts = parley_speech::tts::PiperTts::from_models(&models, Default::default())
+        .expect("scripts/setup installed the voice");
+    let pcm = parley_speech::TextToSpeech::synthesize(&tts, text).unwrap();
+    parley_telephony::audio::frames(&pcm)
+        .flat_map(|f| parley_telephony::audio::encode(&f))
+        .collect()
+}
+
+/// Places a call to `number` (as a new contact) with the agent; returns its id.
+async fn call(api: &Api, agent: &Value, number: &str, from: Option<&str>) -> String {
+    let contact = api.post("/contact/create", json!({"phone_number": number})).await;
+    let mut body = json!({"contact_id": contact["id"], "interview_id": agent["id"]});
+    if let Some(from) = from {
+        body["from_number"] = json!(from);
+    }
+    let call = api.post("/contact/call", body).await;
+    call["id"].as_str().unwrap().to_string()
+}
+
+/// Waits for every call to end; returns the turns the pipeline recorded on them.
+async fn finished_turns(api: &Api, ids: &[String]) -> Vec<Value> {
+    let mut turns: Vec<Value> = vec![];
+    for id in ids {
+        loop {
+            let c = api.get(&format!("/interview_response/{id}")).await;
+            if c["progress"] == "ended" {
+                turns.extend(c["latency"].as_array().cloned().unwrap_or_default());
+                break;
             }
+            tokio::time::sleep(Duration::from_millis(500)).await;
         }
+    }
+    turns
+}
+
+/// One line of figures: total p50/p95/p99 and the median and p95 of each part.
+struct Row {
+    turns: usize,
+    p: [i64; 3],
+    parts: Vec<i64>,
+    parts95: Vec<i64>,
+}
+
+impl Row {
+    fn of(turns: &[Value]) -> Row {
         let col = |k: &str| -> Vec<i64> { turns.iter().filter_map(|t| t[k].as_i64()).collect() };
         let mut total = col("total_ms");
-        let (p50, p95, p99) = (pct(&mut total, 0.5), pct(&mut total, 0.95), pct(&mut total, 0.99));
         let keys = [
             "endpointing_ms",
             "stt_queue_ms",
@@ -198,24 +329,23 @@ async fn main() {
             "agent_ms",
             "tts_first_audio_ms",
         ];
-        let parts: Vec<i64> = keys.iter().map(|k| pct(&mut col(k), 0.5)).collect();
-        let parts95: Vec<i64> = keys.iter().map(|k| pct(&mut col(k), 0.95)).collect();
-        let ratio = base_p95.map(|b: i64| p95 as f64 / b.max(1) as f64).unwrap_or(1.0);
-        base_p95.get_or_insert(p95);
+        Row {
+            turns: turns.len(),
+            p: [pct(&mut total, 0.5), pct(&mut total, 0.95), pct(&mut total, 0.99)],
+            parts: keys.iter().map(|k| pct(&mut col(k), 0.5)).collect(),
+            parts95: keys.iter().map(|k| pct(&mut col(k), 0.95)).collect(),
+        }
+    }
+
+    fn print(&self, network: &str, n: usize, note: &str) {
+        let (p, q) = (&self.parts, &self.parts95);
         println!(
-            "{n:>5} {:>6} {p50:>5} {p95:>5} {p99:>5}  | {:>8} {:>9} {:>3} {:>5} {:>9}   p95 = {ratio:.2}x one call's",
-            turns.len(),
-            parts[0],
-            parts[1],
-            parts[2],
-            parts[3],
-            parts[4]
+            "{network:<12} {n:>5} {:>6} {:>5} {:>5} {:>5}  | {:>8} {:>9} {:>3} {:>5} {:>9}   {note}",
+            self.turns, self.p[0], self.p[1], self.p[2], p[0], p[1], p[2], p[3], p[4]
         );
         println!(
-            "{:>30}  p95 parts: {:>8} {:>9} {:>3} {:>5} {:>9}",
-            "", parts95[0], parts95[1], parts95[2], parts95[3], parts95[4]
+            "{:>38}  p95 parts: {:>8} {:>9} {:>3} {:>5} {:>9}",
+            "", q[0], q[1], q[2], q[3], q[4]
         );
     }
-    running.stop().await;
-    let _ = std::fs::remove_dir_all(dir);
 }

@@ -903,7 +903,7 @@ async fn stream(
                 let chunk: Vec<u8> = (0..160).map(|_| caller.pop_front().unwrap_or(0xFF)).collect();
                 frames_sent += 1;
                 let now_ms = t0.elapsed().as_millis() as u64;
-                if let Some(reply) = party.tick(now_ms, &played, caller.len()) {
+                if let Some(reply) = party.tick(now_ms, &played, &chunk, caller.len()) {
                     caller.extend(reply);
                 }
                 if party.caller_ends_ms.len() + party.agent_onsets_ms.len() != timings_kept {

@@ -35,7 +35,9 @@ pub struct Party {
     quiet_frames: u32,
     agent_spoke: bool,
     caller_speaking: bool,
-    /// Milliseconds (from the stream's start) at which each caller utterance's last frame went out.
+    last_caller_voiced_ms: Option<u64>,
+    /// Milliseconds (from the stream's start) at which each caller utterance's last voiced
+    /// frame went out (the synthesized words' trailing silence is not part of the turn).
     pub caller_ends_ms: Vec<u64>,
     /// Milliseconds at which the agent's speech began after a quiet spell, as played out.
     pub agent_onsets_ms: Vec<u64>,
@@ -51,15 +53,16 @@ impl Party {
             quiet_frames: ONSET_AFTER_QUIET_FRAMES,
             agent_spoke: false,
             caller_speaking: false,
+            last_caller_voiced_ms: None,
             caller_ends_ms: Vec::new(),
             agent_onsets_ms: Vec::new(),
         }
     }
 
     /// One tick at `now_ms`: `played` is the agent audio played out in it (may be short or
-    /// empty), `caller_left` how much of the caller's queued audio remains after this tick's
-    /// frame was sent. Returns a reply to queue, if it is time for one.
-    pub fn tick(&mut self, now_ms: u64, played: &[u8], caller_left: usize) -> Option<Vec<u8>> {
+    /// empty), `sent` the caller's frame sent in it, `caller_left` how much of the caller's
+    /// queued audio remains after it. Returns a reply to queue, if it is time for one.
+    pub fn tick(&mut self, now_ms: u64, played: &[u8], sent: &[u8], caller_left: usize) -> Option<Vec<u8>> {
         if played.len() == FRAME_SAMPLES && voiced(played) {
             if self.quiet_frames >= ONSET_AFTER_QUIET_FRAMES {
                 self.agent_onsets_ms.push(now_ms);
@@ -69,9 +72,14 @@ impl Party {
         } else {
             self.quiet_frames = self.quiet_frames.saturating_add(1);
         }
+        if self.caller_speaking && voiced(sent) {
+            self.last_caller_voiced_ms = Some(now_ms);
+        }
         if self.caller_speaking && caller_left == 0 {
             self.caller_speaking = false;
-            self.caller_ends_ms.push(now_ms);
+            if let Some(at) = self.last_caller_voiced_ms.take() {
+                self.caller_ends_ms.push(at);
+            }
         }
         if caller_left == 0 && self.agent_spoke && self.quiet_frames >= self.reply_after_quiet_frames {
             let reply = self.replies.pop_front()?;
@@ -119,10 +127,11 @@ mod tests {
 
     #[test]
     fn a_reply_follows_the_agents_speech_and_quiet_and_latency_is_end_to_onset() {
-        let mut p = Party::new(vec![vec![1; 320], vec![2; 160]], 400);
+        // Replies: one voiced frame then one quiet one; then a quiet frame only (no turn).
         let (speech, quiet) = (loud(), vec![0xFF; 160]);
+        let mut p = Party::new(vec![[speech.clone(), quiet.clone()].concat(), quiet.clone()], 400);
+        let mut queue: Vec<u8> = vec![];
         let mut t = 0;
-        let mut left: usize = 0;
         let mut said = vec![];
         // The agent speaks 1 s, then is quiet; the party answers after 400 ms of quiet.
         for i in 0..200 {
@@ -132,26 +141,30 @@ mod tests {
             } else {
                 &quiet
             };
-            left = left.saturating_sub(160);
-            if let Some(r) = p.tick(t, played, left) {
+            let sent: Vec<u8> = if queue.is_empty() {
+                quiet.clone()
+            } else {
+                queue.drain(..160).collect()
+            };
+            if let Some(r) = p.tick(t, played, &sent, queue.len()) {
                 said.push((t, r.len()));
-                left = r.len();
+                queue = r;
             }
         }
         // Each reply 400 ms after the agent stopped (at 1000 and 3000 ms).
         assert_eq!(said, vec![(1400, 320), (3400, 160)]);
-        // The first reply (2 frames) ended at 1440 ms; the agent's next onset is at 2420 ms.
-        // The second has no answer: it makes no turn.
-        assert_eq!(p.caller_ends_ms, vec![1440, 3420]);
+        // The first reply's voiced frame went out at 1420 ms (its quiet one at 1440); the
+        // agent's next onset is at 2420 ms. The second reply is all quiet: no turn.
+        assert_eq!(p.caller_ends_ms, vec![1420]);
         assert_eq!(p.agent_onsets_ms, vec![20, 2420]);
-        assert_eq!(p.turn_latencies_ms(), vec![980]);
+        assert_eq!(p.turn_latencies_ms(), vec![1000]);
     }
 
     #[test]
     fn no_reply_before_the_agent_has_spoken() {
         let mut p = Party::new(vec![vec![1; 160]], 100);
         for t in 0..100 {
-            assert!(p.tick(t * 20, &[0xFF; 160], 0).is_none());
+            assert!(p.tick(t * 20, &[0xFF; 160], &[0xFF; 160], 0).is_none());
         }
         assert!(!voiced(&[0xFF; 160]) && !voiced(&[0x00; 10]));
     }
