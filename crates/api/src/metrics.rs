@@ -1,12 +1,15 @@
 //! Prometheus metrics: request counts and latency by route, and, read from the database at
 //! scrape time, calls by status and job queue depth (so they are right across processes).
+//! Parts started after the API (the SIP network's media counters) add theirs with
+//! [`Metrics::register_collector`].
 
+use prometheus_client::collector::Collector;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct RequestLabels {
@@ -45,6 +48,8 @@ pub struct Metrics {
     pub turn_latency: Histogram,
     /// Calls on the line in this process.
     pub calls_active: prometheus_client::metrics::gauge::Gauge,
+    /// Collectors registered once the server runs, encoded after the rest.
+    collectors: Mutex<Registry>,
 }
 
 impl Metrics {
@@ -82,13 +87,27 @@ impl Metrics {
             latency,
             turn_latency,
             calls_active,
+            collectors: Mutex::new(Registry::with_prefix("parley")),
         })
+    }
+
+    /// Adds a collector (read at every scrape; its names get the `parley_` prefix).
+    pub fn register_collector(&self, collector: Box<dyn Collector>) {
+        self.collectors
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .register_collector(collector);
     }
 
     pub fn encode(&self, extra: &str) -> String {
         let mut out = String::new();
         prometheus_client::encoding::text::encode_registry(&mut out, &self.registry)
             .expect("writing to a String cannot fail");
+        prometheus_client::encoding::text::encode_registry(
+            &mut out,
+            &self.collectors.lock().unwrap_or_else(PoisonError::into_inner),
+        )
+        .expect("writing to a String cannot fail");
         out.push_str(extra);
         prometheus_client::encoding::text::encode_eof(&mut out).expect("writing to a String cannot fail");
         out

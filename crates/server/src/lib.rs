@@ -6,6 +6,7 @@
 pub mod calls;
 pub mod data_dir;
 pub mod directory;
+pub mod media_metrics;
 pub mod secret_key;
 pub mod speech;
 pub mod switchboard;
@@ -447,6 +448,9 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         ));
         let mut networks = Networks::new().with(sandbox.clone());
         if let Some(sip) = start_sip(settings, &store, rx.clone(), &mut background).await? {
+            state
+                .metrics
+                .register_collector(Box::new(media_metrics::SipMedia(sip.media_metrics())));
             networks = networks.with(sip);
         }
         let twilio = TwilioNetwork::new(TwilioConfig {

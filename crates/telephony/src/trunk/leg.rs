@@ -10,11 +10,13 @@
 //! pipeline is a second behind), control events are awaited. Blocking on a slow pipeline
 //! would stop this task's RTP clock, which is worse for the caller than a lost frame.
 
+use super::metrics::{LegMeter, MediaMetrics};
 use super::Command;
 use crate::line::{LineEvent, Signal};
-use crate::rtp::{self, MediaEvent, MediaSession, SessionConfig};
+use crate::rtp::{self, Channel, MediaEvent, MediaSession, SessionConfig};
 use crate::sip::{self, Negotiated};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
@@ -40,6 +42,7 @@ pub(crate) struct LegHandle {
     signals: mpsc::Receiver<Signal>,
     events: mpsc::Sender<LineEvent>,
     media_timeout: Duration,
+    metrics: Arc<MediaMetrics>,
 }
 
 impl LegHandle {
@@ -48,12 +51,14 @@ impl LegHandle {
         signals: mpsc::Receiver<Signal>,
         events: mpsc::Sender<LineEvent>,
         media_timeout: Duration,
+        metrics: Arc<MediaMetrics>,
     ) -> Self {
         LegHandle {
             rtp,
             signals,
             events,
             media_timeout,
+            metrics,
         }
     }
 
@@ -101,10 +106,13 @@ struct Leg {
     answered: bool,
     dropped_frames: u64,
     media_timeout: Duration,
+    meter: LegMeter,
 }
 
 impl Leg {
     fn media(&mut self, m: Negotiated, now: Instant) {
+        // New media, hold or resume: the pause before the next packet is not a late frame.
+        self.meter.restart();
         let dir = direction(m.direction);
         match (&mut self.session, m.remote_rtp) {
             (Some(s), remote) => {
@@ -145,6 +153,7 @@ async fn run(
         mut signals,
         events,
         media_timeout,
+        metrics,
     } = parts;
     let mut leg = Leg {
         session: None,
@@ -152,6 +161,7 @@ async fn run(
         answered: false,
         dropped_frames: 0,
         media_timeout,
+        meter: LegMeter::new(metrics),
     };
     let mut buf = vec![0u8; 2048];
     let mut hung_up = false;
@@ -223,6 +233,8 @@ async fn run(
         s.close(Instant::now());
     }
     flush(&mut leg, &rtp).await;
+    let stats = leg.session.as_ref().map(MediaSession::stats).unwrap_or_default();
+    leg.meter.report(&stats, Some(leg.dropped_frames));
     if leg.dropped_frames > 0 {
         warn!(
             frames = leg.dropped_frames,
@@ -241,6 +253,9 @@ async fn flush(leg: &mut Leg, rtp: &UdpSocket) -> bool {
         let dest: SocketAddr = t.destination;
         // One socket for RTP and RTCP: RTCP goes out of the RTP port to the peer's RTCP port
         // (`Channel::Rtcp`), which peers accept in practice, and comes back on any port.
+        if t.channel == Channel::Rtp {
+            leg.meter.sent(Instant::now(), || s.stats());
+        }
         if let Err(e) = rtp.send_to(&t.payload, dest).await {
             debug!(error = %e, "RTP send error");
         }

@@ -7,6 +7,8 @@
 //! - [`leg`]: one task per call owns its RTP socket and [`crate::rtp::MediaSession`], and
 //!   carries the call's [`crate::Endpoint`]: frames out at the session's 20 ms clock, the
 //!   jitter buffer's frames in, DTMF both ways, a hang-up or transfer passed to signalling.
+//! - [`metrics`]: how evenly the calls' RTP leaves the process (send gaps, late and missed
+//!   frames), for `/metrics`.
 //!
 //! Decision: signalling is one task for all calls (the endpoint is one state machine per
 //! socket, and SIP is a few messages per call), while media is a task per call, so a call's
@@ -14,6 +16,7 @@
 //! signalling. The two talk over channels only.
 
 mod leg;
+pub mod metrics;
 mod signalling;
 
 use crate::line::{self, Endpoint};
@@ -21,6 +24,7 @@ use crate::network::{
     BoxFuture, DialRequest, NetworkError, NetworkKind, PhoneNetwork, Route, SipTransport, Switchboard,
 };
 use crate::sip::{self, InboundPolicy};
+use metrics::MediaMetrics;
 use parley_core::number::Cidr;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock, RwLock};
@@ -98,6 +102,7 @@ pub struct SipNetwork {
     local: SocketAddr,
     config: SipConfig,
     switchboard: Arc<OnceLock<Arc<dyn Switchboard>>>,
+    media: Arc<MediaMetrics>,
 }
 
 impl SipNetwork {
@@ -111,6 +116,7 @@ impl SipNetwork {
         ep_config.public_addr = config.public_ip.map(|ip| SocketAddr::new(ip, local.port()));
         ep_config.max_calls = config.max_calls;
         let endpoint = sip::Endpoint::new(ep_config, Box::new(allow));
+        let media = Arc::new(MediaMetrics::default());
         tokio::spawn(signalling::run(signalling::Signalling::new(
             socket,
             endpoint,
@@ -118,13 +124,20 @@ impl SipNetwork {
             commands.clone(),
             switchboard.clone(),
             config.clone(),
+            media.clone(),
         )));
         Ok(Arc::new(SipNetwork {
             commands,
             local,
             config,
             switchboard,
+            media,
         }))
+    }
+
+    /// The media counters of this network's calls (for `/metrics`).
+    pub fn media_metrics(&self) -> Arc<MediaMetrics> {
+        self.media.clone()
     }
 
     /// The SIP socket's address.
@@ -213,7 +226,7 @@ impl PhoneNetwork for SipNetwork {
             };
             let (events_tx, events) = line::channel();
             let (sender, signals) = line::signals();
-            let leg = leg::LegHandle::new(rtp, signals, events_tx, self.config.media_timeout);
+            let leg = leg::LegHandle::new(rtp, signals, events_tx, self.config.media_timeout, self.media.clone());
             let (reply, answer) = oneshot::channel();
             self.commands
                 .send(Command::Dial {

@@ -8,6 +8,7 @@
 //! Trying, so the carrier does not retransmit meanwhile.
 
 use super::leg::{LegHandle, LegOrder};
+use super::metrics::MediaMetrics;
 use super::{Command, SipConfig};
 use crate::line::{self, Endpoint, LineEvent};
 use crate::network::{IncomingCall, NetworkKind, Refusal, RunCall, Switchboard};
@@ -39,6 +40,7 @@ pub(crate) struct Signalling {
     switchboard: Arc<OnceLock<Arc<dyn Switchboard>>>,
     config: SipConfig,
     links: HashMap<CallHandle, Link>,
+    media: Arc<MediaMetrics>,
 }
 
 impl Signalling {
@@ -49,6 +51,7 @@ impl Signalling {
         commands_tx: mpsc::UnboundedSender<Command>,
         switchboard: Arc<OnceLock<Arc<dyn Switchboard>>>,
         config: SipConfig,
+        media: Arc<MediaMetrics>,
     ) -> Self {
         Signalling {
             socket,
@@ -58,6 +61,7 @@ impl Signalling {
             switchboard,
             config,
             links: HashMap::new(),
+            media,
         }
     }
 
@@ -126,7 +130,7 @@ impl Signalling {
         };
         match self.endpoint.accept(call, media, now) {
             Ok(negotiated) => {
-                let leg = LegHandle::new(rtp, signals, events_tx, self.config.media_timeout)
+                let leg = LegHandle::new(rtp, signals, events_tx, self.config.media_timeout, self.media.clone())
                     .spawn(call, self.commands_tx.clone());
                 if let Some(m) = negotiated {
                     let _ = leg.send(LegOrder::Media(m));
