@@ -118,6 +118,20 @@ async fn a_digest_challenge_is_answered_and_the_agent_speaks_and_hangs_up() {
     assert!(done["transcript"].as_str().unwrap().contains("Bright Dental"), "{done}");
 }
 
+/// A health check and garbage from a trunk's address: OPTIONS is answered 200 (what Kamailio's
+/// dispatcher probes), a malformed INVITE 400, and the node keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn options_is_answered_and_a_malformed_invite_gets_400() {
+    let (server, sip_port) = sip_server().await;
+    let c = server.team().await;
+    let agent = short_agent(&c).await;
+    trunk_and_number(&c, free_udp_port(), &agent).await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // the allow-list refresh
+    let remote = format!("127.0.0.1:{sip_port}");
+    let s = Sipp::start("uac_probe.xml", &[], &["-s", "+14155557777", &remote]);
+    tokio::task::spawn_blocking(move || s.wait(20)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invites_from_outside_the_trunk_are_refused_403_and_unknown_numbers_404() {
     let (server, sip_port) = sip_server().await;
