@@ -21,6 +21,21 @@
 //! Thoughtly's shapes are the contract, and one definition keeps REST responses and webhook bodies
 //! identical by construction.
 
+/// `as_str` and `parse` between a fieldless enum and its API spelling, written once per enum
+/// as a table (serde's rename covers JSON; these serve SQL columns and query strings).
+macro_rules! str_enum {
+    ($name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $s),* }
+            }
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($s => Some(Self::$variant),)* _ => None }
+            }
+        }
+    };
+}
+
 pub mod call;
 pub mod contact;
 pub mod error;

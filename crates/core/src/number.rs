@@ -37,19 +37,6 @@ pub const MAX_TRUNK_CALLS: i64 = 10_000;
 /// The default SIP port.
 pub const DEFAULT_SIP_PORT: u16 = 5060;
 
-macro_rules! str_enum {
-    ($name:ident { $($variant:ident = $s:literal),* $(,)? }) => {
-        impl $name {
-            pub fn as_str(self) -> &'static str {
-                match self { $(Self::$variant => $s),* }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(Self::$variant),)* _ => None }
-            }
-        }
-    };
-}
-
 /// How SIP messages travel to and from a trunk.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "lowercase")]

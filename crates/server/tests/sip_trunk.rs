@@ -118,6 +118,20 @@ async fn a_digest_challenge_is_answered_and_the_agent_speaks_and_hangs_up() {
     assert!(done["transcript"].as_str().unwrap().contains("Bright Dental"), "{done}");
 }
 
+/// A health check and garbage from a trunk's address: OPTIONS is answered 200 (what Kamailio's
+/// dispatcher probes), a malformed INVITE 400, and the node keeps answering.
+#[tokio::test(flavor = "multi_thread")]
+async fn options_is_answered_and_a_malformed_invite_gets_400() {
+    let (server, sip_port) = sip_server().await;
+    let c = server.team().await;
+    let agent = short_agent(&c).await;
+    trunk_and_number(&c, free_udp_port(), &agent).await;
+    tokio::time::sleep(Duration::from_secs(6)).await; // the allow-list refresh
+    let remote = format!("127.0.0.1:{sip_port}");
+    let s = Sipp::start("uac_probe.xml", &[], &["-s", "+14155557777", &remote]);
+    tokio::task::spawn_blocking(move || s.wait(20)).await.unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn invites_from_outside_the_trunk_are_refused_403_and_unknown_numbers_404() {
     let (server, sip_port) = sip_server().await;
@@ -420,5 +434,67 @@ async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     assert!(
         lower.contains("bright dental") && lower.contains("name"),
         "baresip heard: {text:?}"
+    );
+}
+
+/// SIP over TCP, both ways: a trunk set to `tcp` places its call over a TCP connection to
+/// sipp (which answers only on TCP) and the agent speaks and hangs up; a caller connecting
+/// over TCP reaches the agent of a bound number.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_go_over_tcp_both_ways() {
+    let (server, sip_port) = sip_server().await;
+    let c = server.team().await;
+    let agent = short_agent(&c).await;
+    let sipp = Sipp::start("uas_auth.xml", &[], &["-t", "t1"]);
+    let trunk = c
+        .post(
+            "/sip_trunk",
+            json!({"name": "carrier over tcp", "host": "127.0.0.1", "port": sipp.port, "transport": "tcp",
+                   "username": "alice", "password": "secret-pw", "inbound_addresses": ["127.0.0.1/32"]}),
+        )
+        .await
+        .ok()
+        .clone();
+    c.post(
+        "/phone_number",
+        json!({"phone_number": "+14155557777", "network": "sip", "sip_trunk_id": trunk["id"],
+               "inbound_interview_id": agent["id"], "default_outbound": true}),
+    )
+    .await
+    .ok();
+    let id = call(&c, &agent, "+12125551179").await;
+    let done = wait_final(&c, &id, 40).await;
+    tokio::task::spawn_blocking(move || sipp.wait(10)).await.unwrap();
+    assert_eq!(done["status"], "ENDED", "{done}");
+    assert_eq!(done["outcome"], "told", "{done}");
+    assert!(done["transcript"].as_str().unwrap().contains("Bright Dental"), "{done}");
+
+    tokio::time::sleep(Duration::from_secs(6)).await; // the allow-list refresh
+    let dir = std::env::temp_dir().join(format!("parley-pcap-{}", uuid_like()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = dir.join("caller.pcap");
+    common::pcap::write(&pcap, &common::pcap::speech_then_digits(&[0xFF; 160 * 150], 0, 0, "")).unwrap();
+    let remote = format!("127.0.0.1:{sip_port}");
+    let sipp = Sipp::start(
+        "uac_inbound.xml",
+        &[("AUDIO", pcap.display().to_string()), ("DURATION_MS", "30000".into())],
+        &["-t", "t1", "-s", "+14155557777", &remote],
+    );
+    tokio::task::spawn_blocking(move || sipp.wait(40)).await.unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
+    let inbound = common::eventually(20, "the inbound call over TCP ended", || {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let r = c.get(&path).await;
+            let list = r.body["data"]["responses"].as_array()?.clone();
+            list.into_iter()
+                .find(|x| x["type"] == "INBOUND_CALL" && x["end_time"].is_string())
+        }
+    })
+    .await;
+    assert!(
+        inbound["transcript"].as_str().unwrap_or("").contains("Bright Dental"),
+        "{inbound}"
     );
 }

@@ -32,46 +32,9 @@ pub trait InboundPolicy {
     }
 }
 
-/// An address block such as `203.0.113.0/24` (a bare address is a /32 or /128).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Cidr {
-    addr: IpAddr,
-    prefix: u8,
-}
-
-fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
-        v4 => v4,
-    }
-}
-
-impl Cidr {
-    pub fn parse(s: &str) -> Option<Cidr> {
-        let (a, p) = s.trim().split_once('/').map_or((s.trim(), None), |(a, p)| (a, Some(p)));
-        let addr = canonical(a.parse().ok()?);
-        let max = if addr.is_ipv4() { 32 } else { 128 };
-        let prefix = match p {
-            Some(p) => p.parse().ok().filter(|p| *p <= max)?,
-            None => max,
-        };
-        Some(Cidr { addr, prefix })
-    }
-
-    pub fn contains(&self, ip: IpAddr) -> bool {
-        match (self.addr, canonical(ip)) {
-            (IpAddr::V4(net), IpAddr::V4(ip)) => {
-                let mask = u32::MAX.checked_shl(32 - u32::from(self.prefix)).unwrap_or(0);
-                u32::from(net) & mask == u32::from(ip) & mask
-            }
-            (IpAddr::V6(net), IpAddr::V6(ip)) => {
-                let mask = u128::MAX.checked_shl(128 - u32::from(self.prefix)).unwrap_or(0);
-                u128::from(net) & mask == u128::from(ip) & mask
-            }
-            _ => false,
-        }
-    }
-}
+/// Address blocks are the domain's (the same parser validates a trunk's `inbound_addresses`
+/// at the API and checks sources here).
+pub use parley_core::number::Cidr;
 
 /// The simplest policy: a list of allowed blocks, every number offered to the owner.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +43,7 @@ pub struct CidrAllowList(pub Vec<Cidr>);
 impl CidrAllowList {
     /// Parses blocks, skipping invalid ones (the API validates them on input).
     pub fn parse<'a>(blocks: impl IntoIterator<Item = &'a str>) -> CidrAllowList {
-        CidrAllowList(blocks.into_iter().filter_map(Cidr::parse).collect())
+        CidrAllowList(blocks.into_iter().filter_map(|b| Cidr::parse(b.trim())).collect())
     }
 }
 

@@ -1,9 +1,10 @@
 //! The SIP trunk network: the socket shell around the sans-I/O [`crate::sip`] and
 //! [`crate::rtp`] layers, implementing [`PhoneNetwork`].
 //!
-//! - [`signalling`]: one task owns the SIP socket and the [`crate::sip::Endpoint`]; it turns
-//!   datagrams, commands and timers into the endpoint's inputs and its outputs into datagrams,
-//!   [`crate::LineEvent`]s and orders for the legs.
+//! - [`signalling`]: one task per transport (UDP, TCP) owns its [`wire`] and a
+//!   [`crate::sip::Endpoint`]; it turns messages, commands and timers into the endpoint's
+//!   inputs and its outputs into messages, [`crate::LineEvent`]s and orders for the legs.
+//! - [`wire`]: the UDP socket, or the TCP listener and connections (framed by Content-Length).
 //! - [`leg`]: one task per call owns its RTP socket and [`crate::rtp::MediaSession`], and
 //!   carries the call's [`crate::Endpoint`]: frames out at the session's 20 ms clock, the
 //!   jitter buffer's frames in, DTMF both ways, a hang-up or transfer passed to signalling.
@@ -18,6 +19,7 @@
 mod leg;
 pub mod metrics;
 mod signalling;
+mod wire;
 
 use crate::line::{self, Endpoint};
 use crate::network::{
@@ -29,13 +31,13 @@ use parley_core::number::Cidr;
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
-use tokio::net::UdpSocket;
+use tokio::net::{TcpListener, UdpSocket};
 use tokio::sync::{mpsc, oneshot};
 
 /// Settings of the SIP network.
 #[derive(Debug, Clone)]
 pub struct SipConfig {
-    /// The SIP socket (UDP). Port 0 picks one.
+    /// The SIP socket (UDP, and TCP on the same port). Port 0 picks one.
     pub bind: SocketAddr,
     /// The address carriers reach this node at, when it is behind NAT (`PARLEY_SIP_PUBLIC_ADDR`):
     /// goes into Via, Contact and SDP.
@@ -96,9 +98,11 @@ pub(crate) enum Command {
     },
 }
 
-/// A carrier SIP trunk network (UDP).
+/// A carrier SIP trunk network (UDP and TCP).
 pub struct SipNetwork {
     commands: mpsc::UnboundedSender<Command>,
+    /// The TCP transport's signalling, when its port could be bound.
+    tcp: Option<mpsc::UnboundedSender<Command>>,
     local: SocketAddr,
     config: SipConfig,
     switchboard: Arc<OnceLock<Arc<dyn Switchboard>>>,
@@ -107,27 +111,45 @@ pub struct SipNetwork {
 
 impl SipNetwork {
     /// Binds the SIP socket and starts signalling. `allow` is the INVITE allow-list.
+    ///
+    /// TCP listens on the UDP socket's port; if that port is taken for TCP, the node runs
+    /// UDP only (logged) and trunks set to TCP fail their calls with that reason.
     pub async fn start(config: SipConfig, allow: AllowList) -> std::io::Result<Arc<SipNetwork>> {
         let socket = UdpSocket::bind(config.bind).await?;
         let local = socket.local_addr()?;
-        let (commands, rx) = mpsc::unbounded_channel();
         let switchboard: Arc<OnceLock<Arc<dyn Switchboard>>> = Arc::default();
-        let mut ep_config = sip::EndpointConfig::new(sip::Transport::Udp, local);
-        ep_config.public_addr = config.public_ip.map(|ip| SocketAddr::new(ip, local.port()));
-        ep_config.max_calls = config.max_calls;
-        let endpoint = sip::Endpoint::new(ep_config, Box::new(allow));
         let media = Arc::new(MediaMetrics::default());
-        tokio::spawn(signalling::run(signalling::Signalling::new(
-            socket,
-            endpoint,
-            rx,
-            commands.clone(),
-            switchboard.clone(),
-            config.clone(),
-            media.clone(),
-        )));
+        let start = |transport: sip::Transport, wire: wire::Wire| {
+            let (commands, rx) = mpsc::unbounded_channel();
+            let mut ep_config = sip::EndpointConfig::new(transport, local);
+            ep_config.public_addr = config.public_ip.map(|ip| SocketAddr::new(ip, local.port()));
+            ep_config.max_calls = config.max_calls;
+            let endpoint = sip::Endpoint::new(ep_config, Box::new(allow.clone()));
+            tokio::spawn(signalling::run(signalling::Signalling::new(
+                wire,
+                endpoint,
+                rx,
+                commands.clone(),
+                switchboard.clone(),
+                config.clone(),
+                media.clone(),
+            )));
+            commands
+        };
+        let commands = start(sip::Transport::Udp, wire::Wire::udp(socket));
+        let tcp = match TcpListener::bind(local).await {
+            Ok(listener) => Some(start(
+                sip::Transport::Tcp,
+                wire::Wire::Tcp(wire::TcpWire::start(listener, local)),
+            )),
+            Err(e) => {
+                tracing::warn!(error = %e, addr = %local, "SIP over TCP is off: its port is not free");
+                None
+            }
+        };
         Ok(Arc::new(SipNetwork {
             commands,
+            tcp,
             local,
             config,
             switchboard,
@@ -189,12 +211,23 @@ impl PhoneNetwork for SipNetwork {
             let Route::Sip(trunk) = req.route else {
                 return Err(NetworkError::Unavailable("not a SIP route".into()));
             };
-            if trunk.transport != SipTransport::Udp {
-                return Err(NetworkError::Unavailable(format!(
-                    "SIP over {} is not supported yet; use udp",
-                    trunk.transport.as_str()
-                )));
-            }
+            let (commands, transport) = match trunk.transport {
+                SipTransport::Udp => (&self.commands, sip::Transport::Udp),
+                SipTransport::Tcp => match &self.tcp {
+                    Some(c) => (c, sip::Transport::Tcp),
+                    None => {
+                        return Err(NetworkError::Unavailable(
+                            "SIP over TCP is off on this node (its port was taken)".into(),
+                        ))
+                    }
+                },
+                other => {
+                    return Err(NetworkError::Unavailable(format!(
+                        "SIP over {} is not supported yet; use udp or tcp",
+                        other.as_str()
+                    )))
+                }
+            };
             let addr = tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
                 .await
                 .ok()
@@ -212,7 +245,7 @@ impl PhoneNetwork for SipNetwork {
                 to: req.to.clone(),
                 trunk: addr,
                 trunk_host: trunk.host.clone(),
-                transport: sip::Transport::Udp,
+                transport,
                 username: trunk.username.clone(),
                 password: trunk.password.clone(),
                 from_domain: trunk.from_domain.clone(),
@@ -228,7 +261,7 @@ impl PhoneNetwork for SipNetwork {
             let (sender, signals) = line::signals();
             let leg = leg::LegHandle::new(rtp, signals, events_tx, self.config.media_timeout, self.media.clone());
             let (reply, answer) = oneshot::channel();
-            self.commands
+            commands
                 .send(Command::Dial {
                     params: Box::new(params),
                     leg,

@@ -1,5 +1,5 @@
-//! The SIP socket's task: datagrams, commands and timers into the [`sip::Endpoint`]; its
-//! datagrams out to the socket, its call events to each call's leg, its incoming calls to the
+//! A SIP transport's task: messages (a UDP socket's datagrams, or messages framed off TCP
+//! connections: [`Wire`]), commands and timers into the [`sip::Endpoint`]; its messages out, its call events to each call's leg, its incoming calls to the
 //! switchboard.
 //!
 //! Decision: the switchboard's decision on an incoming call (a database look-up) runs in a task
@@ -9,6 +9,7 @@
 
 use super::leg::{LegHandle, LegOrder};
 use super::metrics::MediaMetrics;
+use super::wire::Wire;
 use super::{Command, SipConfig};
 use crate::line::{self, Endpoint, LineEvent};
 use crate::network::{IncomingCall, NetworkKind, Refusal, RunCall, Switchboard};
@@ -33,7 +34,9 @@ struct Link {
 }
 
 pub(crate) struct Signalling {
-    socket: UdpSocket,
+    wire: Wire,
+    /// The SIP socket's own address (RTP sockets of inbound calls bind to its IP).
+    local: SocketAddr,
     endpoint: sip::Endpoint,
     commands: mpsc::UnboundedReceiver<Command>,
     commands_tx: mpsc::UnboundedSender<Command>,
@@ -45,7 +48,7 @@ pub(crate) struct Signalling {
 
 impl Signalling {
     pub fn new(
-        socket: UdpSocket,
+        wire: Wire,
         endpoint: sip::Endpoint,
         commands: mpsc::UnboundedReceiver<Command>,
         commands_tx: mpsc::UnboundedSender<Command>,
@@ -54,7 +57,8 @@ impl Signalling {
         media: Arc<MediaMetrics>,
     ) -> Self {
         Signalling {
-            socket,
+            local: wire.local_addr(),
+            wire,
             endpoint,
             commands,
             commands_tx,
@@ -159,7 +163,7 @@ impl Signalling {
             return;
         };
         let commands = self.commands_tx.clone();
-        let rtp_ip = self.socket.local_addr().map(|a| a.ip()).ok();
+        let rtp_ip = Some(self.local.ip());
         info!(from = %info.from, to = %info.to, source = %info.source, "incoming SIP call");
         tokio::spawn(async move {
             let offer = IncomingCall {
@@ -257,22 +261,16 @@ impl Signalling {
 
     async fn transmit(&mut self) {
         while let Some(t) = self.endpoint.poll_transmit() {
-            if let Err(e) = self.socket.send_to(&t.payload, t.dest).await {
-                debug!(error = %e, dest = %t.dest, "SIP send error");
-            }
+            self.wire.send(t.dest, &t.payload).await;
         }
     }
 }
 
 pub(crate) async fn run(mut s: Signalling) {
-    let mut buf = vec![0u8; 65_536];
     loop {
         let wake = s.endpoint.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            r = s.socket.recv_from(&mut buf) => match r {
-                Ok((n, from)) => s.endpoint.handle_input(from, &buf[..n], Instant::now().into_std()),
-                Err(e) => debug!(error = %e, "SIP receive error"),
-            },
+            (msg, from) = s.wire.recv() => s.endpoint.handle_input(from, &msg, Instant::now().into_std()),
             cmd = s.commands.recv() => match cmd {
                 Some(c) => s.command(c),
                 None => return,
