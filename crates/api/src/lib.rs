@@ -94,6 +94,9 @@ pub struct AppState {
     pub metrics: Arc<metrics::Metrics>,
     pub jobs: JobsHandle,
     pub automations: parley_automation::service::Automations,
+    /// Poked when a trunk is created, changed or deleted, so this process's SIP allow-list is
+    /// rebuilt at once instead of at its next periodic refresh.
+    pub trunks_changed: Arc<tokio::sync::Notify>,
 }
 
 impl AppState {
@@ -109,6 +112,7 @@ impl AppState {
             config: Arc::new(config),
             metrics: metrics::Metrics::new(),
             jobs,
+            trunks_changed: Arc::default(),
         }
     }
 }

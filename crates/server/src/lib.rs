@@ -447,7 +447,15 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             },
         ));
         let mut networks = Networks::new().with(sandbox.clone());
-        if let Some(sip) = start_sip(settings, &store, rx.clone(), &mut background).await? {
+        if let Some(sip) = start_sip(
+            settings,
+            &store,
+            state.trunks_changed.clone(),
+            rx.clone(),
+            &mut background,
+        )
+        .await?
+        {
             state
                 .metrics
                 .register_collector(Box::new(media_metrics::SipMedia(sip.media_metrics())));
@@ -525,10 +533,13 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
 }
 
 /// Starts the SIP trunk network and keeps its INVITE allow-list (every trunk's
-/// `inbound_addresses`, or its host) current. `None` when the default address is taken.
+/// `inbound_addresses`, or its host) current: rebuilt at once when this process's API changes
+/// a trunk, and every 5 s for changes made through another process. `None` when the default
+/// address is taken.
 async fn start_sip(
     settings: &Settings,
     store: &Store,
+    trunks_changed: Arc<tokio::sync::Notify>,
     mut stop: watch::Receiver<bool>,
     background: &mut Vec<tokio::task::JoinHandle<()>>,
 ) -> anyhow::Result<Option<Arc<SipNetwork>>> {
@@ -557,11 +568,13 @@ async fn start_sip(
         let mut every = tokio::time::interval(Duration::from_secs(5));
         loop {
             tokio::select! {
-                _ = every.tick() => match switchboard::trunk_sources(&store).await {
-                    Ok(blocks) => allow.set(blocks),
-                    Err(e) => tracing::warn!(error = %e, "could not refresh the SIP allow-list"),
-                },
+                _ = every.tick() => {}
+                _ = trunks_changed.notified() => {}
                 _ = async { stop.wait_for(|s| *s).await.map(|_| ()) } => return,
+            }
+            match switchboard::trunk_sources(&store).await {
+                Ok(blocks) => allow.set(blocks),
+                Err(e) => tracing::warn!(error = %e, "could not refresh the SIP allow-list"),
             }
         }
     }));

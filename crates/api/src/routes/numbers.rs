@@ -196,7 +196,9 @@ pub async fn create_trunk(
     ApiJson(b): ApiJson<TrunkBody>,
 ) -> ApiResult<Json<Value>> {
     let w = trunk_write(b, None)?;
-    Ok(ok(s.store.create_sip_trunk(&team.id, &w).await?))
+    let trunk = s.store.create_sip_trunk(&team.id, &w).await?;
+    s.trunks_changed.notify_one();
+    Ok(ok(trunk))
 }
 
 #[utoipa::path(get, path = "/sip_trunk", tag = "phone numbers",
@@ -240,11 +242,13 @@ pub async fn update_trunk(
 ) -> ApiResult<Json<Value>> {
     let old = find_trunk(&s, &team.id, &id).await?;
     let w = trunk_write(b, Some(&old))?;
-    Ok(ok(s
+    let trunk = s
         .store
         .update_sip_trunk(&team.id, old.id, &w)
         .await
-        .map_err(not_found(TRUNK_404))?))
+        .map_err(not_found(TRUNK_404))?;
+    s.trunks_changed.notify_one();
+    Ok(ok(trunk))
 }
 
 #[utoipa::path(delete, path = "/sip_trunk/{id}", tag = "phone numbers", params(("id" = uuid::Uuid, Path)),
@@ -259,6 +263,7 @@ pub async fn delete_trunk(
         .delete_sip_trunk(&team.id, uuid_or(&id, TRUNK_404)?)
         .await
         .map_err(not_found(TRUNK_404))?;
+    s.trunks_changed.notify_one();
     Ok(ok(Value::Null))
 }
 
