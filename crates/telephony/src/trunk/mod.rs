@@ -140,7 +140,7 @@ impl SipNetwork {
         let tcp = match TcpListener::bind(local).await {
             Ok(listener) => Some(start(
                 sip::Transport::Tcp,
-                wire::Wire::Tcp(wire::TcpWire::start(listener, local)),
+                wire::Wire::Tcp(wire::TcpWire::start(listener, local, allow.clone())),
             )),
             Err(e) => {
                 tracing::warn!(error = %e, addr = %local, "SIP over TCP is off: its port is not free");

@@ -10,9 +10,13 @@
 //! connection draining its own queue, so a slow or stalled peer never blocks signalling (the
 //! signalling task only ever pushes into unbounded queues). A connection that breaks the
 //! framing (no Content-Length, over 64 KiB) or idles for [`IDLE`] is closed; its peer's later
-//! messages open a new one, as RFC 3261 §18 expects of stream transports.
+//! messages open a new one, as RFC 3261 §18 expects of stream transports. A connection from an
+//! address outside every trunk's `inbound_addresses` is closed at once: a stranger could
+//! otherwise hold connections (and their memory) for the idle time, up to the cap, and crowd
+//! out the carriers.
 
 use crate::sip::framing::StreamFramer;
+use crate::sip::InboundPolicy;
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
@@ -92,14 +96,19 @@ pub(crate) struct TcpWire {
 }
 
 impl TcpWire {
-    /// Accepts connections on `listener` (bound to `local`) from now on.
-    pub fn start(listener: TcpListener, local: SocketAddr) -> TcpWire {
+    /// Accepts connections on `listener` (bound to `local`) from now on, from sources `admit`
+    /// allows.
+    pub fn start(listener: TcpListener, local: SocketAddr, admit: impl InboundPolicy + Send + 'static) -> TcpWire {
         let (incoming_tx, incoming) = mpsc::unbounded_channel();
         let connections: Connections = Arc::default();
         let (tx, conns) = (incoming_tx.clone(), connections.clone());
         tokio::spawn(async move {
             loop {
                 match listener.accept().await {
+                    Ok((stream, peer)) if !admit.allows(peer.ip()) => {
+                        debug!(%peer, "SIP TCP connection from outside the allow-list: closed");
+                        drop(stream);
+                    }
                     Ok((stream, peer)) => {
                         let _ = stream.set_nodelay(true);
                         adopt(stream, peer, &conns, &tx);
@@ -231,7 +240,7 @@ mod tests {
     async fn messages_are_framed_off_a_stream_and_answers_go_back_on_its_connection() {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
-        let mut wire = TcpWire::start(listener, addr);
+        let mut wire = TcpWire::start(listener, addr, crate::sip::CidrAllowList::parse(["127.0.0.1"]));
         let mut peer = TcpStream::connect(addr).await.unwrap();
         let msg = b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 4\r\n\r\nbody";
         // Split across writes, with a keep-alive CRLF pair first, and two messages at once.
@@ -256,7 +265,7 @@ mod tests {
         let far_addr = far.local_addr().unwrap();
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let local = listener.local_addr().unwrap();
-        let wire = TcpWire::start(listener, local);
+        let wire = TcpWire::start(listener, local, crate::sip::CidrAllowList::parse(["127.0.0.1"]));
         wire.send(far_addr, b"BYE sip:x SIP/2.0\r\nContent-Length: 0\r\n\r\n");
         let (mut s, _) = far.accept().await.unwrap();
         let mut got = vec![0u8; 64];
@@ -269,5 +278,24 @@ mod tests {
             .unwrap()
             .unwrap();
         assert_eq!(n, 0, "closed by Parley");
+    }
+
+    #[tokio::test]
+    async fn a_connection_from_outside_the_allow_list_is_closed_at_once() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let mut wire = TcpWire::start(listener, addr, crate::sip::CidrAllowList::parse(["192.0.2.0/24"]));
+        let mut peer = TcpStream::connect(addr).await.unwrap();
+        let _ = peer
+            .write_all(b"OPTIONS sip:a@b SIP/2.0\r\nContent-Length: 0\r\n\r\n")
+            .await;
+        let mut got = vec![0u8; 64];
+        let n = tokio::time::timeout(Duration::from_secs(2), peer.read(&mut got))
+            .await
+            .unwrap()
+            .unwrap_or(0);
+        assert_eq!(n, 0, "closed");
+        let nothing = tokio::time::timeout(Duration::from_millis(200), wire.recv()).await;
+        assert!(nothing.is_err(), "nothing reached signalling");
     }
 }
