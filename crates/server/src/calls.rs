@@ -7,6 +7,7 @@
 //! watchdog ends a call whose network went silent, so no call stays in progress.
 
 use crate::directory::SandboxDirectory;
+use crate::hangups::Hangups;
 use crate::speech::Speech;
 use parley_agent::flow_agent::{AgentConfig, FlowAgent};
 use parley_agent::llm::{LlmClient, LlmConfig};
@@ -66,6 +67,8 @@ pub struct CallRunner {
     /// Turns true when the server stops: every call is hung up, as through the API, and ends
     /// with its transcript and recording (see [`CallRunner::active`] to wait for them).
     stop: watch::Receiver<bool>,
+    /// The hang-up requests of this process's calls (one look-up for all of them).
+    hangups: Arc<Hangups>,
 }
 
 /// Ends a lost or refused call; a call that ended meanwhile is left as it is.
@@ -146,6 +149,8 @@ impl CallRunner {
         metrics: Arc<parley_api::metrics::Metrics>,
         stop: watch::Receiver<bool>,
     ) -> Arc<Self> {
+        let hangups = Arc::new(Hangups::default());
+        tokio::spawn(hangups.clone().run(store.clone(), stop.clone()));
         Arc::new(CallRunner {
             store,
             networks,
@@ -156,6 +161,7 @@ impl CallRunner {
             metrics,
             active: AtomicUsize::new(0),
             stop,
+            hangups,
         })
     }
 
@@ -425,6 +431,7 @@ impl CallRunner {
         let stopping = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let (flag, stop_flag) = (requested.clone(), stopping.clone());
         let mut stop = self.stop.clone();
+        let watched = self.hangups.watch(call_id);
         let task = tokio::spawn(async move {
             let mut sender: Option<parley_telephony::LineSender> = None;
             let mut beat = tokio::time::interval(Duration::from_millis(500));
@@ -451,7 +458,7 @@ impl CallRunner {
                                 warn!(error = %e, "could not extend the call's lease");
                             }
                         }
-                        if !flag.load(Ordering::SeqCst) && store.hangup_requested(call_id).await.unwrap_or(false) {
+                        if !flag.load(Ordering::SeqCst) && watched.requested() {
                             flag.store(true, Ordering::SeqCst);
                             if let Some(s) = &sender {
                                 s.hang_up().await;

@@ -6,6 +6,7 @@
 pub mod calls;
 pub mod data_dir;
 pub mod directory;
+pub mod hangups;
 pub mod media_metrics;
 pub mod secret_key;
 pub mod speech;

@@ -199,16 +199,26 @@ impl Store {
         w.commit().await
     }
 
-    /// Whether a hang-up was asked for this call.
-    pub async fn hangup_requested(&self, id: Uuid) -> Result<bool> {
-        let r = sqlx::query("SELECT hangup_requested FROM calls WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(match r {
-            Some(r) => r.try_get::<i64, _>("hangup_requested")? != 0,
-            None => false,
-        })
+    /// Which of these calls a hang-up was asked for: the calls a process runs, looked up at once
+    /// (by primary key, 500 to a statement).
+    pub async fn hangups_requested(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
+        let mut out = vec![];
+        for chunk in ids.chunks(500) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT id FROM calls WHERE hangup_requested = 1 AND id IN ({})",
+                marks.join(", ")
+            );
+            let mut q = sqlx::query(&sql);
+            for id in chunk {
+                q = q.bind(id.to_string());
+            }
+            for r in q.fetch_all(&self.pool).await? {
+                let id: String = r.try_get("id")?;
+                out.extend(Uuid::parse_str(&id).ok());
+            }
+        }
+        Ok(out)
     }
 
     /// Sends a mid-call event (`PHONE_TRANSFER`, `ACTION_FAILED`) to the team's subscribers.

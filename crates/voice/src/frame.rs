@@ -225,6 +225,13 @@ impl Out {
         Out { dir, frames: vec![] }
     }
 
+    /// As [`Out::new`], collecting into `frames` (emptied first): the chain hands each stage a
+    /// buffer it got back from [`Out::take`] earlier, so a frame costs no allocation.
+    pub fn reusing(dir: Dir, mut frames: Vec<(Dir, Frame)>) -> Self {
+        frames.clear();
+        Out { dir, frames }
+    }
+
     /// Passes a frame on the way it came.
     pub fn pass(&mut self, f: Frame) {
         self.frames.push((self.dir, f));

@@ -20,7 +20,7 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::net::UdpSocket;
 use tokio::sync::mpsc;
-use tokio::time::{sleep_until, Instant};
+use tokio::time::Instant;
 use tracing::{debug, warn};
 
 /// Orders from signalling.
@@ -166,8 +166,18 @@ async fn run(
     let mut buf = vec![0u8; 2048];
     let mut hung_up = false;
     let mut signals_open = true;
+    // One timer for the leg's life, moved when the session's next wake-up moves (once a tick),
+    // not a new one at every turn of the loop: a packet in, a frame from the pipeline and the
+    // tick each turn it, and each new timer was an insertion into the runtime's shared wheel.
+    let timer = tokio::time::sleep_until(Instant::now());
+    tokio::pin!(timer);
+    let mut armed: Option<Instant> = None;
     loop {
         let wake = leg.session.as_ref().and_then(|s| s.poll_timeout());
+        if let Some(w) = wake.filter(|w| armed != Some(*w)) {
+            timer.as_mut().reset(w);
+            armed = Some(w);
+        }
         tokio::select! {
             order = orders.recv() => match order {
                 Some(LegOrder::Media(m)) => leg.media(m, Instant::now()),
@@ -218,7 +228,8 @@ async fn run(
                 }
                 Err(e) => debug!(error = %e, "RTP receive error"),
             },
-            _ = async { sleep_until(wake.unwrap_or_else(Instant::now)).await }, if wake.is_some() => {
+            _ = &mut timer, if wake.is_some() => {
+                armed = None;
                 if let Some(s) = leg.session.as_mut() {
                     s.handle_timeout(Instant::now());
                 }
