@@ -57,6 +57,22 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_SIP_PUBLIC_ADDR")]
     pub sip_public_addr: Option<std::net::IpAddr>,
 
+    /// SIP over TLS listening address; default: the SIP address with the next port (5061).
+    /// Used only with a certificate (`PARLEY_SIP_TLS_CERT`, `PARLEY_SIP_TLS_KEY`).
+    #[arg(long, env = "PARLEY_SIP_TLS_BIND")]
+    pub sip_tls_bind: Option<String>,
+    /// PEM certificate chain Parley presents on SIP over TLS (to carriers calling in, and to
+    /// trunks that ask for a client certificate). Without it Parley still dials over TLS.
+    #[arg(long, env = "PARLEY_SIP_TLS_CERT")]
+    pub sip_tls_cert: Option<PathBuf>,
+    /// PEM private key of `PARLEY_SIP_TLS_CERT`.
+    #[arg(long, env = "PARLEY_SIP_TLS_KEY")]
+    pub sip_tls_key: Option<PathBuf>,
+    /// PEM certificates of authorities to trust for trunks' TLS certificates, beside the
+    /// usual public roots (a carrier's private CA).
+    #[arg(long, env = "PARLEY_SIP_TLS_CA")]
+    pub sip_tls_ca: Option<PathBuf>,
+
     /// Base URL of Twilio's REST API (a loopback fake in tests).
     #[arg(long, env = "PARLEY_TWILIO_API_BASE", default_value = "https://api.twilio.com")]
     pub twilio_api_base: String,
@@ -548,11 +564,26 @@ async fn start_sip(
         .sip_bind
         .parse()
         .map_err(|e| anyhow::anyhow!("PARLEY_SIP_BIND {:?}: {e}", settings.sip_bind))?;
+    let tls_bind: SocketAddr = match &settings.sip_tls_bind {
+        Some(b) => b
+            .parse()
+            .map_err(|e| anyhow::anyhow!("PARLEY_SIP_TLS_BIND {b:?}: {e}"))?,
+        None if bind.port() == 0 => bind,
+        None => SocketAddr::new(bind.ip(), bind.port().saturating_add(1)),
+    };
+    let files = parley_telephony::trunk::tls::TlsFiles {
+        cert: settings.sip_tls_cert.as_deref(),
+        key: settings.sip_tls_key.as_deref(),
+        ca: settings.sip_tls_ca.as_deref(),
+    };
+    let tls = parley_telephony::trunk::tls::SipTls::from_files(tls_bind, files)
+        .map_err(|e| anyhow::anyhow!("SIP over TLS: {e}"))?;
     let config = SipConfig {
         bind,
         public_ip: settings.sip_public_addr,
         max_calls: settings.max_concurrent_calls,
         media_timeout: Duration::from_secs(settings.sip_media_timeout_secs.max(1)),
+        tls: Some(tls),
     };
     let allow = AllowList::default();
     let sip = match SipNetwork::start(config, allow.clone()).await {
@@ -563,7 +594,7 @@ async fn start_sip(
         }
         Err(e) => return Err(anyhow::anyhow!("cannot bind SIP to {bind}: {e}")),
     };
-    tracing::info!(addr = %sip.local_addr(), "SIP listening");
+    tracing::info!(addr = %sip.local_addr(), tls = ?sip.tls_addr(), "SIP listening");
     let store = store.clone();
     background.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));

@@ -5,6 +5,8 @@
 //! message it did not expect) and what the call became in Parley.
 
 mod common;
+use common::baresip::Softphone;
+use common::pki::Pki;
 use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};
 use common::{wait_final, Client, Db, TestServer};
 use serde_json::{json, Value};
@@ -73,6 +75,27 @@ async fn short_agent(c: &Client) -> Value {
                 {"id": "bye", "type": "end", "data": {"outcome": "told", "message": "This is Bright Dental. Goodbye."}}
             ],
             "edges": [{"id": "e1", "source": "start", "sourceHandle": "next", "target": "bye"}]
+        }}),
+    )
+    .await
+    .ok()
+    .clone()
+}
+
+/// An agent that asks the caller's name, then says goodbye and hangs up.
+async fn front_desk(c: &Client) -> Value {
+    c.post(
+        "/interview/create",
+        json!({"title": "Front desk", "silence_timeout_ms": 15000, "flow": {
+            "nodes": [
+                {"id": "start", "type": "start", "data": {}},
+                {"id": "name", "type": "question", "data": {"question": "Thank you for calling Bright Dental. May I have your name?", "variable": "caller_name", "kind": "text"}},
+                {"id": "bye", "type": "end", "data": {"outcome": "answered", "message": "Thanks. Goodbye."}}
+            ],
+            "edges": [
+                {"id": "e1", "source": "start", "sourceHandle": "next", "target": "name"},
+                {"id": "e2", "source": "name", "sourceHandle": "next", "target": "bye"}
+            ]
         }}),
     )
     .await
@@ -326,76 +349,22 @@ async fn the_agent_captures_the_callees_speech_and_rfc4733_digits() {
 async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     let (server, sip_port) = sip_server().await;
     let c = server.team().await;
-    let agent = c
-        .post(
-            "/interview/create",
-            json!({"title": "Front desk", "silence_timeout_ms": 15000, "flow": {
-                "nodes": [
-                    {"id": "start", "type": "start", "data": {}},
-                    {"id": "name", "type": "question", "data": {"question": "Thank you for calling Bright Dental. May I have your name?", "variable": "caller_name", "kind": "text"}},
-                    {"id": "bye", "type": "end", "data": {"outcome": "answered", "message": "Thanks. Goodbye."}}
-                ],
-                "edges": [
-                    {"id": "e1", "source": "start", "sourceHandle": "next", "target": "name"},
-                    {"id": "e2", "source": "name", "sourceHandle": "next", "target": "bye"}
-                ]
-            }}),
-        )
-        .await
-        .ok()
-        .clone();
+    let agent = front_desk(&c).await;
     trunk_and_number(&c, free_udp_port(), &agent).await;
     allow_list_rebuilt().await;
 
     // The caller: quiet through the greeting, then its name, then quiet until the agent hangs up.
-    let dir = std::env::temp_dir().join(format!("parley-baresip-{}", uuid_like()));
-    std::fs::create_dir_all(dir.join("rec")).unwrap();
     let words = tokio::task::spawn_blocking(|| spoken(&[(5500, "This is Sam Lee."), (10_000, "")]))
         .await
         .unwrap();
-    let wav = dir.join("caller.wav");
-    let spec = hound::WavSpec {
-        channels: 1,
-        sample_rate: 8000,
-        bits_per_sample: 16,
-        sample_format: hound::SampleFormat::Int,
-    };
-    let mut w = hound::WavWriter::create(&wav, spec).unwrap();
-    for f in words.chunks_exact(160) {
-        for s in parley_telephony::audio::decode(f.try_into().unwrap()) {
-            w.write_sample(s).unwrap();
-        }
-    }
-    w.finalize().unwrap();
-    let port = free_udp_port();
-    std::fs::write(
-        dir.join("config"),
-        format!(
-            "poll_method epoll\nsip_listen 127.0.0.1:{port}\naudio_player alsa,null\naudio_alert alsa,null\n\
-             audio_source aufile,{}\nnet_interface 127.0.0.1\nmodule_path /usr/lib/baresip/modules\n\
-             module g711.so\nmodule aufile.so\nmodule alsa.so\nmodule sndfile.so\n\
-             module_app account.so\nmodule_app menu.so\nsnd_path {}\n",
-            wav.display(),
-            dir.join("rec").display()
-        ),
-    )
-    .unwrap();
-    std::fs::write(
-        dir.join("accounts"),
-        format!("<sip:+15550004444@127.0.0.1:{port}>;regint=0;answermode=auto;audio_codecs=PCMU\n"),
-    )
-    .unwrap();
-    let d = dir.clone();
-    let out = tokio::task::spawn_blocking(move || {
-        std::process::Command::new("baresip")
-            .args(["-f", &d.display().to_string(), "-t", "40", "-e"])
-            .arg(format!("/dial sip:+14155557777@127.0.0.1:{sip_port}"))
-            .output()
-            .expect("baresip is installed (apt-get install baresip-core)")
+    let phone = Softphone::new("+15550004444", &words, None);
+    let dial = format!("/dial sip:+14155557777@127.0.0.1:{sip_port}");
+    let (phone, log) = tokio::task::spawn_blocking(move || {
+        let log = phone.run(40, Some(&dial));
+        (phone, log)
     })
     .await
     .unwrap();
-    let log = String::from_utf8_lossy(&out.stdout).to_string() + &String::from_utf8_lossy(&out.stderr);
 
     let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
     let call = common::eventually(20, "the inbound call ended", || {
@@ -416,17 +385,9 @@ async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     assert!(name.contains("sam"), "the caller's name: {call}\n{log}");
 
     // What baresip heard (its decoder's side), through Whisper.
-    let heard = std::fs::read_dir(dir.join("rec"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.path())
-        .find(|p| p.to_string_lossy().ends_with("-dec.wav"))
+    let pcm = phone
+        .heard()
         .unwrap_or_else(|| panic!("baresip recorded the call:\n{log}"));
-    let pcm: Vec<i16> = hound::WavReader::open(&heard)
-        .unwrap()
-        .samples::<i16>()
-        .map(Result::unwrap)
-        .collect();
     let text = tokio::task::spawn_blocking(move || {
         let models = parley_speech::models::Models::locate();
         let stt = parley_speech::stt::WhisperStt::from_models(&models, Default::default()).unwrap();
@@ -434,7 +395,6 @@ async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     })
     .await
     .unwrap();
-    let _ = std::fs::remove_dir_all(&dir);
     let lower = text.to_lowercase();
     assert!(
         lower.contains("bright dental") && lower.contains("name"),
@@ -502,4 +462,112 @@ async fn calls_go_over_tcp_both_ways() {
         inbound["transcript"].as_str().unwrap_or("").contains("Bright Dental"),
         "{inbound}"
     );
+}
+
+/// SIP over TLS with a real softphone. A trunk named for a host its certificate does not hold
+/// fails the call at once, saying why (not after Timer B's 32 s); then Parley calls baresip over
+/// TLS (verifying its certificate against the configured authority) and the agent hears the
+/// callee's name; then baresip calls Parley's TLS listener and reaches the bound agent.
+#[tokio::test(flavor = "multi_thread")]
+async fn calls_go_over_tls_both_ways_and_an_unverified_certificate_fails_at_once() {
+    let pki = Pki::new();
+    let sip_port = free_udp_port();
+    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = TestServer::start_with(Db::Sqlite, |s| {
+        s.sip_bind = format!("127.0.0.1:{sip_port}");
+        s.sip_tls_bind = Some(format!("127.0.0.1:{tls_port}"));
+        s.sip_tls_cert = Some(pki.cert.clone());
+        s.sip_tls_key = Some(pki.key.clone());
+        s.sip_tls_ca = Some(pki.ca.clone());
+        s.ring_timeout_secs = 10;
+        s.rate_limit_per_minute = 1_000_000;
+    })
+    .await;
+    let c = server.team().await;
+    let agent = front_desk(&c).await;
+
+    // Parley's own TLS listener, reached as "localhost": its certificate names 127.0.0.1 and
+    // sip.parley.test only.
+    let trunk = c
+        .post(
+            "/sip_trunk",
+            json!({"name": "carrier over tls", "host": "localhost", "port": tls_port, "transport": "tls",
+                   "inbound_addresses": ["127.0.0.1/32"]}),
+        )
+        .await
+        .ok()
+        .clone();
+    c.post(
+        "/phone_number",
+        json!({"phone_number": "+14155557777", "network": "sip", "sip_trunk_id": trunk["id"],
+               "inbound_interview_id": agent["id"], "default_outbound": true}),
+    )
+    .await
+    .ok();
+    let started = std::time::Instant::now();
+    let id = call(&c, &agent, "+12125551170").await;
+    let done = wait_final(&c, &id, 20).await;
+    let reason = done["call_failure_reason"].as_str().unwrap_or_default();
+    assert!(
+        reason.contains("TLS handshake") && reason.contains("not valid for name"),
+        "{done}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(10), "failed at once: {done}");
+
+    // Outbound: baresip answers over TLS and gives its name.
+    let words = tokio::task::spawn_blocking(|| spoken(&[(5500, "This is Sam Lee."), (10_000, "")]))
+        .await
+        .unwrap();
+    let callee = Softphone::new("+12125551171", &words, Some(&pki));
+    c.post(
+        &format!("/sip_trunk/{}/update", trunk["id"].as_str().unwrap()),
+        json!({"host": "127.0.0.1", "port": callee.port + 1}),
+    )
+    .await
+    .ok();
+    let answering = tokio::task::spawn_blocking(move || {
+        let log = callee.run(30, None);
+        (callee, log)
+    });
+    tokio::time::sleep(Duration::from_millis(500)).await; // baresip is listening
+    let id = call(&c, &agent, "+12125551171").await;
+    let done = wait_final(&c, &id, 40).await;
+    let (_callee, log) = answering.await.unwrap();
+    assert_eq!(done["status"], "ENDED", "{done}\n{log}");
+    let name = done["variables"]["caller_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(name.contains("sam"), "the callee's name over TLS: {done}\n{log}");
+
+    // Inbound: baresip calls the number on Parley's TLS port.
+    let words = tokio::task::spawn_blocking(|| spoken(&[(5500, "This is Sam Lee."), (10_000, "")]))
+        .await
+        .unwrap();
+    let caller = Softphone::new("+15550004444", &words, Some(&pki));
+    let dial = format!("/dial sip:+14155557777@127.0.0.1:{tls_port};transport=tls");
+    let log = tokio::task::spawn_blocking(move || caller.run(30, Some(&dial)))
+        .await
+        .unwrap();
+    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
+    let inbound = common::eventually(20, "the inbound call over TLS ended", || {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let r = c.get(&path).await;
+            let list = r.body["data"]["responses"].as_array()?.clone();
+            list.into_iter()
+                .find(|x| x["type"] == "INBOUND_CALL" && x["end_time"].is_string())
+        }
+    })
+    .await;
+    assert_eq!(inbound["phone_number"], "+15550004444", "{inbound}\n{log}");
+    let name = inbound["variables"]["caller_name"]
+        .as_str()
+        .unwrap_or_default()
+        .to_lowercase();
+    assert!(name.contains("sam"), "the caller's name over TLS: {inbound}\n{log}");
 }

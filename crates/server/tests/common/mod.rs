@@ -3,7 +3,9 @@
 #![allow(dead_code)]
 
 pub mod automation;
+pub mod baresip;
 pub mod pcap;
+pub mod pki;
 pub mod sipp;
 
 use clap::Parser;

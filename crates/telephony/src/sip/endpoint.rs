@@ -324,6 +324,23 @@ impl Endpoint {
         self.calls.get(&h).and_then(|leg| leg!(leg, l => l.media()))
     }
 
+    /// The transport could not deliver to `dest` (see [`Uac::transport_failed`]): outbound
+    /// calls still waiting for that trunk's first answer fail with `why`.
+    pub fn transport_failed(&mut self, dest: SocketAddr, why: &str, now: Instant) {
+        let waiting: Vec<CallHandle> = self
+            .calls
+            .iter()
+            .filter(|(_, leg)| matches!(leg, Leg::Out(_)))
+            .map(|(h, _)| *h)
+            .collect();
+        for h in waiting {
+            if let Some(Leg::Out(uac)) = self.calls.get_mut(&h) {
+                uac.transport_failed(dest, why, now);
+            }
+            self.drain(h, now);
+        }
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         let due: Vec<CallHandle> = self
             .calls

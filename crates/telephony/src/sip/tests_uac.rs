@@ -444,3 +444,30 @@ fn public_address_goes_into_via_contact_and_sdp() {
     );
     assert!(String::from_utf8_lossy(&inv.body).contains("c=IN IP4 203.0.113.7"));
 }
+
+#[test]
+fn a_trunk_the_transport_cannot_reach_fails_the_call_at_once_but_not_after_it_answered() {
+    let (mut uac, _, t0) = start(Transport::Tls);
+    // Another destination's failure is not this call's.
+    uac.transport_failed(addr("198.51.100.1:5061"), "refused", t0);
+    assert!(events(&mut uac).is_empty());
+    uac.transport_failed(addr(TRUNK), "TLS certificate not trusted", t0);
+    match events(&mut uac).as_slice() {
+        [CallEvent::Ended { cause }] => {
+            assert_eq!(cause.kind, CauseKind::Failed);
+            assert_eq!(cause.text, "cannot reach the trunk: TLS certificate not trusted");
+        }
+        other => panic!("{other:?}"),
+    }
+    // Nothing is retransmitted afterwards, and Timer B stays quiet.
+    uac.handle_timeout(t0 + Duration::from_secs(40));
+    assert!(uac_sent(&mut uac).is_empty());
+    assert!(events(&mut uac).is_empty());
+
+    // Once the trunk has answered anything, a broken connection is not a failure to reach it.
+    let (mut uac, inv, t0) = start(Transport::Tls);
+    uac.handle(&answer(&inv, 100, &[], ""), addr(TRUNK), t0);
+    let _ = events(&mut uac);
+    uac.transport_failed(addr(TRUNK), "reset", t0);
+    assert!(events(&mut uac).is_empty());
+}

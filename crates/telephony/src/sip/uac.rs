@@ -396,6 +396,23 @@ impl Uac {
         }
     }
 
+    /// The transport could not carry our INVITE to the trunk (a TCP connect refused, a TLS
+    /// certificate that does not verify): RFC 3261 §8.1.3.1 treats that as a 503 from the
+    /// trunk, so the call fails at once with the reason instead of waiting out Timer B.
+    /// Nothing is done once the trunk has answered anything: it was reachable.
+    pub fn transport_failed(&mut self, dest: SocketAddr, why: &str, now: Instant) {
+        if dest != self.trunk || self.phase != Phase::Calling || self.core.ended {
+            return;
+        }
+        self.timer_b = None;
+        self.retransmit = None;
+        self.phase = Phase::Completed;
+        self.core.end(
+            Cause::new(CauseKind::Failed, format!("cannot reach the trunk: {why}")),
+            now,
+        );
+    }
+
     pub fn handle_timeout(&mut self, now: Instant) {
         self.core.handle_timeout(now);
         if self.retransmit.as_mut().is_some_and(|r| r.due(now)) {

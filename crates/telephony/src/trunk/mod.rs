@@ -1,10 +1,12 @@
 //! The SIP trunk network: the socket shell around the sans-I/O [`crate::sip`] and
 //! [`crate::rtp`] layers, implementing [`PhoneNetwork`].
 //!
-//! - [`signalling`]: one task per transport (UDP, TCP) owns its [`wire`] and a
+//! - [`signalling`]: one task per transport (UDP, TCP, TLS) owns its [`wire`] and a
 //!   [`crate::sip::Endpoint`]; it turns messages, commands and timers into the endpoint's
 //!   inputs and its outputs into messages, [`crate::LineEvent`]s and orders for the legs.
-//! - [`wire`]: the UDP socket, or the TCP listener and connections (framed by Content-Length).
+//! - [`wire`]: the UDP socket, or the TCP/TLS listener and connections (framed by
+//!   Content-Length).
+//! - [`tls`]: the certificate Parley presents and the authorities it trusts.
 //! - [`leg`]: one task per call owns its RTP socket and [`crate::rtp::MediaSession`], and
 //!   carries the call's [`crate::Endpoint`]: frames out at the session's 20 ms clock, the
 //!   jitter buffer's frames in, DTMF both ways, a hang-up or transfer passed to signalling.
@@ -19,6 +21,7 @@
 mod leg;
 pub mod metrics;
 mod signalling;
+pub mod tls;
 mod wire;
 
 use crate::line::{self, Endpoint};
@@ -46,6 +49,8 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// A call whose RTP stopped this long ends as failed.
     pub media_timeout: Duration,
+    /// SIP over TLS (`None`: trunks set to `tls` fail their calls with that reason).
+    pub tls: Option<tls::SipTls>,
 }
 
 impl Default for SipConfig {
@@ -55,6 +60,7 @@ impl Default for SipConfig {
             public_ip: None,
             max_calls: 500,
             media_timeout: Duration::from_secs(30),
+            tls: None,
         }
     }
 }
@@ -98,11 +104,15 @@ pub(crate) enum Command {
     },
 }
 
-/// A carrier SIP trunk network (UDP and TCP).
+/// A carrier SIP trunk network (UDP, TCP and TLS).
 pub struct SipNetwork {
     commands: mpsc::UnboundedSender<Command>,
     /// The TCP transport's signalling, when its port could be bound.
     tcp: Option<mpsc::UnboundedSender<Command>>,
+    /// The TLS transport's signalling, when configured.
+    tls: Option<mpsc::UnboundedSender<Command>>,
+    /// The TLS listener's address (when Parley has a certificate).
+    tls_local: Option<SocketAddr>,
     local: SocketAddr,
     config: SipConfig,
     switchboard: Arc<OnceLock<Arc<dyn Switchboard>>>,
@@ -113,7 +123,8 @@ impl SipNetwork {
     /// Binds the SIP socket and starts signalling. `allow` is the INVITE allow-list.
     ///
     /// TCP listens on the UDP socket's port; if that port is taken for TCP, the node runs
-    /// UDP only (logged) and trunks set to TCP fail their calls with that reason.
+    /// UDP only (logged) and trunks set to TCP fail their calls with that reason. TLS listens
+    /// on its own address when it has a certificate (and must bind), and dials out either way.
     pub async fn start(config: SipConfig, allow: AllowList) -> std::io::Result<Arc<SipNetwork>> {
         let socket = UdpSocket::bind(config.bind).await?;
         let local = socket.local_addr()?;
@@ -121,8 +132,9 @@ impl SipNetwork {
         let media = Arc::new(MediaMetrics::default());
         let start = |transport: sip::Transport, wire: wire::Wire| {
             let (commands, rx) = mpsc::unbounded_channel();
-            let mut ep_config = sip::EndpointConfig::new(transport, local);
-            ep_config.public_addr = config.public_ip.map(|ip| SocketAddr::new(ip, local.port()));
+            let at = wire.local_addr();
+            let mut ep_config = sip::EndpointConfig::new(transport, at);
+            ep_config.public_addr = config.public_ip.map(|ip| SocketAddr::new(ip, at.port()));
             ep_config.max_calls = config.max_calls;
             let endpoint = sip::Endpoint::new(ep_config, Box::new(allow.clone()));
             tokio::spawn(signalling::run(signalling::Signalling::new(
@@ -140,16 +152,41 @@ impl SipNetwork {
         let tcp = match TcpListener::bind(local).await {
             Ok(listener) => Some(start(
                 sip::Transport::Tcp,
-                wire::Wire::Tcp(wire::TcpWire::start(listener, local, allow.clone())),
+                wire::Wire::Stream(wire::StreamWire::start(
+                    Some(listener),
+                    local,
+                    allow.clone(),
+                    wire::Security::Plain,
+                )),
             )),
             Err(e) => {
                 tracing::warn!(error = %e, addr = %local, "SIP over TCP is off: its port is not free");
                 None
             }
         };
+        let (tls, tls_local) = match &config.tls {
+            Some(t) => {
+                // Without a certificate nothing listens; the address still goes into Via and
+                // Contact (a carrier answers over the connection Parley opened).
+                let (listener, at) = match t.server {
+                    Some(_) => {
+                        let l = TcpListener::bind(t.bind).await?;
+                        let at = l.local_addr()?;
+                        (Some(l), Some(at))
+                    }
+                    None => (None, None),
+                };
+                let wire =
+                    wire::StreamWire::start(listener, at.unwrap_or(t.bind), allow.clone(), wire::Security::tls(t));
+                (Some(start(sip::Transport::Tls, wire::Wire::Stream(wire))), at)
+            }
+            None => (None, None),
+        };
         Ok(Arc::new(SipNetwork {
             commands,
             tcp,
+            tls,
+            tls_local,
             local,
             config,
             switchboard,
@@ -165,6 +202,11 @@ impl SipNetwork {
     /// The SIP socket's address.
     pub fn local_addr(&self) -> SocketAddr {
         self.local
+    }
+
+    /// The TLS listener's address, when Parley has a certificate.
+    pub fn tls_addr(&self) -> Option<SocketAddr> {
+        self.tls_local
     }
 
     /// The IP our RTP sockets bind to: the SIP socket's (a wildcard SIP bind binds RTP wide too).
@@ -221,12 +263,10 @@ impl PhoneNetwork for SipNetwork {
                         ))
                     }
                 },
-                other => {
-                    return Err(NetworkError::Unavailable(format!(
-                        "SIP over {} is not supported yet; use udp or tcp",
-                        other.as_str()
-                    )))
-                }
+                SipTransport::Tls => match &self.tls {
+                    Some(c) => (c, sip::Transport::Tls),
+                    None => return Err(NetworkError::Unavailable("SIP over TLS is off on this node".into())),
+                },
             };
             let addr = tokio::net::lookup_host((trunk.host.as_str(), trunk.port))
                 .await
@@ -238,7 +278,15 @@ impl PhoneNetwork for SipNetwork {
                 .map_err(|e| NetworkError::Unavailable(format!("no RTP port: {e}")))?;
             let rtp_addr = rtp.local_addr().map_err(|e| NetworkError::Unavailable(e.to_string()))?;
             let reachable = self.reachable_ip(addr).await;
-            let local_addr = SocketAddr::new(reachable, self.local.port());
+            // Via and Contact name the transport's own port (TLS listens apart from UDP/TCP).
+            let port = match transport {
+                sip::Transport::Tls => self
+                    .tls_local
+                    .or(self.config.tls.as_ref().map(|t| t.bind))
+                    .map_or(self.local.port(), |a| a.port()),
+                _ => self.local.port(),
+            };
+            let local_addr = SocketAddr::new(reachable, port);
             let params = sip::DialParams {
                 call_id: format!("{}@parley", req.call_id.simple()),
                 from: req.from.clone(),
@@ -250,7 +298,7 @@ impl PhoneNetwork for SipNetwork {
                 password: trunk.password.clone(),
                 from_domain: trunk.from_domain.clone(),
                 local_addr,
-                public_addr: self.config.public_ip.map(|ip| SocketAddr::new(ip, self.local.port())),
+                public_addr: self.config.public_ip.map(|ip| SocketAddr::new(ip, port)),
                 media: sip::LocalMedia {
                     rtp: SocketAddr::new(reachable, rtp_addr.port()),
                     public_ip: self.config.public_ip,

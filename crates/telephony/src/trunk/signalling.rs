@@ -9,7 +9,7 @@
 
 use super::leg::{LegHandle, LegOrder};
 use super::metrics::MediaMetrics;
-use super::wire::Wire;
+use super::wire::{Received, Wire};
 use super::{Command, SipConfig};
 use crate::line::{self, Endpoint, LineEvent};
 use crate::network::{IncomingCall, NetworkKind, Refusal, RunCall, Switchboard};
@@ -83,23 +83,26 @@ impl Signalling {
                 leg,
                 target,
                 reply,
-            } => match self.endpoint.dial(*params, now) {
-                Ok(h) => {
-                    let leg = leg.spawn(h, self.commands_tx.clone());
-                    debug!(call = h.0, to = %target, "dialing");
-                    self.links.insert(
-                        h,
-                        Link {
-                            leg: Some(leg),
-                            ..Link::default()
-                        },
-                    );
-                    let _ = reply.send(Ok(()));
+            } => {
+                self.wire.name(params.trunk, &params.trunk_host);
+                match self.endpoint.dial(*params, now) {
+                    Ok(h) => {
+                        let leg = leg.spawn(h, self.commands_tx.clone());
+                        debug!(call = h.0, to = %target, "dialing");
+                        self.links.insert(
+                            h,
+                            Link {
+                                leg: Some(leg),
+                                ..Link::default()
+                            },
+                        );
+                        let _ = reply.send(Ok(()));
+                    }
+                    Err(e) => {
+                        let _ = reply.send(Err(crate::NetworkError::Unavailable(e.to_string())));
+                    }
                 }
-                Err(e) => {
-                    let _ = reply.send(Err(crate::NetworkError::Unavailable(e.to_string())));
-                }
-            },
+            }
             Command::HangUp(h) => {
                 let _ = self.endpoint.hang_up(h, now);
             }
@@ -270,7 +273,13 @@ pub(crate) async fn run(mut s: Signalling) {
     loop {
         let wake = s.endpoint.poll_timeout().map(Instant::from_std);
         tokio::select! {
-            (msg, from) = s.wire.recv() => s.endpoint.handle_input(from, &msg, Instant::now().into_std()),
+            received = s.wire.recv() => match received {
+                Received::Message(msg, from) => s.endpoint.handle_input(from, &msg, Instant::now().into_std()),
+                Received::Unreachable(dest, why) => {
+                    warn!(%dest, %why, "SIP peer unreachable");
+                    s.endpoint.transport_failed(dest, &why, Instant::now().into_std());
+                }
+            },
             cmd = s.commands.recv() => match cmd {
                 Some(c) => s.command(c),
                 None => return,
