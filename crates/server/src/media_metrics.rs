@@ -65,6 +65,15 @@ impl Collector for SipMedia {
             "Callers' frames dropped because a call's voice pipeline was a second behind",
             s.caller_frames_dropped,
         )?;
+        let mut rtcp = e.encode_descriptor(
+            "sip_rtcp_packets",
+            "RTCP packets of SIP calls: compound reports sent, packets received from the far ends",
+            None,
+            MetricType::Counter,
+        )?;
+        for (direction, v) in [("sent", s.rtcp_sent), ("received", s.rtcp_received)] {
+            ConstCounter::new(v).encode(rtcp.encode_family(&[("direction", direction)])?)?;
+        }
         ConstGauge::new(s.legs as i64).encode(e.encode_descriptor(
             "sip_media_legs",
             "SIP calls whose media task runs",
@@ -93,6 +102,7 @@ mod tests {
             "parley_sip_rtp_frames_late_total 0",
             "parley_sip_rtp_frames_missed_total{reason=\"underrun\"} 0",
             "parley_sip_caller_frames_dropped_total 0",
+            "parley_sip_rtcp_packets_total{direction=\"received\"} 0",
             "parley_sip_media_legs 0",
         ] {
             assert!(out.lines().any(|l| l == line), "{line} missing from:\n{out}");

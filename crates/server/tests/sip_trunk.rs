@@ -543,6 +543,22 @@ async fn calls_go_over_tls_both_ways_and_an_unverified_certificate_fails_at_once
         .unwrap_or_default()
         .to_lowercase();
     assert!(name.contains("sam"), "the callee's name over TLS: {done}\n{log}");
+    // baresip's RTCP reached the call's one socket (our SDP's a=rtcp / a=rtcp-mux), and ours
+    // went out.
+    let metrics = reqwest::get(format!("{}/metrics", server.base))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for direction in ["sent", "received"] {
+        let count: u64 = metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(&format!("parley_sip_rtcp_packets_total{{direction=\"{direction}\"}} ")))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(0);
+        assert!(count > 0, "RTCP {direction}: {count}\n{log}");
+    }
 
     // Inbound: baresip calls the number on Parley's TLS port.
     let words = tokio::task::spawn_blocking(|| spoken(&[(5500, "This is Sam Lee."), (10_000, "")]))

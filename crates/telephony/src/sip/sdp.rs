@@ -81,6 +81,10 @@ pub struct AudioMedia {
     pub direction: Direction,
     /// The media-level `c=` if any (overrides the session's).
     pub connection: Option<IpAddr>,
+    /// `a=rtcp:PORT [IN IP4 ADDR]` (RFC 3605): where its RTCP goes, if not RTP's port + 1.
+    pub rtcp: Option<(u16, Option<IpAddr>)>,
+    /// `a=rtcp-mux` (RFC 5761): RTCP on the RTP port.
+    pub rtcp_mux: bool,
 }
 
 /// What we read from a remote description.
@@ -118,6 +122,10 @@ pub struct Negotiated {
     /// What *we* may do: `RecvOnly` or `Inactive` while the remote holds the call.
     pub direction: Direction,
     pub ptime: u32,
+    /// Where the far end wants RTCP (`a=rtcp:`), if not RTP's port + 1.
+    pub remote_rtcp: Option<SocketAddr>,
+    /// RTCP shares the RTP port both ways (both sides said `a=rtcp-mux`).
+    pub rtcp_mux: bool,
 }
 
 impl Negotiated {
@@ -198,6 +206,8 @@ pub fn parse(body: &[u8]) -> Result<SessionDescription, SdpError> {
                         ptime: None,
                         direction: session_dir,
                         connection: None,
+                        rtcp: None,
+                        rtcp_mux: false,
                     });
                 }
             }
@@ -256,6 +266,20 @@ fn parse_media_attr(a: &mut AudioMedia, name: &str, arg: &str) -> Result<(), Sdp
             }
         }
         "ptime" => a.ptime = arg.trim().parse().ok().filter(|p| (10..=200).contains(p)),
+        "rtcp" => {
+            let mut it = arg.split_ascii_whitespace();
+            // A port we cannot read is ignored (RTCP then goes to RTP's port + 1), not an error:
+            // RTCP is never worth refusing a call for.
+            if let Some(port) = it.next().and_then(|p| p.parse::<u16>().ok()).filter(|p| *p != 0) {
+                let rest: Vec<&str> = it.collect();
+                let addr = match rest.as_slice() {
+                    ["IN", _, addr] => addr.parse().ok(),
+                    _ => None,
+                };
+                a.rtcp = Some((port, addr));
+            }
+        }
+        "rtcp-mux" => a.rtcp_mux = true,
         _ => {}
     }
     Ok(())
@@ -309,6 +333,10 @@ fn negotiate(remote: &SessionDescription) -> Result<Negotiated, SdpError> {
     if held_by_addr && direction == Direction::SendRecv {
         direction = Direction::RecvOnly; // RFC 2543 hold: the remote does not want our audio.
     }
+    let remote_rtcp = audio
+        .rtcp
+        .filter(|_| !held_by_addr)
+        .map(|(port, addr)| SocketAddr::new(addr.unwrap_or(ip), port));
     Ok(Negotiated {
         codec,
         payload_type,
@@ -316,6 +344,8 @@ fn negotiate(remote: &SessionDescription) -> Result<Negotiated, SdpError> {
         dtmf_payload_type: audio.telephone_event(),
         direction,
         ptime: audio.ptime.unwrap_or(20),
+        remote_rtcp,
+        rtcp_mux: audio.rtcp_mux,
     })
 }
 
@@ -327,13 +357,19 @@ fn header(local: &LocalMedia, version: u64) -> String {
 
 /// Our offer: PCMU 0, PCMA 8, telephone-event 101 (0-16), 20 ms. `version` must grow with
 /// every new description in a dialog (RFC 3264 §8).
+///
+/// Decision: a call has one UDP socket, for RTP and RTCP. The offer says so twice: `a=rtcp-mux`
+/// (RFC 5761), and `a=rtcp:` naming the RTP port (RFC 3605) for a far end that does not mux,
+/// so its receiver reports reach the socket that listens instead of port + 1, where nothing
+/// does.
 pub fn offer(local: &LocalMedia, version: u64, direction: Direction) -> String {
     let mut s = header(local, version);
+    let port = local.rtp.port();
     let _ = write!(
         s,
-        "m=audio {} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
-         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na={}\r\n",
-        local.rtp.port(),
+        "m=audio {port} RTP/AVP 0 8 101\r\na=rtpmap:0 PCMU/8000\r\na=rtpmap:8 PCMA/8000\r\n\
+         a=rtpmap:101 telephone-event/8000\r\na=fmtp:101 0-16\r\na=ptime:20\r\na=rtcp:{port}\r\n\
+         a=rtcp-mux\r\na={}\r\n",
         direction.attr()
     );
     s
@@ -368,6 +404,12 @@ pub fn answer(local: &LocalMedia, offer: &SessionDescription, version: u64) -> R
             .find(|(pt, _)| *pt == te)
             .map_or("0-16", |(_, f)| f.as_str());
         let _ = write!(s, "a=rtpmap:{te} telephone-event/8000\r\na=fmtp:{te} {events}\r\n");
+    }
+    // One socket for RTP and RTCP (see [`offer`]): mux when offered, else name the RTP port.
+    if neg.rtcp_mux {
+        s.push_str("a=rtcp-mux\r\n");
+    } else {
+        let _ = write!(s, "a=rtcp:{}\r\n", local.rtp.port());
     }
     let _ = write!(s, "a=ptime:{}\r\na={}\r\n", neg.ptime, neg.direction.attr());
     Ok((s, neg))

@@ -174,3 +174,48 @@ fn sdp_refusals_and_media_sections() {
         SdpError::NoAudio
     );
 }
+
+/// One socket per call carries RTP and RTCP: the offer asks for rtcp-mux and names the RTP port
+/// as the RTCP port; an answer muxes when offered and names its RTP port otherwise; the far
+/// end's own RTCP address is read.
+#[test]
+fn sdp_rtcp_goes_to_the_rtp_socket_and_the_far_end_rtcp_address_is_read() {
+    let offer = sdp::offer(&media(), 1, Direction::SendRecv);
+    assert!(
+        offer.contains("a=rtcp:40000\r\n") && offer.contains("a=rtcp-mux\r\n"),
+        "{offer}"
+    );
+    let ours = sdp::parse(offer.as_bytes()).unwrap().audio.unwrap();
+    assert_eq!((ours.rtcp, ours.rtcp_mux), (Some((40000, None)), true));
+
+    // A plain answer: RTCP to RTP's port + 1 (the session's default), no mux.
+    let plain = sdp::read_answer(ANSWER_SDP.as_bytes()).unwrap();
+    assert_eq!((plain.remote_rtcp, plain.rtcp_mux), (None, false));
+    // Its RTCP elsewhere, with and without an address.
+    let elsewhere = ANSWER_SDP.replace("a=sendrecv", "a=rtcp:30011 IN IP4 10.0.0.9\r\na=sendrecv");
+    assert_eq!(
+        sdp::read_answer(elsewhere.as_bytes()).unwrap().remote_rtcp,
+        Some(addr("10.0.0.9:30011"))
+    );
+    let port_only = ANSWER_SDP.replace("a=sendrecv", "a=rtcp:30005\r\na=sendrecv");
+    assert_eq!(
+        sdp::read_answer(port_only.as_bytes()).unwrap().remote_rtcp,
+        Some(addr("198.51.100.20:30005"))
+    );
+    // Unreadable: ignored, not a refusal.
+    let junk = ANSWER_SDP.replace("a=sendrecv", "a=rtcp:many\r\na=sendrecv");
+    assert_eq!(sdp::read_answer(junk.as_bytes()).unwrap().remote_rtcp, None);
+
+    // Answering: mux when offered; otherwise our RTP port as our RTCP port.
+    let muxed = sdp::parse(ANSWER_SDP.replace("a=sendrecv", "a=rtcp-mux\r\na=sendrecv").as_bytes()).unwrap();
+    let (body, neg) = sdp::answer(&media(), &muxed, 2).unwrap();
+    assert!(
+        neg.rtcp_mux && body.contains("a=rtcp-mux\r\n") && !body.contains("a=rtcp:"),
+        "{body}"
+    );
+    let (body, neg) = sdp::answer(&media(), &sdp::parse(ANSWER_SDP.as_bytes()).unwrap(), 2).unwrap();
+    assert!(
+        !neg.rtcp_mux && body.contains("a=rtcp:40000\r\n") && !body.contains("rtcp-mux"),
+        "{body}"
+    );
+}

@@ -117,7 +117,7 @@ impl Leg {
         match (&mut self.session, m.remote_rtp) {
             (Some(s), remote) => {
                 if let Some(r) = remote {
-                    s.set_remote(r, None, false);
+                    s.set_remote(r, m.remote_rtcp, m.rtcp_mux);
                 }
                 s.set_codec(codec(m.codec), m.dtmf_payload_type);
                 s.set_direction(
@@ -133,6 +133,8 @@ impl Leg {
                 let (ssrc, seq, ts) = random();
                 let mut cfg = SessionConfig::new(ssrc, seq, ts, codec(m.codec), remote);
                 cfg.dtmf_payload_type = m.dtmf_payload_type;
+                cfg.remote_rtcp = m.remote_rtcp;
+                cfg.rtcp_mux = m.rtcp_mux;
                 cfg.media_timeout = self.media_timeout;
                 cfg.direction = dir;
                 self.session = Some(MediaSession::new(cfg, now, SystemTime::now()));
@@ -263,7 +265,8 @@ async fn flush(leg: &mut Leg, rtp: &UdpSocket) -> bool {
     while let Some(t) = s.poll_transmit() {
         let dest: SocketAddr = t.destination;
         // One socket for RTP and RTCP: RTCP goes out of the RTP port to the peer's RTCP port
-        // (`Channel::Rtcp`), which peers accept in practice, and comes back on any port.
+        // (its `a=rtcp:`, RTP's port + 1, or the RTP port with rtcp-mux); our SDP asks the peer
+        // to send its RTCP to this socket too (`a=rtcp-mux`, `a=rtcp:`).
         if t.channel == Channel::Rtp {
             leg.meter.sent(Instant::now(), || s.stats());
         }

@@ -56,6 +56,8 @@ pub struct MediaMetrics {
     underrun: AtomicU64,
     queue_full: AtomicU64,
     caller_dropped: AtomicU64,
+    rtcp_sent: AtomicU64,
+    rtcp_received: AtomicU64,
     legs: AtomicU64,
 }
 
@@ -70,6 +72,8 @@ impl Default for MediaMetrics {
             underrun: AtomicU64::new(0),
             queue_full: AtomicU64::new(0),
             caller_dropped: AtomicU64::new(0),
+            rtcp_sent: AtomicU64::new(0),
+            rtcp_received: AtomicU64::new(0),
             legs: AtomicU64::new(0),
         }
     }
@@ -95,6 +99,10 @@ pub struct MediaSnapshot {
     pub frames_queue_full: u64,
     /// The callers' frames dropped because a call's pipeline was a second behind.
     pub caller_frames_dropped: u64,
+    /// RTCP compound packets sent (sender/receiver reports, BYE).
+    pub rtcp_sent: u64,
+    /// RTCP packets received from the far ends.
+    pub rtcp_received: u64,
     /// Calls whose media task runs now.
     pub legs: u64,
 }
@@ -111,6 +119,8 @@ impl MediaMetrics {
             frames_underrun: self.underrun.load(Relaxed),
             frames_queue_full: self.queue_full.load(Relaxed),
             caller_frames_dropped: self.caller_dropped.load(Relaxed),
+            rtcp_sent: self.rtcp_sent.load(Relaxed),
+            rtcp_received: self.rtcp_received.load(Relaxed),
             legs: self.legs.load(Relaxed),
         }
     }
@@ -123,6 +133,8 @@ struct Frames {
     skipped: u64,
     underrun: u64,
     queue_full: u64,
+    rtcp_sent: u64,
+    rtcp_received: u64,
 }
 
 impl Frames {
@@ -132,6 +144,8 @@ impl Frames {
             skipped: s.skipped_ticks,
             underrun: s.send_underruns,
             queue_full: s.frames_dropped,
+            rtcp_sent: s.rtcp_sent,
+            rtcp_received: s.rtcp_received,
         }
     }
 }
@@ -207,6 +221,10 @@ impl LegMeter {
                 .fetch_add(now.underrun.saturating_sub(before.underrun), Relaxed);
             m.queue_full
                 .fetch_add(now.queue_full.saturating_sub(before.queue_full), Relaxed);
+            m.rtcp_sent
+                .fetch_add(now.rtcp_sent.saturating_sub(before.rtcp_sent), Relaxed);
+            m.rtcp_received
+                .fetch_add(now.rtcp_received.saturating_sub(before.rtcp_received), Relaxed);
             self.reported = Some(now);
         }
         if let Some(total) = caller_dropped {
