@@ -11,7 +11,12 @@
 //! `/health` is probed from a thread of its own every 10 ms for the whole run; the assertion is
 //! on its 99th percentile. Measured in a debug build on 2 cores shared with other builds: p50
 //! 1-1.5 ms, p99 20-45 ms (max 35-125 ms) on both databases; idle p99 1-13 ms.
+//!
+//! A test binary of its own, apart from `tests/it`: it measures latency, so it must not share the
+//! machine with the other tests (binaries run one after another).
 
+// This binary uses a few of the shared helpers; the rest are `tests/it`'s.
+#[allow(dead_code)]
 mod common;
 use common::process::Deployment;
 use common::{Client, Db};

@@ -4,8 +4,12 @@
 //! move, because such templates render in a worker process under a memory limit.
 //!
 //! The server runs in this test process, so its peak resident memory (`VmHWM`) is this
-//! process's: each bomb below would add at least 400 MB to it if rendered in process.
+//! process's: each bomb below would add at least 400 MB to it if rendered in process. That is
+//! why this file is a test binary of its own, apart from `tests/it`: another test's server in
+//! the same process would move the peak.
 
+// This binary uses a few of the shared helpers; the rest are `tests/it`'s.
+#[allow(dead_code)]
 mod common;
 
 use common::automation::{fire, step, wait_run};

@@ -1,6 +1,5 @@
 //! Test harness: a real Parley server on loopback over a real database (a fresh SQLite file or a
 //! fresh PostgreSQL database per test), a real HTTP client, and a real webhook receiver.
-#![allow(dead_code)]
 
 pub mod automation;
 pub mod baresip;
@@ -47,7 +46,6 @@ pub struct TestServer {
     pub base: String,
     pub settings: Settings,
     pub running: Option<Running>,
-    pub db_url: String,
     _dir: TempDir,
 }
 
@@ -129,7 +127,6 @@ impl TestServer {
             base: format!("http://{}", running.addr),
             settings: s,
             running: Some(running),
-            db_url,
             _dir: dir,
         }
     }
@@ -211,7 +208,6 @@ impl Client {
     }
 
     /// A GET whose body is not JSON (a recording).
-    #[allow(dead_code)]
     pub async fn raw_get(&self, path: &str) -> reqwest::Response {
         self.http
             .get(format!("{}{}", self.base, path))
@@ -285,7 +281,6 @@ pub struct Received {
 pub struct Receiver {
     pub url: String,
     pub got: Arc<Mutex<Vec<Received>>>,
-    pub fail_first: Arc<Mutex<usize>>,
     pub handle: Arc<tokio::task::JoinHandle<()>>,
 }
 
@@ -342,7 +337,6 @@ impl Receiver {
         Receiver {
             url,
             got,
-            fail_first: fails,
             handle: Arc::new(handle),
         }
     }

@@ -4,7 +4,7 @@
 //! Each persona must drive the call to the right status, outcome, variables and webhooks;
 //! barge-in and backchannel are checked on the stereo recording (caller left, agent right).
 
-mod common;
+use crate::common;
 use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;

@@ -5,7 +5,7 @@
 //! The proxy tests run the real `parley` binary (proxy variables are process-wide) next to a
 //! recording proxy on loopback that answers every request itself and forwards nothing.
 
-mod common;
+use crate::common;
 
 use common::automation::{fire, step, wait_run};
 use common::process::Deployment;

@@ -2,7 +2,7 @@
 //! from personas (`/sandbox/call_in`), and call recordings, through a real server on both
 //! databases.
 
-mod common;
+use crate::common;
 use common::{Client, Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

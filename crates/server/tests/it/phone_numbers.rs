@@ -4,7 +4,7 @@
 //! `from_number` and `network` on calls, the refusal of real destinations without a real number,
 //! the worker-side reads, and the `parley trunk` / `parley number` commands.
 
-mod common;
+use crate::common;
 use common::automation::{fire, step, wait_run};
 use common::process::Deployment;
 use common::{settings, Client, Db, Resp, TestServer};

@@ -1,6 +1,6 @@
 //! Contacts through the real HTTP API, on SQLite and PostgreSQL.
 
-mod common;
+use crate::common;
 use common::{Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;

@@ -5,7 +5,7 @@
 //! The server's `PARLEY_PUBLIC_URL` is its own loopback address, so the fake reaches the
 //! `/twilio/…` routes exactly as Twilio reaches a public server.
 
-mod common;
+use crate::common;
 use common::{eventually, wait_final, Client, Db, TestServer};
 use parley_telephony::twilio::fake::{FakeTwilio, Script};
 use parley_telephony::twilio::rest::Account;

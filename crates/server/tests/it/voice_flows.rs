@@ -3,7 +3,7 @@
 //! persona side too), a mid-call webhook whose JSON becomes variables, a branch and a transfer;
 //! and the failure path, where the webhook fails and `ACTION_FAILED` is sent.
 
-mod common;
+use crate::common;
 use axum::{routing::post, Json, Router};
 use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};

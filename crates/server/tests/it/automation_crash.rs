@@ -16,7 +16,7 @@
 //!
 //! Settings (`common::process`): leases of 3 s, so a killed process's jobs are taken over fast.
 
-mod common;
+use crate::common;
 
 use chrono::{DateTime, FixedOffset, SecondsFormat, Utc};
 use common::automation::{fire, qualifying_agent, slugs, step, wait_run};

@@ -5,7 +5,7 @@
 //! stream). The three calls end with the same outcome and the same variables: the network
 //! changes how audio travels, never what the agent understands.
 
-mod common;
+use crate::common;
 use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};
 use common::{wait_final, Client, Db, TestServer};
 use parley_telephony::twilio::fake::{FakeTwilio, Script};

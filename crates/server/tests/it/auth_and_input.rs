@@ -1,6 +1,6 @@
 //! Authentication, the rate limit, bad input everywhere, and the system endpoints.
 
-mod common;
+use crate::common;
 use common::{into_resp, Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::{json, Value};

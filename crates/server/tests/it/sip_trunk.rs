@@ -4,7 +4,7 @@
 //! pointing at sipp and a number on it, and checks what sipp saw (its scenario fails on any
 //! message it did not expect) and what the call became in Parley.
 
-mod common;
+use crate::common;
 use common::baresip::Softphone;
 use common::pki::Pki;
 use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};

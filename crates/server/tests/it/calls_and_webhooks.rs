@@ -1,7 +1,7 @@
 //! Calls (queued with their dial jobs, run by the durable job runner) and signed, retried,
 //! persisted webhook deliveries to a real receiver on loopback.
 
-mod common;
+use crate::common;
 use common::{events, eventually, wait_final, Client, Db, Receiver, TestServer};
 use parley_core::webhook::verify_signature;
 use reqwest::StatusCode;

@@ -3,7 +3,7 @@
 //! missing or different key is refused; plaintext left by an older version is encrypted at
 //! start; the data dir and its files are private whatever the umask.
 
-mod common;
+use crate::common;
 use common::process::{run_to_exit, Deployment};
 use common::{events, eventually, fresh_database, settings, temp_dir, Client, Db, Receiver, TestServer};
 use parley_core::webhook::verify_signature;

@@ -8,7 +8,7 @@
 //! path id and query parameter by NUL, overlong and invalid text; the answer must be a 4xx
 //! envelope (a 400 naming the field for a NUL), never a 5xx.
 
-mod common;
+use crate::common;
 use common::{Client, Db, Resp, TestServer};
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};

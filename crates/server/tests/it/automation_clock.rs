@@ -4,7 +4,7 @@
 //! The clock is the process's (`parley_core::time::advance_clock`), so these tests hold one lock
 //! and live in their own test binary.
 
-mod common;
+use crate::common;
 
 use chrono::{TimeZone, Utc};
 use common::automation::{fire, qualifying_agent, step, wait_run};

@@ -3,7 +3,7 @@
 //! and a job it could not finish is handed back, so another process runs it at once rather than
 //! when its lease runs out.
 
-mod common;
+use crate::common;
 
 use common::process::Deployment;
 use common::{eventually, into_resp, Db, Receiver};

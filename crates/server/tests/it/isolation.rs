@@ -1,7 +1,7 @@
 //! Teams are isolated: team B can neither read, list, change, delete, call nor subscribe to
 //! anything of team A, and gets exactly the answer it gets for an object that does not exist.
 
-mod common;
+use crate::common;
 use common::{eventually, Db, TestServer};
 use reqwest::StatusCode;
 use serde_json::json;

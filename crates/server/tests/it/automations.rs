@@ -5,7 +5,7 @@
 //! (The clock-driven pattern, "24 hours before the appointment", is in `automation_clock.rs`: it
 //! moves the process clock, so it must not share a process with these.)
 
-mod common;
+use crate::common;
 
 use common::automation::{fire, qualifying_agent, slugs, step, wait_run};
 use common::{eventually, wait_final, Db, Receiver, TestServer};

@@ -1,0 +1,33 @@
+//! Parley's integration tests, one binary: a real server on loopback over real SQLite and
+//! PostgreSQL, real SIP peers (sipp, baresip), a fake Twilio speaking its wire protocols, the
+//! real `parley` binary where processes matter. Helpers live in `tests/common`.
+//!
+//! Decision: one binary (as ripgrep's `tests/tests.rs`) instead of one per file: each binary
+//! links the whole server, so twenty of them spent minutes of every CI run linking. Two tests
+//! stay apart, each saying why at its top: `template_isolation` (it measures this process's peak
+//! memory) and `heavy_load` (it measures latency and must not share the machine with other
+//! tests).
+
+#[macro_use]
+#[path = "../common/mod.rs"]
+mod common;
+
+mod auth_and_input;
+mod automation_clock;
+mod automation_crash;
+mod automations;
+mod calls_and_webhooks;
+mod cli;
+mod contacts;
+mod graceful_stop;
+mod input_bounds;
+mod isolation;
+mod one_agent_every_network;
+mod outbound;
+mod phone_numbers;
+mod sandbox_api;
+mod secrets_at_rest;
+mod sip_trunk;
+mod twilio_calls;
+mod voice_calls;
+mod voice_flows;
