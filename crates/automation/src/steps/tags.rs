@@ -31,7 +31,8 @@ fn tag_edit(add: bool, tags: Vec<String>) -> impl Fn(&[String]) -> Result<Vec<St
         if add {
             contact::merge_tags(old, &contact::clean_tags(&tags)?)
         } else {
-            Ok(old.iter().filter(|t| !tags.contains(t)).cloned().collect())
+            // As the API's remove: trimmed like the tags that were added, in linear time.
+            Ok(contact::remove_tags(old, &tags))
         }
     }
 }
@@ -65,4 +66,18 @@ pub(super) async fn change_tags(ctx: &StepCtx<'_>, step: &Step, input: &Value) -
     let id = t.contact_id;
     let changed = ctx.store.change_tags(ctx.team_id, id, t.change).await;
     tagged(step, id, changed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_removed_tag_is_trimmed_as_an_added_one_was() {
+        let old = vec!["vip".to_string(), "lead".to_string()];
+        let added = tag_edit(true, vec![" new ".into()])(&old).unwrap();
+        assert_eq!(added, ["vip", "lead", "new"]);
+        let removed = tag_edit(false, vec![" vip".into(), "new ".into()])(&added).unwrap();
+        assert_eq!(removed, ["lead"]);
+    }
 }

@@ -34,7 +34,7 @@ pub const HELLO: &str = "parley-template-worker 1";
 /// The variable that passes the worker its memory budget, in bytes.
 const MEMORY_ENV: &str = "PARLEY_TEMPLATE_WORKER_MEMORY_BYTES";
 /// The largest reply line the server reads: an evaluated value (loop items, a JSON body) may be
-/// larger than a rendered text's [`MAX_OUTPUT`], but not without bound.
+/// larger than a rendered text's [`MAX_OUTPUT`](super::MAX_OUTPUT), but not without bound.
 pub const MAX_REPLY: usize = 1 << 20;
 
 /// Settings of the worker pool.
