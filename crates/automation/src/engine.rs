@@ -25,6 +25,7 @@ use crate::steps::{self, Flow, StepCtx, StepResult};
 use crate::template::Templates;
 use crate::validate;
 use chrono_tz::Tz;
+use parley_core::run::{RunStatus, StepStatus};
 use parley_jobs::outbound::{Outbound, OutboundPolicy};
 use parley_jobs::{JobError, JobHandler, JobOutcome, Runner};
 use parley_store::automations::{
@@ -181,14 +182,14 @@ impl Engine {
         };
         // What ran since the run's last record: written with the next step's start.
         let mut unwritten = Unwritten::default();
-        let mut wake_run = run.status == "waiting";
+        let mut wake_run = run.status == RunStatus::Waiting;
         for _ in 0..self.config.slice_steps {
             let Some(slug) = state.cursor.clone() else {
                 // Nothing left (a run whose start has no step): it is complete.
                 if !self.flush(run_id, &state, &mut unwritten).await? {
                     return Ok(JobOutcome::Done);
                 }
-                self.end_without_step(&run, &state, "completed", None).await?;
+                self.end_without_step(&run, &state, RunStatus::Completed, None).await?;
                 return Ok(JobOutcome::Done);
             };
             let Some(step) = spec.step(&slug) else {
@@ -196,7 +197,8 @@ impl Engine {
                     return Ok(JobOutcome::Done);
                 }
                 let err = format!("step `{slug}` does not exist in version {}", run.version);
-                self.end_without_step(&run, &state, "failed", Some(&err)).await?;
+                self.end_without_step(&run, &state, RunStatus::Failed, Some(&err))
+                    .await?;
                 return Ok(JobOutcome::Done);
             };
             let step_type = step.kind.type_name();
@@ -321,7 +323,7 @@ impl Engine {
         result: StepResult,
     ) -> (StepEnd, Option<(RunNext, JobOutcome)>) {
         let seq = state.seq;
-        let end = |status: &'static str| StepEnd {
+        let end = |status: StepStatus| StepEnd {
             seq,
             status,
             output: None,
@@ -348,13 +350,13 @@ impl Engine {
                 }
                 let end = StepEnd {
                     output: Some(output),
-                    ..end("completed")
+                    ..end(StepStatus::Completed)
                 };
                 if state.cursor.is_some() {
                     return (end, None);
                 }
                 let next = RunNext {
-                    status: "completed",
+                    status: RunStatus::Completed,
                     ..running(state)
                 };
                 (end, Some((next, JobOutcome::Removed)))
@@ -368,10 +370,10 @@ impl Engine {
                 let end = StepEnd {
                     state: Some(step_state),
                     due_at: due,
-                    ..end("waiting")
+                    ..end(StepStatus::Waiting)
                 };
                 let next = RunNext {
-                    status: "waiting",
+                    status: RunStatus::Waiting,
                     waiting_call_id: waiting_call.map(|c| c.to_string()),
                     wake_at: Some(until),
                     ..running(state)
@@ -388,10 +390,10 @@ impl Engine {
                 state.loops.clear();
                 let end = StepEnd {
                     output: Some(output),
-                    ..end("skipped")
+                    ..end(StepStatus::Skipped)
                 };
                 let next = RunNext {
-                    status: "completed",
+                    status: RunStatus::Completed,
                     ..running(state)
                 };
                 (end, Some((next, JobOutcome::Removed)))
@@ -404,10 +406,10 @@ impl Engine {
                 });
                 let end = StepEnd {
                     error: Some(error),
-                    ..end("failed")
+                    ..end(StepStatus::Failed)
                 };
                 let next = RunNext {
-                    status: "failed",
+                    status: RunStatus::Failed,
                     error: Some(run_error),
                     action_failed: Some(payload),
                     ..running(state)
@@ -421,7 +423,7 @@ impl Engine {
         &self,
         run: &RunRow,
         state: &RunState,
-        status: &str,
+        status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), JobError> {
         self.store
@@ -653,7 +655,7 @@ struct Unwritten {
 /// The run's state as it goes on running.
 fn running(state: &RunState) -> RunNext {
     RunNext {
-        status: "running",
+        status: RunStatus::Running,
         state: serde_json::to_string(state).unwrap_or_default(),
         waiting_call_id: None,
         wake_at: None,

@@ -11,6 +11,7 @@ use crate::template::Templates;
 use crate::validate;
 use parley_core::error::ValidationError;
 use parley_core::ids;
+use parley_core::run::RunStatus;
 use parley_jobs::{JobsHandle, Reservation};
 use parley_store::automations::{AutomationRow, NewRun, RunRow, SaveAutomation, StepRow, RUN_JOB};
 use parley_store::jobs::Job;
@@ -307,12 +308,12 @@ pub fn run_json(r: &RunRow, steps: Option<&[StepRow]>) -> Value {
         "id": r.id,
         "automation_id": r.automation_id,
         "version": r.version,
-        "status": r.status,
+        "status": r.status.as_str(),
         "trigger": state.as_ref().map(|s| s.vars.trigger.clone()),
         "contact_id": state.as_ref().and_then(|s| s.vars.contact.as_ref()).and_then(|c| c.get("id")).cloned(),
         "error": r.error,
         "waiting_for_call": r.waiting_call_id,
-        "wake_at": r.wake_at.filter(|_| r.status == "waiting").map(rfc3339),
+        "wake_at": r.wake_at.filter(|_| r.status == RunStatus::Waiting).map(rfc3339),
         "created": rfc3339(r.created),
         "updated": rfc3339(r.updated),
         "finished": r.finished.map(rfc3339),
@@ -323,7 +324,7 @@ pub fn run_json(r: &RunRow, steps: Option<&[StepRow]>) -> Value {
             .map(|s| {
                 json!({
                     "seq": s.seq, "slug": s.slug, "type": s.step_type, "attempt": s.attempt,
-                    "status": s.status, "input": s.input, "output": s.output, "error": s.error,
+                    "status": s.status.as_str(), "input": s.input, "output": s.output, "error": s.error,
                     "due_at": s.due_at.map(rfc3339),
                     "started": rfc3339(s.started), "finished": s.finished.map(rfc3339),
                     "duration_ms": s.finished.map(|f| f - s.started),

@@ -45,6 +45,7 @@ pub mod interview;
 pub mod number;
 pub mod persona;
 pub mod phone;
+pub mod run;
 pub mod time;
 pub mod webhook;
 

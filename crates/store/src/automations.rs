@@ -16,6 +16,7 @@ use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
 use parley_core::number::CallRoute;
+use parley_core::run::{RunStatus, StepStatus};
 use parley_core::ValidationError;
 use serde_json::Value;
 use sqlx::{Any, Row, Transaction};
@@ -63,7 +64,7 @@ pub struct RunRow {
     pub team_id: String,
     pub automation_id: String,
     pub version: i64,
-    pub status: String,
+    pub status: RunStatus,
     pub trigger_key: Option<String>,
     pub state: Value,
     pub job_id: Option<String>,
@@ -85,7 +86,7 @@ pub struct WorkerRun {
 
 impl RunRow {
     pub fn is_finished(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed" | "canceled")
+        self.status.is_final()
     }
 }
 
@@ -98,7 +99,7 @@ pub struct StepRow {
     pub slug: String,
     pub step_type: String,
     pub attempt: i64,
-    pub status: String,
+    pub status: StepStatus,
     pub input: Option<Value>,
     pub output: Option<Value>,
     pub error: Option<String>,
@@ -132,8 +133,7 @@ pub struct StartedRun {
 #[derive(Debug, Clone)]
 pub struct StepEnd {
     pub seq: i64,
-    /// `completed`, `failed`, `skipped` or `waiting`.
-    pub status: &'static str,
+    pub status: StepStatus,
     pub output: Option<Value>,
     pub error: Option<String>,
     /// The step's durable state (kept as it was when `None`).
@@ -156,8 +156,7 @@ pub struct UnrecordedStep {
 /// What a run becomes.
 #[derive(Debug, Clone)]
 pub struct RunNext {
-    /// `running`, `waiting`, `completed` or `failed`.
-    pub status: &'static str,
+    pub status: RunStatus,
     /// The run's state, serialized (JSON).
     pub state: String,
     pub waiting_call_id: Option<String>,
@@ -507,14 +506,14 @@ impl Store {
     }
 
     /// Ends a run outside a step (nothing left to run, or its version lost a step).
-    pub async fn end_run(&self, run_id: Uuid, status: &str, error: Option<&str>, state: &Value) -> Result<()> {
+    pub async fn end_run(&self, run_id: Uuid, status: RunStatus, error: Option<&str>, state: &Value) -> Result<()> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
         sqlx::query(
             "UPDATE automation_runs SET status = $1, error = $2, state = $3, updated = $4, finished = $4 \
              WHERE id = $5 AND status IN ('running', 'waiting')",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .bind(state.to_string())
         .bind(now)
@@ -681,7 +680,7 @@ fn begin_row(b: &BeginStep<'_>, now: i64) -> BeginRow {
 fn step_end_row(e: &StepEnd, now: i64) -> StepEndRow {
     StepEndRow {
         seq: e.seq,
-        status: e.status.to_string(),
+        status: e.status,
         output: e.output.as_ref().map(Value::to_string),
         error: e.error.clone(),
         state: e.state.as_ref().map(Value::to_string),
@@ -699,7 +698,7 @@ fn step_end_row(e: &StepEnd, now: i64) -> StepEndRow {
 
 fn run_next_row(n: &RunNext, now: i64) -> RunNextRow {
     RunNextRow {
-        status: n.status.to_string(),
+        status: n.status,
         state: n.state.clone(),
         waiting_call_id: n.waiting_call_id.clone(),
         wake_at: n.wake_at,
@@ -825,6 +824,12 @@ fn automation_from_row(r: &sqlx::any::AnyRow) -> Result<AutomationRow> {
     })
 }
 
+/// A column holding one of an enum's names; another value is a corrupt row.
+fn parsed<T>(r: &sqlx::any::AnyRow, column: &str, parse: fn(&str) -> Option<T>) -> Result<T> {
+    let s: String = r.try_get(column)?;
+    parse(&s).ok_or_else(|| StoreError::Corrupt(format!("{column} {s:?}")))
+}
+
 fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
     let id: String = r.try_get("id")?;
     Ok(RunRow {
@@ -832,7 +837,7 @@ fn run_from_row(r: &sqlx::any::AnyRow) -> Result<RunRow> {
         team_id: r.try_get("team_id")?,
         automation_id: r.try_get("automation_id")?,
         version: r.try_get("version")?,
-        status: r.try_get("status")?,
+        status: parsed(r, "status", RunStatus::parse)?,
         trigger_key: r.try_get("trigger_key")?,
         state: serde_json::from_str(&r.try_get::<String, _>("state")?)?,
         job_id: r.try_get("job_id")?,
@@ -854,7 +859,7 @@ pub(crate) fn step_from_row(r: &sqlx::any::AnyRow) -> Result<StepRow> {
         slug: r.try_get("slug")?,
         step_type: r.try_get("step_type")?,
         attempt: r.try_get("attempt")?,
-        status: r.try_get("status")?,
+        status: parsed(r, "status", StepStatus::parse)?,
         input: json_opt(r, "input")?,
         output: json_opt(r, "output")?,
         error: r.try_get("error")?,

@@ -240,6 +240,7 @@ async fn commit_batch(conn: &mut Conn, dialect: Dialect, batch: Vec<Entry>) {
 mod tests {
     use super::*;
     use crate::Store;
+    use parley_core::run::{RunStatus, StepStatus};
 
     /// A fresh SQLite store in a temporary file, and a team to own runs.
     async fn store() -> (Store, String, std::path::PathBuf) {
@@ -323,7 +324,7 @@ mod tests {
         assert!(matches!(ra.await.unwrap(), Ok(Reply::Started(true))));
         assert!(rb.await.unwrap().is_err(), "the orphan step must fail");
         let run = store.run_for_worker(good_run.parse().unwrap()).await.unwrap().run;
-        assert_eq!(run.status, "running");
+        assert_eq!(run.status, RunStatus::Running);
         store.close().await;
         let _ = std::fs::remove_file(path);
     }
@@ -483,7 +484,7 @@ mod tests {
             run_id: run_id.into(),
             ended: vec![StepEndRow {
                 seq: 1,
-                status: "completed".into(),
+                status: StepStatus::Completed,
                 output: Some("{\"matched\":true}".into()),
                 error: None,
                 state: None,
@@ -498,7 +499,7 @@ mod tests {
                 }),
             }],
             next: Some(RunNextRow {
-                status: "running".into(),
+                status: RunStatus::Running,
                 state: "{\"seq\":2}".into(),
                 waiting_call_id: None,
                 wake_at: None,
@@ -524,7 +525,15 @@ mod tests {
             .await
             .unwrap()
             .into_iter()
-            .map(|s| (s.seq, s.step_type, s.status, Some(s.started), s.finished))
+            .map(|s| {
+                (
+                    s.seq,
+                    s.step_type,
+                    s.status.as_str().to_string(),
+                    Some(s.started),
+                    s.finished,
+                )
+            })
             .collect()
     }
 

@@ -1,6 +1,7 @@
 //! The records callers queue on the journal, ready to bind, and the journal's answers.
 
 use super::*;
+use parley_core::run::{RunStatus, StepStatus};
 
 /// A new run and its job, ready to bind.
 pub(crate) struct StartRow {
@@ -34,7 +35,7 @@ pub(crate) struct BeginRow {
 /// A step's end (or pause).
 pub(crate) struct StepEndRow {
     pub seq: i64,
-    pub status: String,
+    pub status: StepStatus,
     pub output: Option<String>,
     pub error: Option<String>,
     pub state: Option<String>,
@@ -56,7 +57,7 @@ pub(crate) struct UnrecordedRow {
 
 /// A run's next state.
 pub(crate) struct RunNextRow {
-    pub status: String,
+    pub status: RunStatus,
     pub state: String,
     pub waiting_call_id: Option<String>,
     pub wake_at: Option<i64>,
@@ -68,7 +69,7 @@ pub(crate) struct RunNextRow {
 
 impl RunNextRow {
     pub(super) fn ends_run(&self) -> bool {
-        matches!(self.status.as_str(), "completed" | "failed")
+        matches!(self.status, RunStatus::Completed | RunStatus::Failed)
     }
 }
 

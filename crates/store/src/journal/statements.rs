@@ -1,6 +1,7 @@
 //! One batch written in one transaction: a multi-row statement per kind of record.
 
 use super::*;
+use parley_core::run::StepStatus;
 
 /// Writes `ops` in one transaction; one reply per op, in order.
 pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
@@ -265,7 +266,7 @@ async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[RunNext<
     for (run_id, r) in rows {
         q = q
             .bind(*run_id)
-            .bind(&r.status)
+            .bind(r.status.as_str())
             .bind(&r.state)
             .bind(r.waiting_call_id.as_deref())
             .bind(r.wake_at)
@@ -312,7 +313,7 @@ async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[StepEnd
         q = q
             .bind(*run_id)
             .bind(r.seq)
-            .bind(&r.status)
+            .bind(r.status.as_str())
             .bind(r.output.as_deref())
             .bind(r.error.as_deref())
             .bind(r.state.as_deref())
@@ -353,7 +354,7 @@ async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[S
             .bind(r.seq)
             .bind(&u.slug)
             .bind(&u.step_type)
-            .bind(&r.status)
+            .bind(r.status.as_str())
             .bind(&u.input)
             .bind(r.output.as_deref())
             .bind(r.error.as_deref())
@@ -369,7 +370,7 @@ async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[S
 impl StepEndRow {
     /// A paused step has not finished.
     fn finished(&self) -> Option<i64> {
-        (self.status != "waiting").then_some(self.now)
+        (self.status != StepStatus::Waiting).then_some(self.now)
     }
 }
 
