@@ -1,30 +1,80 @@
-//! Webhook delivery: one signed POST per attempt.
+//! Webhook delivery: one signed POST per attempt, a job handler like every other job kind.
 
-use crate::outbound::{Backoff, Outbound, OutboundError};
-use crate::runner::JobsConfig;
-use crate::{JobError, JobOutcome};
+use crate::outbound::{Backoff, Outbound, OutboundError, OutboundPolicy};
+use crate::{JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store, StoreError};
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// Settings of webhook delivery (from `PARLEY_WEBHOOK_*` variables in the server).
+#[derive(Debug, Clone)]
+pub struct DeliveryConfig {
+    /// Where deliveries may go (private addresses, Parley's proxy).
+    pub outbound: OutboundPolicy,
+    pub timeout: Duration,
+    /// First retry delay; doubles per attempt up to `retry_max`, with ±50 % jitter.
+    pub retry_base: Duration,
+    pub retry_max: Duration,
+    /// Deliveries are retried until this long after the event, then marked failed.
+    pub give_up_after: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        DeliveryConfig {
+            outbound: OutboundPolicy::default(),
+            timeout: Duration::from_secs(10),
+            retry_base: Backoff::WEBHOOK_DEFAULT.base,
+            retry_max: Backoff::WEBHOOK_DEFAULT.max,
+            give_up_after: Duration::from_secs(25 * 3600),
+        }
+    }
+}
+
+/// The handler of [`parley_store::webhooks::DELIVERY_JOB`] jobs.
+pub struct Deliveries {
+    store: Store,
+    http: Outbound,
+    config: DeliveryConfig,
+}
+
+impl Deliveries {
+    pub fn new(store: Store, config: DeliveryConfig) -> Deliveries {
+        Deliveries {
+            store,
+            http: client(&config),
+            config,
+        }
+    }
+}
+
+impl JobHandler for Deliveries {
+    fn run<'a>(&'a self, job: &'a Job) -> Pin<Box<dyn Future<Output = Result<JobOutcome, JobError>> + Send + 'a>> {
+        Box::pin(run(&self.store, &self.http, &self.config, job))
+    }
+}
 
 /// The guarded client for deliveries (see [`crate::outbound`]), with the delivery timeout.
-pub fn client(config: &JobsConfig) -> Outbound {
+fn client(config: &DeliveryConfig) -> Outbound {
     Outbound::new(
         &config.outbound,
-        config.webhook_timeout,
+        config.timeout,
         concat!("Parley-Webhooks/", env!("CARGO_PKG_VERSION")),
     )
 }
 
 /// The delay before retry number `attempt` (1-based): the settings' base doubling per attempt up
 /// to their max, ±50 % jitter so many failing deliveries do not retry in lockstep.
-pub fn backoff(config: &JobsConfig) -> Backoff {
+fn backoff(config: &DeliveryConfig) -> Backoff {
     Backoff {
-        base: config.webhook_retry_base,
-        max: config.webhook_retry_max,
+        base: config.retry_base,
+        max: config.retry_max,
         ..Backoff::WEBHOOK_DEFAULT
     }
 }
 
-pub async fn run(store: &Store, http: &Outbound, config: &JobsConfig, job: &Job) -> Result<JobOutcome, JobError> {
+async fn run(store: &Store, http: &Outbound, config: &DeliveryConfig, job: &Job) -> Result<JobOutcome, JobError> {
     let id = job
         .payload
         .get("delivery_id")
@@ -86,7 +136,7 @@ pub async fn run(store: &Store, http: &Outbound, config: &JobsConfig, job: &Job)
     let error = error.to_string();
     let retry = u32::try_from(job.attempts).unwrap_or(u32::MAX);
     let next = now_ms() + backoff(config).delay_ms(retry);
-    if next > d.created + config.webhook_give_up_after.as_millis() as i64 {
+    if next > d.created + config.give_up_after.as_millis() as i64 {
         store
             .record_delivery_attempt(&d.id, "failed", code, Some(&format!("gave up: {error}")), None)
             .await?;
@@ -101,13 +151,12 @@ pub async fn run(store: &Store, http: &Outbound, config: &JobsConfig, job: &Job)
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::time::Duration;
 
     #[test]
     fn the_settings_set_base_and_cap_of_the_delivery_backoff() {
-        let c = JobsConfig {
-            webhook_retry_base: Duration::from_millis(100),
-            webhook_retry_max: Duration::from_millis(400),
+        let c = DeliveryConfig {
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_millis(400),
             ..Default::default()
         };
         let b = backoff(&c);

@@ -5,8 +5,9 @@
 //!   process inserts can be inserted already claimed and handed straight to it
 //!   ([`JobsHandle::reserve`]): an automation run started by a webhook begins without a poll.
 //! - [`delivery`]: webhook deliveries: signed POSTs, retried with exponential backoff and jitter
-//!   for at least 24 hours, refused for private and loopback addresses unless allowed.
-//! - [`JobHandler`]: handlers registered by higher layers (the server runs calls through it).
+//!   for at least 24 hours, refused for private and loopback addresses unless allowed; a
+//!   [`JobHandler`] with its own settings, registered like the others.
+//! - [`JobHandler`]: what runs one kind of job; the runner names no kind itself.
 //! - [`outbound`]: the one guarded HTTP client for customer-chosen URLs (webhooks here,
 //!   automation HTTP steps and agents' webhooks above), its typed redacting error, and the one
 //!   retry-delay policy ([`Backoff`]).
@@ -20,6 +21,7 @@ pub mod delivery;
 pub mod outbound;
 pub mod runner;
 
+pub use delivery::{Deliveries, DeliveryConfig};
 pub use outbound::{Backoff, Outbound, OutboundError, OutboundPolicy, ProxyUrl};
 pub use runner::{JobsConfig, JobsHandle, Reservation, Runner};
 

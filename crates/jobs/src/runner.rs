@@ -1,7 +1,7 @@
 //! The job loop.
 
-use crate::outbound::{Backoff, Outbound, OutboundPolicy};
-use crate::{delivery, JobError, JobHandler, JobOutcome};
+use crate::outbound::Backoff;
+use crate::{JobError, JobHandler, JobOutcome};
 use parley_store::{jobs::Job, now_ms, Store};
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock};
@@ -19,14 +19,6 @@ pub struct JobsConfig {
     pub lease: Duration,
     /// Longest sleep between polls when no job is due (new jobs of this process wake it at once).
     pub poll_interval: Duration,
-    /// Where webhook deliveries may go (private addresses, Parley's proxy).
-    pub outbound: OutboundPolicy,
-    pub webhook_timeout: Duration,
-    /// First retry delay; doubles per attempt up to `webhook_retry_max`, with ±50 % jitter.
-    pub webhook_retry_base: Duration,
-    pub webhook_retry_max: Duration,
-    /// Deliveries are retried until this long after the event, then marked failed.
-    pub webhook_give_up_after: Duration,
     /// On shutdown, how long jobs in flight may take to finish before they are abandoned (and
     /// their leases handed back by the server, see [`JobsHandle::worker_id`]).
     pub shutdown_grace: Duration,
@@ -38,11 +30,6 @@ impl Default for JobsConfig {
             concurrency: 16,
             lease: Duration::from_secs(60),
             poll_interval: Duration::from_millis(500),
-            outbound: OutboundPolicy::default(),
-            webhook_timeout: Duration::from_secs(10),
-            webhook_retry_base: Backoff::WEBHOOK_DEFAULT.base,
-            webhook_retry_max: Backoff::WEBHOOK_DEFAULT.max,
-            webhook_give_up_after: Duration::from_secs(25 * 3600),
             shutdown_grace: Duration::from_secs(20),
         }
     }
@@ -123,7 +110,6 @@ impl Reservation {
 pub struct Runner {
     store: Store,
     config: JobsConfig,
-    http: Outbound,
     handle: JobsHandle,
     worker_id: String,
     handlers: HashMap<String, Arc<dyn JobHandler>>,
@@ -137,7 +123,6 @@ impl Runner {
     /// A runner; from now on `handle` can reserve its slots (jobs reserved before [`run`]
     /// starts wait for it).
     pub fn new(store: Store, config: JobsConfig, handle: JobsHandle) -> Runner {
-        let http = delivery::client(&config);
         let worker_id = uuid::Uuid::new_v4().to_string();
         let slots = Arc::new(Semaphore::new(config.concurrency));
         let (tx, local) = mpsc::unbounded_channel();
@@ -151,7 +136,6 @@ impl Runner {
         Runner {
             store,
             config,
-            http,
             handle,
             worker_id,
             handlers: HashMap::new(),
@@ -161,7 +145,8 @@ impl Runner {
         }
     }
 
-    /// Runs jobs of `kind` with `handler` (replacing a built-in handler of that kind).
+    /// Runs jobs of `kind` with `handler` (every kind has one: webhook deliveries'
+    /// [`crate::delivery::Deliveries`], calls', automation runs'…).
     pub fn with_handler(mut self, kind: &str, handler: Arc<dyn JobHandler>) -> Runner {
         self.handlers.insert(kind.to_string(), handler);
         self
@@ -295,7 +280,6 @@ impl Runner {
     async fn run_one(&self, job: Job) {
         let outcome = match job.kind.as_str() {
             k if self.handlers.contains_key(k) => self.handlers[k].run(&job).await,
-            parley_store::webhooks::DELIVERY_JOB => delivery::run(&self.store, &self.http, &self.config, &job).await,
             other => Err(JobError::Payload(format!("unknown job kind {other}"))),
         };
         let result = match outcome {

@@ -16,7 +16,7 @@ use anyhow::Context;
 use clap::Args;
 use parley_agent::llm::LlmConfig;
 use parley_api::{ApiConfig, AppState};
-use parley_jobs::{JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
+use parley_jobs::{Deliveries, DeliveryConfig, JobsConfig, JobsHandle, OutboundPolicy, ProxyUrl, Runner};
 use parley_store::Store;
 use parley_telephony::sandbox::{SandboxConfig, SandboxNetwork};
 use parley_telephony::trunk::{AllowList, SipConfig, SipNetwork};
@@ -289,12 +289,18 @@ impl Settings {
         JobsConfig {
             concurrency: self.job_concurrency.max(1),
             lease: Duration::from_secs(self.job_lease_secs.max(1)),
-            outbound: self.outbound_policy(),
-            webhook_timeout: Duration::from_millis(self.webhook_timeout_ms),
-            webhook_retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
-            webhook_retry_max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
             shutdown_grace: Duration::from_secs(self.shutdown_grace_secs),
             ..JobsConfig::default()
+        }
+    }
+
+    pub fn delivery_config(&self) -> DeliveryConfig {
+        DeliveryConfig {
+            outbound: self.outbound_policy(),
+            timeout: Duration::from_millis(self.webhook_timeout_ms),
+            retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+            retry_max: Duration::from_millis(self.webhook_retry_max_ms.max(1)),
+            ..DeliveryConfig::default()
         }
     }
 
@@ -501,6 +507,10 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             jobs: jobs.clone(),
         }));
         let runner = Runner::new(store.clone(), settings.jobs_config(), jobs.clone())
+            .with_handler(
+                parley_store::webhooks::DELIVERY_JOB,
+                Arc::new(Deliveries::new(store.clone(), settings.delivery_config())),
+            )
             .with_handler(parley_store::calls::DIAL_JOB, Arc::new(calls::Dial(calls.clone())))
             .with_handler(
                 parley_store::sandbox::SANDBOX_CALL_IN_JOB,
