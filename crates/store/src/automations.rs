@@ -24,7 +24,7 @@ use std::collections::BTreeMap;
 use uuid::Uuid;
 
 /// A trigger event (call completed, contact created, tag added) to match against automations.
-pub const EVENT_JOB: &str = "automation_event";
+pub use crate::outbox::EVENT_JOB;
 /// Runs (or resumes) one automation run.
 pub const RUN_JOB: &str = "automation_run";
 /// Fires one automation's recurring schedule.
@@ -706,50 +706,6 @@ fn run_next_row(n: &RunNext, now: i64) -> RunNextRow {
         action_failed: n.action_failed.as_ref().map(Value::to_string),
         now,
     }
-}
-
-/// Queues a trigger event in the caller's transaction, only when some live automation of the
-/// team listens for it (one conditional INSERT, no extra round trip).
-pub(crate) async fn enqueue_event(
-    tx: &mut Transaction<'_, Any>,
-    team_id: &str,
-    trigger_type: &str,
-    payload: &Value,
-) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
-         SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
-         (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = $6 AND mode = 'live' AND deleted = 0)",
-    )
-    .bind(new_row_id().to_string())
-    .bind(EVENT_JOB)
-    .bind(team_id)
-    .bind(payload.to_string())
-    .bind(now_ms())
-    .bind(trigger_type)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
-}
-
-/// Queues the call-completed event when an automation listens or a run waits for this call.
-pub(crate) async fn enqueue_call_completed(tx: &mut Transaction<'_, Any>, team_id: &str, call_id: Uuid) -> Result<()> {
-    let payload = serde_json::json!({ "type": "call_completed", "call_id": call_id });
-    sqlx::query(
-        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
-         SELECT $1, $2, $3, $4, $5, 0, $5 WHERE EXISTS \
-         (SELECT 1 FROM automations WHERE team_id = $3 AND trigger_type = 'call_completed' AND mode = 'live' AND deleted = 0) \
-         OR EXISTS (SELECT 1 FROM automation_runs WHERE waiting_call_id = $6)",
-    )
-    .bind(new_row_id().to_string())
-    .bind(EVENT_JOB)
-    .bind(team_id)
-    .bind(payload.to_string())
-    .bind(now_ms())
-    .bind(call_id.to_string())
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
 }
 
 async fn insert_version(tx: &mut Transaction<'_, Any>, id: &str, version: i64, spec: &Value, now: i64) -> Result<()> {

@@ -181,7 +181,7 @@ impl Store {
                 &body,
             )
             .await?;
-            crate::automations::enqueue_call_completed(&mut w.tx, &team_id, call.id).await?;
+            crate::outbox::enqueue_call_completed(&mut w.tx, &team_id, call.id).await?;
         }
         w.commit().await?;
         Ok(call)

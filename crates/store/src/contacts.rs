@@ -1,7 +1,8 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
 
-use crate::journal::{list_sql, rows_sql, shapes, unexpected, Op, Reply, Tagged, TagsRow};
+use crate::journal::{unexpected, Op, Reply, Tagged, TagsRow};
 use crate::sql::{like_pattern, Query};
+use crate::sql::{list_sql, rows_sql, shapes};
 use crate::{found, Dialect, Result, Store, StoreError};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
 use parley_core::ids::new_row_id;
@@ -414,11 +415,11 @@ async fn contact_events(
 ) -> Result<()> {
     if created {
         let ev = serde_json::json!({ "type": "contact_created", "contact_id": c.id });
-        crate::automations::enqueue_event(tx, team_id, "contact_created", &ev).await?;
+        crate::outbox::enqueue_event(tx, team_id, "contact_created", &ev).await?;
     }
     for tag in c.tags.iter().filter(|t| !old_tags.contains(t)) {
         let ev = serde_json::json!({ "type": "tag_added", "contact_id": c.id, "tag": tag });
-        crate::automations::enqueue_event(tx, team_id, "tag_added", &ev).await?;
+        crate::outbox::enqueue_event(tx, team_id, "tag_added", &ev).await?;
     }
     Ok(())
 }
@@ -489,7 +490,7 @@ pub(crate) async fn change_tags_batch(
         .collect();
     for chunk in shapes(&added) {
         insert_added_tags(tx, d, chunk).await?;
-        enqueue_tags_added(tx, d, chunk).await?;
+        crate::outbox::enqueue_tags_added(tx, d, chunk).await?;
     }
     Ok(replies
         .into_iter()
@@ -534,34 +535,6 @@ async fn insert_added_tags(tx: &mut Transaction<'_, Any>, d: Dialect, added: &[(
     let mut q: AnyQuery = sqlx::query(&sql);
     for (c, tag) in added {
         q = q.bind(c.id.to_string()).bind(c.team_id.clone()).bind(tag.to_string());
-    }
-    q.execute(&mut **tx).await?;
-    Ok(())
-}
-
-/// Queues a `tag_added` event per added tag, for teams with a live automation listening (as
-/// [`crate::automations::enqueue_event`] does for one).
-async fn enqueue_tags_added(tx: &mut Transaction<'_, Any>, d: Dialect, added: &[(&Contact, &String)]) -> Result<()> {
-    if added.is_empty() {
-        return Ok(());
-    }
-    let sql = format!(
-        "INSERT INTO jobs (id, kind, team_id, payload, run_at, attempts, created) \
-         SELECT v.column1, v.column2, v.column3, v.column4, v.column5, 0, v.column5 FROM (VALUES {}) AS v \
-         WHERE EXISTS (SELECT 1 FROM automations a WHERE a.team_id = v.column3 \
-         AND a.trigger_type = 'tag_added' AND a.mode = 'live' AND a.deleted = 0)",
-        rows_sql(d, added.len(), "(?, ?, ?, ?, ?)")
-    );
-    let now = crate::now_ms();
-    let mut q: AnyQuery = sqlx::query(&sql);
-    for (c, tag) in added {
-        let ev = serde_json::json!({ "type": "tag_added", "contact_id": c.id, "tag": tag });
-        q = q
-            .bind(new_row_id().to_string())
-            .bind(crate::automations::EVENT_JOB)
-            .bind(c.team_id.clone())
-            .bind(ev.to_string())
-            .bind(now);
     }
     q.execute(&mut **tx).await?;
     Ok(())

@@ -37,6 +37,7 @@ pub mod jobs;
 mod journal;
 pub mod keyring;
 pub mod numbers;
+pub(crate) mod outbox;
 pub mod rate_limit;
 pub mod sandbox;
 pub mod secrets;

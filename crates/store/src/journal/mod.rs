@@ -24,9 +24,10 @@
 mod records;
 mod statements;
 
+pub(crate) use crate::sql::{list_sql, rows_sql, shapes};
 pub use records::*;
+pub(crate) use statements::unexpected;
 use statements::write;
-pub(crate) use statements::{list_sql, rows_sql, shapes, unexpected};
 
 use crate::automations::StepRow;
 use crate::{webhooks, Dialect, Result, StoreError};
@@ -40,9 +41,8 @@ use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
 use std::collections::{HashMap, HashSet};
 use tokio::sync::{mpsc, oneshot};
 
-/// Records per batch. The widest row binds 16 values: 128 rows stay far below SQLite's 32,766
-/// and PostgreSQL's 65,535 parameters per statement.
-const MAX_BATCH: usize = 128;
+/// Records per batch: as many as one multi-row statement takes.
+const MAX_BATCH: usize = crate::sql::MAX_ROWS;
 
 type Entry = (Op, oneshot::Sender<Result<Reply>>);
 
@@ -682,26 +682,5 @@ mod tests {
         assert_eq!(store.contact(&team, a.id).await.unwrap().phone_number, "+12125550122");
         store.close().await;
         let _ = std::fs::remove_file(path);
-    }
-
-    #[test]
-    fn batches_split_into_few_statement_shapes() {
-        let sizes = |n: usize| shapes(&vec![0u8; n]).map(<[u8]>::len).collect::<Vec<_>>();
-        assert_eq!(sizes(0), Vec::<usize>::new());
-        assert_eq!(sizes(1), [1]);
-        assert_eq!(sizes(100), [64, 32, 4]);
-        assert_eq!(sizes(127), [64, 32, 16, 8, 4, 2, 1]);
-        assert_eq!(sizes(128), [128]);
-        assert_eq!(sizes(300), [128, 128, 32, 8, 4]);
-    }
-
-    #[test]
-    fn placeholders_number_every_row() {
-        assert_eq!(
-            rows_sql(Dialect::Postgres, 2, "(?, 'x', ?)"),
-            "($1, 'x', $2), ($3, 'x', $4)"
-        );
-        assert_eq!(rows_sql(Dialect::Sqlite, 2, "(?, 'x', ?)"), "(?, 'x', ?), (?, 'x', ?)");
-        assert_eq!(list_sql(Dialect::Postgres, 3), "$1, $2, $3");
     }
 }

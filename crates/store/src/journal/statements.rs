@@ -140,56 +140,9 @@ type RunNext<'a> = (&'a str, &'a RunNextRow);
 /// A step's run id and its end.
 type StepEnd<'a> = (&'a str, &'a StepEndRow);
 
-/// `rows` in chunks of 128, 64, …, 1 rows (largest first). A multi-row statement's text depends
-/// on its row count; with any count, a dozen kinds of statement made hundreds of texts, each
-/// prepared (SQLite) or parsed and planned (PostgreSQL) again as sqlx's per-connection cache of
-/// 100 statements evicted it. In chunks, a kind has at most eight texts, and they stay cached.
-/// Measured: SQLite's same-run ratio 0.19-0.20 -> 0.20-0.22; PostgreSQL's did not move.
-pub(crate) fn shapes<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
-    let mut rest = rows;
-    std::iter::from_fn(move || {
-        if rest.is_empty() {
-            return None;
-        }
-        let n = (1usize << (usize::BITS - 1 - rest.len().leading_zeros())).min(MAX_BATCH);
-        let (chunk, tail) = rest.split_at(n);
-        rest = tail;
-        Some(chunk)
-    })
-}
-
 /// A reply of another kind than the record asked for (a bug, reported rather than panicking).
 pub(crate) fn unexpected(r: Reply) -> StoreError {
     StoreError::Corrupt(format!("the run journal answered {r:?}"))
-}
-
-/// `n` rows of `row` (placeholders `?`) as `(?, …), (?, …)` on SQLite, `($1, …), ($k, …)` on
-/// PostgreSQL. SQLite gets anonymous `?`: sqlx looks each numbered parameter up by name, and
-/// SQLite finds a name by a linear scan, so `$N` costs O(n²) in a statement of n parameters (a
-/// batch of a thousand spent more time there than in SQLite itself).
-pub(crate) fn rows_sql(d: Dialect, n: usize, row: &str) -> String {
-    let mut out = String::with_capacity(n * (row.len() + 16));
-    let mut next = 1;
-    for i in 0..n {
-        if i > 0 {
-            out.push_str(", ");
-        }
-        for ch in row.chars() {
-            if ch == '?' && d == Dialect::Postgres {
-                out.push('$');
-                out.push_str(&next.to_string());
-                next += 1;
-            } else {
-                out.push(ch);
-            }
-        }
-    }
-    out
-}
-
-/// `n` placeholders, as [`rows_sql`] writes them.
-pub(crate) fn list_sql(d: Dialect, n: usize) -> String {
-    rows_sql(d, n, "?")
 }
 
 type Query<'q> = sqlx::query::Query<'q, Any, AnyArguments<'q>>;
