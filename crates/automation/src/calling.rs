@@ -11,70 +11,14 @@ use chrono::{DateTime, Datelike, Duration, NaiveTime, Timelike, Utc, Weekday};
 use chrono_tz::Tz;
 use parley_core::contact::Contact;
 
-/// The zones a callee may be in (see the module doc); `fallback` when the number says nothing.
+/// The zones a callee may be in (see the module doc); `fallback` when neither the contact nor
+/// the number says.
 pub fn callee_zones(contact: &Contact, fallback: Tz) -> Vec<Tz> {
-    for key in ["time_zone", "timezone", "tz"] {
-        if let Some(tz) = contact.attributes.get(key).and_then(|z| z.parse::<Tz>().ok()) {
-            return vec![tz];
-        }
-    }
-    let zones = phonenumber::parse(None, &contact.phone_number)
-        .ok()
-        .and_then(|n| n.country().id())
-        .map(|id| country_zones(&format!("{id:?}")))
-        .unwrap_or_default();
+    let zones = parley_core::zone::callee_zones(&contact.attributes, &contact.phone_number);
     if zones.is_empty() {
         vec![fallback]
     } else {
         zones
-    }
-}
-
-/// Main zones of a country by ISO code; empty when not listed (the automation's zone is used).
-fn country_zones(iso: &str) -> Vec<Tz> {
-    use chrono_tz::*;
-    match iso {
-        "US" => vec![
-            America::New_York,
-            America::Chicago,
-            America::Denver,
-            America::Los_Angeles,
-        ],
-        "CA" => vec![
-            America::Halifax,
-            America::Toronto,
-            America::Winnipeg,
-            America::Edmonton,
-            America::Vancouver,
-        ],
-        "AU" => vec![Australia::Sydney, Australia::Adelaide, Australia::Perth],
-        "BR" => vec![America::Sao_Paulo, America::Manaus],
-        "MX" => vec![America::Mexico_City, America::Tijuana],
-        "RU" => vec![Europe::Moscow],
-        "GB" => vec![Europe::London],
-        "IE" => vec![Europe::Dublin],
-        "FR" => vec![Europe::Paris],
-        "DE" => vec![Europe::Berlin],
-        "ES" => vec![Europe::Madrid],
-        "IT" => vec![Europe::Rome],
-        "NL" => vec![Europe::Amsterdam],
-        "BE" => vec![Europe::Brussels],
-        "CH" => vec![Europe::Zurich],
-        "AT" => vec![Europe::Vienna],
-        "SE" => vec![Europe::Stockholm],
-        "NO" => vec![Europe::Oslo],
-        "DK" => vec![Europe::Copenhagen],
-        "FI" => vec![Europe::Helsinki],
-        "PL" => vec![Europe::Warsaw],
-        "PT" => vec![Europe::Lisbon],
-        "IN" => vec![Asia::Kolkata],
-        "JP" => vec![Asia::Tokyo],
-        "SG" => vec![Asia::Singapore],
-        "ZA" => vec![Africa::Johannesburg],
-        "NZ" => vec![Pacific::Auckland],
-        "IL" => vec![Asia::Jerusalem],
-        "AE" => vec![Asia::Dubai],
-        _ => Vec::new(),
     }
 }
 

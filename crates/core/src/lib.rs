@@ -48,5 +48,6 @@ pub mod phone;
 pub mod run;
 pub mod time;
 pub mod webhook;
+pub mod zone;
 
 pub use error::ValidationError;

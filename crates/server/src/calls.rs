@@ -595,6 +595,14 @@ impl CallRunner {
                 ai_name: interview.ai_name.clone(),
                 silence_reprompts: interview.silence_reprompts,
                 outbound: self.settings.outbound.clone(),
+                // The callee's zone (a number spanning several: its first main zone; dates read
+                // "tomorrow" the same in all of them but near midnight).
+                time_zone: parley_core::zone::callee_zones(
+                    contact.map(|c| &c.attributes).unwrap_or(&Default::default()),
+                    &call.phone_number,
+                )
+                .first()
+                .copied(),
                 ..AgentConfig::default()
             },
         );

@@ -25,7 +25,8 @@ use crate::branch;
 use crate::llm::{LlmClient, Message, Role};
 use crate::sentences::{self, SentenceSplitter};
 use crate::template::{self, render, CallContext, Scope};
-use chrono::NaiveDateTime;
+use chrono::{DateTime, NaiveDateTime, Utc};
+use chrono_tz::Tz;
 use parley_core::flow::{Flow, Node};
 use parley_core::phone::{self, PhonePolicy};
 use parley_jobs::outbound::{Outbound, OutboundPolicy};
@@ -66,8 +67,13 @@ pub struct AgentConfig {
     /// Where webhook nodes may go: private and loopback addresses (default: refused), Parley's
     /// proxy (default: none; never one from the environment).
     pub outbound: OutboundPolicy,
-    /// The call's local time, for resolving "tomorrow" or "Thursday". Default `None`: the
-    /// machine's local clock at the moment of the answer.
+    /// The callee's time zone: "tomorrow" or "Thursday at ten" is read in it (the server sets
+    /// it from the contact's `time_zone` attribute or the number's country, see
+    /// [`parley_core::zone`]). `None`: the machine's local zone.
+    pub time_zone: Option<Tz>,
+    /// A fixed local time to read dates against instead of the clock (tests). Default `None`:
+    /// Parley's clock ([`parley_core::time::Timestamp::now`]) at the moment of the answer, in
+    /// `time_zone`.
     pub now: Option<NaiveDateTime>,
     /// The most nodes one turn may run before it must listen; past it the call ends with
     /// outcome `flow_error` (a branch cycle must not hang a call). Default 100.
@@ -85,6 +91,7 @@ impl Default for AgentConfig {
             error_message: "I'm sorry, something went wrong on my side. Goodbye.".into(),
             webhook_timeout: Duration::from_secs(10),
             outbound: OutboundPolicy::default(),
+            time_zone: None,
             now: None,
             max_steps: 100,
         }
@@ -173,7 +180,13 @@ impl FlowAgent {
     }
 
     fn now(&self) -> NaiveDateTime {
-        self.cfg.now.unwrap_or_else(|| chrono::Local::now().naive_local())
+        self.cfg.now.unwrap_or_else(|| {
+            let ms = parley_core::time::Timestamp::now().millis();
+            local_time(
+                DateTime::from_timestamp_millis(ms).unwrap_or_default(),
+                self.cfg.time_zone,
+            )
+        })
     }
 
     fn scope(&self) -> Scope<'_> {
@@ -471,5 +484,35 @@ impl Agent for FlowAgent {
 
     async fn summarize(&self, transcript: &str) -> Summary {
         self.call_summary(transcript).await
+    }
+}
+
+/// The wall-clock time at `now` in `zone` (the machine's zone when `None`).
+fn local_time(now: DateTime<Utc>, zone: Option<Tz>) -> NaiveDateTime {
+    match zone {
+        Some(z) => now.with_timezone(&z).naive_local(),
+        None => now.with_timezone(&chrono::Local).naive_local(),
+    }
+}
+
+#[cfg(test)]
+mod zone_tests {
+    use super::*;
+
+    #[test]
+    fn dates_are_read_on_the_callees_calendar() {
+        // 2026-12-03 20:00 UTC is already Friday the 4th in Auckland, still Thursday in Los Angeles.
+        let at = DateTime::parse_from_rfc3339("2026-12-03T20:00:00Z").unwrap().to_utc();
+        let auckland = local_time(at, Some(chrono_tz::Pacific::Auckland));
+        let la = local_time(at, Some(chrono_tz::America::Los_Angeles));
+        assert_eq!(auckland.to_string(), "2026-12-04 09:00:00");
+        assert_eq!(la.to_string(), "2026-12-03 12:00:00");
+        let tomorrow = |now| {
+            crate::understand::parse_date("tomorrow at three pm", now)
+                .unwrap()
+                .iso()
+        };
+        assert_eq!(tomorrow(auckland), "2026-12-05T15:00");
+        assert_eq!(tomorrow(la), "2026-12-04T15:00");
     }
 }
