@@ -17,6 +17,29 @@ pub struct Position {
     pub y: f64,
 }
 
+/// What a node does. The wire keeps `type` as text, so that a flow with an unknown type still
+/// parses and validation can say which node is wrong; every reader of a node's type goes
+/// through [`Node::node_kind`] and matches this enum, so a new type cannot be half handled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NodeKind {
+    Start,
+    Speak,
+    Question,
+    Branch,
+    Transfer,
+    Webhook,
+    End,
+}
+str_enum!(NodeKind {
+    Start = "start",
+    Speak = "speak",
+    Question = "question",
+    Branch = "branch",
+    Transfer = "transfer",
+    Webhook = "webhook",
+    End = "end",
+});
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct Node {
     pub id: String,
@@ -36,6 +59,13 @@ pub struct Edge {
     #[serde(rename = "sourceHandle", default = "default_handle")]
     pub source_handle: String,
     pub target: String,
+}
+
+impl Node {
+    /// The node's type, `None` when Parley has no such type (validation refuses the flow).
+    pub fn node_kind(&self) -> Option<NodeKind> {
+        NodeKind::parse(&self.kind)
+    }
 }
 
 fn default_handle() -> String {
@@ -121,9 +151,9 @@ impl Flow {
         let captured: HashSet<String> = self
             .nodes
             .iter()
-            .filter_map(|n| match n.kind.as_str() {
-                "question" => n.data.get("variable").and_then(Value::as_str).map(str::to_string),
-                "webhook" => n.data.get("save_as").and_then(Value::as_str).map(str::to_string),
+            .filter_map(|n| match n.node_kind()? {
+                NodeKind::Question => n.data.get("variable").and_then(Value::as_str).map(str::to_string),
+                NodeKind::Webhook => n.data.get("save_as").and_then(Value::as_str).map(str::to_string),
                 _ => None,
             })
             .collect();
@@ -145,7 +175,7 @@ impl Flow {
             }
             match allowed {
                 Some(h) => {
-                    if n.kind == "start" {
+                    if n.node_kind() == Some(NodeKind::Start) {
                         starts += 1;
                     }
                     handles.insert(n.id.as_str(), h);
@@ -323,9 +353,10 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
     }
     let s = |k: &str| d.get(k).and_then(Value::as_str);
     let h = |v: &[&str]| v.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    Some(match n.kind.as_str() {
-        "start" => h(&["next"]),
-        "speak" => {
+    let kind = n.node_kind()?;
+    Some(match kind {
+        NodeKind::Start => h(&["next"]),
+        NodeKind::Speak => {
             match (
                 s("message").filter(|m| !m.trim().is_empty()),
                 s("prompt").filter(|m| !m.trim().is_empty()),
@@ -345,7 +376,7 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             }
             h(&["next"])
         }
-        "question" => {
+        NodeKind::Question => {
             match s("question").filter(|q| !q.trim().is_empty()) {
                 Some(q) => check_template(".question", q, captured, p),
                 None => p.push((".question".into(), "is required".into())),
@@ -393,7 +424,7 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             out.push("no_match".into());
             out
         }
-        "branch" => {
+        NodeKind::Branch => {
             let conds = d.get("conditions").and_then(Value::as_array);
             let mut out = Vec::new();
             match conds {
@@ -424,7 +455,7 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             out.push("else".into());
             out
         }
-        "transfer" => {
+        NodeKind::Transfer => {
             match s("phone_number") {
                 Some(num) => {
                     if let Err(e) = phone::normalize("phone_number", num, 1, PhonePolicy::default()) {
@@ -438,7 +469,7 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             }
             vec![]
         }
-        "webhook" => {
+        NodeKind::Webhook => {
             match s("url").map(url_is_http) {
                 Some(true) => check_template(".url", s("url").unwrap_or_default(), captured, p),
                 _ => p.push((".url".into(), "must be an http(s) URL".into())),
@@ -459,7 +490,7 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             }
             h(&["next", "error"])
         }
-        "end" => {
+        NodeKind::End => {
             if s("outcome").is_none_or(|o| o.trim().is_empty()) {
                 p.push((".outcome".into(), "is required (e.g. \"confirmed\")".into()));
             }
@@ -468,7 +499,6 @@ fn node_handles(n: &Node, llm: bool, captured: &HashSet<String>, p: &mut Problem
             }
             vec![]
         }
-        _ => return None,
     })
 }
 
@@ -524,6 +554,15 @@ fn check_template(field: &str, text: &str, captured: &HashSet<String>, p: &mut P
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn every_node_type_the_error_names_parses() {
+        for name in ["start", "speak", "question", "branch", "transfer", "webhook", "end"] {
+            let kind = NodeKind::parse(name).unwrap();
+            assert_eq!(kind.as_str(), name);
+        }
+        assert_eq!(NodeKind::parse("teleport"), None);
+    }
+
     use super::*;
     use serde_json::json;
 

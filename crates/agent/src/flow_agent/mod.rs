@@ -27,7 +27,7 @@ use crate::sentences::{self, SentenceSplitter};
 use crate::template::{self, render, CallContext, Scope};
 use chrono::{DateTime, NaiveDateTime, Utc};
 use chrono_tz::Tz;
-use parley_core::flow::{Flow, Node};
+use parley_core::flow::{Flow, Node, NodeKind};
 use parley_core::phone::{self, PhonePolicy};
 use parley_jobs::outbound::{Outbound, OutboundPolicy};
 use parley_voice::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
@@ -146,7 +146,11 @@ impl FlowAgent {
         for e in flow.edges {
             edges.entry((e.source, e.source_handle)).or_insert(e.target);
         }
-        let start = flow.nodes.iter().find(|n| n.kind == "start").map(|n| n.id.clone());
+        let start = flow
+            .nodes
+            .iter()
+            .find(|n| n.node_kind() == Some(NodeKind::Start))
+            .map(|n| n.id.clone());
         let nodes = flow.nodes.into_iter().map(|n| (n.id.clone(), n)).collect();
         let http = Outbound::new(
             &cfg.outbound,
@@ -303,9 +307,13 @@ impl FlowAgent {
         };
         let d = &node.data;
         let text = |k: &str| d.get(k).and_then(Value::as_str).filter(|s| !s.trim().is_empty());
-        match node.kind.as_str() {
-            "start" => self.follow(id, "next"),
-            "speak" => {
+        let Some(kind) = node.node_kind() else {
+            let msg = format!("node '{id}' has unknown type '{}'", node.kind);
+            return self.flow_error(out, &msg).await;
+        };
+        match kind {
+            NodeKind::Start => self.follow(id, "next"),
+            NodeKind::Speak => {
                 if let Some(m) = text("message") {
                     let parts = self.sentences_of(m);
                     self.speak(id, parts, out).await;
@@ -316,7 +324,7 @@ impl FlowAgent {
                     self.follow(id, "next");
                 }
             }
-            "question" => {
+            NodeKind::Question => {
                 self.cursor = Cursor::Waiting(Waiting {
                     node: id.to_string(),
                     attempts: 0,
@@ -326,7 +334,7 @@ impl FlowAgent {
                 let parts = self.sentences_of(text("question").unwrap_or(""));
                 self.say_all(out, parts).await;
             }
-            "branch" => {
+            NodeKind::Branch => {
                 let conds = d
                     .get("conditions")
                     .and_then(Value::as_array)
@@ -335,8 +343,8 @@ impl FlowAgent {
                 let handle = branch::choose(&conds, &self.scope());
                 self.follow(id, &handle);
             }
-            "webhook" => self.webhook(id, d, out).await,
-            "transfer" => {
+            NodeKind::Webhook => self.webhook(id, d, out).await,
+            NodeKind::Transfer => {
                 let raw = text("phone_number").unwrap_or("").trim();
                 let number = phone::normalize("phone_number", raw, 1, PhonePolicy::default())
                     .unwrap_or_else(|_| raw.to_string());
@@ -346,15 +354,11 @@ impl FlowAgent {
                 let parts = text("message").map(|m| self.sentences_of(m)).unwrap_or_default();
                 self.say_all(out, parts).await;
             }
-            "end" => {
+            NodeKind::End => {
                 self.outcome = Some(text("outcome").unwrap_or("completed").to_string());
                 self.cursor = Cursor::Ended(AgentOutput::Hangup);
                 let parts = text("message").map(|m| self.sentences_of(m)).unwrap_or_default();
                 self.say_all(out, parts).await;
-            }
-            other => {
-                self.flow_error(out, &format!("node '{id}' has unknown type '{other}'"))
-                    .await
             }
         }
     }
