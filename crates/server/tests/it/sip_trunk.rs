@@ -65,6 +65,21 @@ async fn call(c: &Client, agent: &Value, to: &str) -> String {
     call["id"].as_str().unwrap().to_string()
 }
 
+/// The agent's first inbound call once it has ended (within 20 s).
+async fn ended_inbound_call(c: &Client, agent: &Value) -> Value {
+    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
+    common::eventually(20, "the inbound call ended", || {
+        let (c, path) = (c.clone(), path.clone());
+        async move {
+            let r = c.get(&path).await;
+            let list = r.body["data"]["responses"].as_array()?.clone();
+            list.into_iter()
+                .find(|x| x["type"] == "INBOUND_CALL" && x["end_time"].is_string())
+        }
+    })
+    .await
+}
+
 /// An agent that says one sentence and hangs up.
 async fn short_agent(c: &Client) -> Value {
     c.post(
@@ -268,17 +283,7 @@ async fn an_inbound_call_to_a_bound_number_reaches_its_agent() {
         &["-s", "+14155557777", &remote],
     );
     tokio::task::spawn_blocking(move || sipp.wait(40)).await.unwrap();
-    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
-    let calls = common::eventually(20, "the inbound call ended", || {
-        let (c, path) = (c.clone(), path.clone());
-        async move {
-            let r = c.get(&path).await;
-            let first = r.body["data"]["responses"].as_array()?.first()?.clone();
-            (first["end_time"].is_string()).then_some(first)
-        }
-    })
-    .await;
-    assert_eq!(calls["type"], "INBOUND_CALL", "{calls}");
+    let calls = ended_inbound_call(&c, &agent).await;
     assert_eq!(calls["phone_number"], "+15550002222", "the caller: {calls}");
     assert_eq!(calls["network"], "sip", "{calls}");
     assert!(
@@ -366,17 +371,7 @@ async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     .await
     .unwrap();
 
-    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
-    let call = common::eventually(20, "the inbound call ended", || {
-        let (c, path) = (c.clone(), path.clone());
-        async move {
-            let r = c.get(&path).await;
-            let first = r.body["data"]["responses"].as_array()?.first()?.clone();
-            (first["end_time"].is_string()).then_some(first)
-        }
-    })
-    .await;
-    assert_eq!(call["type"], "INBOUND_CALL", "{call}\n{log}");
+    let call = ended_inbound_call(&c, &agent).await;
     assert_eq!(call["phone_number"], "+15550004444", "{call}");
     let name = call["variables"]["caller_name"]
         .as_str()
@@ -447,17 +442,7 @@ async fn calls_go_over_tcp_both_ways() {
     );
     tokio::task::spawn_blocking(move || sipp.wait(40)).await.unwrap();
     let _ = std::fs::remove_dir_all(&dir);
-    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
-    let inbound = common::eventually(20, "the inbound call over TCP ended", || {
-        let (c, path) = (c.clone(), path.clone());
-        async move {
-            let r = c.get(&path).await;
-            let list = r.body["data"]["responses"].as_array()?.clone();
-            list.into_iter()
-                .find(|x| x["type"] == "INBOUND_CALL" && x["end_time"].is_string())
-        }
-    })
-    .await;
+    let inbound = ended_inbound_call(&c, &agent).await;
     assert!(
         inbound["transcript"].as_str().unwrap_or("").contains("Bright Dental"),
         "{inbound}"
@@ -569,17 +554,7 @@ async fn calls_go_over_tls_both_ways_and_an_unverified_certificate_fails_at_once
     let log = tokio::task::spawn_blocking(move || caller.run(30, Some(&dial)))
         .await
         .unwrap();
-    let path = format!("/interview/{}/responses", agent["id"].as_str().unwrap());
-    let inbound = common::eventually(20, "the inbound call over TLS ended", || {
-        let (c, path) = (c.clone(), path.clone());
-        async move {
-            let r = c.get(&path).await;
-            let list = r.body["data"]["responses"].as_array()?.clone();
-            list.into_iter()
-                .find(|x| x["type"] == "INBOUND_CALL" && x["end_time"].is_string())
-        }
-    })
-    .await;
+    let inbound = ended_inbound_call(&c, &agent).await;
     assert_eq!(inbound["phone_number"], "+15550004444", "{inbound}\n{log}");
     let name = inbound["variables"]["caller_name"]
         .as_str()
