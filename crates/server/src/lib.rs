@@ -604,7 +604,10 @@ async fn start_sip(
         }
         Err(e) => return Err(anyhow::anyhow!("cannot bind SIP to {bind}: {e}")),
     };
-    tracing::info!(addr = %sip.local_addr(), tls = ?sip.tls_addr(), "SIP listening");
+    match sip.tls_addr() {
+        Some(tls) => tracing::info!(addr = %sip.local_addr(), %tls, "SIP listening (UDP, TCP; TLS on its own port)"),
+        None => tracing::info!(addr = %sip.local_addr(), "SIP listening"),
+    }
     let store = store.clone();
     background.push(tokio::spawn(async move {
         let mut every = tokio::time::interval(Duration::from_secs(5));
