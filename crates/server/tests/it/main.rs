@@ -3,10 +3,10 @@
 //! real `parley` binary where processes matter. Helpers live in `tests/common`.
 //!
 //! Decision: one binary (as ripgrep's `tests/tests.rs`) instead of one per file: each binary
-//! links the whole server, so twenty of them spent minutes of every CI run linking. Two tests
-//! stay apart, each saying why at its top: `template_isolation` (it measures this process's peak
-//! memory) and `heavy_load` (it measures latency and must not share the machine with other
-//! tests).
+//! links the whole server, so twenty of them spent minutes of every CI run linking. Three stay
+//! apart, each saying why at its top: `template_isolation` (it measures this process's peak
+//! memory), `heavy_load` (it measures latency) and `voice_calls` (it times barge-in on the
+//! recording to 100 ms): those must not share the machine with other tests.
 
 #[macro_use]
 #[path = "../common/mod.rs"]
@@ -29,5 +29,4 @@ mod sandbox_api;
 mod secrets_at_rest;
 mod sip_trunk;
 mod twilio_calls;
-mod voice_calls;
 mod voice_flows;
