@@ -3,17 +3,16 @@
 //! real `parley` binary where processes matter. Helpers live in `tests/common`.
 //!
 //! Decision: one binary (as ripgrep's `tests/tests.rs`) instead of one per file: each binary
-//! links the whole server, so twenty of them spent minutes of every CI run linking. Three stay
+//! links the whole server, so twenty of them spent minutes of every CI run linking. Four stay
 //! apart, each saying why at its top: `template_isolation` (it measures this process's peak
-//! memory), `heavy_load` (it measures latency) and `voice_calls` (it times barge-in on the
-//! recording to 100 ms): those must not share the machine with other tests.
+//! memory), `automation_clock` (it moves the process's clock), `heavy_load` (it measures
+//! latency) and `voice_calls` (it times barge-in on the recording to 100 ms).
 
 #[macro_use]
 #[path = "../common/mod.rs"]
 mod common;
 
 mod auth_and_input;
-mod automation_clock;
 mod automation_crash;
 mod automations;
 mod calls_and_webhooks;

@@ -2,9 +2,13 @@
 //! delay until 24 h before -> reminder call -> tag, and calling hours in the callee's zone.
 //!
 //! The clock is the process's (`parley_core::time::advance_clock`), so these tests hold one lock
-//! and live in their own test binary.
+//! and live in their own test binary, apart from `tests/it`: moved days ahead, it would move every
+//! other test's clock in the same process (a call's timers, job leases) too.
 
-use crate::common;
+// This binary uses a few of the shared helpers; the rest are `tests/it`'s.
+#[allow(dead_code)]
+#[macro_use]
+mod common;
 
 use chrono::{TimeZone, Utc};
 use common::automation::{fire, qualifying_agent, step, wait_run};
