@@ -179,7 +179,7 @@ impl Store {
     // ---- SIP trunks, team side ----
 
     pub async fn create_sip_trunk(&self, team_id: &str, t: &TrunkWrite) -> Result<SipTrunk> {
-        let id = Uuid::new_v4();
+        let id = parley_core::ids::new_row_id(); // time-ordered: "oldest first" holds within a millisecond
         let password = match &t.password {
             SecretChange::Set(p) => self.seal(Purpose::SipTrunkPassword, &id.to_string(), p)?,
             SecretChange::Keep | SecretChange::Clear => String::new(),
@@ -322,7 +322,7 @@ impl Store {
     /// Registers a number for the team. Conflict if the number is registered (by any team);
     /// Invalid (`sip_trunk_id`) if the trunk is not the team's.
     pub async fn create_phone_number(&self, team_id: &str, n: &NumberWrite) -> Result<PhoneNumber> {
-        let id = Uuid::new_v4();
+        let id = parley_core::ids::new_row_id(); // time-ordered, as trunks
         let (sid, token) = match &n.twilio {
             Some((sid, SecretChange::Set(t))) => {
                 (sid.as_str(), self.seal(Purpose::TwilioAuthToken, &id.to_string(), t)?)
