@@ -1,9 +1,10 @@
 //! The session driven faster than real time: every test moves `now` by hand, none sleeps.
 
 use super::*;
-use crate::audio::{decode, encode, MULAW_SILENCE};
-use crate::rtp::dtmf::EventPayload;
-use crate::rtp::rtcp::RtcpPacket;
+use crate::audio::{decode, encode, FRAME_SAMPLES, MULAW_SILENCE};
+use crate::rtp::dtmf::{DtmfError, EventPayload};
+use crate::rtp::packet::RtpPacket;
+use crate::rtp::rtcp::{ntp_middle, parse_compound, Bye, ReceiverReport, ReportBlock, RtcpPacket};
 
 const SSRC: u32 = 0x5eed_0001;
 const TS0: u32 = 4_000_000_000;
