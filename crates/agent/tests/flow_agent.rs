@@ -1,5 +1,7 @@
 //! The flow agent driven turn by turn, as the voice pipeline drives it: fixed flows, a webhook
 //! against a loopback server, and LLM prompts and understanding against the fake LLM.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};

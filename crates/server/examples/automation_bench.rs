@@ -15,6 +15,8 @@
 //!
 //! Usage: `cargo run --release -p parley-server --example automation_bench -- [--pg-url URL]
 //! [--seconds 10] [--conns 32] [--delays 10000] [--window-secs 60]` (see `bench/automation.sh`).
+// A measuring tool, not the server: a panic is its failure report.
+#![allow(clippy::unwrap_used)]
 
 use parley_server::Settings;
 use serde_json::{json, Value};

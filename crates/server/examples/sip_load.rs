@@ -17,6 +17,8 @@
 //! ```
 //!
 //! Every figure is printed as a `key=value` line for the script.
+// A measuring tool, not the server: a panic is its failure report.
+#![allow(clippy::unwrap_used)]
 
 use parley_telephony::audio::{self, FRAME_SAMPLES};
 use parley_voice::vad::{Vad, VadConfig};

@@ -17,6 +17,8 @@
 //! the pacing and the fake's 20 ms playback tick.
 //!
 //! Usage: `cargo run --release -p parley-server --example turn_latency -- [--llm] [--media-stream] [--turns N] [--levels 1,4,8,16]`
+// A measuring tool, not the server: a panic is its failure report.
+#![allow(clippy::unwrap_used)]
 
 use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use parley_server::Settings;

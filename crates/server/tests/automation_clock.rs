@@ -4,6 +4,8 @@
 //! The clock is the process's (`parley_core::time::advance_clock`), so these tests hold one lock
 //! and live in their own test binary, apart from `tests/it`: moved days ahead, it would move every
 //! other test's clock in the same process (a call's timers, job leases) too.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 // This binary uses a few of the shared helpers; the rest are `tests/it`'s.
 #[allow(dead_code)]

@@ -14,6 +14,8 @@
 //!
 //! A test binary of its own, apart from `tests/it`: it measures latency, so it must not share the
 //! machine with the other tests (binaries run one after another).
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 // This binary uses a few of the shared helpers; the rest are `tests/it`'s.
 #[allow(dead_code)]

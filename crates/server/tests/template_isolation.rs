@@ -7,6 +7,8 @@
 //! process's: each bomb below would add at least 400 MB to it if rendered in process. That is
 //! why this file is a test binary of its own, apart from `tests/it`: another test's server in
 //! the same process would move the peak.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 // This binary uses a few of the shared helpers; the rest are `tests/it`'s.
 #[allow(dead_code)]

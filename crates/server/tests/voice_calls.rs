@@ -7,6 +7,8 @@
 //! A test binary of its own, apart from `tests/it`: barge-in is timed to 100 ms on the recording,
 //! and a neighbour test's server (speech models, a crash test's processes) on the same two cores
 //! made it miss by 40 ms once (binaries run one after another).
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 // This binary uses a few of the shared helpers; the rest are `tests/it`'s.
 #[allow(dead_code)]

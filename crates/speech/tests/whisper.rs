@@ -3,6 +3,8 @@
 //!
 //! Needs the installed models (`scripts/setup`), the `espeak-ng` program and sox. A missing
 //! model FAILS the test with the setup command in the message: it does not skip.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use std::path::PathBuf;
 use std::process::Command;

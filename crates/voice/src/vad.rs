@@ -14,6 +14,7 @@ struct Detector(webrtc_vad::Vad);
 
 // SAFETY: the WebRTC VAD instance is plain heap state with no thread affinity (no thread-locals,
 // no callbacks); it is only ever used through `&mut self`, so moving it between threads is sound.
+#[allow(unsafe_code)] // the one way to say a C handle may move between threads
 unsafe impl Send for Detector {}
 
 /// What the hysteresis reports.

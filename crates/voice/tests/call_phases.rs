@@ -1,6 +1,8 @@
 //! A call's phases against the whole pipeline, deterministically (fake engines, a caller who
 //! plays a fixed recording, tokio's paused clock): the hello before the agent speaks, the
 //! silence re-prompt, answering machines.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 mod common;
 

@@ -5,6 +5,8 @@
 //! A persona stands in for a person in the end-to-end tests, so its mistakes read as the
 //! pipeline's: one that takes the agent's pause after its own "yeah" as the end of the agent's
 //! turn answers over the rest of the question, and the agent seems to have dropped it.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use parley_core::persona::{OverTalk, PersonaScript};
 use parley_speech::{SpeechError, TextToSpeech};

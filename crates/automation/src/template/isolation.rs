@@ -300,6 +300,7 @@ fn read_line(worker: &mut Worker, deadline: Instant, max: usize) -> Result<Vec<u
         };
         let ms = left.as_millis().clamp(1, i32::MAX as u128) as i32;
         // SAFETY: one valid pollfd for a descriptor this worker owns, for the call's duration.
+        #[allow(unsafe_code)] // libc's poll has no safe wrapper in std
         let n = unsafe { libc::poll(&mut pfd, 1, ms) };
         if n < 0 {
             let e = std::io::Error::last_os_error();
@@ -378,6 +379,7 @@ fn answer(t: &Templates, req: Request) -> Reply {
 }
 
 /// Caps the data segment (heap and private mappings) at the current footprint plus `budget`.
+#[allow(unsafe_code)] // setrlimit: std has no safe wrapper
 fn limit_memory(budget: u64) -> std::io::Result<()> {
     let in_use = std::fs::read_to_string("/proc/self/status")
         .ok()

@@ -7,6 +7,8 @@
 //! apart, each saying why at its top: `template_isolation` (it measures this process's peak
 //! memory), `automation_clock` (it moves the process's clock), `heavy_load` (it measures
 //! latency) and `voice_calls` (it times barge-in on the recording to 100 ms).
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 #[macro_use]
 #[path = "../common/mod.rs"]

@@ -349,6 +349,7 @@ async fn the_data_dir_is_private_whatever_the_umask_and_tightened_at_start(db: D
         }
         c.env("PARLEY_RUN_JOBS", "0");
         // SAFETY: umask is async-signal-safe and touches only the child.
+        #[allow(unsafe_code)] // pre_exec is unsafe by signature
         unsafe {
             c.pre_exec(|| {
                 libc::umask(0o022);
