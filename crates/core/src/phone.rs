@@ -140,18 +140,16 @@ pub fn sandbox_persona_slot(e164: &str) -> Option<u8> {
 
 #[cfg(test)]
 mod tests {
-    /// A campaign normalizes up to 1000 numbers: ~180 ms in a debug build (measured here), too
-    /// long for a request thread, so the API does it on a blocking thread. Bounds it from above.
+    /// A campaign normalizes up to 1000 numbers at once (~180 ms of CPU in a debug build, so the
+    /// API does it on a blocking thread). Not timed here: a bound on a loaded CI machine measures
+    /// the machine; this checks the whole batch comes out right.
     #[test]
-    fn a_campaign_of_numbers_normalizes_quickly() {
+    fn a_campaign_of_numbers_normalizes() {
         let numbers: Vec<String> = (0..1000).map(|i| format!("(201) 556-{i:04}")).collect();
-        let started = std::time::Instant::now();
-        for n in &numbers {
-            normalize("phone_numbers[0]", n, 1, PhonePolicy::default()).unwrap();
+        for (i, n) in numbers.iter().enumerate() {
+            let e164 = normalize("phone_numbers[0]", n, 1, PhonePolicy::default()).unwrap();
+            assert_eq!(e164, format!("+1201556{i:04}"));
         }
-        let took = started.elapsed();
-        eprintln!("1000 numbers normalized in {took:?}");
-        assert!(took < std::time::Duration::from_millis(500), "{took:?}");
     }
 
     use super::*;

@@ -3,6 +3,7 @@
 
 use chrono::{DateTime, SecondsFormat, TimeZone, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+#[cfg(feature = "test-clock")]
 use std::sync::atomic::{AtomicI64, Ordering};
 
 /// How far this process's clock is moved ahead of the system clock, in milliseconds.
@@ -10,22 +11,33 @@ use std::sync::atomic::{AtomicI64, Ordering};
 /// Why: automations wait for days ("24 hours before the appointment") and keep calling hours in
 /// the callee's zone; tests move the clock instead of waiting (`advance_clock`). Every "now" of
 /// Parley (job due times, timers, timestamps) reads [`Timestamp::now`], so moving it moves them
-/// all consistently. Zero unless a test or `PARLEY_CLOCK_OFFSET_MS` sets it.
+/// all consistently. Only with the `test-clock` feature, which the product never enables: a
+/// production server's clock is the system's.
+#[cfg(feature = "test-clock")]
 static CLOCK_OFFSET_MS: AtomicI64 = AtomicI64::new(0);
 
 /// Moves this process's clock forward (or back) by `ms`.
+#[cfg(feature = "test-clock")]
 pub fn advance_clock(ms: i64) {
     CLOCK_OFFSET_MS.fetch_add(ms, Ordering::SeqCst);
 }
 
 /// The current clock offset (see [`advance_clock`]).
+#[cfg(feature = "test-clock")]
 pub fn clock_offset_ms() -> i64 {
     CLOCK_OFFSET_MS.load(Ordering::SeqCst)
 }
 
-/// Sets the clock offset outright (`PARLEY_CLOCK_OFFSET_MS` at start-up).
+/// Sets the clock offset outright.
+#[cfg(feature = "test-clock")]
 pub fn set_clock_offset_ms(ms: i64) {
     CLOCK_OFFSET_MS.store(ms, Ordering::SeqCst);
+}
+
+/// The offset [`Timestamp::now`] adds: always zero in the product.
+#[cfg(not(feature = "test-clock"))]
+fn clock_offset_ms() -> i64 {
+    0
 }
 
 /// A UTC instant with millisecond precision.

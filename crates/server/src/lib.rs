@@ -86,9 +86,6 @@ impl Running {
 
 /// Starts the API (and the job runner unless disabled) on `settings.bind` (port 0 picks one).
 pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running> {
-    if settings.clock_offset_ms != 0 {
-        parley_core::time::set_clock_offset_ms(settings.clock_offset_ms);
-    }
     let (tx, rx) = watch::channel(false);
     let jobs = JobsHandle::default();
     let mut background = Vec::new();

@@ -181,11 +181,6 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_UNROUTED_CALLS_TO_SANDBOX", default_value = "0", value_parser = parse_flag)]
     pub unrouted_calls_to_sandbox: bool,
 
-    /// Moves this process's clock ahead by this many milliseconds (tests of schedules and
-    /// day-long delays in a separate process; keep 0 in production).
-    #[arg(long, env = "PARLEY_CLOCK_OFFSET_MS", default_value_t = 0, hide = true)]
-    pub clock_offset_ms: i64,
-
     /// The program that renders automation templates in isolated processes (default: this
     /// `parley` binary; it is run as `PROGRAM template-worker`).
     #[arg(long, env = "PARLEY_TEMPLATE_WORKER")]
