@@ -5,6 +5,9 @@
 //!   dependency points from the agent to the voice layer.
 //! - [`pipeline`]: one call: the 20 ms clock driving a chain of processors, the slow parts
 //!   (speech-to-text, the agent, text-to-speech) beside it, and the call's report.
+//!   [`pipeline::core`] is the call without I/O ([`pipeline::CallCore`]: an input with its
+//!   time in, the outputs to perform out), so a whole call can be driven in a test with
+//!   made-up time; [`pipeline::run_call`] is the shell that reads the clock and the line.
 //! - [`frame`]: the typed frames the processors pass (audio, speech start and end, transcripts,
 //!   the agent's text and audio, interruptions, ...) and the processor contract.
 //! - [`processors`]: the chain's stages: endpointing with speculative speech-to-text, barge-in
@@ -18,7 +21,8 @@
 //! - [`persona`]: scripted virtual callers for the sandbox network.
 //!
 //! Decision: the processors are synchronous state machines driven by one task per call, with
-//! time passed in as frames; only speech engines and the agent run elsewhere. A per-processor
+//! time passed in as frames (and the chain as a whole, the call's core, takes its time with
+//! its inputs too); only speech engines and the agent run elsewhere. A per-processor
 //! task chain would add a channel hop per frame and make the ordering of barge-in against
 //! playback a race; a synchronous chain keeps each processor testable on its own, frame in,
 //! frames out.

@@ -1,38 +1,35 @@
 //! The real-time pipeline of one answered call: a chain of small processors passing typed
 //! frames ([`crate::frame`]), driven by one task per call.
 //!
-//! The task owns the call's clock (a 20 ms tick) and the chain of synchronous processors
+//! Two halves. [`core::CallCore`] is the call without I/O: the chain of synchronous processors
 //! ([`crate::processors`]: VAD, the endpointer, screening, the barge-in judge, the silence
 //! handler, the turn manager, the speaker, the playback pacer, the conversation log, the
-//! recorder). Each event (a tick, a frame of the caller's audio, a key, a result of the slow
-//! parts) enters the chain as a frame and runs through it before the next, so the ordering of
-//! barge-in against playback is never a race. The slow parts run beside the chain and report
-//! back as frames: speech-to-text (a bounded pool), the agent (an actor task that can be
+//! recorder) and how the call ended. Each input (a tick, a frame of the caller's audio, a key,
+//! a result of the slow parts) enters the chain as a frame and runs through it before the next,
+//! so the ordering of barge-in against playback is never a race, and it carries its own time,
+//! so the core can be driven frame by frame in a test. [`run_call`] is the shell: it owns the
+//! clock (a 20 ms tick) and the line, and runs the slow parts beside the core, which report
+//! back as inputs: speech-to-text (a bounded pool), the agent (an actor task that can be
 //! cancelled), and the speaker (text-to-speech sentence by sentence, in order). Every frame of
 //! the agent's output carries its turn id; a barge-in bumps the turn, so stale sentences are
 //! dropped wherever they are.
 
 use crate::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
 use crate::engines::{SttPool, TtsService};
-use crate::frame::{Dir, Effect, Frame, Out, Processor, SpeakerJob};
-use crate::processors::conversation::Conversation;
-use crate::processors::endpointer::Endpointer;
-use crate::processors::judge::BargeJudge;
-use crate::processors::pacer::Pacer;
-use crate::processors::screening::Screening;
-use crate::processors::silence::SilenceHandler;
-use crate::processors::speaker::{spawn_speaker, Speaker};
-use crate::processors::turns::TurnManager;
-use crate::processors::watchdog::Watchdog;
+use crate::frame::{Effect, Frame, SpeakerJob};
+use crate::processors::speaker::spawn_speaker;
 use crate::recorder::Recorder;
-use crate::vad::{VadConfig, VadStage};
 use parley_core::call::TurnLatency;
-use parley_telephony::audio::{self, FRAME};
+use parley_telephony::audio::FRAME;
 use parley_telephony::{Endpoint, LineEvent};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, warn};
+
+pub mod core;
+
+pub use self::core::{CallCore, Finished, Input, Output};
 
 /// Tuning of one call's pipeline.
 #[derive(Debug, Clone)]
@@ -183,91 +180,10 @@ fn spawn_agent<A: Agent>(
     })
 }
 
-/// The processors of one call, in chain order (see [`crate::processors`]).
-struct Chain {
-    watchdog: Watchdog,
-    vad: VadStage,
-    endpointer: Endpointer,
-    screening: Screening,
-    judge: BargeJudge,
-    silence: SilenceHandler,
-    turns: TurnManager,
-    speaker: Speaker,
-    pacer: Pacer,
-    conversation: Conversation,
-    recorder: Recorder,
-    /// The stages' output buffers, reused from frame to frame. Every event crosses all eleven
-    /// stages, each collecting its output in a vector: allocated afresh, that was a malloc and
-    /// a free per stage per frame, a tenth of a call's CPU.
-    spare: Vec<Vec<(Dir, Frame)>>,
-}
-
-impl Chain {
-    const LEN: usize = 11;
-
-    fn new(cfg: &PipelineConfig, answered: Instant) -> Self {
-        Chain {
-            watchdog: Watchdog::new(answered, cfg.line_watchdog, cfg.max_duration),
-            vad: VadStage::new(VadConfig::default()),
-            endpointer: Endpointer::new(cfg.endpoint, cfg.endpoint_max),
-            screening: Screening::new(
-                cfg.screen_for_machine,
-                answered,
-                cfg.machine_greeting,
-                cfg.voicemail_message.clone(),
-            ),
-            judge: BargeJudge::new(cfg.backchannel_max),
-            silence: SilenceHandler::new(cfg.silence_timeout),
-            turns: TurnManager::default(),
-            speaker: Speaker::default(),
-            pacer: Pacer::default(),
-            conversation: Conversation::new(answered),
-            recorder: Recorder::default(),
-            spare: Vec::new(),
-        }
-    }
-
-    fn stage(&mut self, i: usize) -> &mut dyn Processor {
-        match i {
-            0 => &mut self.watchdog,
-            1 => &mut self.vad,
-            2 => &mut self.endpointer,
-            3 => &mut self.screening,
-            4 => &mut self.judge,
-            5 => &mut self.silence,
-            6 => &mut self.turns,
-            7 => &mut self.speaker,
-            8 => &mut self.pacer,
-            9 => &mut self.conversation,
-            _ => &mut self.recorder,
-        }
-    }
-
-    /// Runs a frame through the chain from the top. Each frame a processor pushes travels on
-    /// (down or up) before the next one it pushed, so everything that follows from one event
-    /// is settled before the next event. Adds what came out of the bottom to `sink`: the work
-    /// for the call's task, in order.
-    fn run(&mut self, frame: Frame, sink: &mut Vec<Frame>) {
-        self.deliver(0, Dir::Down, frame, sink);
-    }
-
-    fn deliver(&mut self, i: usize, dir: Dir, frame: Frame, sink: &mut Vec<Frame>) {
-        let mut out = Out::reusing(dir, self.spare.pop().unwrap_or_default());
-        self.stage(i).process(frame, &mut out);
-        let mut frames = out.take();
-        for (d, f) in frames.drain(..) {
-            match d {
-                Dir::Down if i + 1 < Self::LEN => self.deliver(i + 1, d, f, sink),
-                Dir::Down => sink.push(f),
-                Dir::Up if i > 0 => self.deliver(i - 1, d, f, sink),
-                Dir::Up => {}
-            }
-        }
-        self.spare.push(frames);
-    }
-}
-
-/// Runs one answered call to its end. `voicemail_message` etc. come from `cfg`.
+/// Runs one answered call to its end: the I/O shell around [`CallCore`]. It owns the clock
+/// (a 20 ms tick, and the time stamped on each input) and the slow parts, and performs the
+/// core's outputs in order before it takes the next input. `voicemail_message` etc. come from
+/// `cfg`.
 pub async fn run_call<A: Agent>(
     agent: A,
     mut line: Endpoint,
@@ -284,89 +200,75 @@ pub async fn run_call<A: Agent>(
     let agent_task = spawn_agent(agent, in_rx, turn_rx.clone(), back_tx.clone());
     spawn_speaker(tts, speak_rx, turn_rx, back_tx.clone());
 
-    let mut chain = Chain::new(&cfg, answered);
-    let mut end: Option<CallEnd> = None;
     let mut work = vec![];
-    chain.run(Frame::Answered { at: answered }, &mut work);
+    let mut core = CallCore::new(&cfg, answered, &mut work);
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     loop {
-        // The chain's work: I/O and the slow parts.
-        for f in work.drain(..) {
-            match f {
-                Frame::AgentFrame { pcm } => line.sender.audio(audio::encode(&pcm)).await,
-                Frame::Do(e) => match e {
-                    Effect::Transcribe {
-                        utterance,
-                        samples,
-                        pcm,
-                        context,
-                        ..
-                    } => {
-                        let (stt, back) = (stt.clone(), back_tx.clone());
-                        tokio::spawn(async move {
-                            let result = stt.transcribe_in_context(pcm, context).await.map_err(|e| e.to_string());
-                            let _ = back.send(Frame::SttResult {
-                                utterance,
-                                samples,
-                                result,
-                            });
-                        });
-                    }
-                    Effect::Turn(t) => {
-                        let _ = turn_tx.send(t);
-                    }
-                    Effect::ToAgent { turn, input } => {
-                        let _ = in_tx.send((turn, input));
-                    }
-                    Effect::Speak { turn, job } => {
-                        let _ = speak_tx.send((turn, job));
-                    }
-                    Effect::Note(n) => {
-                        let _ = notes.send(n);
-                    }
-                    Effect::Transfer(n) => line.sender.transfer(&n).await,
-                    Effect::ClearLine => line.sender.clear().await,
-                    Effect::End(e) => {
-                        end.get_or_insert(e);
-                    }
-                },
-                _ => {}
-            }
-        }
-        if end.is_some() {
-            break;
-        }
-        let frame = tokio::select! {
-            biased;
-            ev = line.events.recv() => match ev {
-                None | Some(LineEvent::HungUp) => {
-                    end = Some(CallEnd::CallerHungUp);
-                    break;
-                }
-                Some(LineEvent::Transferred(n)) => {
-                    end = Some(CallEnd::Transferred(n));
-                    break;
-                }
-                Some(LineEvent::Failed(cause)) => {
-                    end = Some(CallEnd::LineFailed(cause));
-                    break;
-                }
-                Some(LineEvent::Dtmf(digit)) => Frame::Dtmf { digit, at: Instant::now() },
-                Some(LineEvent::Audio(mu)) => Frame::CallerAudio { pcm: audio::decode(&mu), at: Instant::now() },
-                Some(other) => {
-                    debug!(?other, "line event ignored after answer");
+        // The core's outputs: I/O and the slow parts.
+        for o in work.drain(..) {
+            let e = match o {
+                Output::Audio(mu) => {
+                    line.sender.audio(mu).await;
                     continue;
                 }
+                Output::Effect(e) => e,
+            };
+            match e {
+                Effect::Transcribe {
+                    utterance,
+                    samples,
+                    pcm,
+                    context,
+                    ..
+                } => {
+                    let (stt, back) = (stt.clone(), back_tx.clone());
+                    tokio::spawn(async move {
+                        let result = stt.transcribe_in_context(pcm, context).await.map_err(|e| e.to_string());
+                        let _ = back.send(Frame::SttResult {
+                            utterance,
+                            samples,
+                            result,
+                        });
+                    });
+                }
+                Effect::Turn(t) => {
+                    let _ = turn_tx.send(t);
+                }
+                Effect::ToAgent { turn, input } => {
+                    let _ = in_tx.send((turn, input));
+                }
+                Effect::Speak { turn, job } => {
+                    let _ = speak_tx.send((turn, job));
+                }
+                Effect::Note(n) => {
+                    let _ = notes.send(n);
+                }
+                Effect::Transfer(n) => line.sender.transfer(&n).await,
+                Effect::ClearLine => line.sender.clear().await,
+                // The core keeps the end (read below, once the rest of this batch is done).
+                Effect::End(_) => {}
+            }
+        }
+        if core.end().is_some() {
+            break;
+        }
+        // Line events first, then the slow parts' results, then the clock.
+        let input = tokio::select! {
+            biased;
+            ev = line.events.recv() => Input::Line {
+                // A line that vanished is a caller who hung up.
+                event: ev.unwrap_or(LineEvent::HungUp),
+                at: Instant::now(),
             },
-            Some(f) = back.recv() => f,
-            _ = tick.tick() => Frame::Tick { now: Instant::now() },
+            Some(f) = back.recv() => Input::Back(f),
+            _ = tick.tick() => Input::Tick(Instant::now()),
         };
-        chain.run(frame, &mut work);
+        core.handle(input, &mut work);
     }
-    let end = end.unwrap_or(CallEnd::CallerHungUp);
+    let call = core.finish();
     if matches!(
-        end,
+        call.end,
         CallEnd::AgentHungUp | CallEnd::MaxDuration | CallEnd::LineSilent | CallEnd::Voicemail { .. }
     ) {
         line.sender.hang_up().await;
@@ -375,10 +277,9 @@ pub async fn run_call<A: Agent>(
     let _ = turn_tx.send(u64::MAX);
     drop(in_tx);
     let agent = agent_task.await;
-    let conversation = std::mem::take(&mut chain.conversation.lines);
     let (results, summary) = match agent {
         Ok(a) => {
-            let s = a.summarize(&transcript(&conversation)).await;
+            let s = a.summarize(&transcript(&call.conversation)).await;
             (a.results(), s)
         }
         Err(e) => {
@@ -387,13 +288,13 @@ pub async fn run_call<A: Agent>(
         }
     };
     CallReport {
-        end,
-        conversation,
-        latency: std::mem::take(&mut chain.conversation.latency),
-        recording: std::mem::take(&mut chain.recorder),
+        end: call.end,
+        conversation: call.conversation,
+        latency: call.latency,
+        recording: call.recording,
         results,
         summary,
-        barge_ins: chain.judge.barge_ins,
-        backchannels: chain.judge.backchannels,
+        barge_ins: call.barge_ins,
+        backchannels: call.backchannels,
     }
 }
