@@ -13,9 +13,10 @@
 //!   column and row); [`keyring`] checks the key against the database at start and seals the
 //!   plaintext an older version left. Repositories seal on write and open on read, so callers see
 //!   plaintext through unchanged signatures.
-//! - Group commit: automation run records, tag changes and (SQLite) new contacts (`journal`),
-//!   and (PostgreSQL) new contacts (`batch`), are written by one writer each, many rows per
-//!   statement and per commit; each caller is answered only after the commit that holds its row.
+//! - Group commit (`group_commit`, generic over what it writes): automation run records, tag
+//!   changes and (SQLite) new contacts (`journal`), and (PostgreSQL) new contacts (`batch`), are
+//!   written by one writer each, many rows per statement and per commit; each caller is answered
+//!   only after the commit that holds its row.
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
@@ -31,6 +32,7 @@ mod batch;
 pub mod calls;
 mod checkpoint;
 pub mod contacts;
+mod group_commit;
 pub mod inbound;
 pub mod interviews;
 pub mod jobs;
@@ -162,9 +164,13 @@ impl Store {
             }
             Dialect::Postgres => None,
         };
-        let contact_batcher = (dialect == Dialect::Postgres).then(|| batch::ContactBatcher::start(pool.clone()));
+        let contact_batcher =
+            (dialect == Dialect::Postgres).then(|| batch::ContactBatcher::on_pool(pool.clone(), dialect));
         let own = (dialect == Dialect::Postgres).then_some(opts);
-        let journal = journal::Journal::start(writer.clone().unwrap_or_else(|| pool.clone()), dialect, own);
+        let journal = match own {
+            Some(opts) => journal::Journal::on_own_thread(opts, dialect),
+            None => journal::Journal::on_pool(writer.clone().unwrap_or_else(|| pool.clone()), dialect),
+        };
         Ok(Store {
             pool,
             dialect,

@@ -19,7 +19,8 @@
 //! for the next batch.
 //!
 //! Parts: [`records`] (what callers queue and what they are answered), [`statements`] (one
-//! batch written as multi-row statements); this module holds the writer and its batching.
+//! batch written as multi-row statements); this module makes them a [`Batch`] for the generic
+//! writer ([`crate::group_commit`]), which does the batching.
 
 mod records;
 mod statements;
@@ -30,177 +31,42 @@ pub(crate) use statements::unexpected;
 use statements::write;
 
 use crate::automations::StepRow;
+use crate::group_commit::{Batch, GroupCommit};
 use crate::{webhooks, Dialect, Result, StoreError};
 use parley_core::contact::Contact;
 use parley_core::webhook::EventType;
 use parley_core::ValidationError;
 use sqlx::any::AnyArguments;
-use sqlx::any::AnyConnectOptions;
-use sqlx::pool::PoolConnection;
-use sqlx::{Any, AnyConnection, AnyPool, Connection, Executor, Row, Transaction};
+use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 use std::collections::{HashMap, HashSet};
-use tokio::sync::{mpsc, oneshot};
 
-/// Records per batch: as many as one multi-row statement takes.
-const MAX_BATCH: usize = crate::sql::MAX_ROWS;
+/// The run journal: automation run records, tag changes and (SQLite) new contacts, written by
+/// one [`GroupCommit`] writer.
+pub(crate) struct RunJournal;
 
-type Entry = (Op, oneshot::Sender<Result<Reply>>);
+pub(crate) type Journal = GroupCommit<RunJournal>;
 
-#[derive(Clone)]
-pub(crate) struct Journal {
-    tx: mpsc::Sender<Entry>,
-}
+impl Batch for RunJournal {
+    type Record = Op;
+    type Reply = Reply;
+    const NAME: &'static str = "run journal";
+    /// As many as one multi-row statement takes.
+    const MAX_BATCH: usize = crate::sql::MAX_ROWS;
 
-impl Journal {
-    /// Starts the writer: on SQLite a task on `pool` (the one write connection, shared with
-    /// every other write); on PostgreSQL a thread of its own with a connection of its own, made
-    /// from `own`.
-    ///
-    /// Why a thread on PostgreSQL: a batch is a dozen statements, each an await. On the
-    /// process's runtime, every await put the writer back in the queue behind the API's and the
-    /// runs' tasks: a round trip cost 0.5-4 ms under load where PostgreSQL answered in a
-    /// fraction of that, and the one writer is the runs' bottleneck (with the thread, runs/s
-    /// +20%, same-run A/B). On SQLite a thread gained the runs nothing (its statements run on
-    /// sqlx's connection thread anyway) and cost contact creation, which this writer also
-    /// does there, 10% (same-run A/B).
-    pub fn start(pool: AnyPool, dialect: Dialect, own: Option<AnyConnectOptions>) -> Journal {
-        let (tx, rx) = mpsc::channel(4096);
-        let Some(opts) = own else {
-            tokio::spawn(run(Conn::shared(pool), dialect, rx));
-            return Journal { tx };
-        };
-        let thread = std::thread::Builder::new()
-            .name("parley-journal".into())
-            .spawn(move || {
-                let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
-                    Ok(rt) => rt,
-                    Err(e) => return tracing::error!(error = %e, "the run journal could not start its runtime"),
-                };
-                rt.block_on(async move {
-                    // Connected here, so that this thread's runtime drives the socket.
-                    let pool = crate::pool_options(dialect, 1)
-                        .after_connect(|conn, _| Box::pin(key_joins_only(conn)))
-                        .connect_lazy_with(opts);
-                    run(Conn::held(pool), dialect, rx).await;
-                })
-            });
-        if let Err(e) = thread {
-            // Its queue is dropped with it: every write answers that the journal stopped.
-            tracing::error!(error = %e, "the run journal could not start its thread");
-        }
-        Journal { tx }
+    fn keys(op: &Op) -> Vec<String> {
+        op.keys().into_iter().flatten().collect()
     }
 
-    /// Writes `op` in the next batch; answers once that batch has committed.
-    pub async fn write(&self, op: Op) -> Result<Reply> {
-        let stopped = || StoreError::Corrupt("the run journal stopped".into());
-        let (reply, answer) = oneshot::channel();
-        self.tx.send((op, reply)).await.map_err(|_| stopped())?;
-        answer.await.map_err(|_| stopped())?
-    }
-}
-
-async fn run(mut conn: Conn, dialect: Dialect, mut rx: mpsc::Receiver<Entry>) {
-    let mut queued: Vec<Entry> = Vec::with_capacity(MAX_BATCH);
-    let mut later: Vec<Entry> = Vec::new();
-    loop {
-        if queued.len() < MAX_BATCH {
-            let room = MAX_BATCH - queued.len();
-            // Wait only when nothing is left over from the last batch.
-            if queued.is_empty() {
-                if rx.recv_many(&mut queued, room).await == 0 {
-                    return;
-                }
-            } else {
-                while queued.len() < MAX_BATCH {
-                    match rx.try_recv() {
-                        Ok(e) => queued.push(e),
-                        Err(_) => break,
-                    }
-                }
-            }
-        }
-        // One record per run (or contact) per batch; a second one waits for the next batch.
-        let mut taken = HashSet::new();
-        let mut batch = Vec::with_capacity(queued.len());
-        for e in queued.drain(..) {
-            let keys = e.0.keys();
-            if keys.iter().flatten().any(|k| taken.contains(k)) {
-                later.push(e);
-            } else {
-                taken.extend(keys.into_iter().flatten());
-                batch.push(e);
-            }
-        }
-        queued.append(&mut later);
-        commit_batch(&mut conn, dialect, batch).await;
-    }
-}
-
-/// Makes the planner join by key on the journal's own PostgreSQL connection.
-///
-/// Why: each journal statement joins a list of rows (`VALUES`) to a table by its key, and sqlx
-/// keeps each statement prepared. PostgreSQL plans a prepared statement once for all
-/// parameters; planned while a table is small (a new database, the first minutes after a
-/// migration), the plan hashes a sequential scan of the whole table, and it keeps that plan as
-/// the table grows. Measured on the benchmark: updates of 16-32 steps took 3-5 ms, scanning
-/// 7,000 rows, a third of the writer's time. These settings only price the other plans out
-/// (they stay possible where no index serves), for this connection alone.
-async fn key_joins_only(conn: &mut AnyConnection) -> std::result::Result<(), sqlx::Error> {
-    for setting in ["enable_seqscan", "enable_hashjoin", "enable_mergejoin"] {
-        conn.execute(&*format!("SET {setting} = off")).await?;
-    }
-    Ok(())
-}
-
-/// The journal's connection: taken from a shared pool per batch (SQLite: the one writer
-/// connection is shared with every other write), or held from batch to batch (PostgreSQL: the
-/// journal's own; a checkout costs a ping round trip).
-struct Conn {
-    pool: AnyPool,
-    held: Option<PoolConnection<Any>>,
-    keep: bool,
-}
-
-impl Conn {
-    fn shared(pool: AnyPool) -> Conn {
-        Conn {
-            pool,
-            held: None,
-            keep: false,
-        }
-    }
-
-    fn held(pool: AnyPool) -> Conn {
-        Conn {
-            pool,
-            held: None,
-            keep: true,
-        }
-    }
-
-    /// Writes `ops` in one transaction. After a failure the connection goes back to the pool,
-    /// which tests it (a broken one is closed), and the next batch takes one afresh.
-    async fn write(&mut self, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
-        let mut conn = match self.held.take() {
-            Some(c) => c,
-            None => self.pool.acquire().await?,
-        };
-        let r = match new_contacts_only(ops) {
+    async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
+        match new_contacts_only(ops) {
             // One statement commits alone: no BEGIN and COMMIT round trips (contact creation
             // through the API, when no run is writing).
-            Some(contacts) => crate::contacts::insert_new(&mut conn, d, &contacts)
-                .await
-                .map(|inserted| {
-                    let new = |c: &Contact| inserted.contains(&c.id.to_string());
-                    contacts.iter().map(|c| Reply::Inserted(new(c))).collect()
-                }),
-            None => write(&mut conn, d, ops).await,
-        };
-        if self.keep && r.is_ok() {
-            self.held = Some(conn);
+            Some(contacts) => crate::contacts::insert_new(conn, d, &contacts).await.map(|inserted| {
+                let new = |c: &Contact| inserted.contains(&c.id.to_string());
+                contacts.iter().map(|c| Reply::Inserted(new(c))).collect()
+            }),
+            None => write(conn, d, ops).await,
         }
-        r
     }
 }
 
@@ -214,33 +80,12 @@ fn new_contacts_only<'a>(ops: &[&'a Op]) -> Option<Vec<&'a Contact>> {
         .collect()
 }
 
-/// Writes a batch in one transaction, or, if that fails, each record in its own.
-async fn commit_batch(conn: &mut Conn, dialect: Dialect, batch: Vec<Entry>) {
-    let ops: Vec<&Op> = batch.iter().map(|(op, _)| op).collect();
-    match conn.write(dialect, &ops).await {
-        Ok(replies) => {
-            for ((_, tx), reply) in batch.into_iter().zip(replies) {
-                let _ = tx.send(Ok(reply));
-            }
-        }
-        Err(e) if batch.len() == 1 => {
-            let (_, tx) = batch.into_iter().next().expect("one entry");
-            let _ = tx.send(Err(e));
-        }
-        Err(_) => {
-            for (op, tx) in batch {
-                let r = conn.write(dialect, &[&op]).await.map(|mut r| r.remove(0));
-                let _ = tx.send(r);
-            }
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::Store;
     use parley_core::run::{RunStatus, StepStatus};
+    use tokio::sync::oneshot;
 
     /// A fresh SQLite store in a temporary file, and a team to own runs.
     async fn store() -> (Store, String, std::path::PathBuf) {
@@ -285,13 +130,11 @@ mod tests {
         }
     }
 
-    fn conn(pool: &AnyPool) -> Conn {
-        Conn::shared(pool.clone())
-    }
-
     /// Writes `ops` in one transaction of their own (shadows the journal's `write`).
-    async fn write(pool: &AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
-        conn(pool).write(d, ops).await
+    async fn write(pool: &sqlx::AnyPool, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
+        crate::group_commit::Conn::shared(pool.clone())
+            .write::<RunJournal>(d, ops)
+            .await
     }
 
     /// A record that only starts a step (a run's first).
@@ -315,8 +158,8 @@ mod tests {
         let orphan = begin(&uuid::Uuid::new_v4().to_string(), 1);
         let (a, ra) = oneshot::channel();
         let (b, rb) = oneshot::channel();
-        commit_batch(
-            &mut conn(store.write_pool()),
+        crate::group_commit::commit_batch::<RunJournal>(
+            &mut crate::group_commit::Conn::shared(store.write_pool().clone()),
             Dialect::Sqlite,
             vec![(Op::Start(good), a), (starting(orphan), b)],
         )
