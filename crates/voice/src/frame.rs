@@ -1,13 +1,14 @@
 //! The typed frames a call's processors pass to each other, and the processor contract.
 //!
-//! A call is a chain of small synchronous processors (see [`crate::processors`]) run by one
-//! task per call (`pipeline::run_call`). Everything that happens is a [`Frame`]: the 20 ms
-//! clock, the caller's audio, what VAD and the endpointer make of it, the agent's text and
-//! audio, barge-in decisions. A processor takes one frame at a time, changes its own state and
-//! pushes frames on: downstream (towards the agent's voice and the line) or, for the few facts
-//! an earlier processor needs (the agent's floor, a backchannel), upstream. Work that would
-//! block the 20 ms clock (speech-to-text, the agent, text-to-speech) is asked for with an
-//! [`Effect`] frame that reaches the end of the chain, and its result comes back as a frame.
+//! A call is a chain of small synchronous processors (see [`crate::processors`]) owned by the
+//! call's core (`pipeline::CallCore`) and driven by one task per call (`pipeline::run_call`).
+//! Everything that happens is a [`Frame`]: the 20 ms clock, the caller's audio, what VAD and
+//! the endpointer make of it, the agent's text and audio, barge-in decisions. A processor takes
+//! one frame at a time, changes its own state and pushes frames on: downstream (towards the
+//! agent's voice and the line) or, for the few facts an earlier processor needs (the agent's
+//! floor, a backchannel), upstream. Work that would block the 20 ms clock (speech-to-text, the
+//! agent, text-to-speech) is asked for with an [`Effect`] frame that reaches the end of the
+//! chain, and its result comes back as a frame.
 //!
 //! Processors get time only from frames (`Tick::now`, `CallerAudio::at`), never from a clock,
 //! so each one can be driven frame by frame in a unit test.
