@@ -104,9 +104,9 @@ impl Engine {
                             begin: Some(BeginStep {
                                 run_id,
                                 seq: state.seq,
-                                slug: &slug,
-                                step_type,
-                                input,
+                                slug: slug.clone(),
+                                step_type: step_type.to_string(),
+                                input: input.clone(),
                                 wake_run,
                             }),
                             tags,

@@ -5,20 +5,20 @@ use super::{fail, string_list, Flow, StepCtx, StepResult};
 use crate::model::{Step, StepKind};
 use parley_core::contact::{self, Contact};
 use parley_core::ValidationError;
-use parley_store::automations::StepTags;
+use parley_store::automations::TagEdit;
 use parley_store::StoreError;
 use serde_json::{json, Value};
 use uuid::Uuid;
 
 /// A tag step's change, made in the same transaction as its start record (`Store::advance`):
 /// `None` for other steps, an error when its input names no contact.
-pub fn tag_change(team_id: &str, step: &Step, input: &Value) -> Option<Result<StepTags, String>> {
+pub fn tag_change(team_id: &str, step: &Step, input: &Value) -> Option<Result<TagEdit, String>> {
     let add = match step.kind {
         StepKind::AddTag { .. } => true,
         StepKind::RemoveTag { .. } => false,
         _ => return None,
     };
-    Some(team_contact_id(input).map(|contact_id| StepTags {
+    Some(team_contact_id(input).map(|contact_id| TagEdit {
         team_id: team_id.to_string(),
         contact_id,
         change: Box::new(tag_edit(add, string_list(&input["tags"]))),

@@ -26,7 +26,7 @@ mod records;
 mod statements;
 
 pub(crate) use crate::sql::{list_sql, rows_sql, shapes};
-pub use records::*;
+pub(crate) use records::*;
 pub(crate) use statements::unexpected;
 use statements::write;
 
@@ -35,7 +35,6 @@ use crate::group_commit::{Batch, GroupCommit};
 use crate::{webhooks, Dialect, Result, StoreError};
 use parley_core::contact::Contact;
 use parley_core::webhook::EventType;
-use parley_core::ValidationError;
 use sqlx::any::AnyArguments;
 use sqlx::{Any, AnyConnection, Connection, Row, Transaction};
 use std::collections::{HashMap, HashSet};
@@ -83,6 +82,8 @@ fn new_contacts_only<'a>(ops: &[&'a Op]) -> Option<Vec<&'a Contact>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::automations::{Advance, BeginStep, RunNext, StepEnd, UnrecordedStep};
+    use crate::contacts::{TagEdit, Tagged};
     use crate::Store;
     use parley_core::run::{RunStatus, StepStatus};
     use tokio::sync::oneshot;
@@ -117,15 +118,13 @@ mod tests {
         }
     }
 
-    fn begin(run_id: &str, seq: i64) -> BeginRow {
-        BeginRow {
-            id: uuid::Uuid::new_v4().to_string(),
-            run_id: run_id.into(),
+    fn begin(run_id: &str, seq: i64) -> BeginStep {
+        BeginStep {
+            run_id: run_id.parse().unwrap(),
             seq,
             slug: "s".into(),
             step_type: "end".into(),
-            input: "{}".into(),
-            now: 2,
+            input: serde_json::json!({}),
             wake_run: false,
         }
     }
@@ -138,13 +137,16 @@ mod tests {
     }
 
     /// A record that only starts a step (a run's first).
-    fn starting(b: BeginRow) -> Op {
+    fn starting(b: BeginStep) -> Op {
         Op::Advance(AdvanceRow {
-            run_id: b.run_id.clone(),
-            ended: Vec::new(),
-            next: None,
-            begin: Some(b),
-            tags: None,
+            advance: Advance {
+                run_id: b.run_id,
+                ended: Vec::new(),
+                next: None,
+                begin: Some(b),
+                tags: None,
+            },
+            now: 2,
         })
     }
 
@@ -223,8 +225,8 @@ mod tests {
         team: &str,
         id: uuid::Uuid,
         f: impl Fn(&[String]) -> std::result::Result<Vec<String>, parley_core::ValidationError> + Send + Sync + 'static,
-    ) -> TagsRow {
-        TagsRow {
+    ) -> TagEdit {
+        TagEdit {
             team_id: team.into(),
             contact_id: id,
             change: Box::new(f),
@@ -324,41 +326,42 @@ mod tests {
     /// tag step starting with its change (adds `tag` to `contact`).
     fn advance(team: &str, run_id: &str, contact: uuid::Uuid, tag: &'static str) -> Op {
         Op::Advance(AdvanceRow {
-            run_id: run_id.into(),
-            ended: vec![StepEndRow {
-                seq: 1,
-                status: StepStatus::Completed,
-                output: Some("{\"matched\":true}".into()),
-                error: None,
-                state: None,
-                due_at: None,
-                now: 5,
-                unrecorded: Some(UnrecordedRow {
-                    id: uuid::Uuid::new_v4().to_string(),
-                    slug: "hot".into(),
-                    step_type: "condition".into(),
-                    input: "{\"mode\":\"all\"}".into(),
-                    started: 4,
+            advance: Advance {
+                run_id: run_id.parse().unwrap(),
+                ended: vec![StepEnd {
+                    seq: 1,
+                    status: StepStatus::Completed,
+                    output: Some(serde_json::json!({ "matched": true })),
+                    error: None,
+                    state: None,
+                    due_at: None,
+                    unrecorded: Some(UnrecordedStep {
+                        slug: "hot".into(),
+                        step_type: "condition".into(),
+                        input: serde_json::json!({ "mode": "all" }),
+                        started: 4,
+                    }),
+                }],
+                next: Some(RunNext {
+                    status: RunStatus::Running,
+                    state: "{\"seq\":2}".into(),
+                    waiting_call_id: None,
+                    wake_at: None,
+                    error: None,
+                    action_failed: None,
                 }),
-            }],
-            next: Some(RunNextRow {
-                status: RunStatus::Running,
-                state: "{\"seq\":2}".into(),
-                waiting_call_id: None,
-                wake_at: None,
-                error: None,
-                action_failed: None,
-                now: 5,
-            }),
-            begin: Some(BeginRow {
-                step_type: "add_tag".into(),
-                ..begin(run_id, 2)
-            }),
-            tags: Some(tags_row(team, contact, move |old: &[String]| {
-                let mut v = old.to_vec();
-                v.push(tag.to_string());
-                Ok(v)
-            })),
+                begin: Some(BeginStep {
+                    step_type: "add_tag".into(),
+                    ..begin(run_id, 2)
+                }),
+                tags: Some(tags_row(team, contact, move |old: &[String]| {
+                    let mut v = old.to_vec();
+                    v.push(tag.to_string());
+                    Ok(v)
+                })),
+            },
+            // One record, one time: the ended condition finishes and the tag step starts at 5.
+            now: 5,
         })
     }
 
@@ -416,7 +419,7 @@ mod tests {
             steps_of(&store, &run_id).await,
             [
                 (1, "condition".into(), "completed".into(), Some(4), Some(5)),
-                (2, "add_tag".into(), "running".into(), Some(2), None),
+                (2, "add_tag".into(), "running".into(), Some(5), None),
             ]
         );
         let rows = store.run_steps(run_id.parse().unwrap()).await.unwrap();

@@ -1,7 +1,10 @@
 //! One batch written in one transaction: a multi-row statement per kind of record.
 
 use super::*;
-use parley_core::run::StepStatus;
+use crate::automations::{BeginStep, RunNext, StepEnd};
+use crate::contacts::TagEdit;
+use parley_core::ids::new_row_id;
+use serde_json::Value;
 
 /// Writes `ops` in one transaction; one reply per op, in order.
 pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> Result<Vec<Reply>> {
@@ -42,47 +45,46 @@ pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> 
             _ => None,
         })
         .collect();
-    let nexts: Vec<RunNext> = advances
+    let nexts: Vec<NextOf> = advances
         .iter()
-        .filter_map(|a| Some((a.run_id.as_str(), a.next.as_ref()?)))
+        .filter_map(|a| Some((a.run_id(), a.advance.next.as_ref()?, a.now)))
         .collect();
     let mut moved = HashSet::new();
     for rows in shapes(&nexts) {
         moved.extend(update_runs(&mut tx, d, rows).await?);
     }
-    let written = |a: &AdvanceRow| a.next.is_none() || moved.contains(&a.run_id);
+    let written = |a: &AdvanceRow| a.advance.next.is_none() || moved.contains(&a.run_id());
     let live: Vec<&AdvanceRow> = advances.iter().copied().filter(|a| written(a)).collect();
 
-    let ended: Vec<RunNext> = nexts
+    let ended: Vec<&NextOf> = nexts
         .iter()
-        .copied()
-        .filter(|(run, next)| next.ends_run() && moved.contains(*run))
+        .filter(|(run, next, _)| next.ends_run() && moved.contains(run))
         .collect();
     for rows in shapes(&ended) {
         delete_ended_jobs(&mut tx, d, rows).await?;
     }
     let step_ends = live
         .iter()
-        .flat_map(|a| a.ended.iter().map(move |e| (a.run_id.as_str(), e)));
-    let (unrecorded, recorded): (Vec<StepEnd>, Vec<StepEnd>) = step_ends.partition(|(_, e)| e.unrecorded.is_some());
+        .flat_map(|a| a.advance.ended.iter().map(move |e| (a.run_id(), e, a.now)));
+    let (unrecorded, recorded): (Vec<EndOf>, Vec<EndOf>) = step_ends.partition(|(_, e, _)| e.unrecorded.is_some());
     for rows in shapes(&recorded) {
         update_steps(&mut tx, d, rows).await?;
     }
     for rows in shapes(&unrecorded) {
         insert_ended_steps(&mut tx, d, rows).await?;
     }
-    for (run, next) in &ended {
+    for (run, next, _) in &ended {
         if let Some(payload) = &next.action_failed {
-            action_failed(&mut tx, run, payload).await?;
+            action_failed(&mut tx, run, &payload.to_string()).await?;
         }
     }
 
     // Tag changes, in the order of their records: the API's, and those of the steps starting now.
-    let tag_changes: Vec<&TagsRow> = ops
+    let tag_changes: Vec<&TagEdit> = ops
         .iter()
         .filter_map(|op| match op {
             Op::Tags(t) => Some(t),
-            Op::Advance(a) if written(a) => a.tags.as_ref(),
+            Op::Advance(a) if written(a) => a.advance.tags.as_ref(),
             _ => None,
         })
         .collect();
@@ -90,12 +92,15 @@ pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> 
         .await?
         .into_iter();
 
-    let begins: Vec<&BeginRow> = live.iter().filter_map(|a| a.begin.as_ref()).collect();
+    let begins: Vec<BeginOf> = live
+        .iter()
+        .filter_map(|a| Some((a.advance.begin.as_ref()?, a.now)))
+        .collect();
     let mut begun = HashMap::new();
     for rows in shapes(&begins) {
         begun.extend(upsert_steps(&mut tx, d, rows).await?);
     }
-    let waking: Vec<&BeginRow> = begins.iter().copied().filter(|b| b.wake_run).collect();
+    let waking: Vec<BeginOf> = begins.iter().copied().filter(|(b, _)| b.wake_run).collect();
     for rows in shapes(&waking) {
         wake_runs(&mut tx, d, rows).await?;
     }
@@ -120,25 +125,28 @@ pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> 
                 Op::Advance(a) => Reply::Advanced {
                     written: true,
                     begun: a
+                        .advance
                         .begin
                         .as_ref()
                         .map(|b| {
-                            begun.remove(&(b.run_id.clone(), b.seq)).ok_or_else(|| {
+                            begun.remove(&(b.run_id.to_string(), b.seq)).ok_or_else(|| {
                                 StoreError::Corrupt(format!("step {} of run {} was not returned", b.seq, b.run_id))
                             })
                         })
                         .transpose()?,
-                    tagged: a.tags.as_ref().map(|_| next_tagged()).transpose()?,
+                    tagged: a.advance.tags.as_ref().map(|_| next_tagged()).transpose()?,
                 },
             })
         })
         .collect()
 }
 
-/// A run's id and its next state.
-type RunNext<'a> = (&'a str, &'a RunNextRow);
-/// A step's run id and its end.
-type StepEnd<'a> = (&'a str, &'a StepEndRow);
+/// A run's id, its next state, and the time of its record.
+type NextOf<'a> = (String, &'a RunNext, i64);
+/// A step's run id, its end, and the time of its record.
+type EndOf<'a> = (String, &'a StepEnd, i64);
+/// A step about to run, and the time of its record.
+type BeginOf<'a> = (&'a BeginStep, i64);
 
 /// A reply of another kind than the record asked for (a bug, reported rather than panicking).
 pub(crate) fn unexpected(r: Reply) -> StoreError {
@@ -203,7 +211,7 @@ async fn insert_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[&StartRo
 
 /// Writes each run's next state, unless it was canceled (or ended) meanwhile; returns the runs
 /// written. `VALUES` columns are `column1…` on both databases.
-async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[RunNext<'_>]) -> Result<HashSet<String>> {
+async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[NextOf<'_>]) -> Result<HashSet<String>> {
     if rows.is_empty() {
         return Ok(HashSet::new());
     }
@@ -216,16 +224,16 @@ async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[RunNext<
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
-    for (run_id, r) in rows {
+    for (run_id, r, now) in rows {
         q = q
-            .bind(*run_id)
+            .bind(run_id.as_str())
             .bind(r.status.as_str())
             .bind(&r.state)
             .bind(r.waiting_call_id.as_deref())
             .bind(r.wake_at)
             .bind(r.error.as_deref())
-            .bind(r.now)
-            .bind(r.ends_run().then_some(r.now));
+            .bind(*now)
+            .bind(r.ends_run().then_some(*now));
     }
     let out = q.fetch_all(&mut **tx).await?;
     out.iter().map(|r| Ok(r.try_get::<String, _>("id")?)).collect()
@@ -233,7 +241,7 @@ async fn update_runs(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[RunNext<
 
 /// A run's job ends with it, in the same transaction (the runner need not delete it). The caller
 /// passes only runs that ended.
-async fn delete_ended_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, ended: &[RunNext<'_>]) -> Result<()> {
+async fn delete_ended_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, ended: &[&NextOf<'_>]) -> Result<()> {
     if ended.is_empty() {
         return Ok(());
     }
@@ -242,15 +250,15 @@ async fn delete_ended_jobs(tx: &mut Transaction<'_, Any>, d: Dialect, ended: &[R
         list_sql(d, ended.len())
     );
     let mut q: Query = sqlx::query(&sql);
-    for (run_id, _) in ended {
-        q = q.bind(*run_id);
+    for (run_id, _, _) in ended {
+        q = q.bind(run_id.as_str());
     }
     q.execute(&mut **tx).await?;
     Ok(())
 }
 
 /// Ends (or pauses) steps recorded as started.
-async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[StepEnd<'_>]) -> Result<()> {
+async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[EndOf<'_>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -262,16 +270,16 @@ async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[StepEnd
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
-    for (run_id, r) in rows {
+    for (run_id, r, now) in rows {
         q = q
-            .bind(*run_id)
+            .bind(run_id.as_str())
             .bind(r.seq)
             .bind(r.status.as_str())
-            .bind(r.output.as_deref())
+            .bind(r.output.as_ref().map(Value::to_string))
             .bind(r.error.as_deref())
-            .bind(r.state.as_deref())
+            .bind(r.state.as_ref().map(Value::to_string))
             .bind(r.due_at)
-            .bind(r.finished());
+            .bind(r.finished(*now));
     }
     q.execute(&mut **tx).await?;
     Ok(())
@@ -280,7 +288,7 @@ async fn update_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[StepEnd
 /// Inserts the whole rows of steps that ran without being recorded as started. A row already
 /// there (an older build recorded the step's start, then its process died) becomes this one,
 /// with the attempt counted.
-async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[StepEnd<'_>]) -> Result<()> {
+async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[EndOf<'_>]) -> Result<()> {
     if rows.is_empty() {
         return Ok(());
     }
@@ -294,7 +302,7 @@ async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[S
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, ?)")
     );
     let mut q: Query = sqlx::query(&sql);
-    for (run_id, r) in rows {
+    for (run_id, r, now) in rows {
         let Some(u) = &r.unrecorded else {
             return Err(StoreError::Corrupt(format!(
                 "step {} of run {run_id} has no row to insert",
@@ -302,29 +310,22 @@ async fn insert_ended_steps(tx: &mut Transaction<'_, Any>, d: Dialect, rows: &[S
             )));
         };
         q = q
-            .bind(&u.id)
-            .bind(*run_id)
+            .bind(new_row_id().to_string())
+            .bind(run_id.as_str())
             .bind(r.seq)
             .bind(&u.slug)
             .bind(&u.step_type)
             .bind(r.status.as_str())
-            .bind(&u.input)
-            .bind(r.output.as_deref())
+            .bind(u.input.to_string())
+            .bind(r.output.as_ref().map(Value::to_string))
             .bind(r.error.as_deref())
-            .bind(r.state.as_deref())
+            .bind(r.state.as_ref().map(Value::to_string))
             .bind(r.due_at)
             .bind(u.started)
-            .bind(r.finished());
+            .bind(r.finished(*now));
     }
     q.execute(&mut **tx).await?;
     Ok(())
-}
-
-impl StepEndRow {
-    /// A paused step has not finished.
-    fn finished(&self) -> Option<i64> {
-        (self.status != StepStatus::Waiting).then_some(self.now)
-    }
 }
 
 /// Tells the team's `ACTION_FAILED` subscribers (rare: one statement pair per failed run).
@@ -344,7 +345,7 @@ async fn action_failed(tx: &mut Transaction<'_, Any>, run_id: &str, payload: &st
 async fn upsert_steps(
     tx: &mut Transaction<'_, Any>,
     d: Dialect,
-    rows: &[&BeginRow],
+    rows: &[BeginOf<'_>],
 ) -> Result<HashMap<(String, i64), StepRow>> {
     if rows.is_empty() {
         return Ok(HashMap::new());
@@ -361,15 +362,15 @@ async fn upsert_steps(
         crate::automations::STEP_COLUMNS
     );
     let mut q: Query = sqlx::query(&sql);
-    for r in rows {
+    for (r, now) in rows {
         q = q
-            .bind(&r.id)
-            .bind(&r.run_id)
+            .bind(new_row_id().to_string())
+            .bind(r.run_id.to_string())
             .bind(r.seq)
             .bind(&r.slug)
             .bind(&r.step_type)
-            .bind(&r.input)
-            .bind(r.now);
+            .bind(r.input.to_string())
+            .bind(*now);
     }
     let out = q.fetch_all(&mut **tx).await?;
     out.iter()
@@ -381,7 +382,7 @@ async fn upsert_steps(
 }
 
 /// Runs that were waiting show as running again. The caller passes only steps with `wake_run`.
-async fn wake_runs(tx: &mut Transaction<'_, Any>, d: Dialect, waking: &[&BeginRow]) -> Result<()> {
+async fn wake_runs(tx: &mut Transaction<'_, Any>, d: Dialect, waking: &[BeginOf<'_>]) -> Result<()> {
     if waking.is_empty() {
         return Ok(());
     }
@@ -397,9 +398,9 @@ async fn wake_runs(tx: &mut Transaction<'_, Any>, d: Dialect, waking: &[&BeginRo
                 .join(", "),
         }
     );
-    let mut q: Query = sqlx::query(&sql).bind(waking[0].now);
-    for b in waking {
-        q = q.bind(&b.run_id);
+    let mut q: Query = sqlx::query(&sql).bind(waking[0].1);
+    for (b, _) in waking {
+        q = q.bind(b.run_id.to_string());
     }
     q.execute(&mut **tx).await?;
     Ok(())
