@@ -8,8 +8,8 @@
 //! the journal's thread, contact creation measured 5% fewer requests per second and a p99 3 ms
 //! higher (`bench/api.sh`, same-day A/B).
 
-use crate::contacts::ContactWrite;
 use crate::group_commit::{Batch, GroupCommit};
+use crate::records::contacts::ContactWrite;
 use crate::{Dialect, Result};
 use parley_core::contact::Contact;
 use sqlx::AnyConnection;
@@ -32,7 +32,7 @@ impl Batch for NewContacts {
     }
 
     async fn write(conn: &mut AnyConnection, d: Dialect, rows: &[&Contact]) -> Result<Vec<bool>> {
-        let inserted = crate::contacts::insert_new(conn, d, rows).await?;
+        let inserted = crate::records::contact_writes::insert_new(conn, d, rows).await?;
         Ok(rows.iter().map(|c| inserted.contains(&c.id.to_string())).collect())
     }
 }
@@ -42,7 +42,7 @@ pub(crate) type ContactBatcher = GroupCommit<NewContacts>;
 impl ContactBatcher {
     /// Inserts `c` for `team_id` if the team has no contact with its number; `None` if it has.
     pub async fn insert(&self, team_id: &str, c: &ContactWrite) -> Result<Option<Contact>> {
-        let contact = crate::contacts::new_contact(team_id, c);
+        let contact = crate::records::contacts::new_contact(team_id, c);
         Ok(self.write(contact.clone()).await?.then_some(contact))
     }
 }

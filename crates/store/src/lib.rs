@@ -37,6 +37,7 @@ pub mod inbound;
 pub mod interviews;
 pub mod jobs;
 mod journal;
+mod records;
 pub mod keyring;
 pub mod numbers;
 pub(crate) mod outbox;

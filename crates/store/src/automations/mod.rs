@@ -6,16 +6,14 @@
 //! a call placed by a step is recorded in the step in the same transaction that queues the call,
 //! so a restarted run never places it twice.
 //!
-//! Parts: `records` (runs and steps as rows and records, shared with the run journal), `runs`
-//! (the runs' repository); this module holds the automations' own.
+//! Parts: `runs` (the runs' repository; their rows and records are `crate::records::runs`,
+//! shared with the run journal); this module holds the automations' own.
 
-mod records;
 mod runs;
 
-pub use crate::contacts::{TagChange, TagEdit};
-use records::json_opt;
-pub(crate) use records::{step_from_row, STEP_COLUMNS};
-pub use records::{
+pub use crate::records::contact_writes::{TagChange, TagEdit};
+use crate::records::runs::json_opt;
+pub use crate::records::runs::{
     Advance, Advanced, BeginStep, NewRun, RunNext, RunRow, StartedRun, StepEnd, StepRow, UnrecordedStep, WorkerRun,
 };
 

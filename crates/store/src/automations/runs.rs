@@ -1,11 +1,11 @@
 //! Runs: their start and each later record (through the run journal), their reads, their end,
 //! cancel and wake-up, and the call a step places.
 
-use super::records::*;
 use super::RUN_JOB;
 use crate::calls::{insert_queued_call, queued_call, DIAL_JOB};
-use crate::contacts::Tagged;
 use crate::journal::{unexpected, AdvanceRow, Op, Reply, StartRow};
+use crate::records::contact_writes::Tagged;
+use crate::records::runs::*;
 use crate::{found, now_ms, Result, Store, StoreError};
 use parley_core::call::{Call, CallType};
 use parley_core::contact::Contact;

@@ -30,8 +30,8 @@ pub(crate) use records::*;
 pub(crate) use statements::unexpected;
 use statements::write;
 
-use crate::automations::StepRow;
 use crate::group_commit::{Batch, GroupCommit};
+use crate::records::runs::StepRow;
 use crate::{webhooks, Dialect, Result, StoreError};
 use parley_core::contact::Contact;
 use parley_core::webhook::EventType;
@@ -60,10 +60,12 @@ impl Batch for RunJournal {
         match new_contacts_only(ops) {
             // One statement commits alone: no BEGIN and COMMIT round trips (contact creation
             // through the API, when no run is writing).
-            Some(contacts) => crate::contacts::insert_new(conn, d, &contacts).await.map(|inserted| {
-                let new = |c: &Contact| inserted.contains(&c.id.to_string());
-                contacts.iter().map(|c| Reply::Inserted(new(c))).collect()
-            }),
+            Some(contacts) => crate::records::contact_writes::insert_new(conn, d, &contacts)
+                .await
+                .map(|inserted| {
+                    let new = |c: &Contact| inserted.contains(&c.id.to_string());
+                    contacts.iter().map(|c| Reply::Inserted(new(c))).collect()
+                }),
             None => write(conn, d, ops).await,
         }
     }
@@ -82,8 +84,8 @@ fn new_contacts_only<'a>(ops: &[&'a Op]) -> Option<Vec<&'a Contact>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::automations::{Advance, BeginStep, RunNext, StepEnd, UnrecordedStep};
-    use crate::contacts::{TagEdit, Tagged};
+    use crate::records::contact_writes::{TagEdit, Tagged};
+    use crate::records::runs::{Advance, BeginStep, RunNext, StepEnd, UnrecordedStep};
     use crate::Store;
     use parley_core::run::{RunStatus, StepStatus};
     use tokio::sync::oneshot;
@@ -210,8 +212,8 @@ mod tests {
         let _ = std::fs::remove_file(path);
     }
 
-    fn contact(phone: &str, tags: &[&str]) -> crate::contacts::ContactWrite {
-        crate::contacts::ContactWrite {
+    fn contact(phone: &str, tags: &[&str]) -> crate::records::contacts::ContactWrite {
+        crate::records::contacts::ContactWrite {
             phone_number: phone.into(),
             name: None,
             email: None,
@@ -475,7 +477,7 @@ mod tests {
     async fn new_contacts_of_one_number_in_one_batch_make_one_row() {
         let (store, team, path) = store().await;
         let (other, _) = store.create_team("other").await.unwrap();
-        let new = |team: &str| crate::contacts::new_contact(team, &contact("+12125550121", &[]));
+        let new = |team: &str| crate::records::contacts::new_contact(team, &contact("+12125550121", &[]));
         let (first, second, theirs) = (new(&team), new(&team), new(&other.id));
         let replies = write(
             store.write_pool(),
@@ -509,7 +511,7 @@ mod tests {
             "+12125550121"
         );
         // A batch of new contacts alone is one statement without a transaction around it.
-        let lone = |n: &str| crate::contacts::new_contact(&team, &contact(n, &[]));
+        let lone = |n: &str| crate::records::contacts::new_contact(&team, &contact(n, &[]));
         let (a, b, again) = (lone("+12125550122"), lone("+12125550122"), lone("+12125550121"));
         let replies = write(
             store.write_pool(),

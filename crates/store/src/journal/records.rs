@@ -1,8 +1,8 @@
 //! The records callers queue on the journal, ready to bind, and the journal's answers.
 
 use super::*;
-use crate::automations::Advance;
-use crate::contacts::{TagEdit, Tagged};
+use crate::records::contact_writes::{TagEdit, Tagged};
+use crate::records::runs::Advance;
 
 /// A new run and its job, ready to bind.
 pub(crate) struct StartRow {

@@ -1,8 +1,8 @@
 //! One batch written in one transaction: a multi-row statement per kind of record.
 
 use super::*;
-use crate::automations::{BeginStep, RunNext, StepEnd};
-use crate::contacts::TagEdit;
+use crate::records::contact_writes::TagEdit;
+use crate::records::runs::{BeginStep, RunNext, StepEnd};
 use parley_core::ids::new_row_id;
 use serde_json::Value;
 
@@ -19,7 +19,7 @@ pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> 
         .collect();
     let mut inserted = HashSet::new();
     for rows in shapes(&contacts) {
-        inserted.extend(crate::contacts::insert_new(&mut tx, d, rows).await?);
+        inserted.extend(crate::records::contact_writes::insert_new(&mut tx, d, rows).await?);
     }
 
     let starts: Vec<&StartRow> = ops
@@ -88,7 +88,7 @@ pub(super) async fn write(conn: &mut AnyConnection, d: Dialect, ops: &[&Op]) -> 
             _ => None,
         })
         .collect();
-    let mut tagged = crate::contacts::change_tags_batch(&mut tx, d, &tag_changes)
+    let mut tagged = crate::records::contact_writes::change_tags_batch(&mut tx, d, &tag_changes)
         .await?
         .into_iter();
 
@@ -359,7 +359,7 @@ async fn upsert_steps(
            status = 'running' \
          RETURNING {}",
         rows_sql(d, rows.len(), "(?, ?, ?, ?, ?, 1, 'running', ?, ?)"),
-        crate::automations::STEP_COLUMNS
+        crate::records::runs::STEP_COLUMNS
     );
     let mut q: Query = sqlx::query(&sql);
     for (r, now) in rows {
@@ -375,7 +375,7 @@ async fn upsert_steps(
     let out = q.fetch_all(&mut **tx).await?;
     out.iter()
         .map(|r| {
-            let s = crate::automations::step_from_row(r)?;
+            let s = crate::records::runs::step_from_row(r)?;
             Ok(((s.run_id.to_string(), s.seq), s))
         })
         .collect()

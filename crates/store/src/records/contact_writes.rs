@@ -4,7 +4,7 @@
 //! journal and the PostgreSQL contact writer can write contacts without depending on the
 //! repository that queues records on them.
 
-use super::rows::*;
+use super::contacts::*;
 use crate::sql::{list_sql, rows_sql, shapes};
 use crate::{Dialect, Result, StoreError};
 use parley_core::contact::Contact;

@@ -1,17 +1,10 @@
 //! Contacts: upsert by (team, phone number), filters, sorting, pagination.
-//!
-//! Parts: `rows` (a contact as a row), `writes` (the write statements, shared with the
-//! group-commit writers); this module is the repository's API.
 
-mod rows;
-mod writes;
-
-use rows::COLUMNS;
-pub(crate) use rows::{contact_from_row, new_contact};
-pub use rows::{ContactWrite, Upserted};
-pub(crate) use writes::{change_tags_batch, insert_new, upsert_in, Tagged};
-use writes::{contact_events, contact_in, existing_tags, save};
-pub use writes::{TagChange, TagEdit};
+pub(crate) use crate::records::contact_writes::Tagged;
+use crate::records::contact_writes::{contact_events, contact_in, existing_tags, save, upsert_in};
+pub use crate::records::contact_writes::{TagChange, TagEdit};
+use crate::records::contacts::{contact_from_row, new_contact, COLUMNS};
+pub use crate::records::contacts::{ContactWrite, Upserted};
 
 use crate::journal::{unexpected, Op, Reply};
 use crate::sql::{like_pattern, Query};

@@ -3,7 +3,7 @@
 //! journal writes these very types, so the repository and the journal share them without
 //! mirrored copies.
 
-pub use crate::contacts::TagEdit;
+use super::contact_writes::TagEdit;
 use crate::{Result, StoreError};
 use parley_core::contact::Contact;
 use parley_core::run::{RunStatus, StepStatus};
