@@ -94,7 +94,7 @@ pub struct StepEnd {
     /// The step's durable state (kept as it was when `None`).
     pub state: Option<Value>,
     pub due_at: Option<i64>,
-    /// A step that ran without being recorded as started (see [`Store::advance`]): what its
+    /// A step that ran without being recorded as started (see [`Store::advance`](crate::Store::advance)): what its
     /// start would have recorded.
     pub unrecorded: Option<UnrecordedStep>,
 }
@@ -135,7 +135,7 @@ impl StepEnd {
     }
 }
 
-/// One record of a run (see [`Store::advance`]).
+/// One record of a run (see [`Store::advance`](crate::Store::advance)).
 pub struct Advance {
     pub run_id: Uuid,
     /// Steps that ended since the run's last record, in order.
