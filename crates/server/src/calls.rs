@@ -1,5 +1,7 @@
-//! Calls on the line: the dial job and the sandbox call-in job, wired to the phone network, the
-//! voice pipeline and the flow agent.
+//! Calls on the line: the dial job, the sandbox call-in job and a carrier's inbound call, wired
+//! to the phone network, the voice pipeline and the flow agent. Every change of a call's state
+//! goes through the store's calls service ([`parley_store::calls::life`]); this module decides
+//! *when*, from what the network and the pipeline report.
 //!
 //! A call in progress keeps its job claimed and heartbeats its lease. That is the watchdog for
 //! a process that dies mid-call: the lease expires, the job runs again elsewhere, finds the call
@@ -12,19 +14,18 @@ use crate::speech::Speech;
 use parley_agent::flow_agent::{AgentConfig, FlowAgent};
 use parley_agent::llm::{LlmClient, LlmConfig};
 use parley_agent::template::CallContext;
-use parley_core::call::{Call, CallEvent, ConversationTurn, EndReason, Progress, SummaryData};
+use parley_core::call::{Call, ConversationTurn, Progress, SummaryData};
 use parley_core::interview::Interview;
 use parley_core::persona::PersonaScript;
 use parley_core::time::Timestamp;
-use parley_core::webhook::EventType;
 use parley_jobs::{JobError, JobHandler, JobOutcome};
+use parley_store::calls::life::{CallResults, Ending, Unanswered};
 use parley_store::jobs::Job;
 use parley_store::{now_ms, Store, StoreError};
 use parley_telephony::network::{SipTrunkRoute, TwilioRoute};
 use parley_telephony::sandbox::SandboxNetwork;
 use parley_telephony::{DialRequest, Endpoint, LineEvent, NetworkKind, Networks, Route};
 use parley_voice::pipeline::{run_call, CallEnd, CallNote, CallReport, PipelineConfig};
-use serde_json::json;
 use std::future::Future;
 use std::path::PathBuf;
 use std::pin::Pin;
@@ -71,30 +72,6 @@ pub struct CallRunner {
     hangups: Arc<Hangups>,
 }
 
-/// Ends a lost or refused call; a call that ended meanwhile is left as it is.
-async fn end_call(store: &Store, id: Uuid, reason: EndReason, why: Option<String>) -> Result<(), JobError> {
-    match store
-        .transition_call(id, CallEvent::End(reason), |c| {
-            if why.is_some() {
-                c.call_failure_reason = why.clone();
-            }
-        })
-        .await
-    {
-        Ok(_) | Err(StoreError::Conflict(_)) => Ok(()),
-        Err(e) => Err(e.into()),
-    }
-}
-
-/// Moves a call forward; `false` when it ended meanwhile (hung up through the API).
-async fn step(store: &Store, id: Uuid, ev: CallEvent) -> Result<bool, JobError> {
-    match store.transition_call(id, ev, |_| {}).await {
-        Ok(_) => Ok(true),
-        Err(StoreError::Conflict(_)) => Ok(false),
-        Err(e) => Err(e.into()),
-    }
-}
-
 fn call_id(job: &Job) -> Result<Uuid, JobError> {
     job.payload
         .get("call_id")
@@ -131,7 +108,7 @@ impl JobHandler for NetworkCallIn {
         Box::pin(async move {
             let id = call_id(job)?;
             let why = "the server holding this call stopped; the call was lost";
-            end_call(&self.0.store, id, EndReason::Failed, Some(why.into())).await?;
+            self.0.store.call_life().lost(id, why).await?;
             Ok(JobOutcome::Done)
         })
     }
@@ -197,21 +174,26 @@ impl CallRunner {
 
     /// Runs a carrier's inbound call that the network has just answered: the call was written
     /// with its job claimed by this process (`job_id`), which this heartbeats as a dial does.
-    pub async fn answered_inbound(self: Arc<Self>, job_id: String, team_id: String, call: Call, line: Endpoint) {
+    pub async fn answered_inbound(
+        self: Arc<Self>,
+        job_id: String,
+        team_id: String,
+        call: Call,
+        line: Endpoint,
+    ) {
         self.started();
         let result = async {
-            for ev in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer] {
-                if !step(&self.store, call.id, ev).await? {
-                    line.sender.hang_up().await;
-                    return Ok(());
-                }
+            if !self.store.call_life().picked_up(call.id).await? {
+                line.sender.hang_up().await;
+                return Ok(());
             }
             let Some(interview) = self.interview_of(&team_id, &call).await? else {
                 line.sender.hang_up().await;
                 return Ok(());
             };
             let heartbeat = self.heartbeat(job_id.clone(), call.id, None);
-            self.converse(&team_id, &call, &interview, line, false, heartbeat).await
+            self.converse(&team_id, &call, &interview, line, false, heartbeat)
+                .await
         }
         .await;
         if let Err(e) = result {
@@ -222,12 +204,16 @@ impl CallRunner {
     }
 
     /// The call's agent; `None` (and the call ended `FAILED`) if it was deleted meanwhile.
-    async fn interview_of(&self, team_id: &str, call: &Call) -> Result<Option<Interview>, JobError> {
+    async fn interview_of(
+        &self,
+        team_id: &str,
+        call: &Call,
+    ) -> Result<Option<Interview>, JobError> {
         match self.store.interview(team_id, &call.interview.id).await {
             Ok(i) => Ok(Some(i)),
             Err(StoreError::NotFound) => {
-                let why = Some("the voice agent no longer exists".into());
-                end_call(&self.store, call.id, EndReason::Failed, why).await?;
+                let why = "the voice agent no longer exists".to_string();
+                self.store.call_life().refused(call.id, why).await?;
                 Ok(None)
             }
             Err(e) => Err(e.into()),
@@ -237,7 +223,11 @@ impl CallRunner {
     /// The caller id and the carrier route of an outbound call, from the network and number
     /// the API chose when it queued the call. `Err` is why the call cannot be placed (its
     /// number or trunk was removed since): the call's failure reason.
-    async fn route_of(&self, team_id: &str, call: &Call) -> Result<Result<(String, Route), String>, JobError> {
+    async fn route_of(
+        &self,
+        team_id: &str,
+        call: &Call,
+    ) -> Result<Result<(String, Route), String>, JobError> {
         if call.network == NetworkKind::Sandbox {
             let from = call
                 .from_number
@@ -245,7 +235,11 @@ impl CallRunner {
                 .unwrap_or_else(|| self.settings.caller_id.clone());
             return Ok(Ok((from, Route::Sandbox)));
         }
-        let Some(number) = self.store.outbound_number(team_id, call.from_number.as_deref()).await? else {
+        let Some(number) = self
+            .store
+            .outbound_number(team_id, call.from_number.as_deref())
+            .await?
+        else {
             return Ok(Err(format!(
                 "the team has no {} number to call from any more",
                 call.network
@@ -260,11 +254,16 @@ impl CallRunner {
         let route = match call.network {
             NetworkKind::Sip => {
                 let Some(trunk_id) = number.sip_trunk_id else {
-                    return Ok(Err(format!("the number {} has no SIP trunk", number.phone_number)));
+                    return Ok(Err(format!(
+                        "the number {} has no SIP trunk",
+                        number.phone_number
+                    )));
                 };
                 let trunk = match self.store.sip_trunk_for_worker(&trunk_id.to_string()).await {
                     Ok(t) => t,
-                    Err(StoreError::NotFound) => return Ok(Err("the SIP trunk no longer exists".into())),
+                    Err(StoreError::NotFound) => {
+                        return Ok(Err("the SIP trunk no longer exists".into()))
+                    }
                     Err(e) => return Err(e.into()),
                 };
                 Route::Sip(SipTrunkRoute {
@@ -279,7 +278,10 @@ impl CallRunner {
             }
             NetworkKind::Twilio => {
                 let Some(account) = number.twilio else {
-                    return Ok(Err(format!("the number {} has no Twilio account", number.phone_number)));
+                    return Ok(Err(format!(
+                        "the number {} has no Twilio account",
+                        number.phone_number
+                    )));
                 };
                 Route::Twilio(TwilioRoute {
                     account_sid: account.account_sid,
@@ -305,13 +307,8 @@ impl CallRunner {
         if call.progress != Progress::Queued {
             // The job ran before and its process is gone: the call was lost mid-way.
             warn!(call_id = %id, "ending a call whose process stopped");
-            end_call(
-                &self.store,
-                id,
-                EndReason::Failed,
-                Some("the server running this call stopped; the call was lost".into()),
-            )
-            .await?;
+            let why = "the server running this call stopped; the call was lost";
+            self.store.call_life().lost(id, why).await?;
             return Ok(Err(JobOutcome::Done));
         }
         let team = self.store.team(&team_id).await?;
@@ -335,7 +332,7 @@ impl CallRunner {
             Ok(c) => c,
             Err(outcome) => return Ok(outcome),
         };
-        if !step(&self.store, call.id, CallEvent::Dial).await? {
+        if !self.store.call_life().dialing(call.id).await? {
             return Ok(JobOutcome::Done);
         }
         let Some(interview) = self.interview_of(&team_id, &call).await? else {
@@ -344,7 +341,7 @@ impl CallRunner {
         let (from, route) = match self.route_of(&team_id, &call).await? {
             Ok(r) => r,
             Err(why) => {
-                end_call(&self.store, call.id, EndReason::Failed, Some(why)).await?;
+                self.store.call_life().refused(call.id, why).await?;
                 return Ok(JobOutcome::Done);
             }
         };
@@ -359,7 +356,10 @@ impl CallRunner {
         let line = match self.networks.dial(req).await {
             Ok(l) => l,
             Err(e) => {
-                end_call(&self.store, call.id, EndReason::Failed, Some(e.to_string())).await?;
+                self.store
+                    .call_life()
+                    .refused(call.id, e.to_string())
+                    .await?;
                 return Ok(JobOutcome::Done);
             }
         };
@@ -387,17 +387,20 @@ impl CallRunner {
             Ok(c) => c,
             Err(outcome) => return Ok(outcome),
         };
-        let script: PersonaScript = match job.payload.get("persona").cloned().map(serde_json::from_value) {
+        let script: PersonaScript = match job
+            .payload
+            .get("persona")
+            .cloned()
+            .map(serde_json::from_value)
+        {
             Some(Ok(s)) => s,
             _ => return Err(JobError::Payload("no persona".into())),
         };
         let Some(interview) = self.interview_of(&team_id, &call).await? else {
             return Ok(JobOutcome::Done);
         };
-        for ev in [CallEvent::Dial, CallEvent::Ring, CallEvent::Answer] {
-            if !step(&self.store, call.id, ev).await? {
-                return Ok(JobOutcome::Done);
-            }
+        if !self.store.call_life().picked_up(call.id).await? {
+            return Ok(JobOutcome::Done);
         }
         let line = self.sandbox.call_in(self.directory.persona(script));
         self.started();
@@ -406,7 +409,9 @@ impl CallRunner {
         tokio::spawn(
             async move {
                 let heartbeat = me.heartbeat(job.id.clone(), call.id, None);
-                let r = me.converse(&team_id, &call, &interview, line, false, heartbeat).await;
+                let r = me
+                    .converse(&team_id, &call, &interview, line, false, heartbeat)
+                    .await;
                 if let Err(e) = r {
                     warn!(error = %e, "call failed");
                 }
@@ -420,7 +425,12 @@ impl CallRunner {
 
     /// Extends the job's lease while the call runs, and hangs up when the API asks or the
     /// server stops.
-    fn heartbeat(&self, job_id: String, call_id: Uuid, hang_up: Option<parley_telephony::LineSender>) -> Heartbeat {
+    fn heartbeat(
+        &self,
+        job_id: String,
+        call_id: Uuid,
+        hang_up: Option<parley_telephony::LineSender>,
+    ) -> Heartbeat {
         let (tx, mut rx) = mpsc::channel::<parley_telephony::LineSender>(1);
         if let Some(h) = hang_up {
             let _ = tx.try_send(h);
@@ -485,6 +495,7 @@ impl CallRunner {
         mut line: Endpoint,
     ) -> Result<(), JobError> {
         let hb = self.heartbeat(job_id.clone(), call.id, Some(line.sender.clone()));
+        let life = self.store.call_life();
         let mut rang = false;
         let result = loop {
             let ev = tokio::select! {
@@ -496,52 +507,48 @@ impl CallRunner {
                             true => "canceled before it was answered: the server stopped",
                             false => "canceled through the API before it was answered",
                         };
-                        break end_call(&self.store, call.id, EndReason::Canceled, Some(why.into())).await;
+                        break life.canceled(call.id, why).await.map_err(JobError::from);
                     }
                     continue;
                 }
             };
-            match ev {
+            let (how, cause) = match ev {
                 Some(LineEvent::Ringing) => {
                     if !rang {
                         rang = true;
-                        if !step(&self.store, call.id, CallEvent::Ring).await? {
+                        if !life.ringing(call.id).await? {
                             line.sender.hang_up().await;
                             break Ok(());
                         }
                     }
+                    continue;
                 }
                 Some(LineEvent::Answered) => {
                     if !rang {
-                        step(&self.store, call.id, CallEvent::Ring).await?;
+                        life.ringing(call.id).await?;
                     }
-                    if !step(&self.store, call.id, CallEvent::Answer).await? {
+                    if !life.answered(call.id).await? {
                         line.sender.hang_up().await;
                         break Ok(());
                     }
-                    break self.converse(&team_id, &call, &interview, line, true, hb).await;
+                    break self
+                        .converse(&team_id, &call, &interview, line, true, hb)
+                        .await;
                 }
-                Some(LineEvent::Busy(cause)) => break end_call(&self.store, call.id, EndReason::Busy, cause).await,
-                Some(LineEvent::NoAnswer(cause)) => {
-                    break end_call(&self.store, call.id, EndReason::NoAnswer, cause).await
-                }
-                Some(LineEvent::Rejected(cause)) => {
-                    break end_call(&self.store, call.id, EndReason::Rejected, cause).await
-                }
-                Some(LineEvent::Failed(cause)) => {
-                    break end_call(&self.store, call.id, EndReason::Failed, Some(cause)).await
-                }
-                None | Some(LineEvent::HungUp) => {
-                    break end_call(
-                        &self.store,
-                        call.id,
-                        EndReason::Failed,
-                        Some("the line dropped before the call was answered".into()),
-                    )
-                    .await
-                }
-                Some(_) => {}
-            }
+                Some(LineEvent::Busy(cause)) => (Unanswered::Busy, cause),
+                Some(LineEvent::NoAnswer(cause)) => (Unanswered::NoAnswer, cause),
+                Some(LineEvent::Rejected(cause)) => (Unanswered::Rejected, cause),
+                Some(LineEvent::Failed(cause)) => (Unanswered::Failed, Some(cause)),
+                None | Some(LineEvent::HungUp) => (
+                    Unanswered::Failed,
+                    Some("the line dropped before the call was answered".into()),
+                ),
+                Some(_) => continue,
+            };
+            break life
+                .not_answered(call.id, how, cause)
+                .await
+                .map_err(JobError::from);
         };
         let _ = self.store.complete_job(&job_id).await;
         result
@@ -560,7 +567,9 @@ impl CallRunner {
         let _ = hb.sender.try_send(line.sender.clone());
         let contact = call.contact.as_ref();
         let ctx = CallContext {
-            contact_name: contact.and_then(|c| c.name.clone()).filter(|n| !n.is_empty()),
+            contact_name: contact
+                .and_then(|c| c.name.clone())
+                .filter(|n| !n.is_empty()),
             contact_phone: Some(call.phone_number.clone()),
             contact_email: contact.and_then(|c| c.email.clone()),
             contact_id: contact.map(|c| c.id.to_string()),
@@ -598,7 +607,9 @@ impl CallRunner {
                 // The callee's zone (a number spanning several: its first main zone; dates read
                 // "tomorrow" the same in all of them but near midnight).
                 time_zone: parley_core::zone::callee_zones(
-                    contact.map(|c| &c.attributes).unwrap_or(&Default::default()),
+                    contact
+                        .map(|c| &c.attributes)
+                        .unwrap_or(&Default::default()),
                     &call.phone_number,
                 )
                 .first()
@@ -611,7 +622,10 @@ impl CallRunner {
             .then(|| interview.voicemail_message.clone())
             .flatten()
             .map(|m| {
-                parley_agent::template::render(&m, &parley_agent::template::Scope::new(&ctx, &Default::default()))
+                parley_agent::template::render(
+                    &m,
+                    &parley_agent::template::Scope::new(&ctx, &Default::default()),
+                )
             });
         let cfg = PipelineConfig {
             endpoint: self.settings.endpoint,
@@ -626,24 +640,18 @@ impl CallRunner {
         let (team, agent_id, cid) = (team_id.to_string(), interview.id.clone(), call.id);
         let notes = tokio::spawn(async move {
             while let Some(n) = notes_rx.recv().await {
-                let (ev, body) = match n {
-                    CallNote::ActionFailed { action, error } => (
-                        EventType::ActionFailed,
-                        json!({"call_id": cid, "action": action, "error": error}),
-                    ),
-                    CallNote::Transferring { phone_number } => {
-                        let transcript = store
-                            .call_for_worker(cid)
+                let life = store.call_life();
+                let sent = match n {
+                    CallNote::ActionFailed { action, error } => {
+                        life.action_failed(&team, &agent_id, cid, &action, &error)
                             .await
-                            .map(|c| c.1.transcript)
-                            .unwrap_or_default();
-                        (
-                            EventType::PhoneTransfer,
-                            json!({"phone_number": phone_number, "transcript": transcript, "call_id": cid}),
-                        )
+                    }
+                    CallNote::Transferring { phone_number } => {
+                        life.transferring(&team, &agent_id, cid, &phone_number)
+                            .await
                     }
                 };
-                if let Err(e) = store.emit_call_event(&team, &agent_id, ev, &body).await {
+                if let Err(e) = sent {
                     warn!(error = %e, "could not record a mid-call event");
                 }
             }
@@ -659,21 +667,22 @@ impl CallRunner {
         )
         .await;
         let _ = notes.await;
-        let hung_up = hb.why();
         hb.task.abort();
-        self.finish(call, interview, report, hung_up).await
+        self.finish(call, interview, report).await
     }
 
     /// Writes the recording and ends the call with everything it produced.
-    async fn finish(
+    pub(super) async fn finish(
         &self,
         call: &Call,
         interview: &Interview,
         mut r: CallReport,
-        hung_up: Option<&'static str>,
     ) -> Result<(), JobError> {
         let recording_url = if interview.should_record {
-            let path = self.settings.recordings_dir.join(format!("{}.wav", call.id));
+            let path = self
+                .settings
+                .recordings_dir
+                .join(format!("{}.wav", call.id));
             let rec = std::mem::take(&mut r.recording);
             let written = tokio::task::spawn_blocking(move || rec.write(&path)).await;
             match written {
@@ -690,17 +699,17 @@ impl CallRunner {
         } else {
             None
         };
-        let (reason, why) = match &r.end {
-            CallEnd::AgentHungUp | CallEnd::CallerHungUp | CallEnd::MaxDuration => (EndReason::Completed, None),
-            CallEnd::Transferred(_) => (EndReason::Transferred, None),
-            CallEnd::Voicemail { .. } => (EndReason::Voicemail, None),
-            CallEnd::LineSilent => (
-                EndReason::Failed,
-                Some("no audio from the phone network: the watchdog ended the call".to_string()),
+        let how = match &r.end {
+            CallEnd::AgentHungUp | CallEnd::CallerHungUp | CallEnd::MaxDuration => {
+                Ending::Completed
+            }
+            CallEnd::Transferred(_) => Ending::Transferred,
+            CallEnd::Voicemail { .. } => Ending::Voicemail,
+            CallEnd::LineSilent => Ending::Failed(
+                "no audio from the phone network: the watchdog ended the call".to_string(),
             ),
-            CallEnd::LineFailed(cause) => (EndReason::Failed, Some(cause.clone())),
+            CallEnd::LineFailed(cause) => Ending::Failed(cause.clone()),
         };
-        let why = why.or(hung_up.map(String::from));
         let answered_at = call.start_time.map(|t| t.millis()).unwrap_or_else(now_ms);
         let transcript = r.transcript();
         let mut cumulative = 0;
@@ -719,7 +728,14 @@ impl CallRunner {
             .collect();
         let mut outcome = r.results.outcome.clone();
         if let CallEnd::Voicemail { message_left } = r.end {
-            outcome = Some(if message_left { "voicemail_left" } else { "voicemail" }.into());
+            outcome = Some(
+                if message_left {
+                    "voicemail_left"
+                } else {
+                    "voicemail"
+                }
+                .into(),
+            );
         }
         let mut tags = r.summary.response_tags.clone();
         if let Some(o) = &outcome {
@@ -731,40 +747,30 @@ impl CallRunner {
             summary: r.summary.summary.clone(),
             response_tags: tags,
         };
-        let variables = r.results.variables.clone();
         let latency = r.latency.clone();
         for t in &latency {
-            self.metrics.turn_latency.observe(t.total_ms as f64 / 1000.0);
+            self.metrics
+                .turn_latency
+                .observe(t.total_ms as f64 / 1000.0);
         }
-        let failure = matches!(reason, EndReason::Failed).then(|| why.clone()).flatten();
-        match self
-            .store
-            .transition_call(call.id, CallEvent::End(reason), |c| {
-                c.conversation_history = history;
-                c.transcript = transcript;
-                c.summary_data = summary;
-                c.variables = variables;
-                c.outcome = outcome;
-                c.latency = latency;
-                c.recording_url = recording_url;
-                if failure.is_some() {
-                    c.call_failure_reason = failure;
-                }
-            })
-            .await
-        {
-            Ok(c) => {
-                info!(
-                    status = c.status.as_str(),
-                    barge_ins = r.barge_ins,
-                    backchannels = r.backchannels,
-                    "call ended"
-                );
-                Ok(())
-            }
-            Err(StoreError::Conflict(_)) => Ok(()),
-            Err(e) => Err(e.into()),
+        let results = CallResults {
+            conversation_history: history,
+            transcript,
+            summary_data: summary,
+            variables: r.results.variables.clone(),
+            outcome,
+            latency,
+            recording_url,
+        };
+        if let Some(c) = self.store.call_life().ended(call.id, how, results).await? {
+            info!(
+                status = c.status.as_str(),
+                barge_ins = r.barge_ins,
+                backchannels = r.backchannels,
+                "call ended"
+            );
         }
+        Ok(())
     }
 }
 
@@ -775,20 +781,6 @@ struct Heartbeat {
     requested: Arc<std::sync::atomic::AtomicBool>,
     /// The hang-up was the server stopping, not the API.
     stopping: Arc<std::sync::atomic::AtomicBool>,
-}
-
-impl Heartbeat {
-    /// Why this process hung up the call, if it did.
-    fn why(&self) -> Option<&'static str> {
-        match (
-            self.requested.load(Ordering::SeqCst),
-            self.stopping.load(Ordering::SeqCst),
-        ) {
-            (_, true) => Some("hung up: the server stopped"),
-            (true, false) => Some("hung up through the API"),
-            _ => None,
-        }
-    }
 }
 
 impl Drop for Heartbeat {

@@ -5,7 +5,8 @@
 //! event, its job) and its job is inserted already claimed by the process that holds the line
 //! ([`NetworkCallIn::claim`]). That process runs the job at once and heartbeats its lease while
 //! the call lasts, as the dial job does; if the process dies, the lease runs out and any other
-//! process runs the job, finds the call neither queued nor ended, and ends it `FAILED` as lost.
+//! process runs the job, finds the call neither queued nor ended, and ends it `FAILED` as lost
+//! ([`CallLife::lost`](crate::calls::life::CallLife::lost)).
 //! So a carrier's call gets the same watchdog as one Parley placed, with no new mechanism.
 
 use crate::calls::{insert_queued_call, queued_call};

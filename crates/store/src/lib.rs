@@ -3,12 +3,16 @@
 //! - [`Store`]: one handle over sqlx's `Any` driver, so the same repository code and the same
 //!   SQL run on SQLite (the embedded default, WAL mode) and PostgreSQL (scale-out).
 //! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`contacts`],
-//!   [`interviews`], [`calls`] (calls, their events, and the webhook fan-out of each change),
+//!   [`interviews`], [`calls`] (calls: rows, creation with their jobs, reads, search),
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
 //!   recorded steps), [`numbers`] (SIP trunks and phone numbers: the team's CRUD, the call
 //!   runner's reads, the routing of new outbound calls).
+//! - The calls service, [`calls::life`] (`store.call_life()`): the one owner of a call's life
+//!   once it is queued. Each named step (dialing, ringing, answered, ended, canceled, lost, hung
+//!   up through the API) makes its transition with all its side effects (timeline, event row,
+//!   webhooks, the automation event) in one transaction; the call runner and the API both use it.
 //! - Secrets at rest: [`secrets`] seals a secret column's value (XChaCha20-Poly1305, bound to its
 //!   column and row); [`keyring`] checks the key against the database at start and seals the
 //!   plaintext an older version left. Repositories seal on write and open on read, so callers see
@@ -37,11 +41,11 @@ pub mod inbound;
 pub mod interviews;
 pub mod jobs;
 mod journal;
-mod records;
 pub mod keyring;
 pub mod numbers;
 pub(crate) mod outbox;
 pub mod rate_limit;
+mod records;
 pub mod sandbox;
 pub mod secrets;
 mod sql;

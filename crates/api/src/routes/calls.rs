@@ -10,7 +10,7 @@ use crate::schemas::{CallPage, Envelope, JobCreated};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use parley_core::call::{Call, CallEvent, CallStatus, EndReason, Progress};
+use parley_core::call::{Call, CallStatus};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
 use parley_core::interview::{Interview, InterviewStatus};
 use parley_store::calls::{CallFilter, NewCall};
@@ -353,49 +353,13 @@ pub async fn hangup(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let id = uuid_or(&id, CALL_404)?;
-    let call = s.store.call(&team.id, id).await.map_err(not_found(CALL_404))?;
-    if call.progress == Progress::Ended {
-        return Err(ApiError::Conflict(format!(
-            "the call already ended ({})",
-            call.status.as_str()
-        )));
-    }
-    if call.progress != Progress::Queued {
-        // A call on the line: the process running it hangs up at its next heartbeat (within a
-        // second) and ends it with its transcript and recording. If no process runs it any more,
-        // it is ended here.
-        s.store
-            .request_hangup(&team.id, id)
-            .await
-            .map_err(not_found(CALL_404))?;
-        for _ in 0..40 {
-            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-            let c = s.store.call(&team.id, id).await.map_err(not_found(CALL_404))?;
-            if c.progress == Progress::Ended {
-                return Ok(ok(c));
-            }
-        }
-    }
-    let answered = call.progress == Progress::Answered;
+    // The calls service asks the process running the call to hang up, waits for it, and ends
+    // the call itself when no process runs it any more.
     let ended = s
         .store
-        .transition_call(
-            id,
-            CallEvent::End(if answered {
-                EndReason::Completed
-            } else {
-                EndReason::Canceled
-            }),
-            |c| {
-                if !answered {
-                    c.call_failure_reason = Some("canceled through the API before it was answered".into());
-                }
-            },
-        )
+        .call_life()
+        .hang_up(&team.id, id)
         .await
-        .map_err(|e| match e {
-            StoreError::Conflict(_) => ApiError::Conflict("the call already ended".into()),
-            other => other.into(),
-        })?;
+        .map_err(not_found(CALL_404))?;
     Ok(ok(ended))
 }

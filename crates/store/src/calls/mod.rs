@@ -1,16 +1,14 @@
-//! Calls: creation (with their dial jobs), state changes (with their events and webhooks),
-//! search.
+//! Calls: their rows, creation (each with the job that will run it), reads, search.
 //!
-//! Every change of a call goes through [`Store::transition_call`]: it applies the core state
-//! machine, bumps the version (optimistic concurrency: a concurrent change is a conflict, never a
-//! lost update), appends the event row, and queues the `CALL_PROGRESS` (and, at the end,
-//! `NEW_RESPONSE`) deliveries, all in one transaction.
+//! What happens to a call once it is queued (dialing, ringing, answered, ended, hung up through
+//! the API) is [`life`]'s: the calls service, the one place that changes a call's state, each
+//! change with its timeline entry, event row, webhooks and automation event.
+
+pub mod life;
 
 use crate::sql::{like_pattern, Query};
 use crate::{jobs, now_ms, webhooks, Result, Store, StoreError};
-use parley_core::call::{
-    Call, CallEvent, CallState, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry,
-};
+use parley_core::call::{Call, CallStatus, CallType, InterviewRef, Progress, SummaryData, TimelineEntry};
 use parley_core::contact::Contact;
 use parley_core::ids::new_row_id;
 use parley_core::number::CallRoute;
@@ -111,94 +109,6 @@ impl Store {
         ))
     }
 
-    /// Applies `event` to the call; `edit` fills in what the change carries (failure reason,
-    /// times, transcript). Refused transitions are [`StoreError::Conflict`].
-    pub async fn transition_call(&self, id: Uuid, event: CallEvent, edit: impl FnOnce(&mut Call)) -> Result<Call> {
-        let mut w = self.begin_write().await?;
-        let r = sqlx::query("SELECT team_id, body FROM calls WHERE id = $1")
-            .bind(id.to_string())
-            .fetch_optional(&mut *w.tx)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let team_id: String = r.try_get("team_id")?;
-        let mut call: Call = serde_json::from_str(&r.try_get::<String, _>("body")?)?;
-        let old_version = call.version;
-        let next: CallState = call
-            .state()
-            .apply(event)
-            .map_err(|e| StoreError::Conflict(e.to_string()))?;
-        let now = Timestamp::now();
-        call.status = next.status;
-        call.progress = next.progress;
-        call.end_reason = next.end_reason;
-        call.version += 1;
-        call.updated = now;
-        call.timeline.push(TimelineEntry {
-            progress: next.progress,
-            at: now,
-        });
-        if event == CallEvent::Answer {
-            call.start_time = Some(now);
-        }
-        if next.progress == Progress::Ended {
-            call.end_time = Some(now);
-            call.duration_ms = Some(call.start_time.map_or(0, |s| now.millis() - s.millis()));
-        }
-        edit(&mut call);
-        let body = serde_json::to_string(&call)?;
-        let updated = sqlx::query(
-            "UPDATE calls SET updated = $1, version = $2, status = $3, progress = $4, response_tags = $5, search_text = $6, body = $7 WHERE id = $8 AND version = $9",
-        )
-        .bind(now.millis())
-        .bind(call.version)
-        .bind(call.status.as_str())
-        .bind(call.progress.as_str())
-        .bind(serde_json::to_string(&call.summary_data.response_tags)?)
-        .bind(search_text(&call))
-        .bind(&body)
-        .bind(id.to_string())
-        .bind(old_version)
-        .execute(&mut *w.tx)
-        .await?;
-        if updated.rows_affected() == 0 {
-            return Err(StoreError::Conflict("the call changed meanwhile".into()));
-        }
-        insert_event(&mut w.tx, &team_id, &call, call.call_failure_reason.as_deref()).await?;
-        webhooks::fan_out(
-            &mut w.tx,
-            &team_id,
-            Some(&call.interview.id),
-            EventType::CallProgress,
-            &body,
-        )
-        .await?;
-        if next.progress == Progress::Ended {
-            webhooks::fan_out(
-                &mut w.tx,
-                &team_id,
-                Some(&call.interview.id),
-                EventType::NewResponse,
-                &body,
-            )
-            .await?;
-            crate::outbox::enqueue_call_completed(&mut w.tx, &team_id, call.id).await?;
-        }
-        w.commit().await?;
-        Ok(call)
-    }
-
-    /// Asks the process running a call in progress to hang it up (see the migration's note).
-    pub async fn request_hangup(&self, team_id: &str, id: Uuid) -> Result<()> {
-        let mut w = self.begin_write().await?;
-        let r = sqlx::query("UPDATE calls SET hangup_requested = 1 WHERE id = $1 AND team_id = $2")
-            .bind(id.to_string())
-            .bind(team_id)
-            .execute(&mut *w.tx)
-            .await?;
-        crate::found(r.rows_affected())?;
-        w.commit().await
-    }
-
     /// Which of these calls a hang-up was asked for: the calls a process runs, looked up at once
     /// (by primary key, 500 to a statement).
     pub async fn hangups_requested(&self, ids: &[Uuid]) -> Result<Vec<Uuid>> {
@@ -219,20 +129,6 @@ impl Store {
             }
         }
         Ok(out)
-    }
-
-    /// Sends a mid-call event (`PHONE_TRANSFER`, `ACTION_FAILED`) to the team's subscribers.
-    pub async fn emit_call_event(
-        &self,
-        team_id: &str,
-        interview_id: &str,
-        event: EventType,
-        payload: &serde_json::Value,
-    ) -> Result<usize> {
-        let mut w = self.begin_write().await?;
-        let n = webhooks::fan_out(&mut w.tx, team_id, Some(interview_id), event, &payload.to_string()).await?;
-        w.commit().await?;
-        Ok(n)
     }
 
     /// Calls of one agent, newest first, with the total that match.
@@ -392,7 +288,7 @@ pub(crate) async fn insert_queued_call(
 }
 
 /// Lower-cased text that `search` matches: number, contact name and email, transcript.
-fn search_text(c: &Call) -> String {
+pub(super) fn search_text(c: &Call) -> String {
     let contact = c.contact.as_ref();
     format!(
         "{} {} {} {}",
@@ -404,7 +300,12 @@ fn search_text(c: &Call) -> String {
     .to_lowercase()
 }
 
-async fn insert_event(tx: &mut Transaction<'_, Any>, team_id: &str, c: &Call, detail: Option<&str>) -> Result<()> {
+pub(super) async fn insert_event(
+    tx: &mut Transaction<'_, Any>,
+    team_id: &str,
+    c: &Call,
+    detail: Option<&str>,
+) -> Result<()> {
     sqlx::query("INSERT INTO call_events (id, call_id, team_id, at, progress, status, detail) VALUES ($1, $2, $3, $4, $5, $6, $7)")
         .bind(new_row_id().to_string())
         .bind(c.id.to_string())
