@@ -251,31 +251,12 @@ impl Store {
 
     /// One of the team's trunks (password not opened: `has_password` says whether one is set).
     pub async fn sip_trunk(&self, team_id: &str, id: Uuid) -> Result<SipTrunk> {
-        let r = sqlx::query(&format!(
-            "SELECT {TRUNK_COLUMNS} FROM sip_trunks WHERE team_id = $1 AND id = $2"
-        ))
-        .bind(team_id)
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        trunk_from_row(&r, None)
+        trunk_from_row(&self.team_row(TRUNKS, team_id, id).await?, None)
     }
 
     /// A page of the team's trunks, oldest first, with how many the team has.
     pub async fn list_sip_trunks(&self, team_id: &str, page: i64, limit: i64) -> Result<(Vec<SipTrunk>, i64)> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM sip_trunks WHERE team_id = $1")
-            .bind(team_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let rows = sqlx::query(&format!(
-            "SELECT {TRUNK_COLUMNS} FROM sip_trunks WHERE team_id = $1 ORDER BY created, id LIMIT {limit} OFFSET {}",
-            page * limit
-        ))
-        .bind(team_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let (rows, total) = self.team_page(TRUNKS, team_id, page, limit).await?;
         let trunks = rows.iter().map(|r| trunk_from_row(r, None)).collect::<Result<_>>()?;
         Ok((trunks, total))
     }
@@ -443,31 +424,12 @@ impl Store {
 
     /// One of the team's numbers (the Twilio auth token not opened).
     pub async fn phone_number(&self, team_id: &str, id: Uuid) -> Result<PhoneNumber> {
-        let r = sqlx::query(&format!(
-            "SELECT {NUMBER_COLUMNS} FROM phone_numbers WHERE team_id = $1 AND id = $2"
-        ))
-        .bind(team_id)
-        .bind(id.to_string())
-        .fetch_optional(&self.pool)
-        .await?
-        .ok_or(StoreError::NotFound)?;
-        number_from_row(&r, None)
+        number_from_row(&self.team_row(NUMBERS, team_id, id).await?, None)
     }
 
     /// A page of the team's numbers, oldest first, with how many the team has.
     pub async fn list_phone_numbers(&self, team_id: &str, page: i64, limit: i64) -> Result<(Vec<PhoneNumber>, i64)> {
-        let total: i64 = sqlx::query("SELECT COUNT(*) AS n FROM phone_numbers WHERE team_id = $1")
-            .bind(team_id)
-            .fetch_one(&self.pool)
-            .await?
-            .try_get("n")?;
-        let rows = sqlx::query(&format!(
-            "SELECT {NUMBER_COLUMNS} FROM phone_numbers WHERE team_id = $1 ORDER BY created, id LIMIT {limit} OFFSET {}",
-            page * limit
-        ))
-        .bind(team_id)
-        .fetch_all(&self.pool)
-        .await?;
+        let (rows, total) = self.team_page(NUMBERS, team_id, page, limit).await?;
         let numbers = rows.iter().map(|r| number_from_row(r, None)).collect::<Result<_>>()?;
         Ok((numbers, total))
     }
@@ -494,6 +456,55 @@ impl Store {
         .await?
         .map(|r| number_from_row(&r, None))
         .transpose()
+    }
+}
+
+/// A table of team rows and the columns read from it (constants, never input).
+struct Table {
+    name: &'static str,
+    columns: &'static str,
+}
+
+const TRUNKS: Table = Table {
+    name: "sip_trunks",
+    columns: TRUNK_COLUMNS,
+};
+const NUMBERS: Table = Table {
+    name: "phone_numbers",
+    columns: NUMBER_COLUMNS,
+};
+
+impl Store {
+    /// One of the team's rows of `t`; NotFound for another team's id.
+    async fn team_row(&self, t: Table, team_id: &str, id: Uuid) -> Result<AnyRow> {
+        sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE team_id = $1 AND id = $2",
+            t.columns, t.name
+        ))
+        .bind(team_id)
+        .bind(id.to_string())
+        .fetch_optional(&self.pool)
+        .await?
+        .ok_or(StoreError::NotFound)
+    }
+
+    /// A page of the team's rows of `t`, oldest first, with how many the team has.
+    async fn team_page(&self, t: Table, team_id: &str, page: i64, limit: i64) -> Result<(Vec<AnyRow>, i64)> {
+        let total: i64 = sqlx::query(&format!("SELECT COUNT(*) AS n FROM {} WHERE team_id = $1", t.name))
+            .bind(team_id)
+            .fetch_one(&self.pool)
+            .await?
+            .try_get("n")?;
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM {} WHERE team_id = $1 ORDER BY created, id LIMIT {limit} OFFSET {}",
+            t.columns,
+            t.name,
+            page * limit
+        ))
+        .bind(team_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok((rows, total))
     }
 }
 
