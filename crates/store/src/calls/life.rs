@@ -438,7 +438,7 @@ mod tests {
     async fn an_answered_call_ends_once_with_its_results() {
         let stores = stores().await;
         for store in &stores.0 {
-            let (_, call) = queued(&store).await;
+            let (_, call) = queued(store).await;
             let life = store.call_life();
             assert!(life.picked_up(call.id).await.unwrap());
             let results = CallResults {
@@ -475,7 +475,7 @@ mod tests {
     async fn an_unanswered_call_ends_with_its_cause() {
         let stores = stores().await;
         for store in &stores.0 {
-            let (_, call) = queued(&store).await;
+            let (_, call) = queued(store).await;
             let life = store.call_life();
             assert!(life.dialing(call.id).await.unwrap());
             assert!(life.ringing(call.id).await.unwrap());
@@ -495,7 +495,7 @@ mod tests {
     async fn hanging_up_a_queued_call_cancels_it_and_only_once() {
         let stores = stores().await;
         for store in &stores.0 {
-            let (team, call) = queued(&store).await;
+            let (team, call) = queued(store).await;
             let life = store.call_life();
             let other = store.create_team("other").await.unwrap().0;
             assert!(matches!(
