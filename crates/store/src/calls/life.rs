@@ -175,7 +175,10 @@ impl CallLife<'_> {
                 call.status.as_str()
             )));
         }
-        if call.progress != Progress::Queued {
+        // The progress last read decides how it ends: a call answered during the wait (on a
+        // process that died since) ends COMPLETED, not CANCELED "before it was answered".
+        let mut progress = call.progress;
+        if progress != Progress::Queued {
             self.request_hangup(team_id, id).await?;
             let (times, every) = HANG_UP_WAIT;
             for _ in 0..times {
@@ -184,9 +187,10 @@ impl CallLife<'_> {
                 if c.progress == Progress::Ended {
                     return Ok(c);
                 }
+                progress = c.progress;
             }
         }
-        let answered = call.progress == Progress::Answered;
+        let answered = progress == Progress::Answered;
         let reason = match answered {
             true => EndReason::Completed,
             false => EndReason::Canceled,
