@@ -20,7 +20,11 @@
 //! - Group commit (`group_commit`, generic over what it writes): automation run records, tag
 //!   changes and (SQLite) new contacts (`journal`), and (PostgreSQL) new contacts (`batch`), are
 //!   written by one writer each, many rows per statement and per commit; each caller is answered
-//!   only after the commit that holds its row.
+//!   only after the commit that holds its row. What they write comes from `records` (a contact
+//!   as a row and its write statements, runs and steps as rows and records): leaves shared by
+//!   the repositories and the writers, so the repositories queue on the journal and the journal
+//!   writes their types without an import cycle. `outbox` (trigger events written in the
+//!   caller's transaction) depends on the jobs table alone.
 //! - [`StoreError`]: the one error of this layer.
 //!
 //! Decisions a reader would otherwise question:
