@@ -2,6 +2,14 @@
 //! wires the store, the job runner and the HTTP API into one running server. The binary
 //! (`main.rs`) is a thin command line over this, and the integration tests start the very same
 //! server in-process on loopback.
+//!
+//! Modules: [`calls`] (the call runner: dial and call-in jobs, a carrier's inbound call, the
+//! conversation through the voice pipeline and the flow agent, its end; each state change
+//! through the store's calls service), [`switchboard`] (who answers an incoming call, and whether
+//! it may), [`directory`] (who answers a sandbox number), [`hangups`] (API hang-up requests for
+//! this process's calls), [`speech`] (the engines, loaded once), [`media_metrics`] (SIP media
+//! counters on `/metrics`), [`secret_key`] (the key of secrets at rest), [`data_dir`] (the data
+//! folder's permissions), `settings` (every `PARLEY_*` variable).
 
 pub mod calls;
 pub mod data_dir;

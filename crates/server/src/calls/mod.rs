@@ -8,14 +8,14 @@
 //! neither queued nor ended, and ends it `FAILED`. Within a live process, the pipeline's own
 //! watchdog ends a call whose network went silent, so no call stays in progress.
 //!
-//! - [`jobs`]: the job handlers and the carrier's answered inbound call: claiming a call, then
+//! - `jobs`: the job handlers and the carrier's answered inbound call: claiming a call, then
 //!   placing or taking it.
-//! - [`route`]: what a call needs before it is placed: its agent and its carrier route.
-//! - [`ringing`]: an outbound call from dialing to its answer (or its end unanswered).
-//! - [`heartbeat`]: the lease of a call's job, and hanging up when the API asks or the server
+//! - `route`: what a call needs before it is placed: its agent and its carrier route.
+//! - `ringing`: an outbound call from dialing to its answer (or its end unanswered).
+//! - `heartbeat`: the lease of a call's job, and hanging up when the API asks or the server
 //!   stops.
-//! - [`conversation`]: the answered call: the pipeline with the flow agent, mid-call events.
-//! - [`finish`]: the call's results (transcript, recording, summary) and its end.
+//! - `conversation`: the answered call: the pipeline with the flow agent, mid-call events.
+//! - `finish`: the call's results (transcript, recording, summary) and its end.
 
 mod conversation;
 mod finish;
