@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { nodeSummary } from './AgentDetail';
+import { speakerTurns } from './CallDetail';
+import { splitTags } from './Contacts';
+
+describe('speakerTurns', () => {
+  it('uses conversation_history and merges consecutive lines of one speaker', () => {
+    const turns = speakerTurns({
+      transcript: '',
+      conversation_history: [
+        { date: '', text: 'Hello', author: 'ai', cumulative_duration_ms: 0 },
+        { date: '', text: 'Is this Alex?', author: 'ai', cumulative_duration_ms: 1200 },
+        { date: '', text: 'Yes', author: 'user', cumulative_duration_ms: 2500 },
+      ],
+    });
+    expect(turns).toEqual([
+      { speaker: 'Agent', text: 'Hello\nIs this Alex?', offsetMs: 0 },
+      { speaker: 'Caller', text: 'Yes', offsetMs: 2500 },
+    ]);
+  });
+
+  it('falls back to the transcript text', () => {
+    expect(speakerTurns({ conversation_history: [], transcript: 'Agent: Hi\nCaller: Hey\nstill me\n\nAgent: Bye' })).toEqual([
+      { speaker: 'Agent', text: 'Hi', offsetMs: null },
+      { speaker: 'Caller', text: 'Hey\nstill me', offsetMs: null },
+      { speaker: 'Agent', text: 'Bye', offsetMs: null },
+    ]);
+  });
+});
+
+describe('nodeSummary', () => {
+  it('says what each node type does', () => {
+    expect(nodeSummary({ id: 'a', type: 'speak', data: { message: 'Hi' } })).toBe('Says: “Hi”');
+    expect(nodeSummary({ id: 'b', type: 'question', data: { question: 'Name?', variable: 'name', kind: 'yes_no' } })).toBe(
+      'Asks: “Name?” → {{variables.name}} (yes/no)',
+    );
+    expect(nodeSummary({ id: 'c', type: 'end', data: { outcome: 'booked' } })).toBe('Ends with outcome “booked”');
+    expect(nodeSummary({ id: 'd', type: 'branch', data: { conditions: [{}] } })).toBe('Branches on 1 condition');
+  });
+});
+
+describe('splitTags', () => {
+  it('splits, trims and de-duplicates', () => {
+    expect(splitTags(' vip, lead,,vip ,')).toEqual(['vip', 'lead']);
+  });
+});
