@@ -4,7 +4,6 @@ import { useId, useState } from 'react';
 import { post } from '@/lib/api';
 import { useSession } from '@/lib/session';
 import { Button } from './ui/button';
-import { Select } from './ui/input';
 
 const nav = [
   { to: '/agents', label: 'Voice Agents' },
@@ -33,7 +32,7 @@ function TeamSwitcher() {
       <label htmlFor={id} className="mb-1 block text-xs font-medium tracking-wide text-slate-300 uppercase">
         Team
       </label>
-      <Select
+      <select
         id={id}
         value={teamId ?? ''}
         onChange={(e) => {
@@ -44,7 +43,7 @@ function TeamSwitcher() {
           const m = /^\/(agents|calls)\/[^/]+$/.exec(path);
           if (m) void router.navigate({ to: m[1] === 'agents' ? '/agents' : '/calls' });
         }}
-        className="border-slate-600 bg-slate-800 text-white"
+        className="h-9 w-full rounded-md border border-slate-500 bg-slate-800 px-2 text-sm text-white focus-visible:outline-2 focus-visible:outline-offset-1 focus-visible:outline-white"
       >
         {user.teams.map((t) => (
           <option key={t.id} value={t.id}>
@@ -52,7 +51,7 @@ function TeamSwitcher() {
             {t.role === 'owner' ? ' (owner)' : ''}
           </option>
         ))}
-      </Select>
+      </select>
     </div>
   );
 }

@@ -8,7 +8,7 @@ import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { errorMessage, get, getBlob } from '@/lib/api';
 import { direction, formatDateTime, formatDuration, formatTime, humanize, valueText } from '@/lib/format';
 import { useTeamId } from '@/lib/session';
-import type { Call } from '@/lib/types';
+import type { Call, Interview } from '@/lib/types';
 
 const route = getRouteApi('/_auth/calls/$callId');
 
@@ -152,6 +152,13 @@ export function CallDetailPage() {
     // A call in progress moves: follow it.
     refetchInterval: (q) => (q.state.data && LIVE.has(q.state.data.status) ? 3000 : false),
   });
+  const agentId = call.data?.interview.id;
+  const agent = useQuery({
+    queryKey: [teamId, 'interview', agentId],
+    queryFn: ({ signal }) => get<Interview>(`/interview/${encodeURIComponent(agentId!)}`, undefined, { signal }),
+    enabled: !!agentId && !call.data?.interview.title,
+    staleTime: 60_000,
+  });
   if (call.isPending) return <Loading />;
   if (call.isError)
     return (
@@ -228,7 +235,7 @@ export function CallDetailPage() {
                 [
                   'Agent',
                   <Link key="a" to="/agents/$agentId" params={{ agentId: c.interview.id }} className="text-indigo-700 hover:underline">
-                    {c.interview.title ?? c.interview.id}
+                    {c.interview.title ?? agent.data?.title ?? c.interview.id}
                   </Link>,
                 ],
                 ['Contact', c.contact ? `${c.contact.name ?? ''} ${c.contact.phone_number}`.trim() : '—'],

@@ -44,6 +44,7 @@ interface InfoForm {
   name: string;
   email: string;
   tags: string;
+  status?: Contact['status'];
 }
 
 function ContactFields({ form, set, withTags }: { form: InfoForm; set: (f: InfoForm) => void; withTags: boolean }) {
@@ -207,6 +208,7 @@ function EditContact({ contact, onClose }: { contact: Contact; onClose: () => vo
     name: contact.name ?? '',
     email: contact.email ?? '',
     tags: '',
+    status: contact.status,
   });
   const invalidate = useInvalidateContacts();
   const save = useMutation({
@@ -216,6 +218,7 @@ function EditContact({ contact, onClose }: { contact: Contact; onClose: () => vo
         country_code: f.country_code.trim() || undefined,
         name: f.name.trim(),
         email: f.email.trim(),
+        status: f.status,
       }),
     onSuccess: async (c) => {
       setCurrent(c);
@@ -234,6 +237,20 @@ function EditContact({ contact, onClose }: { contact: Contact; onClose: () => vo
           className="flex flex-col gap-4"
         >
           <ContactFields form={form} set={setForm} withTags={false} />
+          <Field label="Status" hint="A DNC (do not call) contact is never called.">
+            {(id, hintId) => (
+              <Select
+                id={id}
+                aria-describedby={hintId}
+                value={form.status}
+                onChange={(e) => setForm({ ...form, status: e.target.value as Contact['status'] })}
+              >
+                <option value="ACTIVE">Active</option>
+                <option value="INACTIVE">Inactive</option>
+                <option value="DNC">Do not call (DNC)</option>
+              </Select>
+            )}
+          </Field>
           <InlineError error={save.error} />
           <div className="flex justify-end gap-2">
             <DialogClose asChild>

@@ -1,0 +1,405 @@
+#!/usr/bin/env node
+// End-to-end check of the dashboard against a running Parley server, through a real
+// (headless) Chromium: signs in through the form, visits every page of the dashboard, creates
+// an agent and a contact through the UI, creates an API token in the UI and checks with the
+// API that the server accepts it and, once revoked in the UI, refuses it; runs axe on every
+// page (any `serious` or `critical` violation fails) and saves a full-page screenshot of each.
+//
+//   PARLEY_URL=http://127.0.0.1:8080 PARLEY_EMAIL=… PARLEY_PASSWORD=… node e2e/run.mjs
+//
+// CHROMIUM (default /usr/bin/chromium) picks the browser; SCREENSHOT_DIR (default
+// ../target/screenshots, from web/) where the pictures go. Exits non-zero on any failure and
+// ends with the line "N passed, N failed".
+import AxeBuilder from '@axe-core/playwright';
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const BASE = (process.env.PARLEY_URL ?? '').replace(/\/+$/, '');
+const EMAIL = process.env.PARLEY_EMAIL ?? '';
+const PASSWORD = process.env.PARLEY_PASSWORD ?? '';
+const SHOTS = path.resolve(webDir, process.env.SCREENSHOT_DIR ?? '../target/screenshots');
+const TIMEOUT = Number(process.env.E2E_TIMEOUT_MS ?? 15_000);
+
+if (!BASE || !EMAIL || !PASSWORD) {
+  console.error('e2e: set PARLEY_URL, PARLEY_EMAIL and PARLEY_PASSWORD (e.g. PARLEY_URL=http://127.0.0.1:8080)');
+  process.exit(2);
+}
+mkdirSync(SHOTS, { recursive: true });
+
+const results = [];
+const problems = [];
+let page;
+
+function log(msg) {
+  console.log(msg);
+}
+
+/** Runs one named check; a failure is recorded (with a screenshot) and the run goes on. */
+async function step(name, fn, { fatal = false } = {}) {
+  const started = Date.now();
+  try {
+    await fn();
+    results.push({ name, ok: true });
+    log(`ok   ${name} (${Date.now() - started} ms)`);
+  } catch (e) {
+    const message = e instanceof Error ? e.message.split('\n').slice(0, 6).join('\n     ') : String(e);
+    results.push({ name, ok: false, message });
+    log(`FAIL ${name}\n     ${message}`);
+    if (page) {
+      const file = path.join(SHOTS, `failure-${name.replace(/[^a-z0-9]+/gi, '-').toLowerCase()}.png`);
+      await page.screenshot({ path: file, fullPage: true }).catch(() => {});
+      log(`     screenshot: ${file}`);
+    }
+    if (fatal) throw new Error(`stopping: "${name}" failed and the rest depends on it`);
+  }
+}
+
+function expect(cond, message) {
+  if (!cond) throw new Error(message);
+}
+
+/** Waits for the dashboard to settle: no loading indicator left in the main area. */
+async function settled() {
+  await page.waitForLoadState('networkidle', { timeout: TIMEOUT }).catch(() => {});
+  await page
+    .waitForFunction(() => !document.querySelector('[role="status"]')?.textContent?.includes('Loading'), null, {
+      timeout: TIMEOUT,
+    })
+    .catch(() => {});
+}
+
+/** axe on the page as it is; serious and critical violations fail the step. */
+async function accessible(name) {
+  const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
+  const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
+  const minor = r.violations.length - bad.length;
+  if (minor) log(`     axe: ${minor} minor/moderate finding(s) on ${name} (${r.violations.filter((v) => !bad.includes(v)).map((v) => v.id).join(', ')})`);
+  expect(
+    bad.length === 0,
+    `axe found ${bad.length} serious/critical violation(s) on ${name}:\n` +
+      bad
+        .map((v) => `  [${v.impact}] ${v.id}: ${v.help}\n    ${v.nodes.slice(0, 3).map((n) => n.target.join(' ')).join('\n    ')}`)
+        .join('\n'),
+  );
+}
+
+async function shot(name) {
+  await page.screenshot({ path: path.join(SHOTS, `${name}.png`), fullPage: true });
+}
+
+/** Opens a dashboard path, waits, checks the heading, runs axe and takes the screenshot. */
+async function visit(name, urlPath, heading) {
+  await step(`page ${name}`, async () => {
+    if (urlPath) await page.goto(`${BASE}/app${urlPath}`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('heading', { level: 1, name: heading }).waitFor({ timeout: TIMEOUT });
+    await settled();
+    await shot(name);
+    await accessible(name);
+  });
+}
+
+/** A request to the API with a token, from node (not the browser). */
+async function withToken(token, teamId, method, urlPath, body) {
+  const res = await fetch(`${BASE}${urlPath}`, {
+    method,
+    headers: {
+      'x-api-token': token,
+      team_id: teamId,
+      ...(body ? { 'content-type': 'application/json' } : {}),
+    },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  const text = await res.text();
+  let json = null;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    /* keep null */
+  }
+  return { status: res.status, json, text };
+}
+
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+  args: ['--headless', '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--no-first-run', '--disable-gpu'],
+});
+
+try {
+  const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+  context.setDefaultTimeout(TIMEOUT);
+  page = await context.newPage();
+  // Uncaught exceptions and CSP refusals are failures wherever they happen.
+  page.on('pageerror', (e) => problems.push(`uncaught error on ${page.url()}: ${e.message}`));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && /Content Security Policy|Refused to/i.test(m.text())) problems.push(`CSP: ${m.text()}`);
+  });
+
+  const stamp = Date.now().toString(36);
+  let teamId = '';
+  let agentId = '';
+  let contactId = '';
+  let token = '';
+  let tokenName = `e2e ${stamp}`;
+
+  await step('server is up', async () => {
+    const r = await fetch(`${BASE}/health`);
+    expect(r.ok, `GET /health answered ${r.status}`);
+  }, { fatal: true });
+
+  await step('signed out: a dashboard URL leads to sign-in, remembering where to go back', async () => {
+    await page.goto(`${BASE}/app/contacts?q=nobody`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const u = new URL(page.url());
+    expect(u.pathname === '/app/signin', `expected /app/signin, got ${u.pathname}`);
+    expect((u.searchParams.get('redirect') ?? '').startsWith('/contacts'), `redirect param missing: ${page.url()}`);
+  });
+
+  await visit('signin', '/signin', 'Sign in');
+  await visit('welcome-no-token', '/welcome', 'Invitation link incomplete');
+
+  await step('wrong password shows an error and stays on sign-in', async () => {
+    await page.goto(`${BASE}/app/signin`, { waitUntil: 'domcontentloaded' });
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password').fill(`${PASSWORD}-wrong`);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    const alert = page.getByRole('alert');
+    await alert.waitFor();
+    const text = (await alert.textContent()) ?? '';
+    expect(/wrong|too many/i.test(text), `unexpected error text: "${text}"`);
+    expect(new URL(page.url()).pathname === '/app/signin', 'left the sign-in page');
+  });
+
+  await step('sign in through the form', async () => {
+    await page.goto(`${BASE}/app/signin?redirect=%2Fagents`, { waitUntil: 'domcontentloaded' });
+    await page.getByLabel('Email').fill(EMAIL);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('heading', { level: 1, name: 'Voice Agents' }).waitFor();
+    const cookies = await context.cookies();
+    expect(cookies.some((c) => c.name === 'parley_session' && c.httpOnly), 'no HttpOnly parley_session cookie after sign-in');
+    const email = await page.getByText(EMAIL, { exact: true }).count();
+    expect(email > 0, 'the signed-in email is not shown');
+  }, { fatal: true });
+
+  await step('team switcher shows the selected team', async () => {
+    const select = page.getByLabel('Team');
+    await select.waitFor();
+    teamId = await select.inputValue();
+    expect(teamId, 'no team selected');
+  }, { fatal: true });
+
+  await visit('agents', '', 'Voice Agents');
+
+  await step('create a voice agent through the UI, landing on its page', async () => {
+    await page.getByRole('button', { name: 'New agent' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Title').fill(`E2E agent ${stamp}`);
+    await dialog.getByRole('button', { name: 'Create agent' }).click();
+    await page.getByRole('heading', { level: 1, name: `E2E agent ${stamp}` }).waitFor();
+    const m = /\/app\/agents\/([A-Za-z0-9]+)$/.exec(new URL(page.url()).pathname);
+    expect(m, `not on an agent page: ${page.url()}`);
+    agentId = m[1];
+  });
+  await visit('agent-detail', '', /E2E agent|Voice agent/);
+
+  await step('agents list finds the new agent by search', async () => {
+    await page.goto(`${BASE}/app/agents?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('link', { name: `E2E agent ${stamp}` }).waitFor();
+  });
+
+  await visit('contacts', '/contacts', 'Contacts');
+
+  const contactName = `E2E Contact ${stamp}`;
+  await step('create a contact through the UI and see it in the table', async () => {
+    await page.getByRole('button', { name: 'New contact' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Phone number').fill('+12125550100');
+    await dialog.getByLabel('Name').fill(contactName);
+    await dialog.getByLabel('Email').fill(`e2e-${stamp}@example.com`);
+    await dialog.getByLabel('Tags').fill('e2e, vip');
+    await dialog.getByRole('button', { name: 'Create contact' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    await page.getByRole('table', { name: 'Contacts' }).getByRole('cell', { name: contactName, exact: true }).waitFor();
+  });
+
+  await step('contacts: search and tag filter live in the URL', async () => {
+    await page.getByLabel('Search contacts').fill(stamp);
+    await page.waitForURL((u) => u.searchParams.get('q') === stamp);
+    await page.getByLabel('Filter by tag').fill('e2e');
+    await page.getByRole('button', { name: 'Add filter' }).click();
+    await page.waitForURL((u) => u.search.includes('tags'));
+    await page.getByRole('table', { name: 'Contacts' }).getByRole('cell', { name: contactName, exact: true }).waitFor();
+    // The same URL in a fresh load shows the same list.
+    await page.reload({ waitUntil: 'domcontentloaded' });
+    await page.getByRole('table', { name: 'Contacts' }).getByRole('cell', { name: contactName, exact: true }).waitFor();
+    expect((await page.getByLabel('Search contacts').inputValue()) === stamp, 'search box lost its value after reload');
+  });
+
+  await step('contacts: sorting by a header updates aria-sort and the URL', async () => {
+    await page.getByRole('button', { name: /^Name/ }).click();
+    await page.waitForURL((u) => u.searchParams.get('sort')?.includes('name_asc') ?? false);
+    const th = page.getByRole('columnheader', { name: /Name/ });
+    expect((await th.getAttribute('aria-sort')) === 'ascending', 'Name header is not aria-sort=ascending');
+  });
+
+  await step('contacts: edit the contact and add a tag', async () => {
+    await page.getByRole('button', { name: `Edit ${contactName}` }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Add tags').fill('edited');
+    await dialog.getByRole('button', { name: 'Add', exact: true }).click();
+    await dialog.getByRole('button', { name: 'Remove tag edited' }).waitFor();
+    await shot('contact-edit');
+    await accessible('contact edit dialog');
+    await dialog.getByRole('button', { name: 'Close' }).click();
+  });
+
+  await step('find the contact id through the API (session)', async () => {
+    const r = await page.evaluate(async ([team, q]) => {
+      const res = await fetch(`/contact?search=${encodeURIComponent(q)}`, { headers: { team_id: team } });
+      return res.json();
+    }, [teamId, stamp]);
+    contactId = r?.data?.contacts?.[0]?.id ?? '';
+    expect(contactId, `contact not found through GET /contact: ${JSON.stringify(r)}`);
+  });
+
+  await visit('developer', '/settings/developer', 'Developer');
+
+  await step('developer: team id shown with a copy button', async () => {
+    await page.getByText(teamId, { exact: true }).first().waitFor();
+    await page.getByRole('button', { name: 'Copy team id' }).waitFor();
+  });
+
+  await step('developer: create an API token, shown once, accepted by the API', async () => {
+    await page.getByLabel('New token name').fill(tokenName);
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const box = page.getByText('it is shown only once');
+    await box.waitFor();
+    token = ((await page.locator('[role="status"] code').first().textContent()) ?? '').trim();
+    expect(token.length >= 16, `token looks wrong: "${token}"`);
+    await shot('developer-token-created');
+    const r = await withToken(token, teamId, 'GET', '/contact?limit=1');
+    expect(r.status === 200, `the API refused the new token: ${r.status} ${r.text.slice(0, 200)}`);
+    await page.getByRole('button', { name: 'I have copied it' }).click();
+  });
+
+  let callId = '';
+  await step('place a sandbox call with the token (for the call pages)', async () => {
+    expect(token && contactId && agentId, 'needs the token, the contact and the agent');
+    const r = await withToken(token, teamId, 'POST', '/contact/call', { contact_id: contactId, interview_id: agentId });
+    expect(r.status === 200 && r.json?.data?.id, `POST /contact/call: ${r.status} ${r.text.slice(0, 300)}`);
+    callId = r.json.data.id;
+  });
+
+  await step('developer: signing secret reveals on click', async () => {
+    await page.getByRole('button', { name: 'Reveal' }).click();
+    await page.getByRole('button', { name: 'Copy signing secret' }).waitFor();
+  });
+
+  const hookUrl = `https://example.com/e2e/${stamp}`;
+  await step('developer: add and remove a webhook subscription', async () => {
+    await page.getByLabel('URL', { exact: true }).fill(hookUrl);
+    await page.getByRole('button', { name: 'Add subscription' }).click();
+    const row = page.getByRole('row').filter({ hasText: hookUrl });
+    await row.waitFor();
+    await shot('developer-webhook');
+    await row.getByRole('button', { name: /^Remove/ }).click();
+    await row.waitFor({ state: 'detached' });
+  });
+
+  await step('developer: revoking the token in the UI makes the API refuse it (401)', async () => {
+    expect(token, 'no token was created');
+    await page.getByRole('button', { name: `Revoke token ${tokenName}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Revoke token' }).click();
+    await page.getByRole('dialog').waitFor({ state: 'detached' });
+    await page.getByRole('row').filter({ hasText: tokenName }).getByText(/Revoked/).waitFor();
+    const r = await withToken(token, teamId, 'GET', '/contact?limit=1');
+    expect(r.status === 401, `a revoked token still gets ${r.status}`);
+  });
+  await visit('developer-after', '', 'Developer');
+
+  await visit('calls', '/calls', 'Calls');
+  await step('calls: the team-wide list answers (GET /call)', async () => {
+    const notThere = await page.getByText('not available on this server').count();
+    expect(notThere === 0, 'GET /call is missing on the server: the page shows its fallback');
+    if (callId) await page.getByRole('link').filter({ hasText: /\d/ }).first().waitFor();
+  });
+  await step('calls: filters live in the URL', async () => {
+    await page.getByLabel('Status').selectOption('ENDED');
+    await page.waitForURL((u) => u.searchParams.get('status')?.includes('ENDED') ?? false);
+    await page.getByLabel('Direction').selectOption('outbound');
+    await page.waitForURL((u) => u.searchParams.get('direction')?.includes('outbound') ?? false);
+    await page.getByRole('button', { name: 'Clear filters' }).click();
+    await page.waitForURL((u) => !u.search.includes('status'));
+  });
+
+  if (callId) {
+    await step('call detail: wait for the sandbox call to end (up to 60 s)', async () => {
+      const deadline = Date.now() + 60_000;
+      let status = '';
+      while (Date.now() < deadline) {
+        const r = await page.evaluate(async ([team, id]) => {
+          const res = await fetch(`/interview_response/${id}`, { headers: { team_id: team } });
+          return res.json();
+        }, [teamId, callId]);
+        status = r?.data?.status ?? '';
+        if (status && status !== 'NOT_STARTED' && status !== 'IN_PROGRESS') return;
+        await new Promise((f) => setTimeout(f, 1000));
+      }
+      throw new Error(`the call is still ${status} after 60 s (the page is checked all the same)`);
+    });
+    await visit('call-detail', `/calls/${callId}`, /call/i);
+    await step('call detail: status, timeline and transcript sections', async () => {
+      for (const h of ['Recording', 'Transcript', 'Variables', 'Outcome', 'Timeline', 'Details']) {
+        await page.getByRole('heading', { name: h, exact: true }).waitFor();
+      }
+      const audio = await page.locator('audio').count();
+      const noRec = await page.getByText('This call has no recording.').count();
+      expect(audio > 0 || noRec > 0, 'neither a recording player nor the no-recording note');
+    });
+  }
+
+  await visit('phone-numbers', '/phone-numbers', 'Phone Numbers');
+  await visit('automations', '/automations', 'Automations');
+  await visit('analytics', '/analytics', 'Analytics');
+
+  await step('delete the e2e contact through the UI', async () => {
+    await page.goto(`${BASE}/app/contacts?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('button', { name: `Delete ${contactName}` }).click();
+    await page.getByRole('dialog').getByRole('button', { name: 'Delete contact' }).click();
+    await page.getByRole('table', { name: 'Contacts' }).getByRole('cell', { name: contactName, exact: true }).waitFor({ state: 'detached' });
+  });
+
+  await step('archive the e2e agent through the UI', async () => {
+    await page.goto(`${BASE}/app/agents?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('button', { name: `Archive E2E agent ${stamp}` }).click();
+    await page.getByRole('link', { name: `E2E agent ${stamp}` }).waitFor({ state: 'detached' });
+  });
+
+  await step('sign out returns to sign-in and the session is gone', async () => {
+    await page.getByRole('button', { name: 'Sign out' }).click();
+    await page.getByRole('heading', { name: 'Sign in' }).waitFor();
+    const r = await page.evaluate(async () => (await fetch('/user')).status);
+    expect(r === 401, `GET /user after sign-out answered ${r}`);
+  });
+
+  await step('no uncaught errors and no CSP refusals in the pages', async () => {
+    expect(problems.length === 0, problems.slice(0, 10).join('\n'));
+  });
+} catch (e) {
+  log(String(e instanceof Error ? e.message : e));
+} finally {
+  await browser.close();
+}
+
+const failed = results.filter((r) => !r.ok);
+log('');
+if (failed.length) {
+  log('Failures:');
+  for (const f of failed) log(`  - ${f.name}: ${f.message.split('\n')[0]}`);
+}
+log(`screenshots: ${SHOTS}`);
+log(`${results.length - failed.length} passed, ${failed.length} failed`);
+process.exit(failed.length || results.length === 0 ? 1 : 0);
