@@ -320,6 +320,52 @@ try {
   });
   await visit('developer-after', '', 'Developer');
 
+  await visit('team-members', '/settings/team', 'Team members');
+
+  await step('team members: an owner invites someone; the link signs them in (welcome page)', async () => {
+    const canInvite = (await page.getByRole('button', { name: 'Create invitation link' }).count()) > 0;
+    if (!canInvite) {
+      log('     (the e2e user is not an owner of this team: invitation skipped)');
+      return;
+    }
+    const invitee = `e2e-${stamp}@example.com`;
+    await page.getByLabel('Email').fill(invitee);
+    await page.getByRole('button', { name: 'Create invitation link' }).click();
+    const url = ((await page.locator('[role="status"] code').first().textContent()) ?? '').trim();
+    expect(/\/app\/welcome\?token=/.test(url), `unexpected invitation link: "${url}"`);
+    // The invitee, in a browser of their own.
+    const other = await browser.newContext({ viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+    other.setDefaultTimeout(TIMEOUT);
+    const p2 = await other.newPage();
+    p2.on('pageerror', (e) => problems.push(`uncaught error on ${p2.url()}: ${e.message}`));
+    const u = new URL(url);
+    await p2.goto(`${BASE}${u.pathname}${u.search}`, { waitUntil: 'domcontentloaded' });
+    await p2.getByRole('heading', { level: 1, name: 'Welcome to Parley' }).waitFor();
+    const mine = page;
+    page = p2;
+    try {
+      await settled();
+      await shot('welcome');
+      await accessible('welcome');
+    } finally {
+      page = mine;
+    }
+    await p2.getByLabel('Your name (optional)').fill('E2E Invitee');
+    await p2.getByLabel('New password').fill(`pw-${stamp}-long-enough`);
+    await p2.getByLabel('Repeat the password').fill(`pw-${stamp}-long-enough`);
+    await p2.getByRole('button', { name: 'Set password and sign in' }).click();
+    await p2.getByRole('heading', { level: 1, name: 'Voice Agents' }).waitFor();
+    await p2.getByText(invitee, { exact: true }).waitFor();
+    await other.close();
+    // A link works once.
+    const again = await fetch(`${BASE}/auth/redeem`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ token: u.searchParams.get('token'), password: `pw-${stamp}-other-one` }),
+    });
+    expect(again.status === 400, `a used invitation link answered ${again.status}, not 400`);
+  });
+
   await visit('calls', '/calls', 'Calls');
   await step('calls: the team-wide list answers (GET /call)', async () => {
     const notThere = await page.getByText('not available on this server').count();

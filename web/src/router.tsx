@@ -145,6 +145,12 @@ const developerRoute = createRoute({
   component: lazyRouteComponent(() => import('./pages/Developer'), 'DeveloperPage'),
 });
 
+const membersRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: 'settings/team',
+  component: lazyRouteComponent(() => import('./pages/Members'), 'MembersPage'),
+});
+
 export const routeTree = rootRoute.addChildren([
   signinRoute,
   welcomeRoute,
@@ -159,6 +165,7 @@ export const routeTree = rootRoute.addChildren([
     numbersRoute,
     analyticsRoute,
     developerRoute,
+    membersRoute,
   ]),
 ]);
 

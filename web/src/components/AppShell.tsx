@@ -117,6 +117,11 @@ export function AppShell() {
                 Developer
               </Link>
             </li>
+            <li>
+              <Link to="/settings/team" className={linkClass} activeProps={{ className: activeClass, 'aria-current': 'page' }}>
+                Team members
+              </Link>
+            </li>
           </ul>
         </nav>
         <div className="border-t border-slate-700 px-6 pt-4">

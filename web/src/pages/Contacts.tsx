@@ -51,7 +51,7 @@ function ContactFields({ form, set, withTags }: { form: InfoForm; set: (f: InfoF
   return (
     <>
       <div className="grid grid-cols-[7rem_1fr] gap-3">
-        <Field label="Country code" hint="Used without a leading +">
+        <Field label="Country code" hint="For a number without +">
           {(id, hintId) => (
             <Input
               id={id}

@@ -44,3 +44,13 @@ describe('splitTags', () => {
     expect(splitTags(' vip, lead,,vip ,')).toEqual(['vip', 'lead']);
   });
 });
+
+describe('absoluteInviteUrl', () => {
+  it('makes a path absolute on this origin and keeps an absolute URL', async () => {
+    const { absoluteInviteUrl } = await import('./Members');
+    expect(absoluteInviteUrl('/app/welcome?token=abc', 'http://127.0.0.1:8080')).toBe('http://127.0.0.1:8080/app/welcome?token=abc');
+    expect(absoluteInviteUrl('https://parley.example/app/welcome?token=x', 'http://127.0.0.1:8080')).toBe(
+      'https://parley.example/app/welcome?token=x',
+    );
+  });
+});
