@@ -12,14 +12,19 @@ import type { CallPage, InterviewPage } from '@/lib/types';
 
 const route = getRouteApi('/_auth/calls');
 
-function Filters({ search }: { search: CallsSearch }) {
-  const navigate = route.useNavigate();
+/** The team's agents (the first 50 by title), for the filter and to name each call's agent. */
+function useAgents() {
   const teamId = useTeamId();
-  const agents = useQuery({
+  return useQuery({
     queryKey: [teamId, 'interviews', 'all-for-filter'],
     queryFn: ({ signal }) => get<InterviewPage>('/interview', { limit: 50, sort: 'title_asc' }, { signal }),
     staleTime: 60_000,
   });
+}
+
+function Filters({ search }: { search: CallsSearch }) {
+  const navigate = route.useNavigate();
+  const agents = useAgents();
   const set = (change: Partial<Omit<CallsSearch, 'page'>>) => navigate({ search: withCallFilter(search, change) });
   const any = search.agent || search.status || search.direction || search.from || search.to;
   return (
@@ -102,6 +107,8 @@ export function CallsPage() {
   const go = useNavigate();
   const teamId = useTeamId();
   const query = callsQuery(search);
+  const agents = useAgents();
+  const agentTitle = (id: string) => agents.data?.interviews.find((a) => a.id === id)?.title;
   const list = useQuery({
     queryKey: [teamId, 'calls', query],
     queryFn: ({ signal }) => get<CallPage>('/call', query, { signal }),
@@ -159,7 +166,7 @@ export function CallsPage() {
                       {formatDateTime(c.created)}
                     </Link>
                   </TD>
-                  <TD>{c.interview.title ?? c.interview.id}</TD>
+                  <TD>{c.interview.title ?? agentTitle(c.interview.id) ?? c.interview.id}</TD>
                   <TD>
                     {c.contact?.name ? <span className="block">{c.contact.name}</span> : null}
                     <span className="font-mono text-xs">{c.phone_number}</span>
