@@ -21,7 +21,6 @@ mod calls_and_webhooks;
 mod cli;
 mod contacts;
 mod graceful_stop;
-mod input_bounds;
 mod isolation;
 mod one_agent_every_network;
 mod outbound;

@@ -7,10 +7,12 @@
 //! turn by a NUL, a huge text, a huge collection, out-of-range numbers and wrong types, and every
 //! path id and query parameter by NUL, overlong and invalid text; the answer must be a 4xx
 //! envelope (a 400 naming the field for a NUL), never a 5xx.
+//!
+//! Each request goes to the router in this process (see `util`); these tests ran against a whole
+//! server over loopback HTTP before, with the same settings (no rate limit, no job runner).
 
-use crate::common;
-use common::{Client, Db, Resp, TestServer};
-use reqwest::{Method, StatusCode};
+use crate::util::{error, ok, Answer, Api, Db};
+use axum::http::{Method, StatusCode};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
@@ -24,27 +26,17 @@ on_both_databases!(
     bad_input_matrix_never_answers_5xx,
 );
 
-/// A server for bad input: no rate limit (the matrix sends thousands of requests), no job runner
-/// (queued calls stay queued: this is about the API, not the dialer).
-async fn server(db: Db) -> TestServer {
-    TestServer::start_with(db, |s| {
-        s.rate_limit_per_minute = 0;
-        s.run_jobs = false;
-    })
-    .await
-}
-
 #[track_caller]
-fn expect_400(r: &Resp, needle: &str) {
-    assert_eq!(r.status, StatusCode::BAD_REQUEST, "{needle}: {}", r.body);
-    assert!(r.body["data"].is_null(), "{}", r.body);
-    assert!(r.error().contains(needle), "expected '{needle}' in {}", r.body);
+fn expect_400(r: &Answer, needle: &str) {
+    assert_eq!(r.0, StatusCode::BAD_REQUEST, "{needle}: {}", r.1);
+    assert!(r.1["data"].is_null(), "{}", r.1);
+    assert!(error(r).contains(needle), "expected '{needle}' in {}", r.1);
 }
 
 /// Sends and times one request.
-async fn timed(c: &Client, method: Method, path: &str, body: Value) -> (Resp, Duration) {
+async fn timed(c: &Api, method: Method, path: &str, body: Value) -> (Answer, Duration) {
     let started = Instant::now();
-    let r = c.send(method, path, Some(body)).await;
+    let r = c.call(method, path, Some(&body)).await;
     (r, started.elapsed())
 }
 
@@ -53,8 +45,7 @@ async fn timed(c: &Client, method: Method, path: &str, body: Value) -> (Resp, Du
 const REFUSED_WITHIN: Duration = Duration::from_secs(2);
 
 async fn many_tags_are_refused_before_any_work(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let tags: Vec<String> = (0..60_000).map(|i| format!("t{i}")).collect();
     let (r, took) = timed(
         &c,
@@ -88,11 +79,11 @@ async fn many_tags_are_refused_before_any_work(db: Db) {
     let r = c
         .post(&format!("/contact/{id}/add_tags"), json!({"tags": hundred}))
         .await;
-    assert_eq!(r.ok()["tags"].as_array().unwrap().len(), 100);
+    assert_eq!(ok(&r)["tags"].as_array().unwrap().len(), 100);
     let r = c
         .post(&format!("/contact/{id}/add_tags"), json!({"tags": hundred}))
         .await;
-    assert_eq!(r.ok()["tags"].as_array().unwrap().len(), 100);
+    assert_eq!(ok(&r)["tags"].as_array().unwrap().len(), 100);
     let r = c
         .post(&format!("/contact/{id}/add_tags"), json!({"tags": ["one more"]}))
         .await;
@@ -111,12 +102,11 @@ async fn many_tags_are_refused_before_any_work(db: Db) {
     let r = c
         .post(&format!("/contact/{id}/remove_tags"), json!({"tags": [" t0 ", "t1"]}))
         .await;
-    assert_eq!(r.ok()["tags"].as_array().unwrap().len(), 98);
+    assert_eq!(ok(&r)["tags"].as_array().unwrap().len(), 98);
 }
 
 async fn oversized_collections_are_refused_at_once(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let agent = c.agent().await;
     let agent_id = agent["id"].as_str().unwrap();
     let ids: Vec<String> = (0..20_000).map(|_| uuid::Uuid::new_v4().to_string()).collect();
@@ -183,8 +173,7 @@ async fn oversized_collections_are_refused_at_once(db: Db) {
 }
 
 async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let contact = c.contact("+12015550102").await;
     let cid = contact["id"].as_str().unwrap();
     let agent = c.agent().await;
@@ -271,10 +260,10 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
     for (path, body, field) in posts {
         let r = c.post(&path, body).await;
         expect_400(&r, &format!("{field}: must not contain the NUL character"));
-        assert_eq!(r.body["code"], "invalid_text", "{}", r.body);
+        assert_eq!(r.1["code"], "invalid_text", "{}", r.1);
     }
     let r = c
-        .send(Method::DELETE, "/sandbox/numbers", Some(json!({"phone_number": nul})))
+        .call(Method::DELETE, "/sandbox/numbers", Some(&json!({"phone_number": nul})))
         .await;
     expect_400(&r, "phone_number: must not contain the NUL character");
     for (path, field) in [
@@ -295,21 +284,20 @@ async fn nul_in_text_is_a_400_naming_the_field(db: Db) {
     expect_400(&r, "search: must not contain the NUL character");
     // Nothing was stored on the way.
     let list = c.get("/contact").await;
-    assert_eq!(list.ok()["total_count"], 1, "{}", list.body);
+    assert_eq!(ok(&list)["total_count"], 1, "{}", list.1);
 }
 
 async fn huge_search_is_a_400_and_wildcards_are_literal(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let agent = c.agent().await;
     let aid = agent["id"].as_str().unwrap();
     // A row to match against: SQLite checks a LIKE pattern's length only when it evaluates it.
-    c.post(
-        "/contact/create",
-        json!({"phone_number": "+12015550109", "name": "Seed"}),
-    )
-    .await
-    .ok();
+    ok(&c
+        .post(
+            "/contact/create",
+            json!({"phone_number": "+12015550109", "name": "Seed"}),
+        )
+        .await);
     let long = "a".repeat(50_000);
     for path in [
         format!("/contact?search={long}"),
@@ -318,8 +306,8 @@ async fn huge_search_is_a_400_and_wildcards_are_literal(db: Db) {
     ] {
         expect_400(&c.get(&path).await, "search: must be at most 200 characters");
     }
-    let ok = "é".repeat(200);
-    c.get(&format!("/contact?search={ok}")).await.ok();
+    let longest = "é".repeat(200);
+    ok(&c.get(&format!("/contact?search={longest}")).await);
     // `%`, `_` and `\` in a search match themselves only.
     for (number, name) in [
         ("+12015550110", "Ann_Lee"),
@@ -328,9 +316,9 @@ async fn huge_search_is_a_400_and_wildcards_are_literal(db: Db) {
         ("+12015550113", "500 off"),
         ("+12015550114", "back\\slash"),
     ] {
-        c.post("/contact/create", json!({"phone_number": number, "name": name}))
-            .await
-            .ok();
+        ok(&c
+            .post("/contact/create", json!({"phone_number": number, "name": name}))
+            .await);
     }
     for (search, expected) in [
         ("n_L", vec!["Ann_Lee"]),
@@ -340,7 +328,7 @@ async fn huge_search_is_a_400_and_wildcards_are_literal(db: Db) {
         ("_", vec!["Ann_Lee"]),
     ] {
         let r = c.get(&format!("/contact?search={search}")).await;
-        let names: Vec<&str> = r.ok()["contacts"]
+        let names: Vec<&str> = ok(&r)["contacts"]
             .as_array()
             .unwrap()
             .iter()
@@ -351,15 +339,14 @@ async fn huge_search_is_a_400_and_wildcards_are_literal(db: Db) {
 }
 
 async fn paging_past_the_bound_is_a_400(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let auto = c
         .post(
             "/automation",
             json!({"name": "a", "trigger": {"type": "webhook"}, "steps": [{"slug": "e", "type": "end"}]}),
         )
         .await;
-    let id = auto.ok()["id"].as_str().unwrap().to_string();
+    let id = ok(&auto)["id"].as_str().unwrap().to_string();
     for q in [
         "page=9223372036854775807&limit=100",
         "page=92233720368547758&limit=100",
@@ -370,10 +357,10 @@ async fn paging_past_the_bound_is_a_400(db: Db) {
         "page=abc",
     ] {
         let r = c.get(&format!("/automation/{id}/runs?{q}")).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "runs?{q}: {}", r.body);
+        assert_eq!(r.0, StatusCode::BAD_REQUEST, "runs?{q}: {}", r.1);
     }
     let r = c.get(&format!("/automation/{id}/runs?page=10000&limit=100")).await;
-    assert_eq!(r.ok(), &json!([]));
+    assert_eq!(ok(&r), &json!([]));
     for path in [
         "/contact?page=20001&limit=50",
         "/contact?page=1000001",
@@ -385,13 +372,12 @@ async fn paging_past_the_bound_is_a_400(db: Db) {
             if path.contains("deliveries") { "limit" } else { "page" },
         );
     }
-    c.get("/contact?page=20000&limit=50").await.ok();
-    c.get("/interview?page=50000&limit=20").await.ok();
+    ok(&c.get("/contact?page=20000&limit=50").await);
+    ok(&c.get("/interview?page=50000&limit=20").await);
 }
 
 async fn path_ids_and_query_strings_are_checked(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let long = "a".repeat(5000);
     for path in [
         format!("/contact/{long}"),
@@ -405,8 +391,8 @@ async fn path_ids_and_query_strings_are_checked(db: Db) {
     // Invalid UTF-8 once percent-decoded: the envelope, not a bare text answer.
     for path in ["/contact/%FF", "/interview/%C3%28/responses", "/automation/%80"] {
         let r = c.get(path).await;
-        assert_eq!(r.status, StatusCode::BAD_REQUEST, "{path}: {:?}", r.body);
-        assert!(r.error().starts_with("path:"), "{path}: {}", r.body);
+        assert_eq!(r.0, StatusCode::BAD_REQUEST, "{path}: {:?}", r.1);
+        assert!(error(&r).starts_with("path:"), "{path}: {}", r.1);
     }
     // Invalid UTF-8 in a query is read leniently (U+FFFD), never a 5xx.
     for path in [
@@ -573,7 +559,7 @@ fn walk(root: &Value, path: &mut Vec<Seg>, v: &Value, out: &mut Vec<Mutation>) {
 }
 
 /// Every endpoint that takes a body, with a valid one (objects it refers to exist).
-async fn endpoints(c: &Client) -> Vec<Endpoint> {
+async fn endpoints(c: &Api) -> Vec<Endpoint> {
     let contact = c.contact("+12015550120").await;
     let cid = contact["id"].as_str().unwrap().to_string();
     let agent = c.agent().await;
@@ -584,9 +570,9 @@ async fn endpoints(c: &Client) -> Vec<Endpoint> {
             json!({"name": "m", "mode": "live", "trigger": {"type": "webhook"}, "steps": [{"slug": "e", "type": "end"}]}),
         )
         .await;
-    let auto_id = auto.ok()["id"].as_str().unwrap().to_string();
+    let auto_id = ok(&auto)["id"].as_str().unwrap().to_string();
     let persona = c.post("/sandbox/personas", json!({"name": "p"})).await;
-    let pid = persona.ok()["id"].as_str().unwrap().to_string();
+    let pid = ok(&persona)["id"].as_str().unwrap().to_string();
     let post = |path: &str, body: Value| Endpoint {
         method: Method::POST,
         path: path.to_string(),
@@ -699,19 +685,16 @@ async fn endpoints(c: &Client) -> Vec<Endpoint> {
 
 /// What is wrong with the answer to a bad input, if anything: a 5xx, or a 4xx that is not the
 /// error envelope.
-fn problem(what: &str, r: &Resp) -> Option<String> {
-    if !(r.status.is_client_error() || r.status.is_success()) {
-        return Some(format!("{what}: {} {}", r.status, excerpt(&r.body)));
+fn problem(what: &str, r: &Answer) -> Option<String> {
+    let (status, body) = r;
+    if !(status.is_client_error() || status.is_success()) {
+        return Some(format!("{what}: {status} {}", excerpt(body)));
     }
-    if r.status.is_client_error()
-        && r.status != StatusCode::UNAUTHORIZED
-        && !(r.body["data"].is_null() && r.body["error"].is_string())
+    if status.is_client_error()
+        && *status != StatusCode::UNAUTHORIZED
+        && !(body["data"].is_null() && body["error"].is_string())
     {
-        return Some(format!(
-            "{what}: {} not the error envelope: {}",
-            r.status,
-            excerpt(&r.body)
-        ));
+        return Some(format!("{what}: {status} not the error envelope: {}", excerpt(body)));
     }
     None
 }
@@ -722,38 +705,30 @@ fn excerpt(v: &Value) -> String {
 
 /// Status codes a bad input may get: never a 5xx.
 #[track_caller]
-fn assert_4xx_or_ok(what: &str, r: &Resp) {
+fn assert_4xx_or_ok(what: &str, r: &Answer) {
     if let Some(p) = problem(what, r) {
         panic!("{p}");
     }
 }
 
 /// Sends one request of the matrix and notes what is wrong with its answer; a request that gets
-/// no answer at all (the server dropped the connection, as a panicking handler does) is noted too.
+/// no answer at all (its handler panicked: over HTTP the server drops the connection) is noted too.
 async fn probe_one(
-    c: &Client,
+    c: &Api,
     method: Method,
     path: &str,
     body: Option<&Value>,
     what: &str,
     problems: &mut Vec<String>,
-) -> Option<Resp> {
-    let mut rb = c
-        .http
-        .request(method, format!("{}{path}", c.base))
-        .header("x-api-token", &c.token)
-        .header("team_id", &c.team_id);
-    if let Some(b) = body {
-        rb = rb.json(b);
-    }
-    match rb.send().await {
+) -> Option<Answer> {
+    let body = body.map(|b| serde_json::to_vec(b).unwrap());
+    match c.try_call(method, path, body).await {
         Ok(r) => {
-            let r = common::into_resp(r).await;
             problems.extend(problem(what, &r));
             Some(r)
         }
         Err(e) => {
-            problems.push(format!("{what}: no answer ({e})"));
+            problems.push(format!("{what}: {e}"));
             None
         }
     }
@@ -761,8 +736,7 @@ async fn probe_one(
 
 /// Every mishandled input is collected, so one run lists every sibling at once.
 async fn bad_input_matrix_never_answers_5xx(db: Db) {
-    let ts = server(db).await;
-    let c = ts.team().await;
+    let c = Api::new(db).await;
     let mut sent = 0;
     let mut problems: Vec<String> = Vec::new();
     let started = Instant::now();
@@ -774,14 +748,14 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
             let r = probe_one(&c, e.method.clone(), &e.path, Some(&m.body), &what, &mut problems).await;
             sent += 1;
             if let (true, Some(r)) = (m.names_field, r) {
-                if r.status != StatusCode::BAD_REQUEST
-                    || !r.error().contains("must not contain the NUL character")
-                    || !r.error().starts_with(m.at.as_str())
+                if r.0 != StatusCode::BAD_REQUEST
+                    || !error(&r).contains("must not contain the NUL character")
+                    || !error(&r).starts_with(m.at.as_str())
                 {
                     problems.push(format!(
                         "{what}: {} {} (expected a 400 naming {})",
-                        r.status,
-                        excerpt(&r.body),
+                        r.0,
+                        excerpt(&r.1),
                         m.at
                     ));
                 }
@@ -831,7 +805,7 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
             json!({"name": "r", "trigger": {"type": "webhook"}, "steps": [{"slug": "e", "type": "end"}]}),
         )
         .await;
-    let auto_id = auto.ok()["id"].as_str().unwrap().to_string();
+    let auto_id = ok(&auto)["id"].as_str().unwrap().to_string();
     let params = [
         "search",
         "tags[]",
@@ -881,28 +855,14 @@ async fn bad_input_matrix_never_answers_5xx(db: Db) {
                 format!("{{\"name\": \"d\", \"trigger\": {{\"type\": \"webhook\"}}, \"steps\": {deep}}}"),
             ),
         ] {
-            let r = c
-                .http
-                .post(format!("{}{path}", c.base))
-                .header("x-api-token", &c.token)
-                .header("team_id", &c.team_id)
-                .header("content-type", "application/json")
-                .body(body)
-                .send()
-                .await
-                .unwrap();
-            let r = common::into_resp(r).await;
-            if r.status != StatusCode::BAD_REQUEST {
-                problems.push(format!(
-                    "POST {path} nested {depth} deep: {} {}",
-                    r.status,
-                    excerpt(&r.body)
-                ));
+            let r = c.try_call(Method::POST, path, Some(body.into_bytes())).await.unwrap();
+            if r.0 != StatusCode::BAD_REQUEST {
+                problems.push(format!("POST {path} nested {depth} deep: {} {}", r.0, excerpt(&r.1)));
             }
             sent += 1;
         }
     }
-    assert_eq!(ts.store().ping().await.ok(), Some(()), "the database is still fine");
+    assert_eq!(c.store.ping().await.ok(), Some(()), "the database is still fine");
     eprintln!("bad-input matrix on {db:?}: {sent} requests in {:?}", started.elapsed());
     assert!(
         problems.is_empty(),
