@@ -113,7 +113,8 @@ describe('agents and calls search params', () => {
       limit: 25,
     });
     expect(callsQuery({ to: '2025-12-31' }, 0).to).toBe('2026-01-01T00:00:00.000Z');
-    expect(callsQuery({}, 0)).toMatchObject({ from: undefined, to: undefined, agent: undefined });
+    expect(callsQuery({}, 0)).toMatchObject({ from: undefined, to: undefined, agent: undefined, search: undefined });
+    expect(callsQuery(validateCallsSearch({ q: ' Alex ' }), 0).search).toBe('Alex');
   });
 });
 

@@ -175,6 +175,8 @@ export const CALL_STATUS_VALUES = [
 ] as const;
 
 export interface CallsSearch {
+  /** Name, number or transcript text. */
+  q?: string;
   agent?: string;
   status?: (typeof CALL_STATUS_VALUES)[number];
   direction?: CallDirection;
@@ -195,6 +197,7 @@ export function validateCallsSearch(raw: Raw): CallsSearch {
   const page = nonNegativeInt(raw.page);
   const agent = text(raw.agent);
   return compact({
+    q: text(raw.q),
     agent: agent && /^[A-Za-z0-9]{1,64}$/.test(agent) ? agent : undefined,
     status: oneOf(raw.status, CALL_STATUS_VALUES),
     direction: oneOf(raw.direction, CALL_DIRECTIONS),
@@ -217,6 +220,7 @@ export function callsQuery(s: CallsSearch, tzOffsetMinutes = new Date().getTimez
     return new Date(d.getTime() + tzOffsetMinutes * 60_000).toISOString();
   };
   return {
+    search: s.q,
     agent: s.agent,
     status: s.status,
     direction: s.direction,

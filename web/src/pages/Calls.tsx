@@ -9,6 +9,7 @@ import { direction, formatDateTime, formatDuration, humanize } from '@/lib/forma
 import { CALL_DIRECTIONS, CALL_STATUS_VALUES, CALLS_LIMIT, callsQuery, withCallFilter, type CallsSearch } from '@/lib/search';
 import { useTeamId } from '@/lib/session';
 import type { CallPage, InterviewPage } from '@/lib/types';
+import { useDebouncedField } from '@/lib/useDebounced';
 
 const route = getRouteApi('/_auth/calls');
 
@@ -26,10 +27,18 @@ function Filters({ search }: { search: CallsSearch }) {
   const navigate = route.useNavigate();
   const agents = useAgents();
   const set = (change: Partial<Omit<CallsSearch, 'page'>>) => navigate({ search: withCallFilter(search, change) });
-  const any = search.agent || search.status || search.direction || search.from || search.to;
+  const [text, setText] = useDebouncedField(search.q ?? '', (q) =>
+    navigate({ search: withCallFilter(search, { q: q || undefined }), replace: true }),
+  );
+  const any = search.q || search.agent || search.status || search.direction || search.from || search.to;
   return (
     <form className="mb-4 flex flex-wrap items-end gap-4" onSubmit={(e) => e.preventDefault()} aria-label="Call filters">
       <div className="w-56">
+        <Field label="Search calls">
+          {(id) => <Input id={id} type="search" value={text} onChange={(e) => setText(e.target.value)} placeholder="Name, number or words said" />}
+        </Field>
+      </div>
+      <div className="w-52">
         <Field label="Agent">
           {(id) => (
             <Select id={id} value={search.agent ?? ''} onChange={(e) => set({ agent: e.target.value || undefined })}>
@@ -113,7 +122,14 @@ export function CallsPage() {
     queryKey: [teamId, 'calls', query],
     queryFn: ({ signal }) => get<CallPage>('/call', query, { signal }),
     placeholderData: keepPreviousData,
+    // Calls in progress move: follow them while the list shows one.
+    refetchInterval: (q) =>
+      q.state.data?.calls.some((c) => c.status === 'NOT_STARTED' || c.status === 'IN_PROGRESS') ? 5000 : false,
   });
+  // A server that does not filter by direction yet answers with both: say so rather than mislead.
+  const directionIgnored =
+    !!search.direction &&
+    !!list.data?.calls.some((c) => (direction(c.type) === 'Inbound') !== (search.direction === 'inbound'));
 
   let body;
   if (list.isPending) body = <Loading />;
@@ -132,6 +148,11 @@ export function CallsPage() {
   else
     body = (
       <>
+        {directionIgnored ? (
+          <p role="status" className="mb-3 rounded border border-amber-300 bg-amber-50 px-3 py-2 text-sm text-amber-950">
+            This server does not filter calls by direction yet: the list shows both directions.
+          </p>
+        ) : null}
         <Table aria-label="Calls" aria-busy={list.isFetching}>
           <THead>
             <TR>

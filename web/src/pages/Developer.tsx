@@ -127,13 +127,13 @@ function TokensCard() {
           <TBody>
             {tokens.data.tokens.map((t) => (
               <TR key={t.id}>
-                <TD className="font-medium">{t.name}</TD>
+                <TD className="font-medium">{t.name || <span className="font-normal text-slate-700">(unnamed)</span>}</TD>
                 <TD className="font-mono text-xs">{t.prefix}…</TD>
                 <TD className="whitespace-nowrap">{formatDateTime(t.created)}</TD>
                 <TD>{t.revoked ? `Revoked ${formatDateTime(t.revoked)}` : 'Active'}</TD>
                 <TD className="text-right">
                   {t.revoked ? null : (
-                    <Button variant="secondary" size="sm" className="text-red-800" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name}`}>
+                    <Button variant="secondary" size="sm" className="text-red-800" onClick={() => setRevoking(t)} aria-label={`Revoke token ${t.name || t.prefix}`}>
                       Revoke
                     </Button>
                   )}
@@ -146,7 +146,7 @@ function TokensCard() {
       {revoking ? (
         <Dialog open onOpenChange={(o) => !o && (setRevoking(null), revoke.reset())}>
           <DialogContent
-            title={`Revoke “${revoking.name}”?`}
+            title={`Revoke “${revoking.name || `${revoking.prefix}…`}”?`}
             description="Requests with this token are refused from now on. This cannot be undone."
           >
             <InlineError error={revoke.error} />
