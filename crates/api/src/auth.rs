@@ -4,6 +4,11 @@
 //! team id compared in constant time. Any failure is the same 401, so a caller learns nothing
 //! about which part was wrong; a header that is sent must be readable, even where it is optional.
 //!
+//! The dashboard calls the same routes with a session cookie instead of a token
+//! ([`crate::session`]): `team_id` is then required and must be a team the user is a member of
+//! (any other is the same 401), and a state-changing request must carry the session's CSRF token
+//! (403 without it). A token, when one is sent, always wins over a cookie.
+//!
 //! Failed attempts count against the source address's quota ([`crate::limits`]): past it the
 //! address gets 429 before its token is even looked up, so an anonymous client cannot make the
 //! server hash and look up tokens as fast as it likes. The team's own quota (N per minute, the
@@ -13,8 +18,10 @@ use crate::error::ApiError;
 use crate::AppState;
 use axum::extract::{Request, State};
 use axum::http::HeaderMap;
+use axum::http::Method;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use parley_core::account::Role;
 use parley_core::ids;
 
 /// The authenticated team of a request.
@@ -24,6 +31,25 @@ pub struct Team {
     pub allow_premium: bool,
     /// The team has its own LLM endpoint.
     pub has_llm: bool,
+    /// The person behind a dashboard request (`None` for an API token).
+    pub member: Option<Member>,
+}
+
+/// A signed-in member of the team, on requests the dashboard makes.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub user_id: String,
+    pub role: Role,
+}
+
+impl Team {
+    /// Owners only: managing members and invites. A token acts for the whole team, as its owner.
+    pub fn require_owner(&self) -> Result<(), ApiError> {
+        match &self.member {
+            Some(m) if m.role != Role::Owner => Err(ApiError::Forbidden("Only an owner of the team can do this.")),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// The value of a header sent under any of `names`: `Ok(None)` when none is sent, and a 401
@@ -47,7 +73,7 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
     if let Some(refused) = s.limits.auth_failures.peek(&addr) {
         return refused.into_response();
     }
-    let team = match resolve_team(&s, req.headers()).await {
+    let team = match resolve_team(&s, req.method(), req.headers()).await {
         Ok(t) => t,
         Err(ApiError::Unauthorized) => return failed(&s, &addr).await.into_response(),
         Err(e) => return e.into_response(),
@@ -65,6 +91,19 @@ pub async fn authenticate(State(s): State<AppState>, mut req: Request, next: Nex
     res
 }
 
+/// The team of a request authenticated as the team routes are (token or session, the quota of
+/// failures), for a route outside them that authenticates itself (`GET /user`).
+pub async fn team_of_request<B>(s: &AppState, req: &axum::http::Request<B>) -> Result<Team, ApiError> {
+    let addr = crate::client_addr::of(req, &s.config.trusted_proxies);
+    if let Some(refused) = s.limits.auth_failures.peek(&addr) {
+        return Err(refused);
+    }
+    match resolve_team(s, req.method(), req.headers()).await {
+        Err(ApiError::Unauthorized) => Err(failed(s, &addr).await),
+        other => other,
+    }
+}
+
 /// A failed authentication from `addr`: counted against the address's quota of failures; the
 /// 401, or the 429 once the quota is spent.
 pub async fn failed(s: &AppState, addr: &str) -> ApiError {
@@ -74,10 +113,13 @@ pub async fn failed(s: &AppState, addr: &str) -> ApiError {
     }
 }
 
-async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<Team, ApiError> {
-    let token = header(h, &["x-api-token"])?
-        .filter(|t| !t.is_empty())
-        .ok_or(ApiError::Unauthorized)?;
+async fn resolve_team(s: &AppState, method: &Method, h: &HeaderMap) -> Result<Team, ApiError> {
+    let token = header(h, &["x-api-token"])?.filter(|t| !t.is_empty());
+    let token = match (token, crate::session::cookie(h)) {
+        (Some(token), _) => token,
+        (None, Some(cookie)) => return by_session(s, method, h, cookie).await,
+        (None, None) => return Err(ApiError::Unauthorized),
+    };
     // `team_id` as API.md names it; `team-id` too, since some proxies drop underscored headers.
     // Every value sent under either name must be readable and the same.
     let sent_team = header(h, &["team_id", "team-id"])?;
@@ -101,5 +143,30 @@ async fn resolve_team(s: &AppState, h: &HeaderMap) -> Result<Team, ApiError> {
         id: team.team_id,
         allow_premium: team.allow_premium,
         has_llm: team.has_llm,
+        member: None,
+    })
+}
+
+/// A dashboard request: the session's user, in the team it names, if a member of it.
+async fn by_session(s: &AppState, method: &Method, h: &HeaderMap, cookie: &str) -> Result<Team, ApiError> {
+    let session = s.store.session(cookie).await?.ok_or(ApiError::Unauthorized)?;
+    let team_id = header(h, &["team_id", "team-id"])?.ok_or(ApiError::Unauthorized)?;
+    let role = s
+        .store
+        .role_in_team(&session.user.id, team_id)
+        .await?
+        .ok_or(ApiError::Unauthorized)?;
+    if crate::session::needs_csrf(method) {
+        crate::session::check_csrf(h, &session.csrf_token)?;
+    }
+    let team = s.store.team(team_id).await?;
+    Ok(Team {
+        id: team.id,
+        allow_premium: team.allow_premium,
+        has_llm: team.llm.is_some(),
+        member: Some(Member {
+            user_id: session.user.id,
+            role,
+        }),
     })
 }

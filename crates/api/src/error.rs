@@ -15,6 +15,9 @@ use serde_json::json;
 #[derive(Debug)]
 pub enum ApiError {
     Unauthorized,
+    /// 401 from the dashboard's sign-in form: one message for an unknown email and a wrong
+    /// password alike.
+    SignInFailed,
     /// 400 with a message naming the field.
     BadRequest {
         message: String,
@@ -33,6 +36,9 @@ pub enum ApiError {
         reset_s: u64,
     },
     MethodNotAllowed,
+    /// 403: the caller is known but may not do this (a member where an owner is needed, a
+    /// dashboard request without its CSRF token).
+    Forbidden(&'static str),
     /// 416: a `Range` that starts past the end of a file.
     RangeNotSatisfiable,
     /// 400 listing every problem of a document (an automation's graph): `error` joins them, and
@@ -87,6 +93,12 @@ impl ApiError {
                 "Method not allowed".into(),
                 "method_not_allowed",
             ),
+            ApiError::SignInFailed => (
+                StatusCode::UNAUTHORIZED,
+                "Wrong email or password.".into(),
+                "wrong_password",
+            ),
+            ApiError::Forbidden(m) => (StatusCode::FORBIDDEN, (*m).into(), "forbidden"),
             ApiError::RangeNotSatisfiable => (
                 StatusCode::RANGE_NOT_SATISFIABLE,
                 "Range not satisfiable: see Content-Range for the length".into(),

@@ -1,9 +1,12 @@
 //! Parley's HTTP API, compatible with Thoughtly's (see `API.md`).
 //!
-//! - [`router`]: every route; team routes sit behind [`auth::authenticate`] (both headers, the
-//!   per-team rate limit, the per-address limit of failed attempts); the public ones
+//! - [`router`]: every route; team routes sit behind [`auth::authenticate`] (both headers, or the
+//!   dashboard's session cookie with its CSRF token; the per-team rate limit, the per-address
+//!   limit of failed attempts); the public ones
 //!   (`/webhook/automation/{id}`, `/health`, `/metrics`, `/openapi.json`, `/docs`, unknown
 //!   paths) behind the per-address limit [`limits::per_address`].
+//! - [`session`]: the dashboard's sessions (cookie, CSRF rule, Argon2 passwords); its routes are
+//!   `routes::account` (`/auth/…`, `/user`) and `routes::team` (tokens, members, invites).
 //! - [`limits`]: every rate limit; [`client_addr`]: the address a request came from.
 //! - [`routes`]: one module per resource (contacts, interviews, calls, webhooks, sandbox, phone
 //!   numbers and SIP trunks, system).
@@ -27,6 +30,7 @@ pub mod metrics;
 pub mod openapi;
 pub mod routes;
 pub mod schemas;
+pub mod session;
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
@@ -51,6 +55,12 @@ pub struct ApiConfig {
     pub public_rate_limit_per_minute: u32,
     /// Failed authentications per minute from one source address; 0 turns the limit off.
     pub auth_failure_limit_per_minute: u32,
+    /// Failed dashboard sign-ins per minute for one email address; 0 turns the limit off.
+    pub login_failures_per_email_per_minute: u32,
+    /// Mark the session cookie `Secure` (the server is reached over TLS).
+    pub secure_cookies: bool,
+    /// The base URL people reach this server at, for the links the API hands out (invites).
+    pub public_url: String,
     /// Proxies whose `X-Forwarded-For` names the client (none: the TCP peer is the client).
     pub trusted_proxies: Vec<client_addr::IpNet>,
     /// Refuse requests without a `team_id` header (API.md); `false` accepts token-only clients.
@@ -75,6 +85,9 @@ impl Default for ApiConfig {
             webhook_rate_limit_per_minute: 120,
             public_rate_limit_per_minute: 600,
             auth_failure_limit_per_minute: 30,
+            login_failures_per_email_per_minute: 10,
+            secure_cookies: false,
+            public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Vec::new(),
             require_team_header: true,
             max_body_bytes: 1 << 20,
@@ -123,7 +136,7 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{automations, calls, contacts, interviews, numbers, sandbox, system, webhooks};
+    use routes::{account, automations, calls, contacts, interviews, numbers, sandbox, system, team, webhooks};
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
         .route("/contact", get(contacts::list))
@@ -132,6 +145,7 @@ pub fn router(state: AppState) -> Router {
         .route("/contact/{id}/add_tags", post(contacts::add_tags))
         .route("/contact/{id}/remove_tags", post(contacts::remove_tags))
         .route("/contact/call", post(calls::call_contact))
+        .route("/call", get(calls::list))
         .route("/job/create_job_by_contacts", post(calls::create_job))
         .route("/interview", get(interviews::list))
         .route("/interview/create", post(interviews::create))
@@ -180,6 +194,11 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/deliveries", get(webhooks::deliveries))
         .route("/webhooks/signing_secret", get(webhooks::signing_secret))
+        .route("/team", get(team::get_team))
+        .route("/team/api_tokens", get(team::list_tokens).post(team::create_token))
+        .route("/team/api_tokens/{id}", delete(team::revoke_token))
+        .route("/team/members", get(team::members))
+        .route("/team/invites", post(team::invite))
         // Every route's path parameters and query string, checked before its handler.
         .route_layer(middleware::from_fn(extract::check_uri))
         // Before the layer, so that a wrong method is authenticated (and limited) too.
@@ -190,6 +209,10 @@ pub fn router(state: AppState) -> Router {
     // its handler). `layer`, not `route_layer`: unknown paths are limited too.
     let public_routes = Router::new()
         .route("/webhook/automation/{id}", post(automations::webhook))
+        .route("/auth/login", post(account::login))
+        .route("/auth/logout", post(account::logout))
+        .route("/auth/redeem", post(account::redeem))
+        .route("/user", get(account::user))
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.

@@ -268,6 +268,10 @@ pub struct Limits {
     pub public: RateLimit,
     /// Failed authentications per source address.
     pub auth_failures: RateLimit,
+    /// Failed dashboard sign-ins per email address. In memory, as the per-address guards: it
+    /// must refuse before the password is hashed (a peek), which only the in-memory quota can
+    /// do without a database write; N processes allow an email N times the quota.
+    pub logins: RateLimit,
 }
 
 impl Limits {
@@ -278,6 +282,7 @@ impl Limits {
             webhook: RateLimit::shared(config.webhook_rate_limit_per_minute, store, "automation:"),
             public: RateLimit::local(config.public_rate_limit_per_minute),
             auth_failures: RateLimit::local(config.auth_failure_limit_per_minute),
+            logins: RateLimit::local(config.login_failures_per_email_per_minute),
         }
     }
 
@@ -288,6 +293,7 @@ impl Limits {
         self.webhook.housekeep().await;
         self.public.housekeep().await;
         self.auth_failures.housekeep().await;
+        self.logins.housekeep().await;
     }
 }
 

@@ -36,6 +36,7 @@ macro_rules! str_enum {
     };
 }
 
+pub mod account;
 pub mod call;
 pub mod contact;
 pub mod error;

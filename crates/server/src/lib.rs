@@ -9,9 +9,11 @@
 //! it may), [`directory`] (who answers a sandbox number), [`hangups`] (API hang-up requests for
 //! this process's calls), [`speech`] (the engines, loaded once), [`media_metrics`] (SIP media
 //! counters on `/metrics`), [`secret_key`] (the key of secrets at rest), [`data_dir`] (the data
-//! folder's permissions), `settings` (every `PARLEY_*` variable).
+//! folder's permissions), [`dashboard`] (the embedded web app under `/app/`), `settings` (every
+//! `PARLEY_*` variable).
 
 pub mod calls;
+pub mod dashboard;
 pub mod data_dir;
 pub mod directory;
 pub mod hangups;
@@ -185,7 +187,9 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
         let runner = engine.register(runner);
         background.push(tokio::spawn(runner.run(rx.clone())));
     }
-    let app = parley_api::router(state).merge(network_routes);
+    let app = parley_api::router(state)
+        .merge(network_routes)
+        .merge(dashboard::routes());
     let listener = tokio::net::TcpListener::bind(settings.bind).await?;
     let addr = listener.local_addr()?;
     let mut stop = rx.clone();

@@ -2,6 +2,7 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use parley_core::account::{is_plausible_email, Role};
 use parley_server::secret_key::KeyError;
 use parley_server::Settings;
 use parley_store::teams::TeamLlm;
@@ -36,6 +37,11 @@ enum Command {
     Token {
         #[command(subcommand)]
         command: TokenCommand,
+    },
+    /// Manage dashboard users (sign-in links, passwords, team membership).
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
     },
     /// Manage a team's SIP trunks (as `POST /sip_trunk` and `GET /sip_trunk`).
     Trunk {
@@ -187,6 +193,42 @@ enum TeamCommand {
 }
 
 #[derive(Subcommand)]
+enum UserCommand {
+    /// Print a one-time link (valid 7 days) with which a user sets a new password; creates the
+    /// user, and with --team adds them to it, when needed.
+    ResetPassword {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// A team to add the user to (with --role).
+        #[arg(long, visible_alias = "team-id")]
+        team: Option<String>,
+        /// Their role in --team: owner or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// Set a user's password from standard input (its first line), creating the user when there
+    /// is none; with --team, also adds them to the team. Ends the user's sessions.
+    SetPassword {
+        /// The user's email address.
+        #[arg(long)]
+        email: String,
+        /// A team to add the user to (with --role).
+        #[arg(long, visible_alias = "team-id")]
+        team: Option<String>,
+        /// Their role in --team: owner or member.
+        #[arg(long, default_value = "member")]
+        role: String,
+    },
+    /// List a team's members.
+    List {
+        /// The team whose members to list.
+        #[arg(long, visible_alias = "team-id")]
+        team: String,
+    },
+}
+
+#[derive(Subcommand)]
 enum TokenCommand {
     /// Create another token for a team.
     Create {
@@ -315,23 +357,38 @@ async fn run() -> anyhow::Result<()> {
                 println!("revoked");
             }
         },
+        Command::User { command } => user_command(&s, &store, command).await?,
         Command::Trunk { command } => trunk_command(&store, command).await?,
         Command::Number { command } => number_command(&store, command).await?,
         Command::Serve => {
             let created = if store.team_count().await? == 0 {
-                Some(store.create_team("Default team").await?)
+                let (team, token) = store.create_team("Default team").await?;
+                // The first owner signs in through a one-time link; the email is theirs to keep
+                // or change later (`parley user reset-password --email …` makes another link).
+                let link = store
+                    .create_account_link(&s.admin_email, Some(&team.id), Role::Owner)
+                    .await?;
+                Some((team, token, link))
             } else {
                 None
             };
             let running = parley_server::start(&s, store).await?;
             let url = format!("http://{}", running.addr);
-            if let Some((team, token)) = &created {
+            if let Some((team, token, _)) = &created {
                 println!("\nCreated the first team. Keep these: the token is not shown again.");
                 println!("  team_id:   {}\n  api_token: {token}", team.id);
             }
             println!("\nParley listening on {url} (database: {})", redact(&s.database_url()));
+            println!("  Dashboard:     {url}/app/");
             println!("  API reference: {url}/docs");
-            if let Some((team, token)) = &created {
+            if let Some((_, _, link)) = &created {
+                println!(
+                    "  Sign in once:  {}/app/welcome?token={link}\n                 (sets the password of {}; valid 7 days, one use)",
+                    s.public_url.as_deref().filter(|u| !u.is_empty()).unwrap_or(&url).trim_end_matches('/'),
+                    s.admin_email
+                );
+            }
+            if let Some((team, token, _)) = &created {
                 println!(
                     "  Try it:        curl -H 'x-api-token: {token}' -H 'team_id: {}' {url}/contact",
                     team.id
@@ -368,7 +425,50 @@ async fn api_team(store: &parley_store::Store, team_id: &str) -> anyhow::Result<
         id: team.id,
         allow_premium: team.allow_premium,
         has_llm: team.llm.is_some(),
+        member: None,
     })
+}
+
+async fn user_command(s: &Settings, store: &parley_store::Store, command: UserCommand) -> anyhow::Result<()> {
+    let membership = |team: &Option<String>, role: &str| -> anyhow::Result<Option<(String, Role)>> {
+        let role = Role::parse(role).with_context(|| format!("--role {role:?}: owner or member"))?;
+        Ok(team.clone().map(|t| (t, role)))
+    };
+    match command {
+        UserCommand::ResetPassword { email, team, role } => {
+            anyhow::ensure!(is_plausible_email(&email), "--email {email:?} is not an email address");
+            let m = membership(&team, &role)?;
+            if let Some((t, _)) = &m {
+                store.team(t).await.context("no such team")?;
+            }
+            let (team, role) = m.map_or((None, Role::Member), |(t, r)| (Some(t), r));
+            let link = store.create_account_link(&email, team.as_deref(), role).await?;
+            println!("{}/app/welcome?token={link}", s.public_url().trim_end_matches('/'));
+        }
+        UserCommand::SetPassword { email, team, role } => {
+            anyhow::ensure!(is_plausible_email(&email), "--email {email:?} is not an email address");
+            let m = membership(&team, &role)?;
+            if let Some((t, _)) = &m {
+                store.team(t).await.context("no such team")?;
+            }
+            let password = secret_from_stdin("password")?;
+            parley_api::session::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
+            let hash = parley_api::session::hash_password(password)
+                .await
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            let user = store.set_user_password(&email, &hash).await?;
+            if let Some((t, r)) = m {
+                store.set_membership(&user.id, &t, r).await?;
+            }
+            println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
+        }
+        UserCommand::List { team } => {
+            for m in store.team_members(&team).await? {
+                println!("{}\t{}\t{}", m.user.id, m.user.email, m.role.as_str());
+            }
+        }
+    }
+    Ok(())
 }
 
 /// The first line of standard input, without its line end (a secret piped in).

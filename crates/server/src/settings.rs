@@ -58,6 +58,10 @@ pub struct Settings {
     /// http:// and the bind address).
     #[arg(long, env = "PARLEY_PUBLIC_URL")]
     pub public_url: Option<String>,
+    /// Email of the dashboard's first owner, created with the first team (who signs in through
+    /// the one-time link printed at that first start).
+    #[arg(long, env = "PARLEY_ADMIN_EMAIL", default_value = "owner@parley.local")]
+    pub admin_email: String,
     /// Requests per minute per team (0 = no limit).
     #[arg(long, env = "PARLEY_RATE_LIMIT_PER_MINUTE", default_value_t = 100)]
     pub rate_limit_per_minute: u32,
@@ -250,6 +254,8 @@ impl Settings {
             max_body_bytes: self.max_body_bytes,
             llm_configured: self.llm_base_url.as_deref().is_some_and(|u| !u.is_empty()),
             recordings_dir: Some(self.data_dir.join("recordings")),
+            secure_cookies: self.public_url().starts_with("https://"),
+            public_url: self.public_url(),
             ..ApiConfig::default()
         }
     }

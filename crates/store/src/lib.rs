@@ -2,7 +2,8 @@
 //!
 //! - [`Store`]: one handle over sqlx's `Any` driver, so the same repository code and the same
 //!   SQL run on SQLite (the embedded default, WAL mode) and PostgreSQL (scale-out).
-//! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`contacts`],
+//! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`accounts`]
+//!   (dashboard users, memberships with roles, sessions, one-time links), [`contacts`],
 //!   [`interviews`], [`calls`] (calls: rows, creation with their jobs, reads, search),
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
@@ -35,6 +36,7 @@
 //!   transactions that read before they write (which the busy timeout cannot retry), and keeps
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
+pub mod accounts;
 pub mod automations;
 mod batch;
 pub mod calls;

@@ -41,6 +41,8 @@ pub struct TokenInfo {
     pub id: String,
     pub team_id: String,
     pub prefix: String,
+    /// What the dashboard calls it ("CRM sync"); empty for tokens made elsewhere.
+    pub name: String,
     pub created: i64,
     pub revoked: Option<i64>,
 }
@@ -94,9 +96,22 @@ impl Store {
         Ok(())
     }
 
+    /// Revokes one of `team_id`'s tokens; `NotFound` for another team's, or one revoked already.
+    pub async fn revoke_team_token(&self, team_id: &str, token_id: &str) -> Result<()> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query("UPDATE api_tokens SET revoked = $1 WHERE id = $2 AND team_id = $3 AND revoked IS NULL")
+            .bind(now_ms())
+            .bind(token_id)
+            .bind(team_id)
+            .execute(&mut *w.tx)
+            .await?;
+        found(r.rows_affected())?;
+        w.commit().await
+    }
+
     pub async fn list_tokens(&self, team_id: &str) -> Result<Vec<TokenInfo>> {
         let rows = sqlx::query(
-            "SELECT id, team_id, prefix, created, revoked FROM api_tokens WHERE team_id = $1 ORDER BY created",
+            "SELECT id, team_id, prefix, name, created, revoked FROM api_tokens WHERE team_id = $1 ORDER BY created",
         )
         .bind(team_id)
         .fetch_all(&self.pool)
@@ -107,6 +122,7 @@ impl Store {
                     id: r.try_get("id")?,
                     team_id: r.try_get("team_id")?,
                     prefix: r.try_get("prefix")?,
+                    name: r.try_get("name")?,
                     created: r.try_get("created")?,
                     revoked: r.try_get("revoked")?,
                 })

@@ -318,14 +318,16 @@ pub async fn responses(
         })
         .transpose()?;
     let f = CallFilter {
+        interview_id: Some(agent.id.clone()),
         search: p.search("search")?,
         response_tags: p.list("response_tags")?,
         statuses,
         job_id,
         page,
         limit,
+        ..CallFilter::default()
     };
-    let (calls, total) = s.store.list_calls(&team.id, &agent.id, &f).await?;
+    let (calls, total) = s.store.list_calls(&team.id, &f).await?;
     Ok(ok(
         json!({ "responses": calls, "count": total, "all_response_tags": agent.response_tags }),
     ))
@@ -362,4 +364,54 @@ pub async fn hangup(
         .await
         .map_err(not_found(CALL_404))?;
     Ok(ok(ended))
+}
+
+/// A time filter: RFC 3339, or a plain date (`2026-12-03`, midnight UTC).
+fn time_param(p: &Params, name: &str) -> ApiResult<Option<i64>> {
+    let Some(v) = p.get(name).filter(|v| !v.is_empty()) else {
+        return Ok(None);
+    };
+    let t = parley_core::time::Timestamp::parse_rfc3339(v)
+        .or_else(|| parley_core::time::Timestamp::parse_rfc3339(&format!("{v}T00:00:00Z")))
+        .ok_or_else(|| {
+            ApiError::bad(format!(
+                "{name}: '{}' is not a date (2026-12-03) or an RFC 3339 time",
+                crate::extract::excerpt(v)
+            ))
+        })?;
+    Ok(Some(t.millis()))
+}
+
+/// Parley addition: the team's calls, newest first, across agents (the dashboard's calls list).
+#[utoipa::path(get, path = "/call", tag = "calls",
+    params(("agent" = Option<String>, Query, description = "an agent (interview) id"),
+        ("status[]" = Option<Vec<String>>, Query, description = "NOT_STARTED, IN_PROGRESS, ENDED, …"),
+        ("search" = Option<String>, Query, description = "name, number or transcript text"),
+        ("from" = Option<String>, Query, description = "created at or after (date or RFC 3339)"),
+        ("to" = Option<String>, Query, description = "created before (date or RFC 3339)"),
+        ("page" = Option<i64>, Query, description = "from 0"), ("limit" = Option<i64>, Query, description = "1-50, default 20")),
+    responses((status = 200, description = "{calls, count, total_count}")))]
+pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p: Params) -> ApiResult<Json<Value>> {
+    let (page, limit) = p.paging(20, 50)?;
+    // Another team's agent lists nothing, as an unknown one: no error that would tell them apart.
+    let interview_id = p.get("agent").filter(|a| !a.is_empty()).map(str::to_string);
+    let statuses = p
+        .list("status")?
+        .iter()
+        .map(|st| CallStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not a call status"))))
+        .collect::<ApiResult<Vec<_>>>()?;
+    let f = CallFilter {
+        interview_id,
+        created_from: time_param(&p, "from")?,
+        created_before: time_param(&p, "to")?,
+        search: p.search("search")?,
+        statuses,
+        page,
+        limit,
+        ..CallFilter::default()
+    };
+    let (calls, total) = s.store.list_calls(&team.id, &f).await?;
+    Ok(ok(
+        json!({ "count": calls.len(), "calls": calls, "total_count": total }),
+    ))
 }

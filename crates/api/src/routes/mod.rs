@@ -1,5 +1,6 @@
 //! Handlers, one module per resource.
 
+pub mod account;
 pub mod automations;
 pub mod calls;
 pub mod contacts;
@@ -7,6 +8,7 @@ pub mod interviews;
 pub mod numbers;
 pub mod sandbox;
 pub mod system;
+pub mod team;
 pub mod webhooks;
 
 use crate::error::ApiError;

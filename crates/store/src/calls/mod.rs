@@ -30,6 +30,11 @@ pub struct NewCall {
 
 #[derive(Debug, Clone, Default)]
 pub struct CallFilter {
+    /// One agent's calls (`/interview/{id}/responses`); `None` for the whole team's.
+    pub interview_id: Option<String>,
+    /// Created at or after / before these times (milliseconds since the epoch, UTC).
+    pub created_from: Option<i64>,
+    pub created_before: Option<i64>,
     pub search: Option<String>,
     pub response_tags: Vec<String>,
     pub statuses: Vec<CallStatus>,
@@ -131,10 +136,20 @@ impl Store {
         Ok(out)
     }
 
-    /// Calls of one agent, newest first, with the total that match.
-    pub async fn list_calls(&self, team_id: &str, interview_id: &str, f: &CallFilter) -> Result<(Vec<Call>, i64)> {
+    /// Calls of a team (of one agent, with `f.interview_id`), newest first, with the total that
+    /// match.
+    pub async fn list_calls(&self, team_id: &str, f: &CallFilter) -> Result<(Vec<Call>, i64)> {
         let mut q = Query::new(" FROM calls WHERE team_id = ");
-        q.text(team_id).push(" AND interview_id = ").text(interview_id);
+        q.text(team_id);
+        if let Some(agent) = &f.interview_id {
+            q.push(" AND interview_id = ").text(agent);
+        }
+        if let Some(t) = f.created_from {
+            q.push(" AND created >= ").int(t);
+        }
+        if let Some(t) = f.created_before {
+            q.push(" AND created < ").int(t);
+        }
         if let Some(s) = f.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             q.push(" AND search_text LIKE ")
                 .text(like_pattern(&s.to_lowercase()))

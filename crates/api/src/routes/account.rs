@@ -1,0 +1,161 @@
+//! `/auth/…` and `/user`: signing in and out of the dashboard, redeeming a one-time link, and who
+//! the caller is.
+//!
+//! These sit on the public routes (per-address quota) and authenticate themselves: `/auth/login`
+//! and `/auth/redeem` are how a session starts, and `/user` answers both a session (the
+//! dashboard, which needs no team header to learn its teams) and a token (Thoughtly's endpoint).
+//!
+//! Failed sign-ins are limited twice: per source address (the API's quota of failed
+//! authentications) and per email address (in each process's memory), so neither
+//! one address trying many accounts nor many addresses trying one account gets far. Both are
+//! checked before the password is hashed.
+
+use crate::error::{ApiError, ApiResult};
+use crate::extract::ApiJson;
+use crate::session::{self, SESSION_TTL_MS};
+use crate::{ok, AppState};
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use parley_core::account::normalize_email;
+use parley_store::accounts::User;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoginBody {
+    pub email: String,
+    pub password: String,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemBody {
+    pub token: String,
+    pub password: String,
+    pub name: Option<String>,
+}
+
+fn user_json(u: &User) -> Value {
+    json!({ "id": u.id, "email": u.email, "name": u.name })
+}
+
+/// A success that also starts a session: the envelope and its cookie.
+async fn signed_in(s: &AppState, user: &User) -> ApiResult<Response> {
+    let new = s.store.create_session(&user.id, SESSION_TTL_MS).await?;
+    let mut res = ok(json!({ "user": user_json(user) })).into_response();
+    res.headers_mut().insert(
+        header::SET_COOKIE,
+        session::set_cookie(Some(&new.cookie), s.config.secure_cookies),
+    );
+    Ok(res)
+}
+
+pub async fn login(State(s): State<AppState>, req: Request) -> ApiResult<Response> {
+    let addr = crate::client_addr::of(&req, &s.config.trusted_proxies);
+    let bytes = axum::body::to_bytes(req.into_body(), s.config.max_body_bytes)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge("Request body too large".into()))?;
+    let b: LoginBody = crate::extract::parse_json(&bytes)?;
+    let email = normalize_email(&b.email);
+    if let Some(refused) = s.limits.auth_failures.peek(&addr) {
+        return Err(refused);
+    }
+    if let Some(refused) = s.limits.logins.peek(&email) {
+        return Err(refused);
+    }
+    if b.password.len() > session::MAX_PASSWORD_BYTES {
+        return Err(ApiError::bad(format!(
+            "password: at most {} bytes",
+            session::MAX_PASSWORD_BYTES
+        )));
+    }
+    let found = s.store.user_password(&email).await?;
+    let (user, stored) = match found {
+        Some((u, h)) => (Some(u), Some(h)),
+        None => (None, None),
+    };
+    let user = match user {
+        Some(u) if session::verify_password(b.password, stored).await => u,
+        _ => {
+            // Verified against a dummy hash when there is no such user: same time either way.
+            if user.is_none() {
+                let _ = session::verify_password(String::new(), None).await;
+            }
+            s.limits.logins.check(&email).await?;
+            return Err(match crate::auth::failed(&s, &addr).await {
+                ApiError::Unauthorized => ApiError::SignInFailed,
+                other => other,
+            });
+        }
+    };
+    signed_in(&s, &user).await
+}
+
+pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if let Some(c) = session::cookie(&headers) {
+        s.store.end_session(c).await?;
+    }
+    let mut res = ok(Value::Null).into_response();
+    res.headers_mut()
+        .insert(header::SET_COOKIE, session::set_cookie(None, s.config.secure_cookies));
+    Ok(res)
+}
+
+pub async fn redeem(State(s): State<AppState>, ApiJson(b): ApiJson<RedeemBody>) -> ApiResult<Response> {
+    session::check_password(&b.password)?;
+    let name = b.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
+    if name.is_some_and(|n| n.chars().count() > 200) {
+        return Err(ApiError::bad("name: at most 200 characters"));
+    }
+    if b.token.len() > 200 {
+        return Err(ApiError::bad("token: not a sign-in link's token"));
+    }
+    let hash = session::hash_password(b.password).await?;
+    let user = s
+        .store
+        .redeem_account_link(&b.token, &hash, name)
+        .await
+        .map_err(|e| match e {
+            parley_store::StoreError::Conflict(m) => ApiError::bad_with(m, "link_used"),
+            other => other.into(),
+        })?;
+    signed_in(&s, &user).await
+}
+
+/// `GET /user`: the signed-in user with their teams and the session's CSRF token; or, with an
+/// API token, the team's owner and that one team.
+pub async fn user(State(s): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
+    // Without its body (not `Sync`): the headers are borrowed across the awaits below.
+    let req = Request::from_parts(req.into_parts().0, ());
+    let h = req.headers();
+    let has_token = h.get("x-api-token").is_some_and(|v| !v.is_empty());
+    if !has_token {
+        if let Some(cookie) = session::cookie(h) {
+            let sess = s.store.session(cookie).await?.ok_or(ApiError::Unauthorized)?;
+            let teams: Vec<Value> = s
+                .store
+                .memberships(&sess.user.id)
+                .await?
+                .iter()
+                .map(|m| json!({ "id": m.team_id, "name": m.team_name, "role": m.role.as_str() }))
+                .collect();
+            let mut u = user_json(&sess.user);
+            u["teams"] = Value::Array(teams);
+            u["csrf_token"] = Value::String(sess.csrf_token);
+            return Ok(ok(u));
+        }
+    }
+    // Token: the same checks as every team route (both headers, the failure quota).
+    let team = crate::auth::team_of_request(&s, &req).await?;
+    let t = s.store.team(&team.id).await?;
+    let owner = s.store.team_owner(&team.id).await?;
+    Ok(ok(json!({
+        "id": owner.as_ref().map(|u| u.id.clone()),
+        "email": owner.as_ref().map(|u| u.email.clone()),
+        "name": owner.as_ref().map(|u| u.name.clone()),
+        "teams": [{ "id": t.id, "name": t.name, "role": "owner" }],
+    })))
+}
