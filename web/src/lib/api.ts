@@ -8,16 +8,25 @@ export class ApiError extends Error {
   readonly code: string | undefined;
   /** Seconds to wait, from `Retry-After` (429). */
   readonly retryAfter: number | undefined;
-  constructor(status: number, message: string, code?: string, retryAfter?: number) {
+  /** Each located problem of a 400 on a whole document (an automation): `{field, message}`. */
+  readonly problems: { field: string; message: string }[];
+  constructor(
+    status: number,
+    message: string,
+    code?: string,
+    retryAfter?: number,
+    problems: { field: string; message: string }[] = [],
+  ) {
     super(message);
     this.name = 'ApiError';
     this.status = status;
     this.code = code;
     this.retryAfter = retryAfter;
+    this.problems = problems;
   }
 }
 
-type Envelope = { data?: unknown; error?: unknown; code?: unknown };
+type Envelope = { data?: unknown; error?: unknown; code?: unknown; problems?: unknown };
 
 export type QueryValue = string | number | boolean | null | undefined | readonly string[];
 
@@ -119,7 +128,14 @@ export async function api<T>(path: string, opts: RequestOptions = {}): Promise<T
     const code = envelope && typeof envelope.code === 'string' ? envelope.code : undefined;
     const ra = res.headers.get('retry-after');
     const retryAfter = ra !== null && /^\d+$/.test(ra.trim()) ? Number(ra) : undefined;
-    throw new ApiError(res.status, message, code, retryAfter);
+    const problems = Array.isArray(envelope?.problems)
+      ? (envelope.problems as unknown[]).flatMap((p) =>
+          p && typeof p === 'object' && typeof (p as { field?: unknown }).field === 'string'
+            ? [{ field: (p as { field: string }).field, message: String((p as { message?: unknown }).message ?? '') }]
+            : [],
+        )
+      : [];
+    throw new ApiError(res.status, message, code, retryAfter, problems);
   }
   if (envelope === null || typeof envelope !== 'object') {
     throw new ApiError(res.status, 'The server sent an answer the dashboard does not understand.');
