@@ -136,7 +136,10 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 }
 
 pub fn router(state: AppState) -> Router {
-    use routes::{account, automations, calls, contacts, interviews, numbers, sandbox, system, team, webhooks};
+    use routes::{
+        account, agent_versions, analytics, automations, calls, contacts, interviews, numbers, sandbox, system, team,
+        webhooks,
+    };
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
         .route("/contact", get(contacts::list))
@@ -153,6 +156,19 @@ pub fn router(state: AppState) -> Router {
         .route("/interview/{id}/update", post(interviews::update))
         .route("/interview/{id}/toggle_archive", post(interviews::toggle_archive))
         .route("/interview/{id}/responses", get(calls::responses))
+        .route(
+            "/interview/{id}/draft",
+            get(agent_versions::get_draft)
+                .post(agent_versions::save_draft)
+                .delete(agent_versions::discard_draft),
+        )
+        .route("/interview/{id}/publish", post(agent_versions::publish))
+        .route("/interview/{id}/versions", get(agent_versions::versions))
+        .route("/interview/{id}/versions/{version}", get(agent_versions::get_version))
+        .route(
+            "/interview/{id}/versions/{version}/restore",
+            post(agent_versions::restore),
+        )
         .route("/interview_response/{id}", get(calls::get_one))
         .route("/interview_response/{id}/hangup", post(calls::hangup))
         .route("/interview_response/{id}/recording", get(sandbox::recording))
@@ -194,6 +210,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/deliveries", get(webhooks::deliveries))
         .route("/webhooks/signing_secret", get(webhooks::signing_secret))
+        .route("/analytics", get(analytics::analytics))
         .route("/team", get(team::get_team))
         .route("/team/api_tokens", get(team::list_tokens).post(team::create_token))
         .route("/team/api_tokens/{id}", delete(team::revoke_token))

@@ -159,6 +159,10 @@ impl CallState {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct InterviewRef {
     pub id: String,
+    /// The agent's version that serves the call: its live version when the call was queued
+    /// (Parley addition; absent on calls queued before versions were kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

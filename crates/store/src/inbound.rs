@@ -42,7 +42,7 @@ impl Store {
     pub async fn create_network_inbound_call(&self, team_id: &str, c: NetworkCallIn<'_>) -> Result<(Call, String)> {
         let contact = self.list_contacts_by_number(team_id, c.from).await?;
         let now = now_ms();
-        let call = queued_call(
+        let mut call = queued_call(
             CallType::InboundCall,
             c.interview_id.to_string(),
             c.from.to_string(),
@@ -65,7 +65,7 @@ impl Store {
             "carrier_call_id": c.carrier_call_id,
         });
         let mut w = self.begin_write().await?;
-        let job = insert_queued_call(&mut w.tx, team_id, &call, NETWORK_CALL_IN_JOB, &payload, now).await?;
+        let job = insert_queued_call(&mut w.tx, team_id, &mut call, NETWORK_CALL_IN_JOB, &payload, now).await?;
         if let Some((worker, until)) = c.claim {
             sqlx::query("UPDATE jobs SET locked_by = $1, locked_until = $2, attempts = 1 WHERE id = $3")
                 .bind(worker)

@@ -3,7 +3,8 @@
 //! - [`Store`]: one handle over sqlx's `Any` driver, so the same repository code and the same
 //!   SQL run on SQLite (the embedded default, WAL mode) and PostgreSQL (scale-out).
 //! - Repositories, one module each: [`teams`] (teams and hashed API tokens), [`accounts`]
-//!   (dashboard users, memberships with roles, sessions, one-time links), [`contacts`],
+//!   (dashboard users, memberships with roles, sessions, one-time links), [`analytics`] (the
+//!   dashboard's counts of calls), [`contacts`],
 //!   [`interviews`], [`calls`] (calls: rows, creation with their jobs, reads, search),
 //!   [`webhooks`] (subscriptions and deliveries), [`jobs`] (the durable queue), [`rate_limit`]
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
@@ -37,6 +38,7 @@
 //!   readers on their own connections. PostgreSQL writes on the shared pool.
 
 pub mod accounts;
+pub mod analytics;
 pub mod automations;
 mod batch;
 pub mod calls;

@@ -315,7 +315,7 @@ impl Store {
     pub async fn create_inbound_call(&self, team_id: &str, c: InboundCall<'_>) -> Result<Call> {
         let contact = self.list_contacts_by_number(team_id, c.from).await?;
         let now = now_ms();
-        let call = queued_call(
+        let mut call = queued_call(
             CallType::InboundCall,
             c.interview_id.to_string(),
             c.from.to_string(),
@@ -334,7 +334,7 @@ impl Store {
             "to": c.to,
         });
         let mut w = self.begin_write().await?;
-        insert_queued_call(&mut w.tx, team_id, &call, SANDBOX_CALL_IN_JOB, &payload, now).await?;
+        insert_queued_call(&mut w.tx, team_id, &mut call, SANDBOX_CALL_IN_JOB, &payload, now).await?;
         w.commit().await?;
         Ok(call)
     }

@@ -10,7 +10,7 @@ use crate::schemas::{CallPage, Envelope, JobCreated};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
-use parley_core::call::{Call, CallStatus};
+use parley_core::call::{Call, CallStatus, CallType};
 use parley_core::contact::{Contact, ContactStatus, LeadSource};
 use parley_core::interview::{Interview, InterviewStatus};
 use parley_store::calls::{CallFilter, NewCall};
@@ -386,6 +386,7 @@ fn time_param(p: &Params, name: &str) -> ApiResult<Option<i64>> {
 #[utoipa::path(get, path = "/call", tag = "calls",
     params(("agent" = Option<String>, Query, description = "an agent (interview) id"),
         ("status[]" = Option<Vec<String>>, Query, description = "NOT_STARTED, IN_PROGRESS, ENDED, …"),
+        ("direction" = Option<String>, Query, description = "inbound (INBOUND_CALL) or outbound (the rest)"),
         ("search" = Option<String>, Query, description = "name, number or transcript text"),
         ("from" = Option<String>, Query, description = "created at or after (date or RFC 3339)"),
         ("to" = Option<String>, Query, description = "created before (date or RFC 3339)"),
@@ -400,8 +401,20 @@ pub async fn list(State(s): State<AppState>, Extension(team): Extension<Team>, p
         .iter()
         .map(|st| CallStatus::parse(st).ok_or_else(|| ApiError::bad(format!("status: '{st}' is not a call status"))))
         .collect::<ApiResult<Vec<_>>>()?;
+    let call_types = match p.get("direction").unwrap_or("") {
+        "" => vec![],
+        "inbound" => vec![CallType::InboundCall],
+        "outbound" => vec![CallType::PhoneCall, CallType::BrowserCall],
+        other => {
+            return Err(ApiError::bad(format!(
+                "direction: '{}' is not inbound or outbound",
+                crate::extract::excerpt(other)
+            )))
+        }
+    };
     let f = CallFilter {
         interview_id,
+        call_types,
         created_from: time_param(&p, "from")?,
         created_before: time_param(&p, "to")?,
         search: p.search("search")?,

@@ -66,7 +66,7 @@ fn text(field: &str, v: &str, max: usize) -> ApiResult<String> {
 }
 
 /// Applies `b` onto `i`, checking each field (the flow is checked whole by [`validated`]).
-fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
+pub(super) fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(t) = &b.title {
         i.title = text("title", t, MAX_TITLE_CHARS)?;
     }
@@ -123,7 +123,7 @@ fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
 /// but the largest flow the body limit admits (500 nodes, 2000 edges, ~1 MiB of text full of
 /// placeholders) takes tens of milliseconds in a debug build, which must not hold up the request
 /// threads that answer everyone else.
-async fn validated(s: &AppState, team: &Team, i: Interview) -> ApiResult<Interview> {
+pub(super) async fn validated(s: &AppState, team: &Team, i: Interview) -> ApiResult<Interview> {
     let llm = s.config.llm_configured || team.has_llm;
     tokio::task::spawn_blocking(move || i.flow.validate(llm).map(|()| i))
         .await

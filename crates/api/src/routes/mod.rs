@@ -1,6 +1,8 @@
 //! Handlers, one module per resource.
 
 pub mod account;
+pub mod agent_versions;
+pub mod analytics;
 pub mod automations;
 pub mod calls;
 pub mod contacts;

@@ -10,10 +10,19 @@ use parley_telephony::network::{SipTrunkRoute, TwilioRoute};
 use parley_telephony::{NetworkKind, Route};
 
 impl CallRunner {
-    /// The call's agent; `None` (and the call ended `FAILED`) if it was deleted meanwhile.
+    /// The call's agent, in the version the call was pinned to when queued (the live one when
+    /// that version is not kept, or the call predates versions); `None` (and the call ended
+    /// `FAILED`) if the agent was deleted meanwhile.
     pub(super) async fn interview_of(&self, team_id: &str, call: &Call) -> Result<Option<Interview>, JobError> {
         match self.store.interview(team_id, &call.interview.id).await {
-            Ok(i) => Ok(Some(i)),
+            Ok(i) => match call.interview.version {
+                Some(v) if v != i.version => match self.store.interview_version(team_id, &i.id, v).await {
+                    Ok(pinned) => Ok(Some(pinned)),
+                    Err(StoreError::NotFound) => Ok(Some(i)),
+                    Err(e) => Err(e.into()),
+                },
+                _ => Ok(Some(i)),
+            },
             Err(StoreError::NotFound) => {
                 let why = "the voice agent no longer exists".to_string();
                 self.store.call_life().refused(call.id, why).await?;

@@ -166,7 +166,7 @@ impl Store {
     ) -> Result<Call> {
         let mut w = self.begin_write().await?;
         let now = now_ms();
-        let call = queued_call(
+        let mut call = queued_call(
             CallType::PhoneCall,
             interview_id.to_string(),
             contact.phone_number.clone(),
@@ -176,12 +176,13 @@ impl Store {
             route,
             now,
         );
+        let call_id = call.id;
         insert_queued_call(
             &mut w.tx,
             team_id,
-            &call,
+            &mut call,
             DIAL_JOB,
-            &serde_json::json!({ "call_id": call.id }),
+            &serde_json::json!({ "call_id": call_id }),
             now,
         )
         .await?;

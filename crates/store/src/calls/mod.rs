@@ -32,6 +32,8 @@ pub struct NewCall {
 pub struct CallFilter {
     /// One agent's calls (`/interview/{id}/responses`); `None` for the whole team's.
     pub interview_id: Option<String>,
+    /// Only calls of these types (`INBOUND_CALL` for inbound; empty for all).
+    pub call_types: Vec<CallType>,
     /// Created at or after / before these times (milliseconds since the epoch, UTC).
     pub created_from: Option<i64>,
     pub created_before: Option<i64>,
@@ -66,7 +68,7 @@ impl Store {
         }
         let mut out = Vec::with_capacity(calls.len());
         for nc in calls {
-            let call = queued_call(
+            let mut call = queued_call(
                 CallType::PhoneCall,
                 nc.interview_id,
                 nc.contact.phone_number.clone(),
@@ -76,12 +78,13 @@ impl Store {
                 nc.route,
                 now,
             );
+            let call_id = call.id;
             insert_queued_call(
                 &mut w.tx,
                 team_id,
-                &call,
+                &mut call,
                 DIAL_JOB,
-                &serde_json::json!({ "call_id": call.id }),
+                &serde_json::json!({ "call_id": call_id }),
                 now,
             )
             .await?;
@@ -143,6 +146,16 @@ impl Store {
         q.text(team_id);
         if let Some(agent) = &f.interview_id {
             q.push(" AND interview_id = ").text(agent);
+        }
+        if !f.call_types.is_empty() {
+            q.push(" AND call_type IN (");
+            for (i, t) in f.call_types.iter().enumerate() {
+                if i > 0 {
+                    q.push(", ");
+                }
+                q.text(t.as_str());
+            }
+            q.push(")");
         }
         if let Some(t) = f.created_from {
             q.push(" AND created >= ").int(t);
@@ -240,7 +253,10 @@ pub(crate) fn queued_call(
         version: 1,
         call_type,
         status: CallStatus::NotStarted,
-        interview: InterviewRef { id: interview_id },
+        interview: InterviewRef {
+            id: interview_id,
+            version: None,
+        },
         phone_number,
         contact,
         start_time: None,
@@ -269,18 +285,27 @@ pub(crate) fn queued_call(
 
 /// Writes a [`queued_call`] inside the caller's transaction: its row, its first event, the job
 /// that will run it (`job_kind` with `job_payload`) and its `CALL_PROGRESS` (queued) deliveries.
+/// The call is pinned to its agent's live version (read in the same transaction), which is the
+/// version that will serve it.
 pub(crate) async fn insert_queued_call(
     tx: &mut Transaction<'_, Any>,
     team_id: &str,
-    call: &Call,
+    call: &mut Call,
     job_kind: &str,
     job_payload: &serde_json::Value,
     now: i64,
 ) -> Result<String> {
+    call.interview.version = sqlx::query("SELECT version FROM interviews WHERE team_id = $1 AND id = $2")
+        .bind(team_id)
+        .bind(&call.interview.id)
+        .fetch_optional(&mut **tx)
+        .await?
+        .map(|r| r.try_get::<i64, _>("version"))
+        .transpose()?;
     let body = serde_json::to_string(call)?;
     sqlx::query(
-        "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body, from_number, network) \
-         VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10, $11, $12)",
+        "INSERT INTO calls (id, team_id, interview_id, contact_id, job_id, created, updated, version, status, progress, response_tags, search_text, body, from_number, network, call_type) \
+         VALUES ($1, $2, $3, $4, $5, $6, $6, 1, $7, $8, '[]', $9, $10, $11, $12, $13)",
     )
     .bind(call.id.to_string())
     .bind(team_id)
@@ -294,6 +319,7 @@ pub(crate) async fn insert_queued_call(
     .bind(&body)
     .bind(call.from_number.as_deref())
     .bind(call.network.as_str())
+    .bind(call.call_type.as_str())
     .execute(&mut **tx)
     .await?;
     insert_event(tx, team_id, call, None).await?;
