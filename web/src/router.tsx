@@ -98,13 +98,31 @@ const agentsRoute = createRoute({
 const agentRoute = createRoute({
   getParentRoute: () => appRoute,
   path: 'agents/$agentId',
-  component: lazyRouteComponent(() => import('./pages/AgentDetail'), 'AgentDetailPage'),
+  component: lazyRouteComponent(() => import('./pages/AgentEditor'), 'AgentEditorPage'),
 });
 
 const automationsRoute = createRoute({
   getParentRoute: () => appRoute,
   path: 'automations',
   component: lazyRouteComponent(() => import('./pages/Automations'), 'AutomationsPage'),
+});
+
+const automationRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: 'automations/$automationId',
+  component: lazyRouteComponent(() => import('./pages/AutomationBuilder'), 'AutomationBuilderPage'),
+});
+
+const automationRunsRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: 'automations/$automationId/runs',
+  component: lazyRouteComponent(() => import('./pages/AutomationRuns'), 'AutomationRunsPage'),
+});
+
+const automationRunRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: 'automations/$automationId/runs/$runId',
+  component: lazyRouteComponent(() => import('./pages/AutomationRuns'), 'AutomationRunPage'),
 });
 
 const contactsRoute = createRoute({
@@ -159,6 +177,9 @@ export const routeTree = rootRoute.addChildren([
     agentsRoute,
     agentRoute,
     automationsRoute,
+    automationRoute,
+    automationRunsRoute,
+    automationRunRoute,
     contactsRoute,
     callsRoute,
     callRoute,

@@ -271,3 +271,25 @@ export function docOf(a: AutomationRecord): AutomationDoc {
   if (a.calling) doc.calling = a.calling;
   return doc;
 }
+
+/** JSON with sorted keys and without `undefined`/`null` optional noise: to compare documents. */
+export function canonical(v: unknown): string {
+  const norm = (x: unknown): unknown => {
+    if (Array.isArray(x)) return x.map(norm);
+    if (x && typeof x === 'object') {
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(x).sort()) {
+        const val = (x as Record<string, unknown>)[k];
+        if (val !== undefined && val !== null) o[k] = norm(val);
+      }
+      return o;
+    }
+    return x;
+  };
+  return JSON.stringify(norm(v));
+}
+
+/** What a save sends: the document, with `start: null` so a start removed here is removed there. */
+export function saveBody(doc: AutomationDoc): Record<string, unknown> {
+  return { ...doc, start: doc.start ?? null };
+}

@@ -61,12 +61,12 @@ export function dominators(doc: Pick<AutomationDoc, 'steps' | 'start'>): Map<str
     changed = false;
     for (const s of order) {
       if (s === start) continue;
-      let acc: Set<string> | null = null;
+      let acc: string[] | undefined;
       for (const p of preds.get(s)!) {
-        const d = dom.get(p)!;
-        acc = acc === null ? new Set(d) : new Set([...acc].filter((x) => d.has(x)));
+        const d: Set<string> = dom.get(p)!;
+        acc = acc === undefined ? [...d] : acc.filter((x: string) => d.has(x));
       }
-      const next = new Set(acc ?? []);
+      const next = new Set<string>(acc ?? []);
       next.add(s);
       const cur = dom.get(s)!;
       if (next.size !== cur.size || [...next].some((x) => !cur.has(x))) {

@@ -23,6 +23,8 @@ export interface BuilderState {
   select: (slug: string | null) => void;
   setName: (name: string) => void;
   setTrigger: (t: Trigger) => void;
+  /** Sets top-level fields (time zone, calling rules). */
+  patchDoc: (patch: Partial<AutomationDoc>) => void;
   /** Sets fields of a step (not its slug or edges; see rename/connect). */
   updateStep: (slug: string, patch: Record<string, unknown>) => void;
   /** Renames a step and every edge (and `start`) that names it. False if the slug is taken. */
@@ -80,6 +82,11 @@ export function createBuilderStore(initial: AutomationDoc) {
         setTrigger: (trigger) => {
           coalesceKey = null;
           set({ doc: { ...get().doc, trigger } });
+        },
+        patchDoc: (patch) => {
+          const keys = Object.keys(patch);
+          coalesceKey = keys.length === 1 ? `doc.${keys[0]}` : null;
+          set({ doc: { ...get().doc, ...patch } });
         },
         updateStep: (slug, patch) => {
           const keys = Object.keys(patch);
