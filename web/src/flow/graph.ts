@@ -262,12 +262,13 @@ export function scopes(flow: Flow): Map<string, Set<string>> {
     changed = false;
     for (const id of order) {
       if (id === start.id) continue;
-      let acc: Set<string> | null = null;
+      let acc = null as Set<string> | null;
       for (const p of preds.get(id) ?? []) {
         if (!reach.has(p)) continue;
         const o = out(p);
         if (o === null) continue;
-        acc = acc === null ? new Set(o) : new Set([...acc].filter((v) => o.has(v)));
+        const a: Set<string> | null = acc;
+        acc = a === null ? new Set(o) : new Set([...a].filter((v: string) => o.has(v)));
       }
       const prev = inSet.get(id);
       if (acc !== null && (prev === null || prev === undefined || prev.size !== acc.size)) {

@@ -1,0 +1,291 @@
+// The canvas: @xyflow/react over the editor store. Node objects keep their identity while
+// unchanged (a per-node cache), node components are memoized and read their own problems by
+// selector, so an edit re-renders one node, not 300.
+import {
+  Background,
+  Controls,
+  Handle,
+  MarkerType,
+  MiniMap,
+  Position,
+  ReactFlow,
+  useReactFlow,
+  type Connection,
+  type Edge,
+  type EdgeChange,
+  type Node,
+  type NodeChange,
+  type NodeProps,
+} from '@xyflow/react';
+import '@xyflow/react/dist/style.css';
+import { memo, useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { cn } from '@/lib/cn';
+import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
+import { useEditor } from './store';
+import { nodeKey, useUi } from './ui';
+
+export const DND_TYPE = 'application/x-parley-node';
+
+type RFNode = Node<FlowNode['data'], string>;
+
+const TONES: Record<string, string> = {
+  start: 'border-emerald-600 bg-emerald-50',
+  speak: 'border-sky-600 bg-sky-50',
+  question: 'border-indigo-600 bg-indigo-50',
+  branch: 'border-amber-600 bg-amber-50',
+  transfer: 'border-fuchsia-600 bg-fuchsia-50',
+  webhook: 'border-slate-600 bg-slate-50',
+  end: 'border-rose-600 bg-rose-50',
+};
+
+const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: NodeProps<RFNode>) {
+  const problems = useUi((s) => (s.nodeProblems[id] ?? []).join('\n'));
+  const handles = handlesOf({ type, data });
+  const text = nodeText({ type, data });
+  const label = isNodeType(type) ? TYPE_LABELS[type] : type;
+  return (
+    <div
+      className={cn(
+        'relative w-[240px] rounded-lg border-2 px-3 pt-2 pb-6 text-left shadow-sm',
+        TONES[type] ?? 'border-slate-400 bg-white',
+        selected && 'ring-2 ring-indigo-500 ring-offset-2',
+        problems && 'border-red-700',
+      )}
+    >
+      {type !== 'start' ? <Handle type="target" position={Position.Top} className="!h-3 !w-3 !bg-slate-700" /> : null}
+      <div className="flex items-center justify-between gap-2">
+        <span className="text-xs font-semibold tracking-wide text-slate-800 uppercase">{label}</span>
+        <span className="truncate font-mono text-[11px] text-slate-700">{id}</span>
+      </div>
+      <p className="mt-1 line-clamp-3 min-h-[1.25rem] text-sm break-words text-slate-900">
+        {text || <span className="text-slate-600 italic">Not set yet</span>}
+      </p>
+      {problems ? (
+        <span
+          className="absolute -top-3 -right-3 inline-flex h-6 min-w-6 items-center justify-center rounded-full bg-red-700 px-1.5 text-xs font-bold text-white"
+          title={problems}
+          aria-label={`${problems.split('\n').length} problem(s): ${problems}`}
+          data-testid="node-problem"
+        >
+          {problems.split('\n').length}
+        </span>
+      ) : null}
+      {handles.map((h, i) => {
+        const left = `${((i + 1) / (handles.length + 1)) * 100}%`;
+        return (
+          <div key={h}>
+            <Handle
+              id={h}
+              type="source"
+              position={Position.Bottom}
+              style={{ left }}
+              className={cn('!h-3 !w-3', h === 'no_match' || h === 'error' || h === 'else' ? '!bg-slate-500' : '!bg-indigo-700')}
+              title={`Outcome ${h}`}
+            />
+            <span
+              className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
+              style={{ left }}
+            >
+              {h}
+            </span>
+          </div>
+        );
+      })}
+    </div>
+  );
+});
+
+const nodeTypes = Object.fromEntries(['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end', 'unknown'].map((t) => [t, FlowNodeView]));
+
+interface Cached {
+  sel: boolean;
+  m: { width: number; height: number } | undefined;
+  rf: RFNode;
+}
+
+export function FlowCanvas() {
+  const nodes = useEditor((s) => s.nodes);
+  const edges = useEditor((s) => s.edges);
+  const selectedId = useEditor((s) => s.selectedId);
+  const { screenToFlowPosition } = useReactFlow();
+  const [measured, setMeasured] = useState(() => new Map<string, { width: number; height: number }>());
+  const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
+  const nodeCache = useRef(new WeakMap<FlowNode, Cached>());
+  const edgeCache = useRef(new WeakMap<FlowEdge, { sel: boolean; rf: Edge }>());
+  const drag = useRef<Map<string, { x: number; y: number }> | null>(null);
+  const dragFinal = useRef(new Map<string, { x: number; y: number }>());
+
+  const rfNodes = useMemo(
+    () =>
+      nodes.map((n) => {
+        const sel = n.id === selectedId;
+        const m = measured.get(n.id);
+        const c = nodeCache.current.get(n);
+        if (c && c.sel === sel && c.m === m) return c.rf;
+        const rf: RFNode = {
+          id: n.id,
+          type: isNodeType(n.type) ? n.type : 'unknown',
+          position: n.position,
+          data: n.data,
+          selected: sel,
+          measured: m,
+          deletable: n.type !== 'start',
+          ariaLabel: `${isNodeType(n.type) ? TYPE_LABELS[n.type] : n.type} node ${n.id}${nodeText(n) ? `: ${nodeText(n)}` : ''}`,
+        };
+        nodeCache.current.set(n, { sel, m, rf });
+        return rf;
+      }),
+    [nodes, selectedId, measured],
+  );
+
+  const rfEdges = useMemo(
+    () =>
+      edges.map((e) => {
+        const sel = e.id === selectedEdge;
+        const c = edgeCache.current.get(e);
+        if (c && c.sel === sel) return c.rf;
+        const rf: Edge = {
+          id: e.id,
+          source: e.source,
+          sourceHandle: e.sourceHandle,
+          target: e.target,
+          selected: sel,
+          markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 },
+          ariaLabel: `Connection ${e.sourceHandle} from ${e.source} to ${e.target}`,
+          style: sel ? { stroke: '#4338ca', strokeWidth: 3 } : undefined,
+        };
+        edgeCache.current.set(e, { sel, rf });
+        return rf;
+      }),
+    [edges, selectedEdge],
+  );
+
+  const onNodesChange = useCallback((changes: NodeChange<RFNode>[]) => {
+    const st = useEditor.getState();
+    let dims: Map<string, { width: number; height: number }> | null = null;
+    const removed: string[] = [];
+    let picked: string | null | undefined;
+    const moving = new Map<string, { x: number; y: number }>();
+    let ended = false;
+    for (const c of changes) {
+      if (c.type === 'dimensions' && c.dimensions) {
+        dims ??= new Map();
+        dims.set(c.id, c.dimensions);
+      } else if (c.type === 'position') {
+        if (c.position) moving.set(c.id, c.position);
+        if (c.dragging === false) ended = true;
+      } else if (c.type === 'select') {
+        if (c.selected) picked = c.id;
+        else if (picked === undefined && c.id === st.selectedId) picked = null;
+      } else if (c.type === 'remove') removed.push(c.id);
+    }
+    if (dims) {
+      const d = dims;
+      setMeasured((prev) => {
+        const next = new Map(prev);
+        for (const [id, m] of d) {
+          const o = next.get(id);
+          if (!o || o.width !== m.width || o.height !== m.height) next.set(id, { width: m.width, height: m.height });
+        }
+        return next;
+      });
+    }
+    if (moving.size || ended) {
+      const t = useEditor.temporal.getState();
+      if (!drag.current) {
+        drag.current = new Map(st.nodes.filter((n) => moving.has(n.id)).map((n) => [n.id, n.position]));
+        dragFinal.current = new Map();
+      }
+      for (const [id, p] of moving) dragFinal.current.set(id, p);
+      if (ended) {
+        const origin = drag.current;
+        drag.current = null;
+        for (const id of dragFinal.current.keys()) useUi.getState().touch(nodeKey(id));
+        st.finishDrag(origin, dragFinal.current);
+      } else {
+        t.pause();
+        useEditor.setState({ nodes: st.nodes.map((n) => (moving.has(n.id) ? { ...n, position: moving.get(n.id)! } : n)) });
+        t.resume();
+      }
+    }
+    if (picked !== undefined) st.select(picked);
+    if (removed.length) st.removeNodes(removed);
+  }, []);
+
+  const onEdgesChange = useCallback((changes: EdgeChange[]) => {
+    const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
+    if (removed.length) useEditor.getState().removeEdges(removed);
+    for (const c of changes) if (c.type === 'select') setSelectedEdge((cur) => (c.selected ? c.id : cur === c.id ? null : cur));
+  }, []);
+
+  const onConnect = useCallback((c: Connection) => {
+    if (!c.source || !c.target) return;
+    useEditor.getState().connect(c.source, c.sourceHandle ?? 'next', c.target);
+    useUi.getState().touch(nodeKey(c.source));
+  }, []);
+
+  const isValidConnection = useCallback((c: Connection | Edge) => {
+    const src = useEditor.getState().nodes.find((n) => n.id === c.source);
+    return !!src && c.source !== c.target && handlesOf(src).includes(c.sourceHandle ?? 'next');
+  }, []);
+
+  const onDrop = useCallback(
+    (e: DragEvent) => {
+      const type = e.dataTransfer.getData(DND_TYPE);
+      if (!isNodeType(type)) return;
+      e.preventDefault();
+      const p = screenToFlowPosition({ x: e.clientX, y: e.clientY });
+      useEditor.getState().addNode(type as NodeType, { x: Math.round(p.x - 120), y: Math.round(p.y - 30) });
+    },
+    [screenToFlowPosition],
+  );
+
+  // Arrow keys on a focused node move the selected node by 10 px (Shift: 50 px), one undo step per burst.
+  const onKeyDownCapture = useCallback((e: KeyboardEvent) => {
+    const dir = ({ ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] } as Record<string, [number, number]>)[e.key];
+    const el = e.target as HTMLElement;
+    if (!dir || !el.closest?.('.react-flow__node')) return;
+    const id = el.closest('.react-flow__node')?.getAttribute('data-id');
+    if (!id) return;
+    e.preventDefault();
+    e.stopPropagation();
+    const step = e.shiftKey ? 50 : 10;
+    const st = useEditor.getState();
+    st.select(id);
+    st.moveBy(id, dir[0] * step, dir[1] * step);
+    useUi.getState().touch(nodeKey(id));
+  }, []);
+
+  return (
+    <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
+      <ReactFlow
+        nodes={rfNodes}
+        edges={rfEdges}
+        nodeTypes={nodeTypes}
+        onNodesChange={onNodesChange}
+        onEdgesChange={onEdgesChange}
+        onConnect={onConnect}
+        isValidConnection={isValidConnection}
+        onDrop={onDrop}
+        onDragOver={(e) => {
+          e.preventDefault();
+          e.dataTransfer.dropEffect = 'move';
+        }}
+        onPaneClick={() => useEditor.getState().select(null)}
+        deleteKeyCode={['Delete', 'Backspace']}
+        multiSelectionKeyCode={null}
+        selectionKeyCode={null}
+        onlyRenderVisibleElements={nodes.length > 80}
+        minZoom={0.1}
+        fitView
+        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
+        proOptions={{ hideAttribution: true }}
+        aria-label="Flow canvas"
+      >
+        <Background gap={20} />
+        <Controls showInteractive={false} />
+        {nodes.length > 12 ? <MiniMap pannable zoomable ariaLabel="Mini map of the flow" /> : null}
+      </ReactFlow>
+    </div>
+  );
+}
