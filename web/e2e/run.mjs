@@ -15,6 +15,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { agentEditorSteps } from './agent-editor.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BASE = (process.env.PARLEY_URL ?? '').replace(/\/+$/, '');
@@ -204,6 +205,8 @@ try {
     agentId = m[1];
   });
   await visit('agent-detail', '', /E2E agent|Voice agent/);
+
+  if (agentId) await agentEditorSteps({ page, step, expect, shot, accessible, BASE, agentId, TIMEOUT });
 
   await step('agents list finds the new agent by search', async () => {
     await page.goto(`${BASE}/app/agents?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });

@@ -107,6 +107,7 @@ export function Outline() {
               <button
                 type="button"
                 data-outline-row
+                data-node-id={n.id}
                 aria-pressed={sel}
                 onClick={() => useEditor.getState().select(n.id)}
                 onKeyDown={(e) => onRowKey(e, i, n)}

@@ -22,6 +22,12 @@ describe('editor store', () => {
     expect(s().edges).toHaveLength(1);
   });
 
+  it('adding after a connected outcome inserts the node into that connection', () => {
+    const end = s().addNode('end', { x: 0, y: 0 }, { source: 'start', handle: 'next' });
+    const sp = s().addNode('speak', { x: 0, y: 0 }, { source: 'start', handle: 'next' });
+    expect(s().edges.map((e) => `${e.source}.${e.sourceHandle}>${e.target}`).sort()).toEqual([`start.next>${sp}`, `${sp}.next>${end}`].sort());
+  });
+
   it('does not record selection, and loading clears the history', () => {
     s().select('start');
     expect(t().pastStates).toHaveLength(0);

@@ -94,10 +94,12 @@ export const useEditor = create<EditorState>()(
           const node: FlowNode = { id, type, position, data: defaultData(type) };
           let nextEdges = edges;
           if (from && nodes.some((n) => n.id === from.source)) {
-            nextEdges = [
-              ...edges.filter((e) => !(e.source === from.source && e.sourceHandle === from.handle)),
-              { id: newEdgeId(edges), source: from.source, sourceHandle: from.handle, target: id },
-            ];
+            // Inserted into a connection: the new node's first outcome goes where it went.
+            const old = edges.find((e) => e.source === from.source && e.sourceHandle === from.handle);
+            const rest = edges.filter((e) => e !== old);
+            nextEdges = [...rest, { id: newEdgeId(edges), source: from.source, sourceHandle: from.handle, target: id }];
+            const first = handlesOf(node)[0];
+            if (old && first) nextEdges.push({ id: newEdgeId(nextEdges), source: id, sourceHandle: first, target: old.target });
           }
           change({ nodes: [...nodes, node], edges: nextEdges, selectedId: id });
           return id;
