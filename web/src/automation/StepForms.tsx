@@ -62,7 +62,12 @@ export function VariablePicker({
                   className="flex cursor-pointer items-center justify-between gap-2 rounded px-2 py-1 font-mono text-xs text-slate-900 outline-none data-[highlighted]:bg-indigo-100"
                 >
                   <span className="truncate">{v.path}</span>
-                  {v.sample !== undefined ? <span className="max-w-28 truncate text-slate-700">{v.sample}</span> : null}
+                  {v.sample !== undefined ? (
+                    <span className="max-w-28 truncate text-slate-700">
+                      <span className="sr-only">, sample: </span>
+                      {v.sample}
+                    </span>
+                  ) : null}
                 </Menu.Item>
               ))}
             </Menu.Group>

@@ -418,7 +418,7 @@ function Builder({ record, refetch }: { record: AutomationRecord; refetch: () =>
       <div className="mb-3 flex flex-wrap items-end gap-3">
         <div className="flex flex-col gap-1">
           <label htmlFor="automation-name" className="text-sm font-medium text-slate-800">
-            Name
+            Automation name
           </label>
           <Input id="automation-name" className="w-72" value={doc.name} onChange={(e) => store.getState().setName(e.target.value)} aria-invalid={problems.doc.some((p) => p.top === 'name')} />
         </div>
