@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // End-to-end check of the dashboard against a running Parley server, through a real
 // (headless) Chromium: signs in through the form, visits every page of the dashboard, creates
-// an agent and a contact through the UI, creates an API token in the UI and checks with the
+// an agent and a contact through the UI, builds an automation visually and follows its run
+// (e2e/automations.mjs), creates an API token in the UI and checks with the
 // API that the server accepts it and, once revoked in the UI, refuses it; runs axe on every
 // page (any `serious` or `critical` violation fails) and saves a full-page screenshot of each.
 //
@@ -15,6 +16,7 @@ import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
+import { analyticsChecks, automationChecks } from './automations.mjs';
 import { agentEditorSteps } from './agent-editor.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -413,7 +415,11 @@ try {
 
   await visit('phone-numbers', '/phone-numbers', 'Phone Numbers');
   await visit('automations', '/automations', 'Automations');
+  // The automation builder, its runs, and Analytics (e2e/automations.mjs).
+  const ctx = { page: () => page, step, expect, settled, shot, accessible, BASE, stamp, TIMEOUT, teamId: () => teamId };
+  await automationChecks(ctx);
   await visit('analytics', '/analytics', 'Analytics');
+  await analyticsChecks(ctx);
 
   await step('delete the e2e contact through the UI', async () => {
     await page.goto(`${BASE}/app/contacts?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });
