@@ -51,8 +51,13 @@ function DayChart({ series }: { series: DaySeries }) {
       cursor: { show: false },
       scales: { x: { time: true, range: (_u, min, max) => [min - 43_200, max + 43_200] }, y: { range: (_u, _min, max) => [0, Math.max(1, max * 1.1)] } },
       axes: [
-        { stroke: '#334155', grid: { show: false }, values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toISOString().slice(5, 10)) },
-        { stroke: '#334155', grid: { stroke: '#e2e8f0' } },
+        {
+          stroke: '#334155',
+          grid: { show: false },
+          incrs: [86_400, 2 * 86_400, 7 * 86_400, 14 * 86_400, 28 * 86_400, 91 * 86_400, 365 * 86_400],
+          values: (_u, ticks) => ticks.map((t) => new Date(t * 1000).toISOString().slice(5, 10)),
+        },
+        { stroke: '#334155', grid: { stroke: '#e2e8f0' }, incrs: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10_000] },
       ],
       series: [{}, ...order.map((i) => ({ label: series.statuses[i], fill: color(series.statuses[i]!), stroke: color(series.statuses[i]!), width: 0, paths: bars, points: { show: false } }))],
     };
