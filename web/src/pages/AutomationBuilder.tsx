@@ -10,6 +10,7 @@ import {
   Position,
   ReactFlow,
   ReactFlowProvider,
+  useReactFlow,
   type Connection,
   type Edge,
   type Node,
@@ -137,6 +138,13 @@ function Canvas({ store, problems }: { store: BuilderStore; problems: LocatedPro
     return { nodes, edges };
   }, [doc, selected]);
   const ctx = useMemo<CanvasCtx>(() => ({ select: (id) => store.getState().select(id), problems }), [store, problems]);
+  // A step added or removed: show the whole graph again.
+  const { fitView } = useReactFlow();
+  const count = nodes.length;
+  useEffect(() => {
+    const t = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1, duration: 150 }), 30);
+    return () => clearTimeout(t);
+  }, [count, fitView]);
   const onConnect = (c: Connection) => {
     if (!c.source || !c.target || c.source === c.target) return;
     if (c.target === TRIGGER_ID) return;
@@ -275,17 +283,20 @@ function Builder({ record, refetch }: { record: AutomationRecord; refetch: () =>
   // Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y anywhere on the page except in a text field (its own undo).
   useEffect(() => {
     const onKey = (e: globalThis.KeyboardEvent) => {
-      if (!(e.ctrlKey || e.metaKey) || typing(e.target)) return;
+      if (!(e.ctrlKey || e.metaKey)) return;
       const k = e.key.toLowerCase();
+      if (k === 's') {
+        e.preventDefault();
+        save.mutate(store.getState().doc);
+        return;
+      }
+      if (typing(e.target)) return;
       if (k === 'z' && !e.shiftKey) {
         e.preventDefault();
         undo();
       } else if ((k === 'z' && e.shiftKey) || k === 'y') {
         e.preventDefault();
         redo();
-      } else if (k === 's') {
-        e.preventDefault();
-        save.mutate(store.getState().doc);
       }
     };
     window.addEventListener('keydown', onKey);
