@@ -137,8 +137,8 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 
 pub fn router(state: AppState) -> Router {
     use routes::{
-        account, agent_versions, analytics, automations, calls, contacts, interviews, numbers, sandbox, system, team,
-        webhooks,
+        account, agent_versions, analytics, automations, calls, contacts, interviews, live, numbers, sandbox, system,
+        team, webhooks,
     };
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
@@ -149,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route("/contact/{id}/remove_tags", post(contacts::remove_tags))
         .route("/contact/call", post(calls::call_contact))
         .route("/call", get(calls::list))
+        .route("/call/live", get(live::live))
         .route("/job/create_job_by_contacts", post(calls::create_job))
         .route("/interview", get(interviews::list))
         .route("/interview/create", post(interviews::create))

@@ -15,7 +15,7 @@ use utoipa::{Modify, OpenApi};
     info(title = "Parley API", description = "Thoughtly-compatible voice-agent API. Every response is {data, error}."),
     paths(
         contacts::create, contacts::list, contacts::get_one, contacts::update_info, contacts::add_tags, contacts::remove_tags, contacts::delete_one,
-        calls::call_contact, calls::create_job, calls::responses, calls::get_one, calls::hangup,
+        calls::call_contact, calls::create_job, calls::responses, calls::get_one, calls::hangup, calls::list,
         interviews::list, interviews::create, interviews::get_one, interviews::update, interviews::toggle_archive,
         webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,
         sandbox::list_personas, sandbox::create_persona, sandbox::get_persona, sandbox::delete_persona,

@@ -97,6 +97,8 @@ pub enum CallNote {
     ActionFailed { action: String, error: String },
     /// The agent is transferring the call (`PHONE_TRANSFER`).
     Transferring { phone_number: String },
+    /// A line was added to the conversation (what a live transcript shows as people speak).
+    Said(Line),
 }
 
 /// One line of the conversation, timed from the answer.
@@ -202,6 +204,8 @@ pub async fn run_call<A: Agent>(
 
     let mut work = vec![];
     let mut core = CallCore::new(&cfg, answered, &mut work);
+    // Conversation lines already told to `notes` (as `CallNote::Said`).
+    let mut told = 0;
     let mut tick = tokio::time::interval(FRAME);
     tick.set_missed_tick_behavior(MissedTickBehavior::Burst);
     loop {
@@ -265,6 +269,10 @@ pub async fn run_call<A: Agent>(
             _ = tick.tick() => Input::Tick(Instant::now()),
         };
         core.handle(input, &mut work);
+        for l in core.conversation().get(told..).unwrap_or_default() {
+            let _ = notes.send(CallNote::Said(l.clone()));
+        }
+        told = core.conversation().len();
     }
     let call = core.finish();
     if matches!(

@@ -176,5 +176,15 @@ async fn a_transfer_follows_the_question_and_is_noted() {
     let (r, _, notes) = call_with(vec![], None, None, then).await;
     assert_eq!(r.end, CallEnd::Transferred(to.clone()));
     assert_eq!(r.conversation.len(), 3, "the whole question first: {}", r.transcript());
-    assert_eq!(notes, [CallNote::Transferring { phone_number: to }]);
+    // Each conversation line is told as it is said, in order, before the transfer.
+    let said: Vec<_> = notes
+        .iter()
+        .filter_map(|n| match n {
+            CallNote::Said(l) => Some(l.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(said, r.conversation);
+    let others: Vec<_> = notes.iter().filter(|n| !matches!(n, CallNote::Said(_))).collect();
+    assert_eq!(others, [&CallNote::Transferring { phone_number: to }]);
 }

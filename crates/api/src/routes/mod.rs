@@ -7,6 +7,7 @@ pub mod automations;
 pub mod calls;
 pub mod contacts;
 pub mod interviews;
+pub mod live;
 pub mod numbers;
 pub mod sandbox;
 pub mod system;

@@ -1,7 +1,8 @@
 //! The API's integration tests, one binary: the router of `parley_api::router` over real SQLite
 //! and PostgreSQL, each request handed to it in this process (`tower::ServiceExt::oneshot`).
 //! Helpers live in `util`. `accounts`: the dashboard's sign-in, sessions, CSRF and team
-//! settings; `agents_and_analytics`: drafts, versions, calls by direction, analytics; `input_bounds`: the bad-input matrix.
+//! settings; `agents_and_analytics`: drafts, versions, calls by direction, analytics; `input_bounds`: the bad-input
+//! matrix; `live`: the calls' Server-Sent Events.
 //!
 //! Decision: tests that need nothing but the API live here rather than in the server's tests,
 //! which start a whole server per test (HTTP listener, settings, template workers) and talk to it
@@ -17,3 +18,4 @@ mod util;
 mod accounts;
 mod agents_and_analytics;
 mod input_bounds;
+mod live;

@@ -182,6 +182,25 @@ impl Api {
         (parts.status, parts.headers, body)
     }
 
+    /// The team's token and id.
+    pub fn credentials(&self) -> (String, String) {
+        (self.token.clone(), self.team_id.clone())
+    }
+
+    /// Like [`Api::raw`], but the body is left as a stream (Server-Sent Events).
+    pub async fn stream(
+        &self,
+        mut req: Request<Body>,
+    ) -> (StatusCode, axum::http::HeaderMap, axum::body::BodyDataStream) {
+        req.extensions_mut().insert(ConnectInfo(PEER));
+        let res = match self.router.clone().oneshot(req).await {
+            Ok(res) => res,
+            Err(never) => match never {},
+        };
+        let (parts, body) = res.into_parts();
+        (parts.status, parts.headers, body.into_data_stream())
+    }
+
     pub async fn contact(&self, number: &str) -> Value {
         ok(&self.post("/contact/create", json!({ "phone_number": number })).await).clone()
     }

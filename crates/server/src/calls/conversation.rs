@@ -7,7 +7,7 @@ use super::CallRunner;
 use parley_agent::flow_agent::{AgentConfig, FlowAgent};
 use parley_agent::llm::{LlmClient, LlmConfig};
 use parley_agent::template::CallContext;
-use parley_core::call::Call;
+use parley_core::call::{Call, ConversationTurn};
 use parley_core::interview::Interview;
 use parley_jobs::JobError;
 use parley_telephony::Endpoint;
@@ -94,6 +94,14 @@ impl CallRunner {
         let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();
         let store = self.store.clone();
         let (team, agent_id, cid) = (team_id.to_string(), interview.id.clone(), call.id);
+        // Lines are timed from the answer; the call's start time is that answer.
+        let answered_at = self
+            .store
+            .call_for_worker(call.id)
+            .await
+            .ok()
+            .and_then(|(_, c)| c.start_time)
+            .unwrap_or_else(parley_core::time::Timestamp::now);
         let notes = tokio::spawn(async move {
             while let Some(n) = notes_rx.recv().await {
                 let life = store.call_life();
@@ -103,6 +111,15 @@ impl CallRunner {
                     }
                     CallNote::Transferring { phone_number } => {
                         life.transferring(&team, &agent_id, cid, &phone_number).await
+                    }
+                    CallNote::Said(l) => {
+                        let turn = ConversationTurn {
+                            date: parley_core::time::Timestamp(answered_at.millis() + l.at_ms),
+                            text: l.text,
+                            author: l.author.to_string(),
+                            cumulative_duration_ms: l.at_ms,
+                        };
+                        life.said(cid, turn).await.map(|()| 0)
                     }
                 };
                 if let Err(e) = sent {

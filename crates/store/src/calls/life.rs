@@ -240,6 +240,54 @@ impl CallLife<'_> {
         self.emit(team_id, interview_id, EventType::PhoneTransfer, &body).await
     }
 
+    /// A line of a call in progress, as it is said: appended to the call's conversation and
+    /// transcript, so the live view (and a `PHONE_TRANSFER`'s transcript) has it before the end.
+    ///
+    /// Not a transition: no event row, no webhook, and the call's `version` is left alone, so it
+    /// never makes a transition fail its version check. Its own write is checked against the
+    /// version it read (a transition in between: read again, twice at most); a transition that
+    /// read the body before this line may drop it from the live view until the call ends, whose
+    /// results hold every line.
+    pub async fn said(&self, id: Uuid, turn: ConversationTurn) -> Result<()> {
+        for _ in 0..2 {
+            let Some((_, mut call)) = self.store.call_for_worker(id).await.map(Some).or_else(|e| match e {
+                StoreError::NotFound => Ok(None),
+                e => Err(e),
+            })?
+            else {
+                return Ok(());
+            };
+            if call.status.is_final() {
+                return Ok(());
+            }
+            let read = call.version;
+            let who = if turn.author == "ai" { "Agent" } else { "Caller" };
+            if !call.transcript.is_empty() {
+                call.transcript.push('\n');
+            }
+            call.transcript.push_str(&format!("{who}: {}", turn.text));
+            call.conversation_history.push(turn.clone());
+            let now = Timestamp::now();
+            call.updated = now;
+            let mut w = self.store.begin_write().await?;
+            let r = sqlx::query(
+                "UPDATE calls SET updated = $1, search_text = $2, body = $3 WHERE id = $4 AND version = $5",
+            )
+            .bind(now.millis())
+            .bind(super::search_text(&call))
+            .bind(serde_json::to_string(&call)?)
+            .bind(id.to_string())
+            .bind(read)
+            .execute(&mut *w.tx)
+            .await?;
+            w.commit().await?;
+            if r.rows_affected() > 0 {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     /// One step forward; `false` when the state machine refuses it (the call ended meanwhile).
     async fn step(&self, id: Uuid, ev: CallEvent) -> Result<bool> {
         match self.transition(id, ev, |_| {}).await {

@@ -210,6 +210,32 @@ impl Store {
         Ok((calls, total))
     }
 
+    /// The team's calls changed after the cursor `(updated, id)` (ms, call id), oldest change
+    /// first, at most `limit`: what the live view streams. Each call comes with its own cursor.
+    pub async fn calls_changed_since(
+        &self,
+        team_id: &str,
+        after: (i64, &str),
+        limit: i64,
+    ) -> Result<Vec<((i64, String), Call)>> {
+        let rows = sqlx::query(
+            "SELECT id, updated, body FROM calls WHERE team_id = $1 AND (updated > $2 OR (updated = $2 AND id > $3)) \
+             ORDER BY updated, id LIMIT $4",
+        )
+        .bind(team_id)
+        .bind(after.0)
+        .bind(after.1)
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                let call: Call = serde_json::from_str(&r.try_get::<String, _>("body")?)?;
+                Ok(((r.try_get("updated")?, r.try_get("id")?), call))
+            })
+            .collect()
+    }
+
     /// Calls of a team that hold a line (dialing, ringing or answered): the concurrency limit
     /// counts these.
     pub async fn active_call_count(&self, team_id: &str) -> Result<i64> {
