@@ -55,6 +55,9 @@ pub struct ApiConfig {
     pub public_rate_limit_per_minute: u32,
     /// Failed authentications per minute from one source address; 0 turns the limit off.
     pub auth_failure_limit_per_minute: u32,
+    /// Requests per minute of one signed-in dashboard user (instead of the team's quota); 0
+    /// turns the limit off.
+    pub dashboard_rate_limit_per_minute: u32,
     /// Failed dashboard sign-ins per minute for one email address; 0 turns the limit off.
     pub login_failures_per_email_per_minute: u32,
     /// Mark the session cookie `Secure` (the server is reached over TLS).
@@ -86,6 +89,7 @@ impl Default for ApiConfig {
             public_rate_limit_per_minute: 600,
             auth_failure_limit_per_minute: 30,
             login_failures_per_email_per_minute: 10,
+            dashboard_rate_limit_per_minute: 1200,
             secure_cookies: false,
             public_url: "http://127.0.0.1:8080".into(),
             trusted_proxies: Vec::new(),

@@ -268,6 +268,8 @@ pub struct Limits {
     pub public: RateLimit,
     /// Failed authentications per source address.
     pub auth_failures: RateLimit,
+    /// Requests per signed-in dashboard user (in memory: a flood guard, not a promise).
+    pub dashboard: RateLimit,
     /// Failed dashboard sign-ins per email address. In memory, as the per-address guards: it
     /// must refuse before the password is hashed (a peek), which only the in-memory quota can
     /// do without a database write; N processes allow an email N times the quota.
@@ -283,6 +285,7 @@ impl Limits {
             public: RateLimit::local(config.public_rate_limit_per_minute),
             auth_failures: RateLimit::local(config.auth_failure_limit_per_minute),
             logins: RateLimit::local(config.login_failures_per_email_per_minute),
+            dashboard: RateLimit::local(config.dashboard_rate_limit_per_minute),
         }
     }
 
@@ -294,6 +297,7 @@ impl Limits {
         self.public.housekeep().await;
         self.auth_failures.housekeep().await;
         self.logins.housekeep().await;
+        self.dashboard.housekeep().await;
     }
 }
 
