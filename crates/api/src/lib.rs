@@ -146,6 +146,7 @@ pub fn router(state: AppState) -> Router {
     };
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
+        .route("/contact/bulk_create", post(contacts::bulk_create))
         .route("/contact", get(contacts::list))
         .route("/contact/{id}", get(contacts::get_one).delete(contacts::delete_one))
         .route("/contact/{id}/update_info", post(contacts::update_info))

@@ -14,7 +14,7 @@ use utoipa::{Modify, OpenApi};
 #[openapi(
     info(title = "Parley API", description = "Thoughtly-compatible voice-agent API. Every response is {data, error}."),
     paths(
-        contacts::create, contacts::list, contacts::get_one, contacts::update_info, contacts::add_tags, contacts::remove_tags, contacts::delete_one,
+        contacts::create, contacts::list, contacts::get_one, contacts::update_info, contacts::add_tags, contacts::remove_tags, contacts::delete_one, contacts::bulk_create,
         calls::call_contact, calls::create_job, calls::responses, calls::get_one, calls::hangup, calls::list,
         interviews::list, interviews::create, interviews::get_one, interviews::update, interviews::toggle_archive,
         webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,

@@ -307,3 +307,80 @@ mod tests {
         assert!(parse_sort(Some("name"), Some("sideways")).is_err());
     }
 }
+
+/// The most rows of one `POST /contact/bulk_create`.
+pub const MAX_BULK_CONTACTS: usize = 1000;
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BulkContacts {
+    /// Each row as `POST /contact/create` takes it (its own `country_code` wins over the batch's).
+    pub contacts: Vec<serde_json::Value>,
+    /// Dialing prefix for rows whose number has no leading `+` and no `country_code`.
+    pub country_code: Option<String>,
+    /// `DASHBOARD_BULK_UPLOAD` (the dashboard's CSV import) or `API_BULK_UPLOAD` (the default).
+    pub lead_source: Option<String>,
+}
+
+/// Parley addition: up to 1000 contacts at once (a CSV import), each upserted as
+/// `POST /contact/create` would; a bad row is reported with its index and message and does not
+/// stop the others. Rows are written concurrently, so the store's group commit takes many at a
+/// time.
+#[utoipa::path(post, path = "/contact/bulk_create", tag = "contacts", request_body = BulkContacts,
+    responses((status = 200, description = "{results: [{row, contact_id} | {row, error}], created, failed}")))]
+pub async fn bulk_create(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    ApiJson(b): ApiJson<BulkContacts>,
+) -> ApiResult<Json<Value>> {
+    if b.contacts.len() > MAX_BULK_CONTACTS {
+        return Err(ApiError::bad(format!(
+            "contacts: at most {MAX_BULK_CONTACTS} rows at once"
+        )));
+    }
+    let source = match b.lead_source.as_deref() {
+        None | Some("API_BULK_UPLOAD") => LeadSource::ApiBulkUpload,
+        Some("DASHBOARD_BULK_UPLOAD") => LeadSource::DashboardBulkUpload,
+        Some(other) => {
+            return Err(ApiError::bad(format!(
+                "lead_source: '{}' is not API_BULK_UPLOAD or DASHBOARD_BULK_UPLOAD",
+                crate::extract::excerpt(other)
+            )))
+        }
+    };
+    let one = |row: serde_json::Value| {
+        let (s, team, cc) = (&s, &team, b.country_code.as_deref());
+        async move {
+            let c: CreateContact = serde_json::from_value(row).map_err(|e| ApiError::bad(e.to_string()))?;
+            let number = normalize_number(team, "phone_number", &c.phone_number, c.country_code.as_deref().or(cc))?;
+            let write = contact_write(number, &c, source)?;
+            let up = s.store.upsert_contact(&team.id, &write).await.map_err(|e| match e {
+                parley_store::StoreError::Conflict(m) => ApiError::bad(m),
+                other => other.into(),
+            })?;
+            Ok::<_, ApiError>(up.contact.id)
+        }
+    };
+    let mut results = Vec::with_capacity(b.contacts.len());
+    let (mut created, mut failed) = (0, 0);
+    let rows: Vec<_> = b.contacts.into_iter().enumerate().collect();
+    for chunk in rows.chunks(50) {
+        let done = futures_util::future::join_all(chunk.iter().map(|(_, r)| one(r.clone()))).await;
+        for ((i, _), r) in chunk.iter().zip(done) {
+            match r {
+                Ok(id) => {
+                    created += 1;
+                    results.push(serde_json::json!({ "row": i, "contact_id": id }));
+                }
+                Err(ApiError::Internal(m)) => return Err(ApiError::Internal(m)),
+                Err(e) => {
+                    failed += 1;
+                    results.push(serde_json::json!({ "row": i, "error": e.to_string() }));
+                }
+            }
+        }
+    }
+    Ok(ok(
+        serde_json::json!({ "results": results, "created": created, "failed": failed }),
+    ))
+}

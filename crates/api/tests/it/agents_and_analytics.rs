@@ -1,6 +1,6 @@
 //! The dashboard's additions around agents and calls, through the router: the flow editor's
 //! draft, publish and versions (and the version a call is pinned to), the team-wide calls list
-//! by direction, and the analytics counts.
+//! by direction, the analytics counts, and the bulk contact import.
 
 use crate::util::{error, ok, Api, Db};
 use axum::http::{Method, StatusCode};
@@ -173,7 +173,44 @@ async fn calls_filter_by_direction_and_analytics_count_them(db: Db) {
     assert_eq!(bad.0, StatusCode::BAD_REQUEST);
 }
 
+async fn a_bulk_import_reports_each_bad_row_and_writes_the_rest(db: Db) {
+    let api = Api::new(db).await;
+    let rows = json!([
+        { "phone_number": "2125550100", "name": "Ann", "tags": ["csv"] },
+        { "phone_number": "not a number" },
+        { "phone_number": "020 7946 0018", "country_code": "+44", "name": "Bea" },
+        { "phone_number": "+12125550101", "colour": "blue" },
+        { "phone_number": "2125550100", "email": "ann@example.com" },
+    ]);
+    let r = api
+        .post(
+            "/contact/bulk_create",
+            json!({ "contacts": rows, "lead_source": "DASHBOARD_BULK_UPLOAD" }),
+        )
+        .await;
+    let d = ok(&r);
+    assert_eq!((d["created"].as_i64(), d["failed"].as_i64()), (Some(3), Some(2)), "{d}");
+    let results = d["results"].as_array().unwrap();
+    assert!(
+        results[1]["error"].as_str().unwrap().starts_with("phone_number:"),
+        "{d}"
+    );
+    assert!(results[3]["error"].as_str().unwrap().contains("colour"), "{d}");
+    // The same number twice is one contact, upserted (the country code rule: +1 by default).
+    assert_eq!(results[0]["contact_id"], results[4]["contact_id"]);
+    let ann = api
+        .get(&format!("/contact/{}", results[0]["contact_id"].as_str().unwrap()))
+        .await;
+    assert_eq!(ok(&ann)["phone_number"], "+12125550100");
+    assert_eq!(ok(&ann)["email"], "ann@example.com");
+    assert_eq!(ok(&ann)["lead_source"], "DASHBOARD_BULK_UPLOAD");
+    let too_many: Vec<Value> = (0..1001).map(|_| json!({ "phone_number": "+12125550100" })).collect();
+    let r = api.post("/contact/bulk_create", json!({ "contacts": too_many })).await;
+    assert_eq!(r.0, StatusCode::BAD_REQUEST);
+}
+
 on_both_databases!(
+    a_bulk_import_reports_each_bad_row_and_writes_the_rest,
     a_draft_saves_while_invalid_publishes_as_a_version_and_an_old_one_restores,
     calls_filter_by_direction_and_analytics_count_them,
 );
