@@ -60,6 +60,31 @@ export function configureApi(c: Partial<ApiConfig>): void {
   Object.assign(config, c);
 }
 
+/**
+ * The headers every request of the dashboard carries (`team_id`; `x-csrf-token` when not a GET),
+ * for the few requests that do not go through `api()` (the live calls stream).
+ */
+export function requestHeaders(method = 'GET'): Record<string, string> {
+  const headers: Record<string, string> = {};
+  const team = config.teamId();
+  if (team) headers['team_id'] = team;
+  if (method !== 'GET') {
+    const csrf = config.csrfToken();
+    if (csrf) headers['x-csrf-token'] = csrf;
+  }
+  return headers;
+}
+
+/** The session is gone (a 401 seen outside `api()`): same handling as there. */
+export function signedOut(): void {
+  config.onUnauthorized();
+}
+
+/** The fetch the client uses (replaced in tests). */
+export function apiFetch(input: string, init?: RequestInit): Promise<Response> {
+  return config.fetch(input, init);
+}
+
 /** `tags: ['a','b']` becomes `tags[]=a&tags[]=b`; empty values are left out. */
 export function buildQuery(query: Record<string, QueryValue> | undefined): string {
   if (!query) return '';
