@@ -128,7 +128,7 @@ async function run(c: Conn) {
     let gotSomething = false;
     try {
       liveStats.opened++;
-      const headers = { ...requestHeaders(), accept: 'text/event-stream' };
+      const headers: Record<string, string> = { ...requestHeaders(), accept: 'text/event-stream' };
       if (lastId) headers['last-event-id'] = lastId;
       const res = await apiFetch('/call/live' + (lastId ? `?last_event_id=${encodeURIComponent(lastId)}` : ''), {
         headers,

@@ -106,7 +106,7 @@ export interface Call {
   updated: string;
   type: 'PHONE_CALL' | 'INBOUND_CALL' | 'BROWSER_CALL';
   status: CallStatus;
-  interview: { id: string; title?: string };
+  interview: { id: string; title?: string; version?: number };
   contact: Contact | null;
   phone_number: string;
   start_time: string | null;
@@ -126,7 +126,7 @@ export interface Call {
   job_id?: string | null;
   from_number?: string | null;
   network?: string;
-  latency?: { total_ms: number; endpointing_ms: number; stt_ms: number; agent_ms: number; tts_first_audio_ms: number }[];
+  latency?: { total_ms: number; endpointing_ms: number; stt_queue_ms?: number; stt_ms: number; agent_ms: number; tts_first_audio_ms: number }[];
 }
 
 export interface CallPage {

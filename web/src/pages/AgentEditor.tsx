@@ -8,6 +8,7 @@ import { ReactFlowProvider } from '@xyflow/react';
 import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from 'zustand';
 import { EmptyState, ErrorState, Loading, StatusBadge } from '@/components/common';
+import { CallMe } from '@/components/CallMe';
 import { Button } from '@/components/ui/button';
 import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { ApiError, errorMessage, get } from '@/lib/api';
@@ -411,6 +412,7 @@ export function AgentEditorPage() {
           </p>
         </div>
         <div className="flex flex-wrap items-center gap-2">
+          <CallMe agentId={live.id} agentTitle={live.title || live.id} />
           <UndoRedo />
           <Button variant="secondary" size="sm" onClick={() => useEditor.getState().layout()}>
             Auto-layout

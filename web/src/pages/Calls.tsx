@@ -7,6 +7,8 @@ import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { ApiError, get } from '@/lib/api';
 import { direction, formatDateTime, formatDuration, humanize } from '@/lib/format';
 import { CALL_DIRECTIONS, CALL_STATUS_VALUES, CALLS_LIMIT, callsQuery, withCallFilter, type CallsSearch } from '@/lib/search';
+import { LiveBadge } from '@/components/LiveBadge';
+import { useLiveCalls } from '@/lib/live';
 import { useTeamId } from '@/lib/session';
 import type { CallPage, InterviewPage } from '@/lib/types';
 import { useDebouncedField } from '@/lib/useDebounced';
@@ -118,13 +120,14 @@ export function CallsPage() {
   const query = callsQuery(search);
   const agents = useAgents();
   const agentTitle = (id: string) => agents.data?.interviews.find((a) => a.id === id)?.title;
+  const live = useLiveCalls();
   const list = useQuery({
     queryKey: [teamId, 'calls', query],
     queryFn: ({ signal }) => get<CallPage>('/call', query, { signal }),
     placeholderData: keepPreviousData,
-    // Calls in progress move: follow them while the list shows one.
+    // Calls in progress move: the live stream updates the rows; without it, poll while one shows.
     refetchInterval: (q) =>
-      q.state.data?.calls.some((c) => c.status === 'NOT_STARTED' || c.status === 'IN_PROGRESS') ? 5000 : false,
+      !live && q.state.data?.calls.some((c) => c.status === 'NOT_STARTED' || c.status === 'IN_PROGRESS') ? 5000 : false,
   });
   // A server that does not filter by direction yet answers with both: say so rather than mislead.
   const directionIgnored =
@@ -216,7 +219,7 @@ export function CallsPage() {
 
   return (
     <>
-      <PageHeader title="Calls" description="Every call of this team, newest first." />
+      <PageHeader title="Calls" description="Every call of this team, newest first. Calls in progress update as they happen." actions={<LiveBadge />} />
       <Filters search={search} />
       {body}
     </>

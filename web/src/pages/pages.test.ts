@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { nodeSummary } from './AgentDetail';
-import { speakerTurns } from './CallDetail';
+import { activeLine, speakerTurns } from './CallDetail';
 import { splitTags } from './Contacts';
 
 describe('speakerTurns', () => {
@@ -14,17 +14,45 @@ describe('speakerTurns', () => {
       ],
     });
     expect(turns).toEqual([
-      { speaker: 'Agent', text: 'Hello\nIs this Alex?', offsetMs: 0 },
-      { speaker: 'Caller', text: 'Yes', offsetMs: 2500 },
+      {
+        speaker: 'Agent',
+        text: 'Hello\nIs this Alex?',
+        offsetMs: 0,
+        lines: [
+          { text: 'Hello', offsetMs: 0 },
+          { text: 'Is this Alex?', offsetMs: 1200 },
+        ],
+      },
+      { speaker: 'Caller', text: 'Yes', offsetMs: 2500, lines: [{ text: 'Yes', offsetMs: 2500 }] },
     ]);
   });
 
   it('falls back to the transcript text', () => {
     expect(speakerTurns({ conversation_history: [], transcript: 'Agent: Hi\nCaller: Hey\nstill me\n\nAgent: Bye' })).toEqual([
-      { speaker: 'Agent', text: 'Hi', offsetMs: null },
-      { speaker: 'Caller', text: 'Hey\nstill me', offsetMs: null },
-      { speaker: 'Agent', text: 'Bye', offsetMs: null },
+      { speaker: 'Agent', text: 'Hi', offsetMs: null, lines: [{ text: 'Hi', offsetMs: null }] },
+      {
+        speaker: 'Caller',
+        text: 'Hey\nstill me',
+        offsetMs: null,
+        lines: [
+          { text: 'Hey', offsetMs: null },
+          { text: 'still me', offsetMs: null },
+        ],
+      },
+      { speaker: 'Agent', text: 'Bye', offsetMs: null, lines: [{ text: 'Bye', offsetMs: null }] },
     ]);
+  });
+});
+
+describe('activeLine', () => {
+  it('is the last line started at or before the time', () => {
+    const offsets = [141, 1521, 3881, null, 6194];
+    expect(activeLine(offsets, 0)).toBe(-1);
+    expect(activeLine(offsets, 141)).toBe(0);
+    expect(activeLine(offsets, 3000)).toBe(1);
+    expect(activeLine(offsets, 6000)).toBe(2);
+    expect(activeLine(offsets, 60_000)).toBe(4);
+    expect(activeLine([], 10)).toBe(-1);
   });
 });
 
