@@ -270,6 +270,37 @@ try {
     expect(contactId, `contact not found through GET /contact: ${JSON.stringify(r)}`);
   });
 
+
+  await step('contacts: import a CSV (mapping, country code, progress) and see the per-row error', async () => {
+    await page.goto(`${BASE}/app/contacts`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('button', { name: 'Import CSV' }).click();
+    const dialog = page.getByRole('dialog');
+    const csv =
+      '\uFEFFPhone,Full name,Email,Tags,Plan\r\n' +
+      `2125550142,"Morgan, Alex ${stamp}",alex-${stamp}@example.com,e2e-import;vip,gold\r\n` +
+      `12,Bad Row ${stamp},,,\r\n` +
+      `"+12125550143","Two\nLines ${stamp}",,e2e-import,silver\r\n`;
+    await dialog.getByLabel('CSV file').setInputFiles({ name: 'contacts.csv', mimeType: 'text/csv', buffer: Buffer.from(csv) });
+    await dialog.getByRole('table', { name: 'Column mapping' }).waitFor();
+    expect((await dialog.getByLabel('Column Phone', { exact: true }).inputValue()) === 'phone_number', 'Phone column not guessed as the phone number');
+    expect((await dialog.getByLabel('Column Tags', { exact: true }).inputValue()) === 'tags', 'Tags column not guessed as tags');
+    await dialog.getByLabel('Default country code').selectOption('+1');
+    await dialog.getByRole('button', { name: 'Import 3 contacts' }).click();
+    await dialog.getByRole('status').filter({ hasText: 'imported' }).waitFor();
+    const summary = (await dialog.getByRole('status').filter({ hasText: 'imported' }).textContent()) ?? '';
+    expect(/2 imported, 1 refused/.test(summary), `unexpected summary: "${summary}"`);
+    const errRow = dialog.getByRole('table', { name: 'Rows not imported' }).getByRole('row').filter({ hasText: `Bad Row ${stamp}` });
+    await errRow.waitFor();
+    const errText = (await errRow.textContent()) ?? '';
+    expect(/^3/.test(errText.trim()) && /phone_number/i.test(errText), `the error row should name CSV line 3 and the phone number: "${errText}"`);
+    const bar = dialog.getByRole('progressbar');
+    expect((await bar.getAttribute('aria-valuenow')) === '3', 'progress bar not at 3 of 3');
+    await shot('contacts-import');
+    await accessible('contacts import');
+    await dialog.getByRole('button', { name: 'Done' }).click();
+    await page.getByRole('table', { name: 'Contacts' }).getByRole('cell', { name: `Morgan, Alex ${stamp}`, exact: true }).waitFor();
+  });
+
   await visit('developer', '/settings/developer', 'Developer');
 
   await step('developer: team id shown with a copy button', async () => {
@@ -413,7 +444,146 @@ try {
     });
   }
 
+
+  // Call me → the call page follows the call live (one SSE stream), then the recording player.
+  let liveAgentId = '';
+  const liveAgentTitle = `E2E live agent ${stamp}`;
+  await step('create an agent with a question (API, from the signed-in page)', async () => {
+    const r = await page.evaluate(async ([team, title]) => {
+      const user = await (await fetch('/user')).json();
+      const flow = {
+        nodes: [
+          { id: 'start', type: 'start', position: { x: 0, y: 0 }, data: {} },
+          { id: 'greet', type: 'speak', position: { x: 200, y: 0 }, data: { message: 'Hello, this is a test call from Parley.' } },
+          { id: 'ask', type: 'question', position: { x: 400, y: 0 }, data: { question: 'Can you make it on Thursday?', variable: 'confirmed', kind: 'yes_no' } },
+          { id: 'end', type: 'end', position: { x: 600, y: 0 }, data: { outcome: 'done', message: 'Thank you, goodbye.' } },
+        ],
+        edges: [
+          { id: 'e0', source: 'start', sourceHandle: 'next', target: 'greet' },
+          { id: 'e1', source: 'greet', sourceHandle: 'next', target: 'ask' },
+          { id: 'e2', source: 'ask', sourceHandle: 'yes', target: 'end' },
+          { id: 'e3', source: 'ask', sourceHandle: 'no', target: 'end' },
+          { id: 'e4', source: 'ask', sourceHandle: 'no_match', target: 'end' },
+        ],
+      };
+      const res = await fetch('/interview/create', {
+        method: 'POST',
+        headers: { team_id: team, 'x-csrf-token': user.data.csrf_token, 'content-type': 'application/json' },
+        body: JSON.stringify({ title, flow }),
+      });
+      return { status: res.status, body: await res.json() };
+    }, [teamId, liveAgentTitle]);
+    liveAgentId = r.body?.data?.id ?? '';
+    expect(r.status === 200 && liveAgentId, `POST /interview/create: ${r.status} ${JSON.stringify(r.body).slice(0, 300)}`);
+  });
+
+  let liveCallId = '';
+  if (liveAgentId) {
+    await step('call me: the agent calls +12125550100 and the call page opens', async () => {
+      await page.goto(`${BASE}/app/agents/${liveAgentId}`, { waitUntil: 'domcontentloaded' });
+      await page.getByRole('heading', { level: 1, name: liveAgentTitle }).waitFor();
+      await page.getByRole('button', { name: 'Call me' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByRole('button', { name: /Use \+12125550100/ }).click();
+      expect((await dialog.getByLabel('Phone number to call').inputValue()) === '+12125550100', 'the suggestion did not fill the number');
+      await accessible('call me dialog');
+      await dialog.getByRole('button', { name: 'Call now' }).click();
+      await page.waitForURL(/\/app\/calls\/[0-9a-f-]{36}$/);
+      liveCallId = new URL(page.url()).pathname.split('/').pop();
+    });
+  }
+
+  if (liveCallId) {
+    await step('call live: a transcript line appears while the call is in progress (one SSE stream, no polling)', async () => {
+      const streams = [];
+      const polls = [];
+      const onReq = (r) => {
+        const u = new URL(r.url());
+        if (u.pathname === '/call/live') streams.push(r.url());
+        if (u.pathname === `/interview_response/${liveCallId}`) polls.push(Date.now());
+      };
+      page.on('request', onReq);
+      try {
+        await page.getByRole('status').filter({ hasText: /^Live$/ }).waitFor({ timeout: 20_000 });
+        const liveSince = Date.now();
+        // The first line said, shown while the status badge still says IN PROGRESS.
+        await page.waitForFunction(
+          () => {
+            const header = document.querySelector('main header, header');
+            const inProgress = [...document.querySelectorAll('header span')].some((e) => e.textContent === 'IN PROGRESS');
+            const lines = document.querySelectorAll('[aria-label="Transcript"] li');
+            return header && inProgress && lines.length > 0;
+          },
+          null,
+          { timeout: 60_000, polling: 100 },
+        );
+        await shot('call-live');
+        await accessible('call live');
+        // Then the final state: ended, the whole conversation, a recording.
+        await page.locator('header').getByText('ENDED', { exact: true }).waitFor({ timeout: 90_000 });
+        await page.getByRole('list', { name: 'Transcript' }).getByText('Thank you, goodbye.').waitFor();
+        const pollsWhileLive = polls.filter((t) => t >= liveSince).length;
+        expect(streams.length <= 1, `expected one /call/live stream in this tab, saw ${streams.length}`);
+        expect(pollsWhileLive <= 2, `the call page fetched the call ${pollsWhileLive} times while the stream was up (polling?)`);
+      } finally {
+        page.off('request', onReq);
+      }
+    });
+
+    await step('recording: clicking a transcript line seeks the audio to that line and highlights it', async () => {
+      const audio = page.locator('audio');
+      await audio.waitFor({ timeout: 30_000 });
+      await page.waitForFunction(() => {
+        const a = document.querySelector('audio');
+        return a && a.readyState >= 1 && a.duration > 0;
+      });
+      const lines = page.getByRole('list', { name: 'Transcript' }).locator('button[data-offset-ms]');
+      const n = await lines.count();
+      expect(n >= 3, `expected at least 3 seekable lines, got ${n}`);
+      const target = lines.nth(2);
+      const offset = Number(await target.getAttribute('data-offset-ms'));
+      await target.focus();
+      await page.keyboard.press('Enter');
+      await page.waitForTimeout(300);
+      const t = await page.evaluate(() => {
+        const a = document.querySelector('audio');
+        a.pause();
+        return a.currentTime * 1000;
+      });
+      expect(t >= offset - 250 && t <= offset + 2000, `audio at ${Math.round(t)} ms, the line starts at ${offset} ms`);
+      expect((await target.getAttribute('aria-current')) === 'true', 'the clicked line is not highlighted (aria-current)');
+      for (const h of ['Timeline', 'Variables', 'Outcome', 'Response latency']) await page.getByRole('heading', { name: h, exact: true }).waitFor();
+      await page.getByRole('table', { name: 'Latency per agent reply' }).waitFor();
+      await page.getByText('version 1', { exact: true }).waitFor();
+      await shot('call-recording');
+      await accessible('call recording');
+    });
+  }
+
   await visit('phone-numbers', '/phone-numbers', 'Phone Numbers');
+
+  await step('phone numbers: add a sandbox number bound to an agent', async () => {
+    expect(liveAgentId, 'needs the live agent');
+    const number = `+120255502${String(Date.now() % 100).padStart(2, '0')}`;
+    await page.getByRole('button', { name: 'Add number' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.getByLabel('Network').selectOption('sandbox');
+    await dialog.getByLabel('Phone number').fill(number);
+    await dialog.getByLabel('Answered by').selectOption({ label: liveAgentTitle });
+    await dialog.getByLabel('Label').fill(`E2E line ${stamp}`);
+    await shot('phone-numbers-add');
+    await accessible('add phone number dialog');
+    await dialog.getByRole('button', { name: 'Add number' }).click();
+    await dialog.waitFor({ state: 'detached' });
+    const row = page.getByRole('table', { name: 'Phone numbers' }).getByRole('row').filter({ hasText: number });
+    await row.waitFor();
+    await page.waitForFunction(
+      ([n, id]) => document.querySelector(`select[aria-label="Agent answering ${n}"]`)?.value === id,
+      [number, liveAgentId],
+    );
+    await accessible('phone numbers with a number');
+  });
+
   await visit('automations', '/automations', 'Automations');
   // The automation builder, its runs, and Analytics (e2e/automations.mjs).
   const ctx = { page: () => page, step, expect, settled, shot, accessible, BASE, stamp, TIMEOUT, teamId: () => teamId };

@@ -22,6 +22,7 @@ import {
 import { useTeamId } from '@/lib/session';
 import type { Contact, ContactPage } from '@/lib/types';
 import { useDebouncedField } from '@/lib/useDebounced';
+import { ImportContacts } from './ContactsImport';
 
 const route = getRouteApi('/_auth/contacts');
 
@@ -381,7 +382,16 @@ export function ContactsPage() {
 
   return (
     <>
-      <PageHeader title="Contacts" description="The people your agents call." actions={<CreateContact />} />
+      <PageHeader
+        title="Contacts"
+        description="The people your agents call. A contact marked DNC (do not call) is never called."
+        actions={
+          <>
+            <ImportContacts />
+            <CreateContact />
+          </>
+        }
+      />
       <div className="mb-4 flex flex-wrap items-start gap-6">
         <div className="w-72">
           <Field label="Search contacts">
@@ -441,12 +451,18 @@ export function ContactsPage() {
                 </TR>
               ) : (
                 list.data.contacts.map((c) => (
-                  <TR key={c.id}>
+                  <TR key={c.id} className={c.status === 'DNC' ? 'bg-red-50/60' : undefined}>
                     <TD className="font-medium">{c.name || '—'}</TD>
                     <TD className="font-mono text-xs whitespace-nowrap">{c.phone_number}</TD>
                     <TD className="max-w-56 truncate">{c.email || '—'}</TD>
                     <TD>
-                      <StatusBadge value={c.status} />
+                      {c.status === 'DNC' ? (
+                        <Badge tone="red" className="whitespace-nowrap">
+                          <span aria-hidden="true" className="mr-1">⛔</span>DNC · do not call
+                        </Badge>
+                      ) : (
+                        <StatusBadge value={c.status} />
+                      )}
                     </TD>
                     <TD>
                       <span className="flex flex-wrap gap-1">
