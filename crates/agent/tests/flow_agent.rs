@@ -163,6 +163,31 @@ async fn greets_by_name_and_confirms() {
     assert_eq!(r.outcome.as_deref(), Some("confirmed"));
     assert_eq!(Value::Object(r.variables), json!({"appointment_confirmed": true}));
     assert_eq!(r.transferred_to, None);
+    // The walk, for replay: each node in order, the handle it left by and why.
+    let walk: Vec<(String, Value, Value)> = r
+        .path
+        .iter()
+        .map(|s| {
+            (
+                s["node"].as_str().unwrap().to_string(),
+                s["handle"].clone(),
+                s["heard"].clone(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        walk,
+        [
+            ("s".to_string(), json!("next"), Value::Null),
+            ("hi".into(), json!("next"), Value::Null),
+            ("q".into(), json!("yes"), json!("Yes, that works.")),
+            ("b".into(), json!("confirmed"), Value::Null),
+            ("ok".into(), Value::Null, Value::Null),
+        ]
+    );
+    assert_eq!(r.path[2]["captured"], json!({"appointment_confirmed": true}));
+    assert_eq!(r.path[3]["captured"], json!({}));
+    assert!(r.path.iter().all(|s| s["at"].is_string()));
 
     // After the end, any input gets the ending again and nothing is said.
     assert_eq!(

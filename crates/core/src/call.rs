@@ -228,6 +228,11 @@ pub struct Call {
     /// existed read as `sandbox`, the only network there was).
     #[serde(default)]
     pub network: NetworkKind,
+    /// The agent's walk through its flow, for replay on the canvas (Parley addition): each node
+    /// entered `{node, type, at, handle, heard, captured}`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schema(value_type = Vec<Object>)]
+    pub path: Vec<serde_json::Value>,
 }
 
 /// Where the time went between the caller's last word and the agent's first sound.

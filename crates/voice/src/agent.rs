@@ -47,6 +47,9 @@ pub struct AgentResults {
     pub variables: serde_json::Map<String, serde_json::Value>,
     /// The number the call was transferred to, if it was.
     pub transferred_to: Option<String>,
+    /// The agent's walk, for replay: one entry per step, in the agent's own terms (a flow
+    /// agent: each node entered, when, the handle it left by and why).
+    pub path: Vec<serde_json::Value>,
 }
 
 /// The call's summary, as Thoughtly's `summary_data`.

@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 
 mod questions;
 mod summaries;
+mod trace;
 mod webhooks;
 
 /// The outcome of a call whose flow could not go on (a missing edge, a loop).
@@ -136,6 +137,8 @@ pub struct FlowAgent {
     conversation: Vec<Message>,
     /// Keys pressed so far for a number question, until `#` or silence.
     digits: String,
+    /// Each node entered and how it was left (the call's `path`, for replay).
+    trace: Vec<trace::Step>,
 }
 
 impl FlowAgent {
@@ -170,6 +173,7 @@ impl FlowAgent {
             transferred_to: None,
             conversation: Vec::new(),
             digits: String::new(),
+            trace: Vec::new(),
         }
     }
 
@@ -281,6 +285,7 @@ impl FlowAgent {
                         let why = format!("more than {} steps without listening (a loop?)", self.cfg.max_steps);
                         self.flow_error(out, &why).await;
                     } else {
+                        self.trace_enter(&id);
                         self.exec(&id, out).await;
                     }
                 }
@@ -297,6 +302,7 @@ impl FlowAgent {
     }
 
     fn follow(&mut self, id: &str, handle: &str) {
+        self.trace_leave(id, handle);
         self.cursor = Cursor::Follow(id.to_string(), handle.to_string());
     }
 
@@ -483,6 +489,7 @@ impl Agent for FlowAgent {
             outcome: self.outcome.clone(),
             variables: self.variables.clone(),
             transferred_to: self.transferred_to.clone(),
+            path: self.trace.iter().map(trace::Step::to_json).collect(),
         }
     }
 

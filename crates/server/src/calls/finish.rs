@@ -84,6 +84,7 @@ impl CallRunner {
             outcome,
             latency,
             recording_url,
+            path: r.results.path.clone(),
         };
         if let Some(c) = self.store.call_life().ended(call.id, how, results).await? {
             info!(

@@ -65,6 +65,8 @@ pub struct CallResults {
     pub outcome: Option<String>,
     pub latency: Vec<TurnLatency>,
     pub recording_url: Option<String>,
+    /// The agent's walk, for replay (`Call::path`).
+    pub path: Vec<serde_json::Value>,
 }
 
 impl Store {
@@ -149,6 +151,7 @@ impl CallLife<'_> {
                 c.variables = r.variables;
                 c.outcome = r.outcome;
                 c.latency = r.latency;
+                c.path = r.path;
                 c.recording_url = r.recording_url;
                 if failure.is_some() {
                     c.call_failure_reason = failure;

@@ -306,6 +306,7 @@ pub(crate) fn queued_call(
         latency: vec![],
         from_number: route.from_number,
         network: route.network,
+        path: vec![],
     }
 }
 
