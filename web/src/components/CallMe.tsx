@@ -8,8 +8,8 @@ import { Field, InlineError } from './common';
 import { Button } from './ui/button';
 import { Dialog, DialogClose, DialogContent } from './ui/dialog';
 import { Input } from './ui/input';
-import { post } from '@/lib/api';
-import type { Call, Contact } from '@/lib/types';
+import { get, post } from '@/lib/api';
+import type { Call, Contact, ContactPage } from '@/lib/types';
 
 export const SANDBOX_SUGGESTIONS: [string, string][] = [
   ['+12125550100', 'answers and says yes'],
@@ -24,7 +24,11 @@ export function CallMe({ agentId, agentTitle }: { agentId: string; agentTitle: s
   const navigate = useNavigate();
   const call = useMutation({
     mutationFn: async (phone: string) => {
-      const contact = await post<Contact>('/contact/create', { phone_number: phone, country_code: '+1' });
+      // An existing contact with this number is called as it is (creating it again would
+      // overwrite its name and email with nothing).
+      const e164 = phone.startsWith('+') ? phone.replace(/[\s().-]/g, '') : null;
+      const found = e164 ? (await get<ContactPage>('/contact', { search: e164, limit: 10 })).contacts.find((c) => c.phone_number === e164) : undefined;
+      const contact = found ?? (await post<Contact>('/contact/create', { phone_number: phone, country_code: '+1' }));
       return post<Call>('/contact/call', { contact_id: contact.id, interview_id: agentId, metadata: { source: 'dashboard_call_me' } });
     },
     onSuccess: (c) => {

@@ -190,42 +190,49 @@ function Transcript({ call, currentMs, onSeek }: { call: Call; currentMs: number
 const LATENCY_PARTS = [
   ['endpointing_ms', 'Endpointing', 'bg-slate-400'],
   ['stt_queue_ms', 'STT queue', 'bg-amber-400'],
-  ['stt_ms', 'Speech to text', 'bg-sky-500'],
+  ['stt_ms', 'STT', 'bg-sky-500'],
   ['agent_ms', 'Agent', 'bg-indigo-600'],
-  ['tts_first_audio_ms', 'TTS first audio', 'bg-emerald-500'],
+  ['tts_first_audio_ms', 'TTS 1st audio', 'bg-emerald-500'],
 ] as const;
 
 function Latency({ latency }: { latency: NonNullable<Call['latency']> }) {
   const max = Math.max(1, ...latency.map((l) => l.total_ms));
   return (
     <>
-      <div className="overflow-x-auto">
-        <Table aria-label="Latency per agent reply">
-          <THead>
-            <TR>
-              <TH>Reply</TH>
+      {/* Its own scroll box, focusable so the keyboard can scroll it (axe: scrollable-region-focusable). */}
+      <div className="overflow-x-auto rounded-lg border border-slate-200 bg-white" tabIndex={0} role="group" aria-label="Latency table (scrolls sideways)">
+        <table aria-label="Latency per agent reply" className="w-full border-collapse text-left text-sm">
+          <thead className="border-b border-slate-200 bg-slate-50 text-slate-700">
+            <tr>
+              <th scope="col" className="px-3 py-2 font-semibold whitespace-nowrap">
+                Reply
+              </th>
               {LATENCY_PARTS.map(([k, label]) => (
-                <TH key={k} className="text-right">
+                <th scope="col" key={k} className="px-3 py-2 text-right font-semibold whitespace-nowrap">
                   {label}
-                </TH>
+                </th>
               ))}
-              <TH className="text-right">Total</TH>
-            </TR>
-          </THead>
-          <TBody>
+              <th scope="col" className="px-3 py-2 text-right font-semibold whitespace-nowrap">
+                Total
+              </th>
+            </tr>
+          </thead>
+          <tbody className="divide-y divide-slate-100">
             {latency.map((l, i) => (
-              <TR key={i}>
-                <TD>{i + 1}</TD>
+              <tr key={i}>
+                <td className="px-3 py-2">{i + 1}</td>
                 {LATENCY_PARTS.map(([k]) => (
-                  <TD key={k} className="text-right tabular-nums">
+                  <td key={k} className="px-3 py-2 text-right whitespace-nowrap tabular-nums">
                     {typeof l[k] === 'number' ? `${l[k]} ms` : '—'}
-                  </TD>
+                  </td>
                 ))}
-                <TD className={'text-right font-medium tabular-nums ' + (l.total_ms > 1500 ? 'text-amber-900' : '')}>{l.total_ms} ms</TD>
-              </TR>
+                <td className={'px-3 py-2 text-right font-medium whitespace-nowrap tabular-nums ' + (l.total_ms > 1500 ? 'text-amber-900' : '')}>
+                  {l.total_ms} ms
+                </td>
+              </tr>
             ))}
-          </TBody>
-        </Table>
+          </tbody>
+        </table>
       </div>
       <div className="mt-3 flex flex-col gap-1.5" aria-hidden="true">
         {latency.map((l, i) => (
