@@ -67,3 +67,47 @@ describe('applyCallEvent', () => {
     expect(qc.getQueryData(['u', 'call', 'new'])).toBeUndefined();
   });
 });
+
+describe('the tab stream', () => {
+  it('is one stream for several holders, and resumes from the last event id after a drop', async () => {
+    const { configureApi } = await import('./api');
+    const { onLiveCall, retainLive, useLiveStatus } = await import('./live');
+    const sent: { url: string; headers: Record<string, string> }[] = [];
+    configureApi({
+      teamId: () => 'T',
+      fetch: async (url, init) => {
+        sent.push({ url: String(url), headers: (init?.headers ?? {}) as Record<string, string> });
+        if (sent.length === 1) {
+          // One event, then the server goes away.
+          return new Response('event: call\nid: 5_c1\ndata: {"id":"c1","updated":"x","interview":{"id":"A"}}\n\n', {
+            headers: { 'content-type': 'text/event-stream' },
+          });
+        }
+        const signal = init?.signal;
+        return new Response(
+          new ReadableStream({
+            start(ctrl) {
+              signal?.addEventListener('abort', () => ctrl.error(new DOMException('aborted', 'AbortError')));
+            },
+          }),
+          { headers: { 'content-type': 'text/event-stream' } },
+        );
+      },
+    });
+    const got: string[] = [];
+    const off = onLiveCall((c) => got.push(c.id));
+    const r1 = retainLive('T');
+    const r2 = retainLive('T');
+    await vi.waitFor(() => expect(sent.length).toBe(2), { timeout: 4000 });
+    expect(sent[0]!.headers['team_id']).toBe('T');
+    expect(sent[0]!.headers['last-event-id']).toBeUndefined();
+    expect(sent[1]!.headers['last-event-id']).toBe('5_c1');
+    expect(sent[1]!.url).toBe('/call/live?last_event_id=5_c1');
+    expect(got).toEqual(['c1']);
+    await vi.waitFor(() => expect(useLiveStatus.getState().status).toBe('live'));
+    r1();
+    r2();
+    off();
+    expect(sent.length).toBe(2);
+  });
+});

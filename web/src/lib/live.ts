@@ -102,6 +102,9 @@ let lastId: string | null = null;
 let lastTeam: string | null = null;
 let closeTimer: ReturnType<typeof setTimeout> | null = null;
 
+/** The server sends a comment every 15 s: this long without a byte means the stream is dead. */
+const SILENCE_MS = 45_000;
+
 /** How many streams this tab has opened (tests, and the e2e check that there is one). */
 export const liveStats = { opened: 0 };
 
@@ -126,16 +129,27 @@ async function run(c: Conn) {
   while (conn === c && !c.abort.signal.aborted) {
     setStatus(attempt === 0 && lastId === null ? 'connecting' : 'reconnecting');
     let gotSomething = false;
+    // This attempt's own abort: the tab's (closing) or the watchdog's (a silent stream).
+    const attemptAbort = new AbortController();
+    const onAbort = () => attemptAbort.abort();
+    c.abort.signal.addEventListener('abort', onAbort, { once: true });
+    let watchdog: ReturnType<typeof setTimeout> | null = null;
+    const feed = () => {
+      if (watchdog) clearTimeout(watchdog);
+      watchdog = setTimeout(() => attemptAbort.abort(), SILENCE_MS);
+    };
     try {
       liveStats.opened++;
       const headers: Record<string, string> = { ...requestHeaders(), accept: 'text/event-stream' };
       if (lastId) headers['last-event-id'] = lastId;
+      feed();
       const res = await apiFetch('/call/live' + (lastId ? `?last_event_id=${encodeURIComponent(lastId)}` : ''), {
         headers,
         credentials: 'same-origin',
-        signal: c.abort.signal,
+        signal: attemptAbort.signal,
         cache: 'no-store',
       });
+      feed();
       if (res.status === 401) {
         setStatus('off');
         signedOut();
@@ -156,6 +170,7 @@ async function run(c: Conn) {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
+        feed();
         for (const ev of parser.push(value)) {
           if (ev.id) lastId = ev.id;
           if (ev.event !== 'call') continue;
@@ -168,9 +183,12 @@ async function run(c: Conn) {
           for (const f of listeners) f(call);
         }
       }
-    } catch (e) {
-      if (c.abort.signal.aborted) return;
-      void e;
+    } catch {
+      // A network error, or the watchdog: reconnect below.
+    } finally {
+      if (watchdog) clearTimeout(watchdog);
+      c.abort.signal.removeEventListener('abort', onAbort);
+      attemptAbort.abort(); // releases the body if the loop left early
     }
     if (conn !== c || c.abort.signal.aborted) return;
     if (!gotSomething) attempt++;

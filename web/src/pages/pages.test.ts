@@ -82,3 +82,38 @@ describe('absoluteInviteUrl', () => {
     );
   });
 });
+
+describe('phone numbers', () => {
+  it('knows the built-in sandbox range', async () => {
+    const { isBuiltinSandbox } = await import('./PhoneNumbers');
+    expect(isBuiltinSandbox('+12125550100')).toBe(true);
+    expect(isBuiltinSandbox('+1 (212) 555-0199')).toBe(true);
+    expect(isBuiltinSandbox('+12025550200')).toBe(false);
+    expect(isBuiltinSandbox('+442079460000')).toBe(false);
+  });
+  it('sends a trunk form as the API body; an empty password keeps the stored one', async () => {
+    const { trunkBody } = await import('./PhoneNumbers');
+    const f = {
+      name: ' Main ',
+      host: 'sip.example.com',
+      port: '5061',
+      transport: 'tls' as const,
+      username: '',
+      password: '',
+      from_domain: '',
+      inbound_addresses: '203.0.113.0/24\n198.51.100.7/32, ',
+      max_concurrent_calls: '',
+    };
+    expect(trunkBody(f)).toEqual({
+      name: 'Main',
+      host: 'sip.example.com',
+      port: 5061,
+      transport: 'tls',
+      username: null,
+      from_domain: null,
+      inbound_addresses: ['203.0.113.0/24', '198.51.100.7/32'],
+      max_concurrent_calls: null,
+    });
+    expect(trunkBody({ ...f, password: 's3cret', max_concurrent_calls: '4' })).toMatchObject({ password: 's3cret', max_concurrent_calls: 4 });
+  });
+});
