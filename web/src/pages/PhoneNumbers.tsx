@@ -66,7 +66,7 @@ function useInvalidate() {
 function AgentOptions({ agents }: { agents: InterviewPage | undefined }) {
   return (
     <>
-      <option value="">Nobody (inbound calls refused)</option>
+      <option value="">No agent: refuse calls</option>
       {agents?.interviews
         .filter((a) => a.status === 'ACTIVE')
         .map((a) => (
@@ -553,7 +553,6 @@ export function PhoneNumbersPage() {
                   <TH>Auth</TH>
                   <TH>Inbound from</TH>
                   <TH>Call limit</TH>
-                  <TH>Created</TH>
                   <TH>
                     <span className="sr-only">Actions</span>
                   </TH>
@@ -562,15 +561,26 @@ export function PhoneNumbersPage() {
               <TBody>
                 {trunks.data.sip_trunks.map((t) => (
                   <TR key={t.id}>
-                    <TD className="font-medium">{t.name}</TD>
+                    <TD className="font-medium">
+                      {t.name}
+                      <span className="block text-xs font-normal text-slate-700">added {formatDateTime(t.created)}</span>
+                    </TD>
                     <TD className="font-mono text-xs">
                       {t.host}:{t.port}
                     </TD>
                     <TD>{t.transport.toUpperCase()}</TD>
-                    <TD>{t.username ? `${t.username}${t.has_password ? ' (password set)' : ''}` : 'None'}</TD>
+                    <TD>
+                      {t.username ? (
+                        <>
+                          {t.username}
+                          {t.has_password ? <span className="block text-xs text-slate-700">password set</span> : null}
+                        </>
+                      ) : (
+                        'None'
+                      )}
+                    </TD>
                     <TD className="font-mono text-xs">{t.inbound_addresses.length ? t.inbound_addresses.join(', ') : `${t.host} only`}</TD>
                     <TD>{t.max_concurrent_calls ?? 'No limit'}</TD>
-                    <TD className="whitespace-nowrap">{formatDateTime(t.created)}</TD>
                     <TD className="text-right whitespace-nowrap">
                       <TrunkDialog trunk={t} />{' '}
                       <ConfirmDelete
