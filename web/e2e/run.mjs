@@ -18,6 +18,7 @@ import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 import { analyticsChecks, automationChecks } from './automations.mjs';
 import { agentEditorSteps } from './agent-editor.mjs';
+import { replayChecks } from './replay.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BASE = (process.env.PARLEY_URL ?? '').replace(/\/+$/, '');
@@ -442,6 +443,9 @@ try {
       const noRec = await page.getByText('This call has no recording.').count();
       expect(audio > 0 || noRec > 0, 'neither a recording player nor the no-recording note');
     });
+    // Replay on the canvas (e2e/replay.mjs): the sandbox call's walk, start → … → end.
+    const replayCtx = { page: () => page, step, expect, settled, shot, accessible, BASE, TIMEOUT, teamId: () => teamId };
+    await replayChecks(replayCtx, callId, { name: 'call-replay', minSteps: 2, viaLink: true });
   }
 
 
@@ -558,6 +562,12 @@ try {
       await shot('call-recording');
       await accessible('call recording');
     });
+    // The same call replayed on the canvas: start → greet → ask → end, with its recording.
+    await replayChecks(
+      { page: () => page, step, expect, settled, shot, accessible, BASE, TIMEOUT, teamId: () => teamId },
+      liveCallId,
+      { name: 'call-replay-recording', minSteps: 4, recording: true },
+    );
   }
 
   await visit('phone-numbers', '/phone-numbers', 'Phone Numbers');

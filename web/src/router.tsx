@@ -145,6 +145,12 @@ const callRoute = createRoute({
   component: lazyRouteComponent(() => import('./pages/CallDetail'), 'CallDetailPage'),
 });
 
+const callReplayRoute = createRoute({
+  getParentRoute: () => appRoute,
+  path: 'calls/$callId/replay',
+  component: lazyRouteComponent(() => import('./pages/Replay'), 'ReplayPage'),
+});
+
 const numbersRoute = createRoute({
   getParentRoute: () => appRoute,
   path: 'phone-numbers',
@@ -183,6 +189,7 @@ export const routeTree = rootRoute.addChildren([
     contactsRoute,
     callsRoute,
     callRoute,
+    callReplayRoute,
     numbersRoute,
     analyticsRoute,
     developerRoute,

@@ -95,7 +95,7 @@ const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: No
   );
 });
 
-const nodeTypes = Object.fromEntries(['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end', 'unknown'].map((t) => [t, FlowNodeView]));
+export const nodeTypes = Object.fromEntries(['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end', 'unknown'].map((t) => [t, FlowNodeView]));
 
 interface Cached {
   sel: boolean;
