@@ -331,6 +331,7 @@ export function CallDetailPage() {
         description={<>{formatDateTime(c.created)} · <code className="font-mono">{c.id}</code></>}
         actions={
           <>
+            <Link to="/calls/$callId/replay" params={{ callId: c.id }} className="text-sm font-medium text-indigo-700 hover:underline">Replay on canvas</Link>
             {LIVE.has(c.status) ? <LiveBadge /> : null}
             <StatusBadge value={c.status} />
           </>
