@@ -9,9 +9,11 @@
 //! it may), [`directory`] (who answers a sandbox number), [`hangups`] (API hang-up requests for
 //! this process's calls), [`speech`] (the engines, loaded once), [`media_metrics`] (SIP media
 //! counters on `/metrics`), [`secret_key`] (the key of secrets at rest), [`data_dir`] (the data
-//! folder's permissions), [`dashboard`] (the embedded web app under `/app/`), `settings` (every
+//! folder's permissions), [`dashboard`] (the embedded web app under `/app/`), [`browser`] (the
+//! dashboard's "Test in browser" calls over a WebSocket), `settings` (every
 //! `PARLEY_*` variable).
 
+pub mod browser;
 pub mod calls;
 pub mod dashboard;
 pub mod data_dir;
@@ -157,6 +159,11 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
             rx.clone(),
         );
         call_runner = Some(calls.clone());
+        network_routes = network_routes.merge(browser::routes(browser::BrowserCalls {
+            runner: calls.clone(),
+            jobs: jobs.clone(),
+            public_url: settings.public_url(),
+        }));
         networks.attach(Arc::new(switchboard::Inbound {
             runner: calls.clone(),
             jobs: jobs.clone(),

@@ -40,10 +40,41 @@ impl Store {
     /// Writes an inbound carrier call as queued, with its job (claimed when `claim` is given).
     /// Returns the call and its job's id.
     pub async fn create_network_inbound_call(&self, team_id: &str, c: NetworkCallIn<'_>) -> Result<(Call, String)> {
+        self.create_answered_call(team_id, CallType::InboundCall, c).await
+    }
+
+    /// Writes a dashboard's "Test in browser" call (`BROWSER_CALL`) as an inbound call is
+    /// written: queued, with its job claimed by the process that holds the browser's socket.
+    /// `from` names the person testing (their email); there is no carrier.
+    pub async fn create_browser_call(
+        &self,
+        team_id: &str,
+        interview_id: &str,
+        from: &str,
+        claim: Option<(&str, i64)>,
+    ) -> Result<(Call, String)> {
+        let id = parley_core::ids::new_uuid().to_string();
+        let c = NetworkCallIn {
+            interview_id,
+            from,
+            to: "browser",
+            network: NetworkKind::Sandbox,
+            carrier_call_id: &id,
+            claim,
+        };
+        self.create_answered_call(team_id, CallType::BrowserCall, c).await
+    }
+
+    async fn create_answered_call(
+        &self,
+        team_id: &str,
+        call_type: CallType,
+        c: NetworkCallIn<'_>,
+    ) -> Result<(Call, String)> {
         let contact = self.list_contacts_by_number(team_id, c.from).await?;
         let now = now_ms();
         let mut call = queued_call(
-            CallType::InboundCall,
+            call_type,
             c.interview_id.to_string(),
             c.from.to_string(),
             contact,

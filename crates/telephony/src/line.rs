@@ -38,7 +38,7 @@ pub enum LineEvent {
 
 /// What an endpoint sends.
 #[derive(Debug, Clone, PartialEq)]
-pub(crate) enum Signal {
+pub enum Signal {
     Audio(MulawFrame),
     Dtmf(char),
     HangUp,
@@ -139,6 +139,22 @@ pub(crate) async fn carry(
     }
     // The sender dropped its end without hanging up (a crash): the other side hears a hang-up.
     let _ = to_events.send(LineEvent::HungUp).await;
+}
+
+/// The network's side of an endpoint, for a network that lives outside this crate (the
+/// dashboard's browser calls): the endpoint's signals as they are sent (audio, clear, hang-up:
+/// nothing is interpreted here) and the events to deliver to it.
+#[derive(Debug)]
+pub struct FarEnd {
+    pub signals: mpsc::Receiver<Signal>,
+    pub events: mpsc::Sender<LineEvent>,
+}
+
+/// An endpoint and its far end, connected.
+pub fn far_end() -> (Endpoint, FarEnd) {
+    let (ev_tx, ev_rx) = channel();
+    let (sender, signals) = signals();
+    (Endpoint { events: ev_rx, sender }, FarEnd { signals, events: ev_tx })
 }
 
 /// Joins two parties: returns their endpoints, already connected both ways.

@@ -17,6 +17,7 @@ mod common;
 mod auth_and_input;
 mod automation_crash;
 mod automations;
+mod browser_call;
 mod calls_and_webhooks;
 mod cli;
 mod contacts;
