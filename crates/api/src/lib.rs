@@ -215,6 +215,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhooks/unsubscribe", delete(webhooks::unsubscribe))
         .route("/webhooks", get(webhooks::list))
         .route("/webhooks/deliveries", get(webhooks::deliveries))
+        .route("/webhooks/deliveries/{id}/resend", post(webhooks::resend))
         .route("/webhooks/signing_secret", get(webhooks::signing_secret))
         .route("/analytics", get(analytics::analytics))
         .route("/team", get(team::get_team))

@@ -17,7 +17,7 @@ use utoipa::{Modify, OpenApi};
         contacts::create, contacts::list, contacts::get_one, contacts::update_info, contacts::add_tags, contacts::remove_tags, contacts::delete_one, contacts::bulk_create,
         calls::call_contact, calls::create_job, calls::responses, calls::get_one, calls::hangup, calls::list,
         interviews::list, interviews::create, interviews::get_one, interviews::update, interviews::toggle_archive,
-        webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret,
+        webhooks::subscribe, webhooks::unsubscribe, webhooks::list, webhooks::deliveries, webhooks::signing_secret, webhooks::resend,
         sandbox::list_personas, sandbox::create_persona, sandbox::get_persona, sandbox::delete_persona,
         sandbox::bind_number, sandbox::list_numbers, sandbox::unbind_number, sandbox::call_in, sandbox::recording,
         numbers::create_trunk, numbers::list_trunks, numbers::get_trunk, numbers::update_trunk, numbers::delete_trunk,

@@ -221,6 +221,57 @@ impl Store {
 
 /// Queues one delivery (and its job) per subscription of `team_id` matching `event_type` and
 /// the agent, inside the event's transaction.
+impl Store {
+    /// Sends a delivery again, as a new delivery of the same event (same payload, type and URL;
+    /// a new id, so the receiver can tell the resend from the original) queued at once: the
+    /// dashboard's "resend". `NotFound` for another team's delivery; `Conflict` when its
+    /// subscription was removed since.
+    pub async fn resend_delivery(&self, team_id: &str, id: &str) -> Result<String> {
+        let mut w = self.begin_write().await?;
+        let r = sqlx::query(
+            "SELECT d.webhook_id, d.event_type, d.url, d.payload, w.id AS live FROM webhook_deliveries d \
+             LEFT JOIN webhooks w ON w.id = d.webhook_id WHERE d.team_id = $1 AND d.id = $2",
+        )
+        .bind(team_id)
+        .bind(id)
+        .fetch_optional(&mut *w.tx)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+        if r.try_get::<Option<String>, _>("live")?.is_none() {
+            return Err(StoreError::Conflict(
+                "the subscription of this delivery was removed; subscribe again to receive its events".into(),
+            ));
+        }
+        let webhook: String = r.try_get("webhook_id")?;
+        let new_id = new_row_id().to_string();
+        let now = now_ms();
+        sqlx::query(
+            "INSERT INTO webhook_deliveries (id, team_id, webhook_id, event_type, url, payload, status, attempts, created, updated, next_attempt) \
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, $7, $7)",
+        )
+        .bind(&new_id)
+        .bind(team_id)
+        .bind(&webhook)
+        .bind(r.try_get::<String, _>("event_type")?)
+        .bind(r.try_get::<String, _>("url")?)
+        .bind(r.try_get::<String, _>("payload")?)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+        jobs::enqueue_with_id(
+            &mut w.tx,
+            &new_id,
+            DELIVERY_JOB,
+            Some(team_id),
+            &serde_json::json!({ "delivery_id": new_id, "order": webhook }),
+            now,
+        )
+        .await?;
+        w.commit().await?;
+        Ok(new_id)
+    }
+}
+
 pub async fn fan_out(
     tx: &mut Transaction<'_, Any>,
     team_id: &str,

@@ -122,3 +122,22 @@ pub async fn signing_secret(State(s): State<AppState>, Extension(team): Extensio
         serde_json::json!({ "signing_secret": s.store.team(&team.id).await?.signing_secret }),
     ))
 }
+
+/// Parley addition: sends a delivery again (the dashboard's "resend"), as a new delivery of the
+/// same event queued at once. 404 for an unknown (or another team's) delivery, 409 when its
+/// subscription was removed.
+#[utoipa::path(post, path = "/webhooks/deliveries/{id}/resend", tag = "webhooks", params(("id" = uuid::Uuid, Path)),
+    responses((status = 200, description = "{delivery_id}: the new delivery"), (status = 404, description = "Delivery not found"), (status = 409)))]
+pub async fn resend(
+    State(s): State<AppState>,
+    Extension(team): Extension<Team>,
+    axum::extract::Path(id): axum::extract::Path<String>,
+) -> ApiResult<Json<Value>> {
+    super::uuid_or(&id, "Delivery not found")?;
+    let new_id = s
+        .store
+        .resend_delivery(&team.id, &id)
+        .await
+        .map_err(super::not_found("Delivery not found"))?;
+    Ok(ok(serde_json::json!({ "delivery_id": new_id })))
+}

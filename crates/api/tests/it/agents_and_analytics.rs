@@ -209,7 +209,48 @@ async fn a_bulk_import_reports_each_bad_row_and_writes_the_rest(db: Db) {
     assert_eq!(r.0, StatusCode::BAD_REQUEST);
 }
 
+async fn a_delivery_is_resent_as_a_new_delivery_of_the_same_event(db: Db) {
+    let api = Api::new(db).await;
+    let hook = json!({ "type": "CALL_PROGRESS", "url": "https://hooks.example.com/parley" });
+    ok(&api.post("/webhooks/subscribe", hook.clone()).await);
+    let agent = api.agent().await;
+    let c = api.contact("+12125550100").await;
+    ok(&api
+        .post(
+            "/contact/call",
+            json!({ "contact_id": c["id"], "interview_id": agent["id"] }),
+        )
+        .await);
+    let list = api.get("/webhooks/deliveries").await;
+    let first = ok(&list).as_array().unwrap().clone();
+    assert_eq!(first.len(), 1, "{first:?}");
+    let id = first[0]["id"].as_str().unwrap();
+
+    let r = api.post(&format!("/webhooks/deliveries/{id}/resend"), json!({})).await;
+    let new_id = ok(&r)["delivery_id"].as_str().unwrap().to_string();
+    assert_ne!(new_id, id);
+    let list = api.get("/webhooks/deliveries").await;
+    let all = ok(&list).as_array().unwrap().clone();
+    assert_eq!(all.len(), 2);
+    let resent = all.iter().find(|d| d["id"] == new_id.as_str()).unwrap();
+    assert_eq!(resent["type"], "CALL_PROGRESS");
+    assert_eq!(resent["status"], "pending");
+    assert_eq!(resent["webhook_id"], first[0]["webhook_id"]);
+
+    let missing = api
+        .post(
+            &format!("/webhooks/deliveries/{}/resend", uuid::Uuid::new_v4()),
+            json!({}),
+        )
+        .await;
+    assert_eq!(missing.0, StatusCode::NOT_FOUND);
+    ok(&api.call(Method::DELETE, "/webhooks/unsubscribe", Some(&hook)).await);
+    let gone = api.post(&format!("/webhooks/deliveries/{id}/resend"), json!({})).await;
+    assert_eq!(gone.0, StatusCode::CONFLICT, "{}", gone.1);
+}
+
 on_both_databases!(
+    a_delivery_is_resent_as_a_new_delivery_of_the_same_event,
     a_bulk_import_reports_each_bad_row_and_writes_the_rest,
     a_draft_saves_while_invalid_publishes_as_a_version_and_an_old_one_restores,
     calls_filter_by_direction_and_analytics_count_them,
