@@ -19,6 +19,7 @@ import { chromium } from 'playwright-core';
 import { analyticsChecks, automationChecks } from './automations.mjs';
 import { agentEditorSteps } from './agent-editor.mjs';
 import { replayChecks } from './replay.mjs';
+import { browserCallChecks } from './browser-call.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BASE = (process.env.PARLEY_URL ?? '').replace(/\/+$/, '');
@@ -600,6 +601,8 @@ try {
   await automationChecks(ctx);
   await visit('analytics', '/analytics', 'Analytics');
   await analyticsChecks(ctx);
+  // Test in browser: a second Chromium with a fake microphone (e2e/browser-call.mjs).
+  await browserCallChecks({ chromium, step, expect, BASE, EMAIL, PASSWORD, SHOTS, TIMEOUT, teamId: () => teamId, stamp });
 
   await step('delete the e2e contact through the UI', async () => {
     await page.goto(`${BASE}/app/contacts?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });

@@ -40,6 +40,7 @@ const TONES: Record<string, string> = {
 
 const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: NodeProps<RFNode>) {
   const problems = useUi((s) => (s.nodeProblems[id] ?? []).join('\n'));
+  const live = useUi((s) => s.liveNode === id);
   const handles = handlesOf({ type, data });
   const text = nodeText({ type, data });
   const label = isNodeType(type) ? TYPE_LABELS[type] : type;
@@ -50,8 +51,16 @@ const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: No
         TONES[type] ?? 'border-slate-400 bg-white',
         selected && 'ring-2 ring-indigo-500 ring-offset-2',
         problems && 'border-red-700',
+        live && 'ring-4 ring-amber-500 ring-offset-2',
       )}
+      data-live-node={live ? 'true' : undefined}
+      aria-current={live ? 'step' : undefined}
     >
+      {live ? (
+        <span className="absolute -top-3 left-2 rounded bg-amber-600 px-1.5 text-[11px] font-bold text-white" data-testid="live-node">
+          Now
+        </span>
+      ) : null}
       {type !== 'start' ? <Handle type="target" position={Position.Top} className="!h-3 !w-3 !bg-slate-700" /> : null}
       <div className="flex items-center justify-between gap-2">
         <span className="text-xs font-semibold tracking-wide text-slate-800 uppercase">{label}</span>

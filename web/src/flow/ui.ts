@@ -17,6 +17,8 @@ interface UiState {
   /** Visible problems per node id (client and server, touched only). */
   nodeProblems: Record<string, string[]>;
   save: { status: SaveStatus; at: string | null; error: string | null };
+  /** The node a "Test in browser" call is at (lit on the canvas), or null. */
+  liveNode: string | null;
   touch: (key: string) => void;
   setShowAll: (v: boolean) => void;
   reset: () => void;
@@ -29,6 +31,7 @@ export const useUi = create<UiState>((set, get) => ({
   problems: [],
   nodeProblems: {},
   save: { status: 'idle', at: null, error: null },
+  liveNode: null,
   touch: (key) => {
     if (get().touched.has(key)) return;
     const t = new Set(get().touched);
@@ -36,7 +39,7 @@ export const useUi = create<UiState>((set, get) => ({
     set({ touched: t });
   },
   setShowAll: (showAll) => set({ showAll }),
-  reset: () => set({ touched: new Set(), showAll: false, serverProblems: [], problems: [], nodeProblems: {}, save: { status: 'idle', at: null, error: null } }),
+  reset: () => set({ touched: new Set(), showAll: false, serverProblems: [], problems: [], nodeProblems: {}, save: { status: 'idle', at: null, error: null }, liveNode: null }),
 }));
 
 /** Keys of the touched set: a node, a field of a node, a setting. */

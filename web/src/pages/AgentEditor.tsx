@@ -9,6 +9,7 @@ import { useCallback, useEffect, useRef, useState } from 'react';
 import { useStore } from 'zustand';
 import { EmptyState, ErrorState, Loading, StatusBadge } from '@/components/common';
 import { CallMe } from '@/components/CallMe';
+import { TestInBrowser } from '@/browser-call/TestInBrowser';
 import { Button } from '@/components/ui/button';
 import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { ApiError, errorMessage, get } from '@/lib/api';
@@ -189,6 +190,7 @@ export function AgentEditorPage() {
   const [loadKey, setLoadKey] = useState(0);
   const [notice, setNotice] = useState<{ tone: 'ok' | 'error'; text: string } | null>(null);
   const [tab, setTab] = useState('flow');
+  const [testing, setTesting] = useState(false);
   const title = useEditor((s) => s.settings.title);
   const globalProblems = useUi((s) => s.problems);
   const showAll = useUi((s) => s.showAll);
@@ -413,6 +415,18 @@ export function AgentEditorPage() {
         </div>
         <div className="flex flex-wrap items-center gap-2">
           <CallMe agentId={live.id} agentTitle={live.title || live.id} />
+          <Button
+            variant="secondary"
+            size="sm"
+            aria-expanded={testing}
+            onClick={() => {
+              setTesting(true);
+              setTab('flow');
+            }}
+            disabled={testing}
+          >
+            Test in browser
+          </Button>
           <UndoRedo />
           <Button variant="secondary" size="sm" onClick={() => useEditor.getState().layout()}>
             Auto-layout
@@ -451,6 +465,7 @@ export function AgentEditorPage() {
         </ul>
       ) : null}
       <LiveStatus />
+      {testing ? <TestInBrowser agentId={live.id} liveVersion={live.version} onClose={() => setTesting(false)} /> : null}
       <Tabs.Root value={tab} onValueChange={setTab}>
         <Tabs.List aria-label="Agent" className="mb-3 flex gap-1 border-b border-slate-200">
           {[
