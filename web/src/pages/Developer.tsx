@@ -332,9 +332,15 @@ function WebhooksCard() {
 
 function DeliveriesCard() {
   const teamId = useTeamId();
+  const qc = useQueryClient();
   const list = useQuery({
     queryKey: [teamId, 'deliveries'],
     queryFn: ({ signal }) => get<Delivery[]>('/webhooks/deliveries', { limit: 50 }, { signal }),
+  });
+  // Resend: a new delivery of the same event, queued at once (the list shows it on top).
+  const resend = useMutation({
+    mutationFn: (id: string) => post<{ delivery_id: string }>(`/webhooks/deliveries/${id}/resend`, {}),
+    onSettled: () => qc.invalidateQueries({ queryKey: [teamId, 'deliveries'] }),
   });
   return (
     <Card aria-labelledby="deliv-h">
@@ -355,6 +361,8 @@ function DeliveriesCard() {
       ) : list.data.length === 0 ? (
         <EmptyState title="No deliveries yet" />
       ) : (
+        <>
+        <InlineError error={resend.error} />
         <Table aria-label="Webhook deliveries">
           <THead>
             <TR>
@@ -365,6 +373,9 @@ function DeliveriesCard() {
               <TH>Attempts</TH>
               <TH>Last response</TH>
               <TH>Next attempt</TH>
+              <TH>
+                <span className="sr-only">Actions</span>
+              </TH>
             </TR>
           </THead>
           <TBody>
@@ -382,10 +393,22 @@ function DeliveriesCard() {
                   {d.last_error ? <span className="block text-xs text-red-800">{d.last_error}</span> : d.last_status_code === null ? '—' : null}
                 </TD>
                 <TD className="whitespace-nowrap">{d.next_attempt ? formatDateTime(d.next_attempt) : '—'}</TD>
+                <TD>
+                  <Button
+                    variant="secondary"
+                    size="sm"
+                    aria-label={`Resend the ${d.type} delivery of ${formatDateTime(d.created)}`}
+                    disabled={resend.isPending && resend.variables === d.id}
+                    onClick={() => resend.mutate(d.id)}
+                  >
+                    Resend
+                  </Button>
+                </TD>
               </TR>
             ))}
           </TBody>
         </Table>
+        </>
       )}
     </Card>
   );
