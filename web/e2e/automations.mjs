@@ -77,7 +77,10 @@ export async function automationChecks(t) {
     await node.waitFor({ state: 'detached' });
     await p.keyboard.press('Control+Shift+z');
     await node.waitFor();
-    await node.click();
+    // By keyboard: the canvas re-fits (a short animation) after the step count changes, and a
+    // pointer click timed against it can land on the pane, which deselects.
+    await node.focus();
+    await p.keyboard.press('Enter');
     await p.getByRole('textbox', { name: 'Tags', exact: true }).fill('from-automation');
     // Later steps see the outputs of earlier ones, and the contact the first one set.
     await p.getByRole('button', { name: 'Insert variable into Contact' }).click();

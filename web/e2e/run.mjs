@@ -20,6 +20,7 @@ import { analyticsChecks, automationChecks } from './automations.mjs';
 import { agentEditorSteps } from './agent-editor.mjs';
 import { replayChecks } from './replay.mjs';
 import { browserCallChecks } from './browser-call.mjs';
+import { crossTeamChecks } from './cross-team.mjs';
 
 const webDir = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const BASE = (process.env.PARLEY_URL ?? '').replace(/\/+$/, '');
@@ -603,6 +604,9 @@ try {
   await analyticsChecks(ctx);
   // Test in browser: a second Chromium with a fake microphone (e2e/browser-call.mjs).
   await browserCallChecks({ chromium, step, expect, BASE, EMAIL, PASSWORD, SHOTS, TIMEOUT, teamId: () => teamId, stamp });
+
+  // Team isolation: another team's agent URL and another team's id (e2e/cross-team.mjs).
+  await crossTeamChecks({ page: () => page, step, expect, shot, BASE, TIMEOUT });
 
   await step('delete the e2e contact through the UI', async () => {
     await page.goto(`${BASE}/app/contacts?q=${encodeURIComponent(stamp)}`, { waitUntil: 'domcontentloaded' });

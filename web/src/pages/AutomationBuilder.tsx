@@ -142,7 +142,7 @@ function Canvas({ store, problems }: { store: BuilderStore; problems: LocatedPro
   const { fitView } = useReactFlow();
   const count = nodes.length;
   useEffect(() => {
-    const t = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1, duration: 150 }), 30);
+    const t = setTimeout(() => void fitView({ padding: 0.2, maxZoom: 1 }), 30);
     return () => clearTimeout(t);
   }, [count, fitView]);
   const onConnect = (c: Connection) => {

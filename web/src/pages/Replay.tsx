@@ -134,8 +134,12 @@ export function ReplayPage() {
   const origin = c ? originOf(c.start_time, path) : null;
   const offsets = useMemo(() => (origin === null ? [] : stepOffsets(path, origin)), [path, origin]);
   const length = replayLength(c?.duration_ms, offsets, lines, audioMs);
+  // The scrubber's end: a whole number of its 100 ms steps, so the range input (which snaps its
+  // value to the step grid) can sit exactly at the end. Time is clamped to it, not to `length`,
+  // or End would land between two steps and snap back one.
+  const scrubMax = Math.max(100, Math.ceil(length / 100) * 100);
   // The replay opens at the first node entered (the answer, or just after it).
-  const t = Math.min(length, tState ?? Math.max(0, offsets[0] ?? 0));
+  const t = Math.min(scrubMax, tState ?? Math.max(0, offsets[0] ?? 0));
   const active = shownStep(offsets, t, pick);
   const flow = served.data?.flow;
   const taken = useMemo(() => (flow ? edgesTaken(path, flow.edges) : []), [path, flow]);
@@ -145,8 +149,8 @@ export function ReplayPage() {
 
   const tRef = useRef(t);
   tRef.current = t;
-  const lengthRef = useRef(length);
-  lengthRef.current = length;
+  const lengthRef = useRef(scrubMax);
+  lengthRef.current = scrubMax;
 
   const seek = useCallback(
     (ms: number, step: number | null = null) => {
@@ -264,8 +268,7 @@ export function ReplayPage() {
             id="replay-time"
             type="range"
             min={0}
-            // A whole number of steps, so End reaches the very end (a value snaps to the step grid).
-            max={Math.max(100, Math.ceil(length / 100) * 100)}
+            max={scrubMax}
             step={100}
             value={Math.round(t)}
             aria-valuetext={valueText_}
