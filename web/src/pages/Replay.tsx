@@ -215,7 +215,7 @@ export function ReplayPage() {
     const s = path[i]!;
     return `${isNodeType(s.type) ? TYPE_LABELS[s.type] : s.type || 'Node'} ${s.node}`;
   };
-  const valueText_ = `${formatDuration(t)} of ${formatDuration(length)}${step ? `, ${stepLabel(active)}` : ''}`;
+  const valueText_ = `${formatDuration(Math.min(t, length))} of ${formatDuration(length)}${step ? `, ${stepLabel(active)}` : ''}`;
 
   return (
     <>
@@ -277,7 +277,7 @@ export function ReplayPage() {
             data-testid="replay-scrubber"
           />
           <output htmlFor="replay-time" className="w-24 text-right text-sm tabular-nums text-slate-900" aria-live="off">
-            {formatDuration(t)} / {formatDuration(length)}
+            {formatDuration(Math.min(t, length))} / {formatDuration(length)}
           </output>
         </div>
         <p className="mt-2 text-xs text-slate-700">
