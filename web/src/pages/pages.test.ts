@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import { nodeSummary } from './AgentDetail';
 import { activeLine, speakerTurns } from './CallDetail';
 import { splitTags } from './Contacts';
 
@@ -53,17 +52,6 @@ describe('activeLine', () => {
     expect(activeLine(offsets, 6000)).toBe(2);
     expect(activeLine(offsets, 60_000)).toBe(4);
     expect(activeLine([], 10)).toBe(-1);
-  });
-});
-
-describe('nodeSummary', () => {
-  it('says what each node type does', () => {
-    expect(nodeSummary({ id: 'a', type: 'speak', data: { message: 'Hi' } })).toBe('Says: “Hi”');
-    expect(nodeSummary({ id: 'b', type: 'question', data: { question: 'Name?', variable: 'name', kind: 'yes_no' } })).toBe(
-      'Asks: “Name?” → {{variables.name}} (yes/no)',
-    );
-    expect(nodeSummary({ id: 'c', type: 'end', data: { outcome: 'booked' } })).toBe('Ends with outcome “booked”');
-    expect(nodeSummary({ id: 'd', type: 'branch', data: { conditions: [{}] } })).toBe('Branches on 1 condition');
   });
 });
 
