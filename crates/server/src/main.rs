@@ -2,10 +2,14 @@
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
-use parley_core::account::{is_plausible_email, Role};
 use parley_server::secret_key::KeyError;
 use parley_server::Settings;
 use parley_store::teams::TeamLlm;
+
+mod cli_numbers;
+mod cli_users;
+use cli_numbers::{number_command, trunk_command, NumberCommand, TrunkCommand};
+use cli_users::{user_command, UserCommand};
 
 #[derive(Parser)]
 #[command(
@@ -56,109 +60,6 @@ enum Command {
 }
 
 #[derive(Subcommand)]
-enum TrunkCommand {
-    /// Add a SIP trunk to a team; prints it (its password is never printed).
-    Add {
-        /// The team that owns the trunk.
-        #[arg(long, visible_alias = "team-id")]
-        team: String,
-        /// A name for the trunk.
-        #[arg(long)]
-        name: String,
-        /// The carrier's SIP host name or IP address.
-        #[arg(long)]
-        host: String,
-        /// The carrier's SIP port.
-        #[arg(long, default_value_t = 5060)]
-        port: u16,
-        /// udp, tcp or tls.
-        #[arg(long, default_value = "udp")]
-        transport: String,
-        /// Digest user name (answered on 401/407).
-        #[arg(long)]
-        username: Option<String>,
-        /// Read the digest password from the first line of standard input (preferred: a
-        /// password on the command line shows in the process list and shell history).
-        #[arg(long, conflicts_with = "password")]
-        password_stdin: bool,
-        /// The digest password (see --password-stdin).
-        #[arg(long)]
-        password: Option<String>,
-        /// Domain of the From header (default: the host).
-        #[arg(long)]
-        from_domain: Option<String>,
-        /// A CIDR or IP allowed to send INVITEs (repeat it; none: only the host).
-        #[arg(long = "inbound", value_name = "CIDR")]
-        inbound: Vec<String>,
-        /// Calls the trunk may carry at once (none: no limit of its own).
-        #[arg(long)]
-        max_concurrent_calls: Option<i64>,
-        /// Print the trunk as JSON (as the API shows it).
-        #[arg(long)]
-        json: bool,
-    },
-    /// List a team's SIP trunks.
-    List {
-        #[arg(long, visible_alias = "team-id")]
-        team: String,
-        /// Print `{"sip_trunks": [...], "count": n}`.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum NumberCommand {
-    /// Register a phone number for a team; prints it (secrets are never printed).
-    Add {
-        /// The team that owns the number.
-        #[arg(long, visible_alias = "team-id")]
-        team: String,
-        /// The number, E.164 (+14155550123) or national (read in --country-code).
-        #[arg(long)]
-        number: String,
-        /// Dialing prefix of a national number.
-        #[arg(long, default_value = "+1")]
-        country_code: String,
-        /// sip, twilio or sandbox.
-        #[arg(long)]
-        network: String,
-        /// The SIP trunk's id (network sip).
-        #[arg(long)]
-        trunk: Option<String>,
-        /// The Twilio account SID (network twilio).
-        #[arg(long)]
-        twilio_account_sid: Option<String>,
-        /// Read the Twilio auth token from the first line of standard input (network twilio).
-        #[arg(long, conflicts_with = "twilio_auth_token")]
-        twilio_auth_token_stdin: bool,
-        /// The Twilio auth token (see --twilio-auth-token-stdin).
-        #[arg(long)]
-        twilio_auth_token: Option<String>,
-        /// The voice agent (interview id) that answers calls to the number.
-        #[arg(long)]
-        agent: Option<String>,
-        /// A label for the number.
-        #[arg(long)]
-        label: Option<String>,
-        /// Make it the caller id of the team's outbound calls.
-        #[arg(long)]
-        default_outbound: bool,
-        /// Print the number as JSON (as the API shows it).
-        #[arg(long)]
-        json: bool,
-    },
-    /// List a team's phone numbers.
-    List {
-        #[arg(long, visible_alias = "team-id")]
-        team: String,
-        /// Print `{"phone_numbers": [...], "count": n}`.
-        #[arg(long)]
-        json: bool,
-    },
-}
-
-#[derive(Subcommand)]
 enum TeamCommand {
     /// Create a team and its first API token.
     Create {
@@ -189,42 +90,6 @@ enum TeamCommand {
         /// Model for the team's endpoint; "" clears it.
         #[arg(long)]
         llm_model: Option<String>,
-    },
-}
-
-#[derive(Subcommand)]
-enum UserCommand {
-    /// Print a one-time link (valid 7 days) with which a user sets a new password; creates the
-    /// user, and with --team adds them to it, when needed.
-    ResetPassword {
-        /// The user's email address.
-        #[arg(long)]
-        email: String,
-        /// A team to add the user to (with --role).
-        #[arg(long, visible_alias = "team-id")]
-        team: Option<String>,
-        /// Their role in --team: owner or member.
-        #[arg(long, default_value = "member")]
-        role: String,
-    },
-    /// Set a user's password from standard input (its first line), creating the user when there
-    /// is none; with --team, also adds them to the team. Ends the user's sessions.
-    SetPassword {
-        /// The user's email address.
-        #[arg(long)]
-        email: String,
-        /// A team to add the user to (with --role).
-        #[arg(long, visible_alias = "team-id")]
-        team: Option<String>,
-        /// Their role in --team: owner or member.
-        #[arg(long, default_value = "member")]
-        role: String,
-    },
-    /// List a team's members.
-    List {
-        /// The team whose members to list.
-        #[arg(long, visible_alias = "team-id")]
-        team: String,
     },
 }
 
@@ -366,7 +231,7 @@ async fn run() -> anyhow::Result<()> {
                 // The first owner signs in through a one-time link; the email is theirs to keep
                 // or change later (`parley user reset-password --email …` makes another link).
                 let link = store
-                    .create_account_link(&s.admin_email, Some(&team.id), Role::Owner)
+                    .create_account_link(&s.admin_email, Some(&team.id), parley_core::account::Role::Owner)
                     .await?;
                 Some((team, token, link))
             } else {
@@ -416,10 +281,10 @@ async fn run() -> anyhow::Result<()> {
 }
 
 /// The most rows `trunk list` and `number list` print.
-const LIST_ALL: i64 = 100_000;
+pub(crate) const LIST_ALL: i64 = 100_000;
 
 /// The team as the API would see it (for the checks the command line shares with the API).
-async fn api_team(store: &parley_store::Store, team_id: &str) -> anyhow::Result<parley_api::auth::Team> {
+pub(crate) async fn api_team(store: &parley_store::Store, team_id: &str) -> anyhow::Result<parley_api::auth::Team> {
     let team = store.team(team_id).await.context("no such team")?;
     Ok(parley_api::auth::Team {
         id: team.id,
@@ -429,50 +294,8 @@ async fn api_team(store: &parley_store::Store, team_id: &str) -> anyhow::Result<
     })
 }
 
-async fn user_command(s: &Settings, store: &parley_store::Store, command: UserCommand) -> anyhow::Result<()> {
-    let membership = |team: &Option<String>, role: &str| -> anyhow::Result<Option<(String, Role)>> {
-        let role = Role::parse(role).with_context(|| format!("--role {role:?}: owner or member"))?;
-        Ok(team.clone().map(|t| (t, role)))
-    };
-    match command {
-        UserCommand::ResetPassword { email, team, role } => {
-            anyhow::ensure!(is_plausible_email(&email), "--email {email:?} is not an email address");
-            let m = membership(&team, &role)?;
-            if let Some((t, _)) = &m {
-                store.team(t).await.context("no such team")?;
-            }
-            let (team, role) = m.map_or((None, Role::Member), |(t, r)| (Some(t), r));
-            let link = store.create_account_link(&email, team.as_deref(), role).await?;
-            println!("{}/app/welcome?token={link}", s.public_url().trim_end_matches('/'));
-        }
-        UserCommand::SetPassword { email, team, role } => {
-            anyhow::ensure!(is_plausible_email(&email), "--email {email:?} is not an email address");
-            let m = membership(&team, &role)?;
-            if let Some((t, _)) = &m {
-                store.team(t).await.context("no such team")?;
-            }
-            let password = secret_from_stdin("password")?;
-            parley_api::session::check_password(&password).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let hash = parley_api::session::hash_password(password)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let user = store.set_user_password(&email, &hash).await?;
-            if let Some((t, r)) = m {
-                store.set_membership(&user.id, &t, r).await?;
-            }
-            println!("{}", serde_json::json!({ "user_id": user.id, "email": user.email }));
-        }
-        UserCommand::List { team } => {
-            for m in store.team_members(&team).await? {
-                println!("{}\t{}\t{}", m.user.id, m.user.email, m.role.as_str());
-            }
-        }
-    }
-    Ok(())
-}
-
 /// The first line of standard input, without its line end (a secret piped in).
-fn secret_from_stdin(what: &str) -> anyhow::Result<String> {
+pub(crate) fn secret_from_stdin(what: &str) -> anyhow::Result<String> {
     let mut line = String::new();
     std::io::stdin()
         .read_line(&mut line)
@@ -480,169 +303,6 @@ fn secret_from_stdin(what: &str) -> anyhow::Result<String> {
     let secret = line.trim_end_matches(['\r', '\n']).to_string();
     anyhow::ensure!(!secret.is_empty(), "standard input held no {what}");
     Ok(secret)
-}
-
-async fn trunk_command(store: &parley_store::Store, command: TrunkCommand) -> anyhow::Result<()> {
-    use parley_api::routes::numbers::{trunk_write, TrunkBody};
-    match command {
-        TrunkCommand::Add {
-            team,
-            name,
-            host,
-            port,
-            transport,
-            username,
-            password_stdin,
-            password,
-            from_domain,
-            inbound,
-            max_concurrent_calls,
-            json,
-        } => {
-            let team = api_team(store, &team).await?;
-            let transport = parley_core::number::SipTransport::parse(&transport.to_ascii_lowercase())
-                .context("--transport must be udp, tcp or tls")?;
-            let password = if password_stdin {
-                Some(secret_from_stdin("password")?)
-            } else {
-                password
-            };
-            let body = TrunkBody {
-                name: Some(name),
-                host: Some(host),
-                port: Some(i64::from(port)),
-                transport: Some(transport),
-                username,
-                password,
-                from_domain,
-                inbound_addresses: Some(inbound),
-                max_concurrent_calls,
-            };
-            let write = trunk_write(body, None).map_err(|e| anyhow::anyhow!("{e}"))?;
-            let trunk = store.create_sip_trunk(&team.id, &write).await?;
-            if json {
-                println!("{}", serde_json::to_string(&trunk)?);
-            } else {
-                println!("{}", trunk_line(&trunk));
-            }
-        }
-        TrunkCommand::List { team, json } => {
-            let team = api_team(store, &team).await?;
-            let (trunks, count) = store.list_sip_trunks(&team.id, 0, LIST_ALL).await?;
-            if json {
-                println!("{}", serde_json::json!({ "sip_trunks": trunks, "count": count }));
-            } else {
-                for t in &trunks {
-                    println!("{}", trunk_line(t));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn trunk_line(t: &parley_core::number::SipTrunk) -> String {
-    format!(
-        "{}\t{}\t{}:{} ({})\tuser: {}\tpassword: {}\tinbound: {}",
-        t.id,
-        t.name,
-        t.host,
-        t.port,
-        t.transport.as_str(),
-        t.username.as_deref().unwrap_or("-"),
-        if t.has_password { "set" } else { "none" },
-        if t.inbound_addresses.is_empty() {
-            "host only".to_string()
-        } else {
-            t.inbound_addresses.join(",")
-        },
-    )
-}
-
-async fn number_command(store: &parley_store::Store, command: NumberCommand) -> anyhow::Result<()> {
-    use parley_api::routes::numbers::{number_write, NumberBody, TwilioBody};
-    match command {
-        NumberCommand::Add {
-            team,
-            number,
-            country_code,
-            network,
-            trunk,
-            twilio_account_sid,
-            twilio_auth_token_stdin,
-            twilio_auth_token,
-            agent,
-            label,
-            default_outbound,
-            json,
-        } => {
-            let team = api_team(store, &team).await?;
-            let network = parley_core::number::NetworkKind::parse(&network.to_ascii_lowercase())
-                .context("--network must be sip, twilio or sandbox")?;
-            let token = if twilio_auth_token_stdin {
-                Some(secret_from_stdin("Twilio auth token")?)
-            } else {
-                twilio_auth_token
-            };
-            let twilio = match (twilio_account_sid, token) {
-                (Some(account_sid), auth_token) => Some(TwilioBody {
-                    account_sid,
-                    auth_token,
-                }),
-                (None, Some(_)) => anyhow::bail!("--twilio-auth-token needs --twilio-account-sid"),
-                (None, None) => None,
-            };
-            let body = NumberBody {
-                phone_number: Some(number),
-                country_code: Some(country_code),
-                network: Some(network),
-                sip_trunk_id: trunk,
-                twilio,
-                inbound_interview_id: agent,
-                label,
-                default_outbound: Some(default_outbound),
-            };
-            let write = number_write(store, &team, body, None)
-                .await
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
-            let n = store.create_phone_number(&team.id, &write).await?;
-            if json {
-                println!("{}", serde_json::to_string(&n)?);
-            } else {
-                println!("{}", number_line(&n));
-            }
-        }
-        NumberCommand::List { team, json } => {
-            let team = api_team(store, &team).await?;
-            let (numbers, count) = store.list_phone_numbers(&team.id, 0, LIST_ALL).await?;
-            if json {
-                println!("{}", serde_json::json!({ "phone_numbers": numbers, "count": count }));
-            } else {
-                for n in &numbers {
-                    println!("{}", number_line(n));
-                }
-            }
-        }
-    }
-    Ok(())
-}
-
-fn number_line(n: &parley_core::number::PhoneNumber) -> String {
-    let via = match (&n.sip_trunk_id, &n.twilio) {
-        (Some(t), _) => format!("trunk {t}"),
-        (_, Some(tw)) => format!("twilio {}", tw.account_sid),
-        _ => "-".into(),
-    };
-    format!(
-        "{}\t{}\t{}\t{}\tagent: {}\t{}{}",
-        n.id,
-        n.phone_number,
-        n.network,
-        via,
-        n.inbound_interview_id.as_deref().unwrap_or("-"),
-        n.label.as_deref().unwrap_or(""),
-        if n.default_outbound { "\tdefault outbound" } else { "" },
-    )
 }
 
 /// Waits for Ctrl-C (SIGINT) or SIGTERM (what `kill`, systemd and container runtimes send),
