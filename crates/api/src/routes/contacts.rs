@@ -324,8 +324,8 @@ pub struct BulkContacts {
 
 /// Parley addition: up to 1000 contacts at once (a CSV import), each upserted as
 /// `POST /contact/create` would; a bad row is reported with its index and message and does not
-/// stop the others. Rows are written concurrently, so the store's group commit takes many at a
-/// time.
+/// stop the others. Rows are written concurrently (so the store's group commit takes many at a
+/// time), but rows of one number in their order, so the last one wins as it would one by one.
 #[utoipa::path(post, path = "/contact/bulk_create", tag = "contacts", request_body = BulkContacts,
     responses((status = 200, description = "{results: [{row, contact_id} | {row, error}], created, failed}")))]
 pub async fn bulk_create(
@@ -348,38 +348,68 @@ pub async fn bulk_create(
             )))
         }
     };
-    let one = |row: serde_json::Value| {
-        let (s, team, cc) = (&s, &team, b.country_code.as_deref());
-        async move {
-            let c: CreateContact = serde_json::from_value(row).map_err(|e| ApiError::bad(e.to_string()))?;
-            let number = normalize_number(team, "phone_number", &c.phone_number, c.country_code.as_deref().or(cc))?;
-            let write = contact_write(number, &c, source)?;
-            let up = s.store.upsert_contact(&team.id, &write).await.map_err(|e| match e {
+    // Every row checked first (no I/O), in order.
+    let cc = b.country_code.as_deref();
+    let mut errors: Vec<(usize, String)> = Vec::new();
+    let mut pending: std::collections::VecDeque<(usize, ContactWrite)> = Default::default();
+    for (i, row) in b.contacts.into_iter().enumerate() {
+        let checked = serde_json::from_value::<CreateContact>(row)
+            .map_err(|e| ApiError::bad(e.to_string()))
+            .and_then(|c| {
+                let number =
+                    normalize_number(&team, "phone_number", &c.phone_number, c.country_code.as_deref().or(cc))?;
+                contact_write(number, &c, source)
+            });
+        match checked {
+            Ok(w) => pending.push_back((i, w)),
+            Err(e) => errors.push((i, e.to_string())),
+        }
+    }
+    // Then written in waves of up to 50 rows with distinct numbers, each wave concurrently: rows
+    // of one number keep their order across waves, so the last one wins, as one by one.
+    let mut written: Vec<(usize, ApiResult<String>)> = Vec::new();
+    while !pending.is_empty() {
+        let (mut wave, mut rest) = (Vec::new(), std::collections::VecDeque::new());
+        let mut seen = std::collections::HashSet::new();
+        while let Some((i, w)) = pending.pop_front() {
+            let first = seen.insert(w.phone_number.clone());
+            if first && wave.len() < 50 {
+                wave.push((i, w));
+            } else {
+                rest.push_back((i, w));
+            }
+        }
+        pending = rest;
+        let done = futures_util::future::join_all(wave.iter().map(|(_, w)| async {
+            let up = s.store.upsert_contact(&team.id, w).await.map_err(|e| match e {
                 parley_store::StoreError::Conflict(m) => ApiError::bad(m),
                 other => other.into(),
             })?;
-            Ok::<_, ApiError>(up.contact.id)
-        }
-    };
-    let mut results = Vec::with_capacity(b.contacts.len());
-    let (mut created, mut failed) = (0, 0);
-    let rows: Vec<_> = b.contacts.into_iter().enumerate().collect();
-    for chunk in rows.chunks(50) {
-        let done = futures_util::future::join_all(chunk.iter().map(|(_, r)| one(r.clone()))).await;
-        for ((i, _), r) in chunk.iter().zip(done) {
-            match r {
-                Ok(id) => {
-                    created += 1;
-                    results.push(serde_json::json!({ "row": i, "contact_id": id }));
-                }
-                Err(ApiError::Internal(m)) => return Err(ApiError::Internal(m)),
-                Err(e) => {
-                    failed += 1;
-                    results.push(serde_json::json!({ "row": i, "error": e.to_string() }));
-                }
+            Ok::<_, ApiError>(up.contact.id.to_string())
+        }))
+        .await;
+        written.extend(wave.iter().map(|(i, _)| *i).zip(done));
+    }
+    let (mut created, mut failed) = (0, errors.len());
+    let mut results: Vec<(usize, serde_json::Value)> = errors
+        .into_iter()
+        .map(|(i, e)| (i, serde_json::json!({ "row": i, "error": e })))
+        .collect();
+    for (i, r) in written {
+        match r {
+            Ok(id) => {
+                created += 1;
+                results.push((i, serde_json::json!({ "row": i, "contact_id": id })));
+            }
+            Err(ApiError::Internal(m)) => return Err(ApiError::Internal(m)),
+            Err(e) => {
+                failed += 1;
+                results.push((i, serde_json::json!({ "row": i, "error": e.to_string() })));
             }
         }
     }
+    results.sort_by_key(|(i, _)| *i);
+    let results: Vec<serde_json::Value> = results.into_iter().map(|(_, v)| v).collect();
     Ok(ok(
         serde_json::json!({ "results": results, "created": created, "failed": failed }),
     ))
