@@ -145,25 +145,36 @@ pub(crate) async fn trunk_command(store: &parley_store::Store, command: TrunkCom
             };
             let write = trunk_write(body, None).map_err(|e| anyhow::anyhow!("{e}"))?;
             let trunk = store.create_sip_trunk(&team.id, &write).await?;
-            if json {
-                println!("{}", serde_json::to_string(&trunk)?);
-            } else {
-                println!("{}", trunk_line(&trunk));
-            }
+            print_one(json, &trunk, trunk_line)?;
         }
         TrunkCommand::List { team, json } => {
             let team = crate::api_team(store, &team).await?;
             let (trunks, count) = store.list_sip_trunks(&team.id, 0, crate::LIST_ALL).await?;
-            if json {
-                println!("{}", serde_json::json!({ "sip_trunks": trunks, "count": count }));
-            } else {
-                for t in &trunks {
-                    println!("{}", trunk_line(t));
-                }
-            }
+            print_all(json, "sip_trunks", &trunks, count, trunk_line);
         }
     }
     Ok(())
+}
+
+/// Prints one record: as JSON, or as its tab-separated line.
+fn print_one<T: serde::Serialize>(json: bool, v: &T, line: fn(&T) -> String) -> anyhow::Result<()> {
+    if json {
+        println!("{}", serde_json::to_string(v)?);
+    } else {
+        println!("{}", line(v));
+    }
+    Ok(())
+}
+
+/// Prints a list: as the API's page (`{<key>: [...], count}`), or a line per record.
+fn print_all<T: serde::Serialize>(json: bool, key: &str, items: &[T], count: i64, line: fn(&T) -> String) {
+    if json {
+        println!("{}", serde_json::json!({ key: items, "count": count }));
+    } else {
+        for v in items {
+            println!("{}", line(v));
+        }
+    }
 }
 
 fn trunk_line(t: &parley_core::number::SipTrunk) -> String {
@@ -231,22 +242,12 @@ pub(crate) async fn number_command(store: &parley_store::Store, command: NumberC
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             let n = store.create_phone_number(&team.id, &write).await?;
-            if json {
-                println!("{}", serde_json::to_string(&n)?);
-            } else {
-                println!("{}", number_line(&n));
-            }
+            print_one(json, &n, number_line)?;
         }
         NumberCommand::List { team, json } => {
             let team = crate::api_team(store, &team).await?;
             let (numbers, count) = store.list_phone_numbers(&team.id, 0, crate::LIST_ALL).await?;
-            if json {
-                println!("{}", serde_json::json!({ "phone_numbers": numbers, "count": count }));
-            } else {
-                for n in &numbers {
-                    println!("{}", number_line(n));
-                }
-            }
+            print_all(json, "phone_numbers", &numbers, count, number_line);
         }
     }
     Ok(())

@@ -72,12 +72,12 @@ fn file(path: &str) -> Response {
         return secured(StatusCode::OK, "text/html; charset=utf-8", Body::from(NOT_BUILT), false);
     };
     let mime = mime_guess::from_path(path).first_or_octet_stream();
-    secured(
-        StatusCode::OK,
-        mime.as_ref(),
-        Body::from(f.data.into_owned()),
-        path.starts_with("assets/"),
-    )
+    // Release builds hold the file in the binary: served from there, not copied per request.
+    let body = match f.data {
+        std::borrow::Cow::Borrowed(b) => Body::from(axum::body::Bytes::from_static(b)),
+        std::borrow::Cow::Owned(v) => Body::from(v),
+    };
+    secured(StatusCode::OK, mime.as_ref(), body, path.starts_with("assets/"))
 }
 
 fn secured(status: StatusCode, content_type: &str, body: Body, immutable: bool) -> Response {
