@@ -21,7 +21,7 @@ import {
   type FlowNode,
   type ScopeEntry,
 } from './graph';
-import { currentFlow, useEditor } from './store';
+import { currentFlow, useEditor, useSelectedNode } from './store';
 import { fieldKey, nodeKey, useUi } from './ui';
 
 /** The problems of one field of a node, if it should show them. */
@@ -447,7 +447,7 @@ export function NodeFields({ node, responseTags }: { node: FlowNode; responseTag
 }
 
 export function NodePanel() {
-  const node = useEditor((s) => (s.selectedId ? s.nodes.find((n) => n.id === s.selectedId) : undefined));
+  const node = useSelectedNode();
   const responseTags = useEditor((s) => s.settings.response_tags);
   const nodeProblems = useUi((s) => (node ? s.nodeProblems[node.id] : undefined));
   const shown = useUi((s) => !!node && (s.showAll || s.touched.has(nodeKey(node.id))));

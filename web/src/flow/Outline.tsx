@@ -7,7 +7,7 @@ import { Select } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
 import { cn } from '@/lib/cn';
 import { flowOrder, handlesOf, isNodeType, NODE_TYPES, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
-import { useEditor } from './store';
+import { useEditor, useSelectedNode, useStructure } from './store';
 import { nodeKey, useUi } from './ui';
 
 const typeName = (t: string) => (isNodeType(t) ? TYPE_LABELS[t] : t);
@@ -41,7 +41,7 @@ export function announce(msg: string) {
 }
 
 export function Outline() {
-  const nodes = useEditor((s) => s.nodes);
+  const nodes = useStructure();
   const edges = useEditor((s) => s.edges);
   const selectedId = useEditor((s) => s.selectedId);
   const order = useMemo(() => flowOrder({ nodes, edges }), [nodes, edges]);
@@ -153,8 +153,8 @@ export function Outline() {
 
 /** Actions on the selected node, as form controls. */
 export function NodeActions() {
-  const node = useEditor((s) => (s.selectedId ? s.nodes.find((n) => n.id === s.selectedId) : undefined));
-  const nodes = useEditor((s) => s.nodes);
+  const node = useSelectedNode();
+  const nodes = useStructure();
   const [type, setType] = useState<NodeType>('speak');
   const handles = node ? handlesOf(node) : [];
   const [from, setFrom] = useState('');

@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { EMPTY_SETTINGS, redo, undo, useEditor } from './store';
+import { EMPTY_SETTINGS, redo, sameStructure, undo, useEditor } from './store';
 
 const s = () => useEditor.getState();
 const t = () => useEditor.temporal.getState();
@@ -9,6 +9,20 @@ beforeEach(() => {
 });
 
 describe('editor store', () => {
+  it('tells a move (every frame of a drag) from a change the outline and validation see', () => {
+    const id = s().addNode('speak', { x: 0, y: 0 });
+    const before = s().nodes;
+    s().moveBy(id, 10, 0);
+    expect(s().nodes).not.toBe(before);
+    expect(sameStructure(before, s().nodes)).toBe(true);
+    const moved = s().nodes;
+    s().updateData(id, { message: 'Hi' });
+    expect(sameStructure(moved, s().nodes)).toBe(false);
+    const edited = s().nodes;
+    s().addNode('end', { x: 0, y: 0 });
+    expect(sameStructure(edited, s().nodes)).toBe(false);
+  });
+
   it('adds a node connected from an outcome, and undoes/redoes it', () => {
     const id = s().addNode('speak', { x: 0, y: 100 }, { source: 'start', handle: 'next' });
     expect(id).toBe('speak-1');

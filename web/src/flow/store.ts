@@ -1,6 +1,7 @@
 // The flow editor's state: the draft's graph and settings (tracked by zundo for undo/redo)
 // and what is selected (not tracked). Every action replaces only what it changes, so the
 // canvas keeps the identity of untouched nodes and re-renders only those that changed.
+import { useRef } from 'react';
 import { temporal } from 'zundo';
 import { create } from 'zustand';
 import {
@@ -196,3 +197,36 @@ export const redo = () => {
 
 /** The flow as it stands. */
 export const currentFlow = (s: Tracked = useEditor.getState()): Flow => ({ nodes: s.nodes, edges: s.edges });
+
+/** Same node apart from its position: a drag changes positions only, on every frame. */
+export const sameShape = (a: FlowNode | undefined, b: FlowNode | undefined) =>
+  a === b || (!!a && !!b && a.id === b.id && a.type === b.type && a.data === b.data);
+
+/** Same nodes in the same order apart from positions. */
+export const sameStructure = (a: FlowNode[], b: FlowNode[]) => a === b || (a.length === b.length && a.every((n, i) => sameShape(n, b[i])));
+
+/**
+ * The nodes for views that never read positions (the outline, the side panel, validation): the
+ * previous array is kept while only positions changed, so dragging a node in a 300-node flow
+ * re-renders the canvas alone instead of every outline row and the panel's scope analysis on
+ * every frame. Positions read from this array may be stale: read them from `getState()`.
+ */
+export function useStructure(): FlowNode[] {
+  const kept = useRef<FlowNode[] | null>(null);
+  return useEditor((s) => {
+    if (kept.current && sameStructure(kept.current, s.nodes)) return kept.current;
+    kept.current = s.nodes;
+    return s.nodes;
+  });
+}
+
+/** The selected node, kept while only its position changes (see `useStructure`). */
+export function useSelectedNode(): FlowNode | undefined {
+  const kept = useRef<FlowNode | undefined>(undefined);
+  return useEditor((s) => {
+    const n = s.selectedId ? s.nodes.find((x) => x.id === s.selectedId) : undefined;
+    if (sameShape(kept.current, n)) return kept.current;
+    kept.current = n;
+    return n;
+  });
+}

@@ -22,7 +22,7 @@ import { diffFlows, handlesOf, locateServerProblem, NODE_TYPES, serializeFlow, T
 import { NodePanel } from '@/flow/NodePanel';
 import { announce, LiveStatus, NodeActions, Outline } from '@/flow/Outline';
 import { PublishDialog, SettingsForm, VersionsPanel } from '@/flow/Panels';
-import { currentFlow, redo, undo, useEditor } from '@/flow/store';
+import { currentFlow, redo, sameStructure, undo, useEditor } from '@/flow/store';
 import { fieldKey, nodeKey, useUi } from '@/flow/ui';
 
 const route = getRouteApi('/_auth/agents/$agentId');
@@ -273,11 +273,12 @@ export function AgentEditorPage() {
   useEffect(() => {
     const unsub = useEditor.subscribe((st, prev) => {
       if (st.nodes === prev.nodes && st.edges === prev.edges && st.settings === prev.settings) return;
-      refreshProblemsSoon();
+      // Positions alone (every frame of a drag) cannot change a problem.
+      if (st.edges !== prev.edges || st.settings !== prev.settings || !sameStructure(st.nodes, prev.nodes)) refreshProblemsSoon();
       if (suppress.current || !loaded || loaded.noDrafts) return;
       const s = saving.current;
       s.dirty = true;
-      useUi.setState({ save: { ...useUi.getState().save, status: 'pending' } });
+      if (useUi.getState().save.status !== 'pending') useUi.setState({ save: { ...useUi.getState().save, status: 'pending' } });
       if (s.timer) clearTimeout(s.timer);
       s.timer = setTimeout(() => void doSave(), 800);
     });
