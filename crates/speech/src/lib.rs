@@ -5,6 +5,9 @@
 //! - [`tts`]: text-to-speech. The embedded default is a Piper voice run through ONNX Runtime
 //!   (`ort`), with phonemes from the `espeak-ng` *program* (running it, not linking the GPL
 //!   library, keeps Parley's licence free).
+//! - [`session`]: the streaming interfaces a call uses (a session per call and engine: audio or
+//!   text in as it arrives, transcripts or audio out as they are ready); the blocking engines
+//!   above are served through them by the voice crate's bounded pools.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -14,6 +17,7 @@
 //! instead of starving the 20 ms frame clock.
 
 pub mod models;
+pub mod session;
 pub mod stt;
 pub mod tts;
 

@@ -5,11 +5,16 @@
 //! wait in line and the wait shows in each turn's `stt_queue_ms`, instead of every call's
 //! decoding slowing down together and the 20 ms frame clocks starving.
 
+use parley_speech::session::{
+    EngineTiming, StreamingStt, StreamingTts, SttEvent, SttInput, SttSession, TtsEvent, TtsInput, TtsSession,
+};
 use parley_speech::tts::CachedTts;
 use parley_speech::{SpeechError, SpeechToText, TextToSpeech};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 /// A transcription with where its time went.
@@ -47,18 +52,71 @@ impl SttPool {
         context: String,
     ) -> Result<Transcription, SpeechError> {
         let asked = Instant::now();
-        let _slot = self.slots.acquire().await.expect("never closed");
+        let slot = self.slots.clone().acquire_owned().await.expect("never closed");
         let queue = asked.elapsed();
         let started = Instant::now();
         let engine = self.engine.clone();
-        let text = tokio::task::spawn_blocking(move || engine.transcribe_in_context(&pcm, &context))
-            .await
-            .map_err(|e| SpeechError::Engine(format!("speech-to-text worker died: {e}")))??;
+        // The worker's slot goes with the blocking work: if the caller stops waiting (a
+        // session reset), the decode already running still holds its slot until it ends.
+        let text = tokio::task::spawn_blocking(move || {
+            let _slot = slot;
+            engine.transcribe_in_context(&pcm, &context)
+        })
+        .await
+        .map_err(|e| SpeechError::Engine(format!("speech-to-text worker died: {e}")))??;
         Ok(Transcription {
             text,
             queue,
             work: started.elapsed(),
         })
+    }
+}
+
+/// The embedded engine as a session: the utterance's audio is gathered as it arrives and
+/// decoded whole at each `Finalize` (Whisper does not stream) on the pool. A newer `Finalize`
+/// or a `Reset` drops the decodes still waiting for a worker: their audio is stale.
+impl StreamingStt for SttPool {
+    fn name(&self) -> &str {
+        "embedded"
+    }
+
+    fn open(&self) -> SttSession {
+        let (session, mut side) = SttSession::pair();
+        let pool = self.clone();
+        tokio::spawn(async move {
+            let mut audio: Vec<i16> = vec![];
+            let mut decodes = JoinSet::new();
+            while let Some(input) = side.input.recv().await {
+                match input {
+                    SttInput::Audio(pcm) => audio.extend_from_slice(&pcm),
+                    SttInput::Finalize { id, context } => {
+                        decodes.abort_all();
+                        let (pool, pcm, events) = (pool.clone(), Arc::new(audio.clone()), side.events.clone());
+                        decodes.spawn(async move {
+                            let event = match pool.transcribe_in_context(pcm, context).await {
+                                Ok(t) => SttEvent::Final {
+                                    id,
+                                    text: t.text,
+                                    timing: EngineTiming {
+                                        queue: t.queue,
+                                        work: t.work,
+                                    },
+                                },
+                                Err(e) => SttEvent::Failed(e),
+                            };
+                            let _ = events.send(event);
+                        });
+                    }
+                    SttInput::Reset => {
+                        decodes.abort_all();
+                        audio.clear();
+                    }
+                }
+                // Reap finished decodes so the set does not grow over a long call.
+                while decodes.try_join_next().is_some() {}
+            }
+        });
+        session
     }
 }
 
@@ -129,6 +187,98 @@ impl TtsService {
     }
 }
 
+/// The embedded engine as a session: sentences are synthesized one at a time in the order
+/// they came (the first is ready while the agent still writes the rest); a turn's `Cancel`
+/// drops its queued sentences and the audio of the one being synthesized.
+impl StreamingTts for TtsService {
+    fn name(&self) -> &str {
+        "embedded"
+    }
+
+    fn open(&self) -> TtsSession {
+        let (session, mut side) = TtsSession::pair();
+        let tts = self.clone();
+        tokio::spawn(async move {
+            let mut queue: VecDeque<TtsInput> = VecDeque::new();
+            let mut open = true;
+            while open || !queue.is_empty() {
+                // Take every input already there, so a cancel overtakes the queue.
+                while open {
+                    match side.input.try_recv() {
+                        Ok(i) => take(&mut queue, i),
+                        Err(tokio::sync::mpsc::error::TryRecvError::Empty) => break,
+                        Err(_) => open = false,
+                    }
+                }
+                let Some(job) = queue.pop_front() else {
+                    match side.input.recv().await {
+                        Some(i) => take(&mut queue, i),
+                        None => open = false,
+                    }
+                    continue;
+                };
+                let event = match job {
+                    TtsInput::Text { context, text, fixed } => {
+                        // Inputs that arrive meanwhile are queued; a cancel of this turn
+                        // drops the sentence being made.
+                        let mut cancelled = false;
+                        let result = {
+                            let work = tts.synthesize(&text, fixed);
+                            tokio::pin!(work);
+                            loop {
+                                tokio::select! {
+                                    r = &mut work => break r,
+                                    i = side.input.recv(), if open => match i {
+                                        Some(TtsInput::Cancel { context: c }) if c == context => {
+                                            cancelled = true;
+                                            take(&mut queue, TtsInput::Cancel { context: c });
+                                        }
+                                        Some(i) => take(&mut queue, i),
+                                        None => open = false,
+                                    },
+                                }
+                            }
+                        };
+                        if cancelled {
+                            continue;
+                        }
+                        match result {
+                            Ok(s) => TtsEvent::Audio {
+                                context,
+                                text,
+                                pcm: s.pcm,
+                                timing: EngineTiming {
+                                    queue: Duration::ZERO,
+                                    work: s.work,
+                                },
+                            },
+                            Err(error) => TtsEvent::Skipped { context, text, error },
+                        }
+                    }
+                    TtsInput::Flush { context } => TtsEvent::Done { context },
+                    TtsInput::Cancel { .. } => continue,
+                };
+                if !side.emit(event) {
+                    break;
+                }
+            }
+        });
+        session
+    }
+}
+
+/// Queues a text-to-speech input; a cancel removes what is queued of its turn instead.
+fn take(queue: &mut VecDeque<TtsInput>, input: TtsInput) {
+    match input {
+        TtsInput::Cancel { context } => queue.retain(|i| match i {
+            TtsInput::Text { context: c, .. } | TtsInput::Flush { context: c } | TtsInput::Cancel { context: c } => {
+                *c != context
+            }
+        }),
+        other => queue.push_back(other),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -155,5 +305,74 @@ mod tests {
         assert_eq!(engine.0.load(Ordering::SeqCst), 1);
         tts.synthesize("hello", false).await.unwrap();
         assert_eq!(engine.0.load(Ordering::SeqCst), 2);
+    }
+
+    /// Hears how many samples it was given.
+    struct Length;
+    impl SpeechToText for Length {
+        fn transcribe(&self, pcm: &[i16]) -> Result<String, SpeechError> {
+            Ok(format!("{} samples", pcm.len()))
+        }
+    }
+
+    #[tokio::test]
+    async fn the_embedded_stt_session_decodes_the_utterance_so_far_at_each_finalize() {
+        let stt = SttPool::new(Arc::new(Length), 1);
+        let mut s = stt.open();
+        let frame: Arc<[i16]> = vec![0i16; 160].into();
+        s.send(SttInput::Audio(frame.clone()));
+        s.send(SttInput::Audio(frame.clone()));
+        s.send(SttInput::Finalize {
+            id: 1,
+            context: String::new(),
+        });
+        match s.next().await {
+            Some(SttEvent::Final { id: 1, text, .. }) => assert_eq!(text, "320 samples"),
+            other => panic!("{other:?}"),
+        }
+        // The caller went on: the next finalize covers the longer utterance.
+        s.send(SttInput::Audio(frame.clone()));
+        s.send(SttInput::Finalize {
+            id: 2,
+            context: String::new(),
+        });
+        assert!(matches!(s.next().await, Some(SttEvent::Final { id: 2, text, .. }) if text == "480 samples"));
+        // A new utterance starts from nothing.
+        s.send(SttInput::Reset);
+        s.send(SttInput::Audio(frame));
+        s.send(SttInput::Finalize {
+            id: 3,
+            context: String::new(),
+        });
+        assert!(matches!(s.next().await, Some(SttEvent::Final { id: 3, text, .. }) if text == "160 samples"));
+    }
+
+    #[tokio::test]
+    async fn the_embedded_tts_session_speaks_in_order_and_a_cancel_drops_its_turn() {
+        let engine = Arc::new(Counting(AtomicUsize::new(0)));
+        let mut s = TtsService::new(engine, 1).open();
+        let say = |context, text: &str| TtsInput::Text {
+            context,
+            text: text.into(),
+            fixed: false,
+        };
+        s.send(say(1, "one"));
+        s.send(say(1, "three"));
+        s.send(TtsInput::Flush { context: 1 });
+        assert!(
+            matches!(s.next().await, Some(TtsEvent::Audio { context: 1, text, pcm, .. }) if text == "one" && pcm.len() == 3)
+        );
+        assert!(matches!(s.next().await, Some(TtsEvent::Audio { context: 1, text, .. }) if text == "three"));
+        assert!(matches!(s.next().await, Some(TtsEvent::Done { context: 1 })));
+        // Turn 2 is cancelled while its first sentence is being made (20 ms each): nothing of
+        // it comes out; turn 3 does.
+        s.send(say(2, "stale"));
+        s.send(say(2, "stale too"));
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        s.send(TtsInput::Cancel { context: 2 });
+        s.send(say(3, "fresh"));
+        s.send(TtsInput::Flush { context: 3 });
+        assert!(matches!(s.next().await, Some(TtsEvent::Audio { context: 3, text, .. }) if text == "fresh"));
+        assert!(matches!(s.next().await, Some(TtsEvent::Done { context: 3 })));
     }
 }
