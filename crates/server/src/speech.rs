@@ -9,6 +9,7 @@ use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt};
 use parley_speech::tts::{PiperConfig, PiperTts};
 use parley_speech::SpeechError;
 use parley_voice::engines::{SttPool, TtsService};
+use parley_voice::pipeline::CallEngines;
 use std::sync::{Arc, Mutex};
 
 /// The engines every call uses.
@@ -25,6 +26,13 @@ pub struct SpeechSettings {
     pub stt_threads: usize,
     pub stt_min_window_ms: u32,
     pub tts_workers: usize,
+}
+
+impl Speech {
+    /// The engines of a call that uses the embedded ones (nothing to fall back to).
+    pub fn embedded(&self) -> CallEngines {
+        CallEngines::new(Arc::new(self.stt.clone()), Arc::new(self.tts.clone()))
+    }
 }
 
 static LOADED: Mutex<Option<Speech>> = Mutex::new(None);

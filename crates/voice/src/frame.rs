@@ -84,6 +84,9 @@ pub enum SpeakerJob {
 /// Work for the call's task (the end of the chain): I/O and the slow engines.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Effect {
+    /// More of the caller's utterance for speech-to-text, as it is heard (a streaming engine
+    /// listens as the caller speaks; the first piece of an utterance includes its pre-roll).
+    SttAudio { utterance: u64, pcm: Arc<[i16]> },
     /// Transcribe the utterance so far (the result comes back as [`Frame::SttResult`]).
     /// `primed`: prime the recognizer with `context`, the agent's last sentence.
     Transcribe {

@@ -15,9 +15,7 @@
 //! dropped wherever they are.
 
 use crate::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
-use crate::engines::{SttPool, TtsService};
 use crate::frame::{Effect, Frame, SpeakerJob};
-use crate::processors::speaker::spawn_speaker;
 use crate::recorder::Recorder;
 use parley_core::call::TurnLatency;
 use parley_telephony::audio::FRAME;
@@ -28,8 +26,11 @@ use tokio::time::{Instant, MissedTickBehavior};
 use tracing::{debug, warn};
 
 pub mod core;
+pub mod speech_link;
 
 pub use self::core::{CallCore, Finished, Input, Output};
+pub use self::speech_link::CallEngines;
+use self::speech_link::{spawn_speaker, SttLink, SttOut};
 
 /// Tuning of one call's pipeline.
 #[derive(Debug, Clone)]
@@ -99,6 +100,30 @@ pub enum CallNote {
     Transferring { phone_number: String },
     /// A line was added to the conversation (what a live transcript shows as people speak).
     Said(Line),
+    /// A speech engine failed mid-call; `fallback` took over for the rest of the call (None:
+    /// nothing could, and that side of the call is silent from here).
+    EngineFallback {
+        part: SpeechPart,
+        provider: String,
+        fallback: Option<String>,
+        error: String,
+    },
+}
+
+/// Which side of the speech a note is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpeechPart {
+    Stt,
+    Tts,
+}
+
+impl SpeechPart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SpeechPart::Stt => "stt",
+            SpeechPart::Tts => "tts",
+        }
+    }
 }
 
 /// One line of the conversation, timed from the answer.
@@ -189,8 +214,7 @@ fn spawn_agent<A: Agent>(
 pub async fn run_call<A: Agent>(
     agent: A,
     mut line: Endpoint,
-    stt: SttPool,
-    tts: TtsService,
+    engines: CallEngines,
     cfg: PipelineConfig,
     notes: mpsc::UnboundedSender<CallNote>,
 ) -> CallReport {
@@ -200,7 +224,14 @@ pub async fn run_call<A: Agent>(
     let (speak_tx, speak_rx) = mpsc::unbounded_channel::<(u64, SpeakerJob)>();
     let (back_tx, mut back) = mpsc::unbounded_channel::<Frame>();
     let agent_task = spawn_agent(agent, in_rx, turn_rx.clone(), back_tx.clone());
-    spawn_speaker(tts, speak_rx, turn_rx, back_tx.clone());
+    spawn_speaker(
+        (engines.tts.clone(), engines.tts_fallback.clone()),
+        speak_rx,
+        turn_rx,
+        back_tx.clone(),
+        notes.clone(),
+    );
+    let mut stt = SttLink::new(engines.stt.clone(), engines.stt_fallback.clone());
 
     let mut work = vec![];
     let mut core = CallCore::new(&cfg, answered, &mut work);
@@ -219,6 +250,7 @@ pub async fn run_call<A: Agent>(
                 Output::Effect(e) => e,
             };
             match e {
+                Effect::SttAudio { utterance, pcm } => stt.audio(utterance, pcm),
                 Effect::Transcribe {
                     utterance,
                     samples,
@@ -226,15 +258,9 @@ pub async fn run_call<A: Agent>(
                     context,
                     ..
                 } => {
-                    let (stt, back) = (stt.clone(), back_tx.clone());
-                    tokio::spawn(async move {
-                        let result = stt.transcribe_in_context(pcm, context).await.map_err(|e| e.to_string());
-                        let _ = back.send(Frame::SttResult {
-                            utterance,
-                            samples,
-                            result,
-                        });
-                    });
+                    if let Some(f) = stt.transcribe(utterance, samples, &pcm, context) {
+                        let _ = back_tx.send(f);
+                    }
                 }
                 Effect::Turn(t) => {
                     let _ = turn_tx.send(t);
@@ -266,6 +292,16 @@ pub async fn run_call<A: Agent>(
                 at: Instant::now(),
             },
             Some(f) = back.recv() => Input::Back(f),
+            out = stt.next() => match out {
+                SttOut::Frame(f) => Input::Back(*f),
+                SttOut::Note(n) => {
+                    let _ = notes.send(n);
+                    for f in stt.unanswered() {
+                        let _ = back_tx.send(f);
+                    }
+                    continue;
+                }
+            },
             _ = tick.tick() => Input::Tick(Instant::now()),
         };
         core.handle(input, &mut work);

@@ -115,7 +115,8 @@ impl<M: Clone> Playback<M> {
                     }
                 }
                 Some(Item::Audio { turn, pcm, pos, text }) => {
-                    if *pos == 0 {
+                    // Empty text: a later piece of the sentence before it (streamed audio).
+                    if *pos == 0 && !text.is_empty() {
                         events.push(Played::SentenceStarted {
                             turn: *turn,
                             text: std::mem::take(text),

@@ -11,7 +11,7 @@ use parley_telephony::audio::{self, FRAME_SAMPLES};
 use parley_telephony::line::pair;
 use parley_telephony::{Endpoint, LineEvent};
 use parley_voice::agent::{AgentInput, AgentOutput};
-use parley_voice::pipeline::{run_call, CallEnd, CallNote, CallReport, PipelineConfig};
+use parley_voice::pipeline::{run_call, CallEnd, CallEngines, CallNote, CallReport, PipelineConfig};
 use parley_voice::tone::beep;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -74,7 +74,14 @@ async fn call_with(
     let (stt, tts) = engines();
     let (notes, mut notes_rx) = mpsc::unbounded_channel();
     let person = tokio::spawn(caller(caller_end, pcm, key));
-    let report = run_call(agent, agent_end, stt, tts, cfg, notes).await;
+    let report = run_call(
+        agent,
+        agent_end,
+        CallEngines::new(Arc::new(stt), Arc::new(tts)),
+        cfg,
+        notes,
+    )
+    .await;
     let _ = person.await;
     let inputs = inputs.lock().unwrap().clone();
     let mut noted = vec![];

@@ -18,7 +18,7 @@ use parley_telephony::audio::{self, level_dbfs, PcmFrame, FRAME, FRAME_SAMPLES};
 use parley_telephony::line::pair;
 use parley_telephony::{Endpoint, LineEvent};
 use parley_voice::agent::{AgentInput, AgentOutput};
-use parley_voice::pipeline::{run_call, CallEnd, CallReport, PipelineConfig};
+use parley_voice::pipeline::{run_call, CallEnd, CallEngines, CallReport, PipelineConfig};
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -121,7 +121,14 @@ async fn call(gap: Duration, o: Overtalk) -> Call {
     let (stt, tts) = engines();
     let (notes, _notes_rx) = mpsc::unbounded_channel();
     let person = tokio::spawn(caller(caller_end, o));
-    let report = run_call(agent, agent_end, stt, tts, cfg, notes).await;
+    let report = run_call(
+        agent,
+        agent_end,
+        CallEngines::new(Arc::new(stt), Arc::new(tts)),
+        cfg,
+        notes,
+    )
+    .await;
     let _ = person.await;
     let inputs = inputs.lock().unwrap().clone();
     Call { report, inputs }

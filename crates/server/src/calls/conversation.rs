@@ -112,6 +112,21 @@ impl CallRunner {
                     CallNote::Transferring { phone_number } => {
                         life.transferring(&team, &agent_id, cid, &phone_number).await
                     }
+                    // Recorded as a failed side action (ACTION_FAILED): the provider, and
+                    // whether the embedded engine took over.
+                    CallNote::EngineFallback {
+                        part,
+                        provider,
+                        fallback,
+                        error,
+                    } => {
+                        let action = format!("{}:{provider}", part.as_str());
+                        let error = match fallback {
+                            Some(f) => format!("{error}; {f} took over for the rest of the call"),
+                            None => format!("{error}; no engine took over"),
+                        };
+                        life.action_failed(&team, &agent_id, cid, &action, &error).await
+                    }
                     CallNote::Said(l) => {
                         let turn = ConversationTurn {
                             date: parley_core::time::Timestamp(answered_at.millis() + l.at_ms),
@@ -128,15 +143,7 @@ impl CallRunner {
             }
         });
         info!("call answered; conversation starts");
-        let report = run_call(
-            agent,
-            line,
-            self.speech.stt.clone(),
-            self.speech.tts.clone(),
-            cfg,
-            notes_tx,
-        )
-        .await;
+        let report = run_call(agent, line, self.speech.embedded(), cfg, notes_tx).await;
         let _ = notes.await;
         hb.task.abort();
         self.finish(call, interview, report).await

@@ -107,6 +107,12 @@ impl Processor for Endpointer {
                 self.preroll.push_back(pcm);
                 if let Some(u) = self.open.as_mut() {
                     u.audio.extend_from_slice(&pcm);
+                    out.pass(frame);
+                    out.down(Frame::Do(Effect::SttAudio {
+                        utterance: u.id,
+                        pcm: Arc::from(&pcm[..]),
+                    }));
+                    return;
                 }
                 out.pass(frame);
             }
@@ -125,7 +131,11 @@ impl Processor for Endpointer {
                         self.seq += 1;
                         let keep = (frames_ago as usize + 4).min(self.preroll.len());
                         let skip = self.preroll.len() - keep;
-                        let audio = self.preroll.iter().skip(skip).flatten().copied().collect();
+                        let audio: Vec<i16> = self.preroll.iter().skip(skip).flatten().copied().collect();
+                        out.down(Frame::Do(Effect::SttAudio {
+                            utterance: self.seq,
+                            pcm: Arc::from(&audio[..]),
+                        }));
                         self.open = Some(Open {
                             id: self.seq,
                             started: at,
@@ -299,6 +309,7 @@ mod tests {
                             | Frame::Tick { .. }
                             | Frame::SpeechStarted { .. }
                             | Frame::SpeechEnded { .. }
+                            | Frame::Do(Effect::SttAudio { .. })
                     )
                 })
                 .collect()
@@ -371,6 +382,49 @@ mod tests {
             }
         }
         assert_eq!(ended, [(13, "Yes.".to_string())]);
+    }
+
+    #[test]
+    fn a_streaming_engine_hears_exactly_the_audio_each_request_covers() {
+        let mut ep = Endpointer::new(Duration::from_millis(400), Duration::from_millis(1200));
+        let t0 = Instant::now();
+        let mut streamed = 0;
+        let mut requests = vec![];
+        for i in 0..40u32 {
+            let at = t0 + FRAME * i;
+            let mut out = feed(
+                &mut ep,
+                Frame::CallerAudio {
+                    pcm: [i as i16; 160],
+                    at,
+                },
+            );
+            if i == 12 {
+                out.extend(feed(&mut ep, Frame::SpeechStarted { at, frames_ago: 2 }));
+            }
+            if i == 30 {
+                let last_voice = at - FRAME * 6;
+                out.extend(feed(
+                    &mut ep,
+                    Frame::SpeechEnded {
+                        last_voice,
+                        frames_ago: 6,
+                    },
+                ));
+            }
+            for (_, f) in out {
+                match f {
+                    Frame::Do(Effect::SttAudio { utterance: 1, pcm }) => streamed += pcm.len(),
+                    Frame::Do(Effect::Transcribe { samples, pcm, .. }) => {
+                        assert_eq!(pcm.len(), samples);
+                        requests.push((samples, streamed));
+                    }
+                    _ => {}
+                }
+            }
+        }
+        // Pre-roll (frames_ago + 4) and every frame after, streamed before the request.
+        assert_eq!(requests, [((6 + 18) * 160, (6 + 18) * 160)]);
     }
 
     #[test]

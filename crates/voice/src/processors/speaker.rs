@@ -1,17 +1,14 @@
 //! The speaker: the agent's text to speech, sentence by sentence, in order.
 //!
-//! The processor drops what belongs to a stale turn and hands the rest to the speaker task in
-//! the agent's order; the task synthesizes each sentence (the first is sent to the caller
-//! before the rest are synthesized) and hands back the audio, and the markers in their place
-//! after it (so a hang-up plays after the goodbye).
+//! The processor drops what belongs to a stale turn and hands the rest to the speaker task
+//! (`pipeline::speech_link::spawn_speaker`) in the agent's order; the task has each sentence
+//! synthesized through the call's text-to-speech session (the first is sent to the caller
+//! before the rest are ready) and hands back the audio, and the markers in their place after
+//! it (so a hang-up plays after the goodbye).
 
 use crate::agent::AgentOutput;
-use crate::engines::TtsService;
 use crate::frame::{Effect, Frame, Marker, Out, Processor, SpeakerJob};
 use crate::pipeline::CallNote;
-use tokio::sync::{mpsc, watch};
-use tokio::time::Instant;
-use tracing::warn;
 
 #[derive(Default)]
 pub struct Speaker {
@@ -54,39 +51,6 @@ impl Processor for Speaker {
             other => out.pass(other),
         }
     }
-}
-
-/// The speaker task: synthesizes the jobs in order and hands back frames; skips stale turns.
-pub fn spawn_speaker(
-    tts: TtsService,
-    mut jobs: mpsc::UnboundedReceiver<(u64, SpeakerJob)>,
-    current: watch::Receiver<u64>,
-    back: mpsc::UnboundedSender<Frame>,
-) {
-    tokio::spawn(async move {
-        while let Some((turn, job)) = jobs.recv().await {
-            if *current.borrow() != turn {
-                continue;
-            }
-            let frame = match job {
-                SpeakerJob::Say { text, fixed } => match tts.synthesize(&text, fixed).await {
-                    Ok(s) => Frame::AgentAudio {
-                        turn,
-                        text,
-                        pcm: s.pcm,
-                        work: s.work,
-                        ready_at: Instant::now(),
-                    },
-                    Err(e) => {
-                        warn!(error = %e, "text-to-speech failed; sentence skipped");
-                        continue;
-                    }
-                },
-                SpeakerJob::Mark(marker) => Frame::AgentMarker { turn, marker },
-            };
-            let _ = back.send(frame);
-        }
-    });
 }
 
 #[cfg(test)]
