@@ -277,7 +277,7 @@ impl Protocol for Contexts {
                 .order
                 .cancel(context)
                 .into_iter()
-                .map(|vendor| {
+                .map(|(vendor, _)| {
                     self.state.remove(&vendor);
                     json!({"context_id": vendor, "cancel": true}).to_string()
                 })
@@ -334,6 +334,10 @@ impl Protocol for Contexts {
 
     fn idle(&self) -> bool {
         self.order.idle()
+    }
+
+    fn owed(&self) -> bool {
+        self.order.owed()
     }
 }
 

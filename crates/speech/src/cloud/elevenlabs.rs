@@ -213,7 +213,14 @@ impl Protocol for MultiContext {
                 out
             }
             TtsInput::Flush { context } => self.order.flush(context).map(close).into_iter().collect(),
-            TtsInput::Cancel { context } => self.order.cancel(context).into_iter().map(close).collect(),
+            // A flushed context was closed already (and keeps flushing: its audio is dropped).
+            TtsInput::Cancel { context } => self
+                .order
+                .cancel(context)
+                .into_iter()
+                .filter(|(_, flushed)| !flushed)
+                .map(|(vendor, _)| close(vendor))
+                .collect(),
         }
     }
 
@@ -262,6 +269,10 @@ impl Protocol for MultiContext {
 
     fn idle(&self) -> bool {
         self.order.idle()
+    }
+
+    fn owed(&self) -> bool {
+        self.order.owed()
     }
 
     fn keepalive(&self) -> Vec<String> {

@@ -92,13 +92,14 @@ impl Order {
     }
 
     /// Drops `context`'s segments and any audio held for them; the vendor contexts still
-    /// generating, to cancel there. Their later audio is ignored (unknown vendor ids).
-    pub fn cancel(&mut self, context: u64) -> Vec<String> {
+    /// generating (to cancel there), each with whether Parley already flushed it. Their later
+    /// audio is ignored (unknown vendor ids).
+    pub fn cancel(&mut self, context: u64) -> Vec<(String, bool)> {
         let live = self
             .segments
             .iter()
             .filter(|s| s.context == context && !s.finished)
-            .map(|s| s.vendor.clone())
+            .map(|s| (s.vendor.clone(), s.flushed))
             .collect();
         self.segments.retain(|s| s.context != context);
         self.advance();
@@ -164,7 +165,15 @@ impl Order {
         self.segments.iter().filter(|s| !s.finished).map(|s| s.vendor.as_str())
     }
 
-    /// Nothing is owed by the vendor.
+    /// The vendor owes an answer: a flushed context's end, or a context's first audio.
+    /// (An open context whose audio came may just be waiting for Parley's next sentence.)
+    pub fn owed(&self) -> bool {
+        self.segments
+            .iter()
+            .any(|s| !s.finished && (s.flushed || (s.announced == 0 && !s.sentences.is_empty())))
+    }
+
+    /// No vendor context is live: a connection closed now loses nothing.
     pub fn idle(&self) -> bool {
         self.segments.iter().all(|s| s.finished)
     }
@@ -241,7 +250,7 @@ mod tests {
         let b = o.text(2, "Two.".into()).vendor;
         o.flush(2);
         o.audio(&b, None, vec![2]);
-        assert_eq!(o.cancel(1), vec![a.clone()]);
+        assert_eq!(o.cancel(1), vec![(a.clone(), false)]);
         o.audio(&a, None, vec![1]);
         o.finished(&b);
         assert_eq!(summary(o.events()), ["2:Two.:2", "2:done"]);

@@ -152,8 +152,10 @@ pub(crate) trait Protocol: Send + 'static {
     fn message(&mut self, text: &str) -> Result<(), SpeechError>;
     /// Events ready for the caller, in order.
     fn events(&mut self) -> Vec<TtsEvent>;
-    /// Nothing is owed by the vendor: a connection closed now loses nothing.
+    /// No vendor context is live: a connection closed now loses nothing.
     fn idle(&self) -> bool;
+    /// The vendor owes an answer (its silence for [`Pacing::stall`] fails the session).
+    fn owed(&self) -> bool;
     /// Messages that keep the connection's open contexts alive after a quiet spell.
     fn keepalive(&self) -> Vec<String> {
         Vec::new()
@@ -168,7 +170,7 @@ pub(crate) trait Protocol: Send + 'static {
 pub(crate) struct Pacing {
     /// After this long without sending, [`Protocol::keepalive`] is sent.
     pub keepalive: Option<Duration>,
-    /// With audio owed, this long without a word from the vendor fails the session.
+    /// With an answer owed, this long without a word from the vendor fails the session.
     pub stall: Duration,
 }
 
@@ -178,7 +180,7 @@ type Stream = SplitStream<Socket>;
 /// Runs one session: connects at once (so the first sentence does not pay for it), then moves
 /// inputs and messages until the caller drops the session (goodbye, close frame) or the vendor
 /// fails (a [`TtsEvent::Failed`], and nothing after it). A connection the vendor closes while
-/// nothing is owed is opened again when there is something to send.
+/// no vendor context is live is opened again when there is something to send.
 pub(crate) async fn run<P, C, F>(mut proto: P, connect: C, pacing: Pacing, mut side: EngineSide<TtsInput, TtsEvent>)
 where
     P: Protocol,
@@ -200,9 +202,9 @@ where
     let far = Duration::from_secs(86_400);
     loop {
         let keepalive_at = last_sent + pacing.keepalive.unwrap_or(far);
-        let stall_at = last_heard.max(last_sent) + pacing.stall;
+        let stall_at = last_heard + pacing.stall;
         let connected = sink.is_some();
-        let owed = !proto.idle();
+        let owed = proto.owed();
         let failure = tokio::select! {
             input = side.input.recv() => match input {
                 None => {
@@ -212,7 +214,7 @@ where
                     return;
                 }
                 Some(input) => {
-                    let was_idle = proto.idle();
+                    let was_owed = proto.owed();
                     let messages = proto.input(input);
                     if !emit(&mut side, &mut proto) {
                         return;
@@ -232,7 +234,8 @@ where
                             }
                         }
                     }
-                    if was_idle {
+                    if !was_owed {
+                        // The vendor's time to answer starts now.
                         last_heard = Instant::now();
                     }
                     last_sent = Instant::now();
