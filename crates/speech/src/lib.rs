@@ -8,6 +8,8 @@
 //! - [`session`]: the streaming interfaces a call uses (a session per call and engine: audio or
 //!   text in as it arrives, transcripts or audio out as they are ready); the blocking engines
 //!   above are served through them by the voice crate's bounded pools.
+//! - [`cloud`]: the cloud engines users bring (ElevenLabs, Cartesia), each over its vendor's own
+//!   streaming protocol, behind the same session traits.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -16,6 +18,7 @@
 //! caller runs them on a bounded worker pool so their queueing shows up in latency figures
 //! instead of starving the 20 ms frame clock.
 
+pub mod cloud;
 pub mod models;
 pub mod session;
 pub mod stt;
