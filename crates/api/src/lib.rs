@@ -73,6 +73,9 @@ pub struct ApiConfig {
     pub llm_configured: bool,
     /// Largest batch of `/job/create_job_by_contacts`.
     pub max_batch: usize,
+    /// The server serves `GET /call/browser` beside the API (it runs calls), so the OpenAPI
+    /// document describes it too.
+    pub browser_calls: bool,
     /// Folder of call recordings (`{call_id}.wav`) served at `/interview_response/{id}/recording`;
     /// `None` serves none (always 404).
     pub recordings_dir: Option<std::path::PathBuf>,
@@ -98,6 +101,7 @@ impl Default for ApiConfig {
             llm_configured: false,
             max_batch: 1000,
             recordings_dir: None,
+            browser_calls: false,
             templates: parley_automation::template::Templates::new(),
         }
     }
@@ -240,7 +244,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health", get(system::health))
         .route("/metrics", get(system::metrics))
         // Swagger UI from the `vendored` feature: its assets are compiled in, no CDN.
-        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document()))
+        .merge(utoipa_swagger_ui::SwaggerUi::new("/docs").url("/openapi.json", openapi::document_for(&state.config)))
         // Every route's path parameters and query string, checked before auth and handlers.
         .route_layer(middleware::from_fn(extract::check_uri))
         .fallback(system::not_found)

@@ -9,6 +9,7 @@ use parley_core::call::Call;
 use parley_core::contact::Contact;
 use parley_core::interview::Interview;
 use parley_core::number::{PhoneNumber, SipTrunk};
+use parley_core::time::Timestamp;
 use parley_store::sandbox::{Persona, SandboxNumber};
 use serde::Serialize;
 use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
@@ -149,4 +150,179 @@ pub struct PhoneNumberPage {
     pub phone_numbers: Vec<PhoneNumber>,
     /// The team's numbers, on every page.
     pub count: u64,
+}
+
+/// `GET /interview/{id}/draft`: the editor's draft as an agent.
+#[derive(ToSchema)]
+pub struct DraftView {
+    /// The live agent with the draft's fields applied (the live agent itself without a draft).
+    pub draft: Interview,
+    pub has_draft: bool,
+    /// When the draft was saved; `null` without one.
+    pub saved: Option<Timestamp>,
+    /// The live version the draft started from (the live version without a draft).
+    pub base_version: i64,
+    /// What publishing would refuse, with the `field` paths of the API's 400s.
+    pub problems: Vec<Problem>,
+}
+
+/// `POST /interview/{id}/draft`.
+#[derive(ToSchema)]
+pub struct DraftSaved {
+    pub saved: Timestamp,
+    /// What publishing would refuse; the draft is saved all the same.
+    pub problems: Vec<Problem>,
+}
+
+/// One kept version of an agent.
+#[derive(ToSchema)]
+pub struct VersionSummary {
+    pub version: i64,
+    /// When this version was published.
+    pub created: Timestamp,
+    pub title: String,
+    /// Nodes and edges of its flow.
+    pub nodes: u64,
+    pub edges: u64,
+}
+
+/// `GET /interview/{id}/versions`.
+#[derive(ToSchema)]
+pub struct VersionList {
+    /// Newest first, at most 200.
+    pub versions: Vec<VersionSummary>,
+    pub live_version: i64,
+}
+
+/// One agent's tile on the analytics page.
+#[derive(ToSchema)]
+pub struct AgentTile {
+    pub interview_id: String,
+    pub title: String,
+    /// Calls placed or received in the period.
+    pub calls: i64,
+    /// Calls a person answered that ended normally (`ENDED`).
+    pub ended: i64,
+    pub no_answer: i64,
+    /// Picked-up calls (`ENDED` or `TRANSFERRED`) over finished ones; `null` with none finished.
+    pub pickup_rate: Option<f64>,
+    /// Transferred calls over picked-up ones; `null` with none picked up.
+    pub transfer_rate: Option<f64>,
+    /// Median reply latency over the agent's 200 most recent finished calls; `null` without any.
+    pub median_turn_latency_ms: Option<i64>,
+}
+
+/// Calls of one status on one UTC day.
+#[derive(ToSchema)]
+pub struct DayCount {
+    /// `YYYY-MM-DD` (UTC).
+    #[schema(example = "2025-06-01")]
+    pub date: String,
+    /// A call status (`ENDED`, `NO_ANSWER`, …).
+    pub status: String,
+    pub count: i64,
+}
+
+/// `GET /analytics`.
+#[derive(ToSchema)]
+pub struct Analytics {
+    pub agents: Vec<AgentTile>,
+    pub per_day: Vec<DayCount>,
+}
+
+/// `GET /team`.
+#[derive(ToSchema)]
+pub struct TeamInfo {
+    pub id: String,
+    pub name: String,
+}
+
+/// An API token as Settings → Developer lists it (never its secret).
+#[derive(ToSchema)]
+pub struct TokenInfo {
+    pub id: String,
+    /// Empty for tokens made outside the dashboard.
+    pub name: String,
+    /// The secret's first characters, to recognise it by.
+    pub prefix: String,
+    pub created: Timestamp,
+    /// When it was revoked; `null` while it works.
+    pub revoked: Option<Timestamp>,
+}
+
+/// `GET /team/api_tokens`.
+#[derive(ToSchema)]
+pub struct TokenList {
+    /// Oldest first, revoked ones included.
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// `POST /team/api_tokens`: the new token with its secret, shown this once.
+#[derive(ToSchema)]
+pub struct NewTokenView {
+    pub id: String,
+    pub name: String,
+    pub prefix: String,
+    /// The secret (`x-api-token`): in this answer and nowhere else, ever.
+    pub token: String,
+}
+
+/// A member of the team.
+#[derive(ToSchema)]
+pub struct MemberView {
+    pub user_id: String,
+    pub email: String,
+    pub name: String,
+    /// `owner` or `member`.
+    pub role: String,
+}
+
+/// `GET /team/members`.
+#[derive(ToSchema)]
+pub struct MemberList {
+    pub members: Vec<MemberView>,
+}
+
+/// `POST /team/invites`: the one-time link to pass on (Parley sends no email).
+#[derive(ToSchema)]
+pub struct InviteView {
+    pub email: String,
+    /// `owner` or `member`.
+    pub role: String,
+    pub url: String,
+}
+
+/// A dashboard user.
+#[derive(ToSchema)]
+pub struct UserView {
+    pub id: String,
+    pub email: String,
+    pub name: String,
+}
+
+/// `POST /auth/login` and `POST /auth/redeem`: the signed-in user (the session is the cookie).
+#[derive(ToSchema)]
+pub struct SignedIn {
+    pub user: UserView,
+}
+
+/// A team of the caller's.
+#[derive(ToSchema)]
+pub struct UserTeam {
+    pub id: String,
+    pub name: String,
+    /// `owner` or `member` (always `owner` for an API token).
+    pub role: String,
+}
+
+/// `GET /user`: with a session, the signed-in user, their teams and the session's CSRF token;
+/// with an API token, the team's owner (`null`s when it has none) and that one team.
+#[derive(ToSchema)]
+pub struct CurrentUser {
+    pub id: Option<String>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub teams: Vec<UserTeam>,
+    /// The `x-csrf-token` the dashboard sends with state-changing requests (sessions only).
+    pub csrf_token: Option<String>,
 }

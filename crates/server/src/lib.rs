@@ -110,6 +110,8 @@ pub async fn start(settings: &Settings, store: Store) -> anyhow::Result<Running>
     ));
     let api_config = ApiConfig {
         templates: templates.clone(),
+        // The call runner, and with it `/call/browser`, runs with the jobs.
+        browser_calls: settings.run_jobs,
         ..settings.api_config()
     };
     let state = AppState::new(store.clone(), api_config, jobs.clone());

@@ -12,6 +12,7 @@
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::schemas::{CurrentUser, Envelope, Null, SignedIn};
 use crate::session::{self, SESSION_TTL_MS};
 use crate::{ok, AppState};
 use axum::extract::{Request, State};
@@ -22,19 +23,27 @@ use parley_core::account::normalize_email;
 use parley_store::accounts::User;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginBody {
+    /// At most 254 bytes (no account has a longer one).
+    #[schema(example = "sam@example.com")]
     pub email: String,
+    /// At most 256 bytes.
     pub password: String,
 }
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
+    /// The `token` of the link (`…/app/welcome?token=…`).
     pub token: String,
+    /// The password to set: at least 8 characters, at most 256 bytes.
+    #[schema(min_length = 8)]
     pub password: String,
+    /// The name to show, at most 200 characters (once trimmed).
     pub name: Option<String>,
 }
 
@@ -53,6 +62,16 @@ async fn signed_in(s: &AppState, user: &User) -> ApiResult<Response> {
     Ok(res)
 }
 
+/// Refused before any quota or password work: no account's email is longer (invites and the
+/// command line check it), and the per-email quota must not keep arbitrarily long keys.
+const MAX_EMAIL_BYTES: usize = 254;
+
+#[utoipa::path(post, path = "/auth/login", tag = "account", request_body = LoginBody, security(()),
+    responses((status = 200, description = "Signed in: the user; the session is the cookie", body = Envelope<SignedIn>, headers(("Set-Cookie" = String, description = "The session: `parley_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
+              (status = 400, description = "Not a JSON object of email and password, an email over 254 bytes, a password over 256 bytes"),
+              (status = 401, description = "Wrong email or password (one answer for both)"),
+              (status = 413, description = "Body over the size limit"),
+              (status = 429, description = "Too many failed sign-ins from this address, or for this email (`Retry-After`)")))]
 pub async fn login(State(s): State<AppState>, req: Request) -> ApiResult<Response> {
     let addr = crate::client_addr::of(&req, &s.config.trusted_proxies);
     let bytes = axum::body::to_bytes(req.into_body(), s.config.max_body_bytes)
@@ -60,6 +79,9 @@ pub async fn login(State(s): State<AppState>, req: Request) -> ApiResult<Respons
         .map_err(|_| ApiError::PayloadTooLarge("Request body too large".into()))?;
     let b: LoginBody = crate::extract::parse_json(&bytes)?;
     let email = normalize_email(&b.email);
+    if email.len() > MAX_EMAIL_BYTES {
+        return Err(ApiError::bad(format!("email: at most {MAX_EMAIL_BYTES} bytes")));
+    }
     if let Some(refused) = s.limits.auth_failures.peek(&addr) {
         return Err(refused);
     }
@@ -94,6 +116,9 @@ pub async fn login(State(s): State<AppState>, req: Request) -> ApiResult<Respons
     signed_in(&s, &user).await
 }
 
+#[utoipa::path(post, path = "/auth/logout", tag = "account", security(()),
+    responses((status = 200, description = "Signed out (also without a session): data null; the session ends and its cookie is cleared", body = Envelope<Null>,
+               headers(("Set-Cookie" = String, description = "`parley_session=; Max-Age=0`")))))]
 pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
     if let Some(c) = session::cookie(&headers) {
         s.store.end_session(c).await?;
@@ -104,6 +129,10 @@ pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<
     Ok(res)
 }
 
+#[utoipa::path(post, path = "/auth/redeem", tag = "account", request_body = RedeemBody, security(()),
+    responses((status = 200, description = "The password is set (an invite also joins the team) and the user signed in", body = Envelope<SignedIn>, headers(("Set-Cookie" = String, description = "The session: `parley_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
+              (status = 400, description = "Password under 8 characters or over 256 bytes, name over 200 characters, or a link already used, expired or unknown (`link_used`)"),
+              (status = 413, description = "Body over the size limit"), (status = 415, description = "Not a JSON body")))]
 pub async fn redeem(State(s): State<AppState>, ApiJson(b): ApiJson<RedeemBody>) -> ApiResult<Response> {
     session::check_password(&b.password)?;
     let name = b.name.as_deref().map(str::trim).filter(|n| !n.is_empty());
@@ -127,6 +156,10 @@ pub async fn redeem(State(s): State<AppState>, ApiJson(b): ApiJson<RedeemBody>) 
 
 /// `GET /user`: the signed-in user with their teams and the session's CSRF token; or, with an
 /// API token, the team's owner and that one team.
+#[utoipa::path(get, path = "/user", tag = "account", security(("session" = []), ("api_token" = [], "team_id" = [])),
+    responses((status = 200, description = "With a session: the user, their teams and the CSRF token; with an API token: the team's owner and that team", body = Envelope<CurrentUser>),
+              (status = 401, description = "Neither a live session nor a valid token and team"),
+              (status = 429, description = "Too many failed authentications from this address")))]
 pub async fn user(State(s): State<AppState>, req: Request) -> ApiResult<Json<Value>> {
     // Without its body (not `Sync`): the headers are borrowed across the awaits below.
     let req = Request::from_parts(req.into_parts().0, ());

@@ -11,6 +11,7 @@ use super::interviews::{apply, find, validated, InterviewBody};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
+use crate::schemas::{DraftSaved, DraftView, Envelope, Null, VersionList};
 use crate::{ok, AppState};
 use axum::extract::{Path, State};
 use axum::{Extension, Json};
@@ -18,11 +19,12 @@ use parley_core::interview::Interview;
 use parley_core::time::Timestamp;
 use serde::Deserialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
 
 /// The most versions the list shows.
 const MAX_VERSIONS: i64 = 200;
 
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PublishBody {
     /// The live version the draft was based on; a stale one is 409.
@@ -56,6 +58,9 @@ async fn overlay(s: &AppState, team: &Team, live: &Interview, body: &Value) -> A
     Ok((draft, problems))
 }
 
+#[utoipa::path(get, path = "/interview/{id}/draft", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)")),
+    responses((status = 200, description = "The draft applied to the live agent, with what publishing would refuse; the live agent (`has_draft: false`) without one", body = Envelope<DraftView>),
+              (status = 400, description = "The saved draft no longer reads as the agent's fields"), (status = 404, description = "Interview not found")))]
 pub async fn get_draft(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -74,6 +79,10 @@ pub async fn get_draft(
     })))
 }
 
+#[utoipa::path(post, path = "/interview/{id}/draft", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)")),
+    request_body(content = InterviewBody, description = "The agent's fields as the editor has them; `version` is ignored (a draft is based on the live version)"),
+    responses((status = 200, description = "Saved whatever state the flow is in; `problems` lists what publishing would refuse", body = Envelope<DraftSaved>),
+              (status = 400, description = "Not a JSON object, an unknown field, or a field of the wrong type"), (status = 404, description = "Interview not found")))]
 pub async fn save_draft(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -92,6 +101,8 @@ pub async fn save_draft(
     Ok(ok(json!({ "saved": Timestamp(saved), "problems": problems })))
 }
 
+#[utoipa::path(delete, path = "/interview/{id}/draft", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)")),
+    responses((status = 200, description = "Discarded (also when there was no draft): data null", body = Envelope<Null>), (status = 404, description = "Interview not found")))]
 pub async fn discard_draft(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -114,6 +125,11 @@ async fn make_live(s: &AppState, team: &Team, live: &Interview, next: Interview)
     Ok(next)
 }
 
+#[utoipa::path(post, path = "/interview/{id}/publish", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)")), request_body = PublishBody,
+    responses((status = 200, description = "The draft is live as the next version (the draft is gone)", body = Envelope<Interview>),
+              (status = 400, description = "No draft, or the draft fails the checks of `POST /interview/{id}/update`; every problem is listed"),
+              (status = 404, description = "Interview not found"),
+              (status = 409, description = "`base_version` is stale, or another version was published meanwhile")))]
 pub async fn publish(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -136,6 +152,9 @@ pub async fn publish(
     Ok(ok(make_live(&s, &team, &live, next).await?))
 }
 
+#[utoipa::path(get, path = "/interview/{id}/versions", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)")),
+    responses((status = 200, description = "The kept versions, newest first (at most 200), and the live one's number", body = Envelope<VersionList>),
+              (status = 404, description = "Interview not found")))]
 pub async fn versions(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -154,6 +173,9 @@ async fn kept(s: &AppState, team: &Team, live: &Interview, version: &str) -> Api
         .map_err(super::not_found("Version not found"))
 }
 
+#[utoipa::path(get, path = "/interview/{id}/versions/{version}", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)"), ("version" = i64, Path, description = "A kept version of the agent")),
+    responses((status = 200, description = "The agent as it was at that version", body = Envelope<Interview>),
+              (status = 404, description = "Interview not found, or Version not found (also for a version that is not a number)")))]
 pub async fn get_version(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,
@@ -165,6 +187,11 @@ pub async fn get_version(
 
 /// Publishes an older version's agent as a new version (its title, settings and flow); the
 /// draft, if any, is discarded with the publication.
+#[utoipa::path(post, path = "/interview/{id}/versions/{version}/restore", tag = "interviews", params(("id" = String, Path, description = "The agent's id (8 letters or digits)"), ("version" = i64, Path, description = "A kept version of the agent")),
+    responses((status = 200, description = "That version's agent, live as the next version; any draft is discarded", body = Envelope<Interview>),
+              (status = 400, description = "The old version fails today's checks (e.g. a prompt node without an LLM endpoint); every problem is listed"),
+              (status = 404, description = "Interview not found, or Version not found"),
+              (status = 409, description = "Another version was published meanwhile")))]
 pub async fn restore(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

@@ -9,6 +9,7 @@
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
+use crate::schemas::{Analytics, Envelope};
 use crate::{ok, AppState};
 use axum::extract::State;
 use axum::{Extension, Json};
@@ -17,6 +18,18 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 const DAY_MS: i64 = 86_400_000;
+
+// The values of `period`, for the document (the handler matches the words).
+/// A period ending now.
+#[derive(utoipa::ToSchema)]
+#[schema(rename_all = "lowercase")]
+#[expect(dead_code, reason = "documentation only")]
+enum Period {
+    Day,
+    Week,
+    Month,
+    All,
+}
 /// Calls per agent whose turn latencies the median reads.
 const LATENCY_CALLS: i64 = 200;
 
@@ -46,6 +59,10 @@ fn median(mut v: Vec<i64>) -> Value {
     json!(v[v.len() / 2])
 }
 
+#[utoipa::path(get, path = "/analytics", tag = "analytics",
+    params(("period" = inline(Option<Period>), Query, description = "The last 24 hours, 7 days (the default), 30 days, or all time")),
+    responses((status = 200, description = "{agents, per_day}: a tile per agent with calls in the period, and calls per UTC day and status", body = Envelope<Analytics>),
+              (status = 400, description = "period is not day, week, month or all")))]
 pub async fn analytics(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

@@ -34,6 +34,11 @@ fn cursor(id: &str) -> Option<(i64, String)> {
     Some((ms.parse().ok()?, call.to_string()))
 }
 
+#[utoipa::path(get, path = "/call/live", tag = "calls",
+    params(("Last-Event-ID" = Option<String>, Header, description = "The last event id seen (`<updated ms>_<call id>`): resume after it"),
+           ("last_event_id" = Option<String>, Query, description = "The same, for clients that cannot set headers (EventSource); the header wins")),
+    responses((status = 200, description = "Server-Sent Events that never end: each change of one of the team's calls as `event: call`, `id: <updated ms>_<call id>`, `data: <the call object>`, in order; a comment every 15 s keeps the connection open. Without a (readable) last event id the stream starts at the present",
+               content_type = "text/event-stream", body = String)))]
 pub async fn live(
     State(s): State<AppState>,
     Extension(team): Extension<Team>,

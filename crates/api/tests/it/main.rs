@@ -2,7 +2,7 @@
 //! and PostgreSQL, each request handed to it in this process (`tower::ServiceExt::oneshot`).
 //! Helpers live in `util`. `accounts`: the dashboard's sign-in, sessions, CSRF and team
 //! settings; `agents_and_analytics`: drafts, versions, calls by direction, analytics; `input_bounds`: the bad-input
-//! matrix; `live`: the calls' Server-Sent Events.
+//! matrix; `live`: the calls' Server-Sent Events; `openapi`: the document against the routes.
 //!
 //! Decision: tests that need nothing but the API live here rather than in the server's tests,
 //! which start a whole server per test (HTTP listener, settings, template workers) and talk to it
@@ -19,3 +19,4 @@ mod accounts;
 mod agents_and_analytics;
 mod input_bounds;
 mod live;
+mod openapi;
