@@ -93,6 +93,18 @@ impl Store {
         Ok(token)
     }
 
+    /// Whether a one-time link can still be used: checked before the expensive password hash,
+    /// so a made-up token costs the server one indexed read, not an Argon2 run.
+    pub async fn account_link_is_live(&self, token: &str) -> Result<bool> {
+        let row =
+            sqlx::query("SELECT 1 AS one FROM account_links WHERE token_hash = $1 AND used IS NULL AND expires > $2")
+                .bind(ids::hash_token(token))
+                .bind(now_ms())
+                .fetch_optional(&self.pool)
+                .await?;
+        Ok(row.is_some())
+    }
+
     /// Uses a one-time link: in one transaction, marks it used, creates its user if there is
     /// none yet, sets the password (and the name, when one is given) and adds the membership the
     /// link grants. `Conflict` when the link is unknown, used or expired (one message for all

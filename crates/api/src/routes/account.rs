@@ -129,6 +129,9 @@ pub async fn logout(State(s): State<AppState>, headers: HeaderMap) -> ApiResult<
     Ok(res)
 }
 
+/// One message for an unknown, used or expired link: the holder learns nothing more.
+const LINK_USED: &str = "this link was already used or has expired; ask for a new one";
+
 #[utoipa::path(post, path = "/auth/redeem", tag = "account", request_body = RedeemBody, security(()),
     responses((status = 200, description = "The password is set (an invite also joins the team) and the user signed in", body = Envelope<SignedIn>, headers(("Set-Cookie" = String, description = "The session: `parley_session=…; Path=/; HttpOnly; SameSite=Lax`"))),
               (status = 400, description = "Password under 8 characters or over 256 bytes, name over 200 characters, or a link already used, expired or unknown (`link_used`)"),
@@ -142,13 +145,18 @@ pub async fn redeem(State(s): State<AppState>, ApiJson(b): ApiJson<RedeemBody>) 
     if b.token.len() > 200 {
         return Err(ApiError::bad("token: not a sign-in link's token"));
     }
+    // The link first (one indexed read): a made-up token must not cost an Argon2 hash. The
+    // redeem below checks it again inside its transaction.
+    if !s.store.account_link_is_live(&b.token).await? {
+        return Err(ApiError::bad_with(LINK_USED, "link_used"));
+    }
     let hash = session::hash_password(b.password).await?;
     let user = s
         .store
         .redeem_account_link(&b.token, &hash, name)
         .await
         .map_err(|e| match e {
-            parley_store::StoreError::Conflict(m) => ApiError::bad_with(m, "link_used"),
+            parley_store::StoreError::Conflict(_) => ApiError::bad_with(LINK_USED, "link_used"),
             other => other.into(),
         })?;
     signed_in(&s, &user).await
