@@ -239,27 +239,38 @@ async fn run() -> anyhow::Result<()> {
             };
             let running = parley_server::start(&s, store).await?;
             let url = format!("http://{}", running.addr);
+            // The banner is written in one piece and a closed stdout is ignored: a server whose
+            // reader went away (`parley serve | head -3`, a supervisor that only waited for the
+            // address) must keep serving, not die on the next line it prints.
+            let mut banner = String::new();
             if let Some((team, token, _)) = &created {
-                println!("\nCreated the first team. Keep these: the token is not shown again.");
-                println!("  team_id:   {}\n  api_token: {token}", team.id);
+                banner.push_str("\nCreated the first team. Keep these: the token is not shown again.\n");
+                banner.push_str(&format!("  team_id:   {}\n  api_token: {token}\n", team.id));
             }
-            println!("\nParley listening on {url} (database: {})", redact(&s.database_url()));
-            println!("  Dashboard:     {url}/app/");
-            println!("  API reference: {url}/docs");
+            banner.push_str(&format!(
+                "\nParley listening on {url} (database: {})\n",
+                redact(&s.database_url())
+            ));
+            banner.push_str(&format!("  Dashboard:     {url}/app/\n  API reference: {url}/docs\n"));
             if let Some((_, _, link)) = &created {
-                println!(
-                    "  Sign in once:  {}/app/welcome?token={link}\n                 (sets the password of {}; valid 7 days, one use)",
+                banner.push_str(&format!(
+                    "  Sign in once:  {}/app/welcome?token={link}\n                 (sets the password of {}; valid 7 days, one use)\n",
                     s.public_url.as_deref().filter(|u| !u.is_empty()).unwrap_or(&url).trim_end_matches('/'),
                     s.admin_email
-                );
+                ));
             }
             if let Some((team, token, _)) = &created {
-                println!(
-                    "  Try it:        curl -H 'x-api-token: {token}' -H 'team_id: {}' {url}/contact",
+                banner.push_str(&format!(
+                    "  Try it:        curl -H 'x-api-token: {token}' -H 'team_id: {}' {url}/contact\n",
                     team.id
-                );
+                ));
             }
-            println!("Stop with Ctrl-C (or SIGTERM). Logs follow.\n");
+            banner.push_str("Stop with Ctrl-C (or SIGTERM). Logs follow.\n\n");
+            {
+                use std::io::Write;
+                let mut out = std::io::stdout().lock();
+                let _ = out.write_all(banner.as_bytes()).and_then(|()| out.flush());
+            }
             let signal = stop_signal().await?;
             tracing::info!(
                 signal,

@@ -147,7 +147,9 @@ fn team_create_prints_json_and_serve_creates_the_first_team() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// Starts `parley serve` on a free port; returns the child and its base URL.
+/// Starts `parley serve` on a free port; returns the child and its base URL. The pipe's reader
+/// is dropped once the address is read, as a supervisor that only waits for it would: the
+/// server must keep serving (it once died writing the rest of its banner into the closed pipe).
 fn serve(dir: &std::path::Path, run_jobs: bool) -> (std::process::Child, String) {
     let mut child = parley()
         .args(["serve"])
