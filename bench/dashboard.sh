@@ -6,6 +6,7 @@
 #
 #   bench/dashboard.sh                       # ~10 min on 2 cores with the debug binary
 #   BENCH_CONTACTS=20000 BENCH_CALLS=20000 bench/dashboard.sh   # smaller
+#   BASELINE_DIST=/path/to/old/web/dist bench/dashboard.sh      # + the drag, this build vs that one
 #
 # Env: BENCH_BIN (default target/release/parley if built, else target/debug/parley; nothing is
 # built here), CHROMIUM (/usr/bin/chromium), RUNS (5 warm loads per page), BENCH_KEEP=1 keeps

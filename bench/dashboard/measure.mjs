@@ -22,8 +22,14 @@
 // of a cold load (a new browser context with the signed-in cookies and localStorage but an empty
 // HTTP cache): encodedBodySize (the body as served, gzip), transferSize (with headers) and
 // decodedBodySize; the Content-Encoding of each script response is checked.
+//
+// BASELINE_DIST (optional): another build of the dashboard (a `web/dist` folder, e.g. of an
+// older commit). The drag is then measured DRAG_RUNS times (default 3) with each build,
+// alternating, against the same server and data: the browser is served the baseline's files
+// for /app/ (the API and the server's headers stay the server's), and the drag's frame times
+// are reported as ratios of this build to the baseline.
 import { createRequire } from 'node:module';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -177,8 +183,9 @@ async function signIn(browser, state) {
 
 /** Drags a node of the 300-node agent by ~300 px in 30 mouse moves, one per animation frame,
  * recording every frame's interval with requestAnimationFrame in the page. */
-async function dragFrames(browser, storage, state) {
+async function dragFrames(browser, storage, state, dist = null) {
   const context = await browser.newContext({ storageState: storage, viewport: { width: 1280, height: 800 }, locale: 'en-US', timezoneId: 'UTC' });
+  if (dist) await serveDist(context, dist);
   const page = await context.newPage();
   await page.goto(`${state.url}/app/agents/${state.big_agent}`, { waitUntil: 'domcontentloaded' });
   await page.locator('[data-outline-row]').nth(299).waitFor({ state: 'attached', timeout: TIMEOUT });
@@ -256,6 +263,27 @@ async function dragFrames(browser, storage, state) {
     over2: intervals.filter((d) => d > 33.4).length / intervals.length,
     long,
   };
+}
+
+const TYPES = { '.js': 'text/javascript', '.css': 'text/css', '.html': 'text/html', '.svg': 'image/svg+xml', '.json': 'application/json', '.woff2': 'font/woff2' };
+
+/** Serves the dashboard's own files from `dist` instead of the server's build: /app/assets/…
+ * and the other files by path, every other /app/ path (the app's routes) as index.html. The
+ * server's answer is fetched first so its headers (the CSP among them) stay as served. */
+async function serveDist(context, dist) {
+  await context.route(/\/app(\/|$)/, async (route) => {
+    const url = new URL(route.request().url());
+    const rel = url.pathname.replace(/^\/app\/?/, '');
+    let file = path.join(dist, rel);
+    if (!rel || !existsSync(file)) file = path.join(dist, 'index.html');
+    const served = await route.fetch();
+    const headers = { ...served.headers() };
+    delete headers['content-encoding'];
+    delete headers['content-length'];
+    delete headers['etag'];
+    headers['content-type'] = TYPES[path.extname(file)] ?? 'application/octet-stream';
+    await route.fulfill({ status: 200, headers, body: readFileSync(file) });
+  });
 }
 
 const browser = await chromium.launch({
@@ -343,6 +371,31 @@ try {
     `  ${d.frames} frames: p50 ${d.p50.toFixed(1)} ms, p95 ${d.p95.toFixed(1)} ms, max ${d.max.toFixed(1)} ms; over 16.7 ms: ${(d.over * 100).toFixed(0)}%, over 33.4 ms: ${(d.over2 * 100).toFixed(0)}%; long tasks: ${d.long.length}${d.long.length ? ` (max ${Math.max(...d.long).toFixed(0)} ms)` : ''}`,
   );
   console.log(`  Aim, a drag under 16 ms a frame: ${d.p95 <= 16.7 ? 'met at p95' : 'NOT MET at p95'}`);
+  const baseline = process.env.BASELINE_DIST;
+  if (baseline) {
+    const n = Number(process.env.DRAG_RUNS ?? 3);
+    const ours = path.resolve(here, '../../web/dist');
+    const runs = { this: [], baseline: [] };
+    for (let i = 0; i < n; i++) {
+      // Both builds through the same route, so they differ only in their files.
+      runs.this.push(await dragFrames(browser, storage.seeded, states.seeded, ours));
+      runs.baseline.push(await dragFrames(browser, storage.seeded, states.seeded, baseline));
+    }
+    const med = (xs) => pct(xs, 50);
+    const row = (k) => {
+      const r = runs[k];
+      return { p50: med(r.map((x) => x.p50)), p95: med(r.map((x) => x.p95)), max: med(r.map((x) => x.max)), long: med(r.map((x) => x.long.length)) };
+    };
+    const a = row('this');
+    const b = row('baseline');
+    console.log('');
+    console.log(`Editor drag A/B, ${n} drags each, alternating (medians over the drags): this build vs ${baseline}`);
+    console.log('| build | frame p50 ms | frame p95 ms | frame max ms | long tasks |');
+    console.log('|---|---:|---:|---:|---:|');
+    console.log(`| this | ${a.p50.toFixed(1)} | ${a.p95.toFixed(1)} | ${a.max.toFixed(1)} | ${a.long} |`);
+    console.log(`| baseline | ${b.p50.toFixed(1)} | ${b.p95.toFixed(1)} | ${b.max.toFixed(1)} | ${b.long} |`);
+    console.log(`| ratio this/baseline | ${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)} | ${(a.max / b.max).toFixed(2)} | |`);
+  }
   for (const c of Object.values(warm)) await c.close();
 } finally {
   await browser.close();
