@@ -7,14 +7,21 @@
 # speaking its WebSocket protocol to Parley, the caller saying the same words), with the
 # media stream's figures as ratios of the sandbox's.
 #
+# The flow agent runs under both turn-end rules in the same run: the fixed 400 ms window (the
+# baseline) and the transcript rule (the default), each with one more call whose caller pauses
+# 400-900 ms mid-sentence (--cutoff: the share of sentences cut off early).
+#
 #   bench/turn_latency.sh [--turns N] [--levels 1,4,8,16]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup >/dev/null
 # The speech figures depend on the CPU: name it, and whether it has AVX-512.
 echo "CPU: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//'), $(nproc) cores, AVX-512: $(grep -qm1 avx512f /proc/cpuinfo && echo yes || echo no)"
+echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release --locked -p parley-server --example turn_latency
 mkdir -p bench/out
-for mode in "" "--llm"; do
-  PARLEY_LOG=warn ./target/release/examples/turn_latency $mode --media-stream "$@" | tee -a "bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
+out="bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
+for rule in window transcript; do
+  PARLEY_TURN_RULE=$rule PARLEY_LOG=warn ./target/release/examples/turn_latency --cutoff --media-stream "$@" | tee -a "$out"
 done
+PARLEY_LOG=warn ./target/release/examples/turn_latency --llm --media-stream "$@" | tee -a "$out"

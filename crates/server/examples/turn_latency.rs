@@ -16,13 +16,20 @@
 //! last frame sent to the agent's first voiced frame played out), which adds the WebSocket,
 //! the pacing and the fake's 20 ms playback tick.
 //!
-//! Usage: `cargo run --release -p parley-server --example turn_latency -- [--llm] [--media-stream] [--turns N] [--levels 1,4,8,16]`
+//! With `--cutoff`, one more call: a persona says sentences with a natural pause in the middle
+//! (400-900 ms, at a phrase boundary: "I'd like to book an appointment | for next Tuesday
+//! morning."), the agent answers every utterance ("Go on."), and the share of sentences the
+//! agent took as two turns (cut off early) is printed. Run it under each `PARLEY_TURN_RULE`
+//! to compare the turn-end rules in the same run (`bench/turn_latency.sh` does).
+//!
+//! Usage: `cargo run --release -p parley-server --example turn_latency -- [--llm] [--media-stream] [--cutoff] [--turns N] [--levels 1,4,8,16]`
 // A measuring tool, not the server: a panic is its failure report.
 #![allow(clippy::unwrap_used)]
 
 use parley_agent::fake::{FakeLlm, FakeLlmConfig, Reply};
 use parley_server::Settings;
 use parley_telephony::twilio::fake::{FakeTwilio, Script};
+use parley_voice::pipeline::TurnRule;
 use serde_json::{json, Value};
 use std::time::Duration;
 
@@ -104,6 +111,13 @@ fn pct(v: &mut [i64], p: f64) -> i64 {
 
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
+    // PARLEY_LOG as the server reads it (e.g. `parley_speech=debug` shows every decode's length
+    // and time); warnings by default.
+    let filter = std::env::var("PARLEY_LOG").unwrap_or_else(|_| "warn".into());
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_new(filter).unwrap())
+        .with_writer(std::io::stderr)
+        .init();
     let args: Vec<String> = std::env::args().collect();
     let llm = args.iter().any(|a| a == "--llm");
     let arg = |name: &str| {
@@ -186,12 +200,27 @@ async fn main() {
         )
         .await;
     }
+    let speech = s.speech_settings();
+    tokio::task::spawn_blocking(move || engine_times(&speech))
+        .await
+        .unwrap();
+    let turn = s.turn_config();
     println!(
-        "turn latency, {} agent, endpointing window {} ms (the floor of a silence-based turn detector)",
+        "turn latency, {} agent, turn end: {} (PARLEY_TURN_RULE; ceiling {} ms)",
         if llm { "LLM (loopback, TTFT 200 ms)" } else { "flow" },
-        s.endpoint_ms
+        match turn.rule {
+            TurnRule::Window => format!("fixed window {} ms", turn.window.as_millis()),
+            TurnRule::Transcript(w) => format!(
+                "transcript rule, {} ms after complete-looking words, {} after a number, {} mid-phrase",
+                w.complete_ms, w.number_ms, w.open_ms
+            ),
+        },
+        turn.ceiling.as_millis()
     );
     println!("network       calls  turns   p50   p95   p99  | p50 parts: endpoint stt_queue stt agent tts_first");
+    if args.iter().any(|a| a == "--cutoff") {
+        cutoff(&api).await;
+    }
     let mut base_p95 = None;
     for &n in &levels {
         let per_call = total_turns.div_ceil(n).max(2);
@@ -264,6 +293,87 @@ async fn main() {
     let _ = std::fs::remove_dir_all(dir);
 }
 
+/// Sentences split at a phrase boundary where people pause (the same kind of set as
+/// `crates/speech/examples/turn_eval.rs`).
+const PAUSED: &[&str] = &[
+    "I'd like to book an appointment | for next Tuesday morning.",
+    "My account number is | four five seven two.",
+    "I called yesterday and | nobody picked up the phone.",
+    "The package was supposed to arrive on Monday | but it never showed up.",
+    "Can you tell me | when my order will be delivered?",
+    "I want to cancel my subscription | because I'm moving abroad.",
+    "My phone number is five five five | one two three four.",
+    "Yes, I think | Thursday afternoon would work best.",
+    "I was charged twice | for the same order last month.",
+    "Could you send the confirmation | to my email address?",
+    "We moved into the new house | about three weeks ago.",
+    "The internet keeps dropping | every evening around eight.",
+    "I need to speak with someone about | a refund for my last order.",
+    "So the thing is | my card expired last week.",
+    "I'm calling on behalf of my mother | who has an account with you.",
+    "The total came to forty two dollars | which seems too high.",
+];
+
+/// One call in which the persona says [`PAUSED`] (pauses of 400-900 ms) to an agent that
+/// answers every utterance: prints how many sentences were cut off (taken as two turns).
+async fn cutoff(api: &Api) {
+    let agent = api
+        .post(
+            "/interview/create",
+            json!({"title": "cutoff", "silence_timeout_ms": 20000, "flow": {
+                "nodes": [
+                    {"id": "start", "type": "start", "data": {}},
+                    {"id": "ask", "type": "question", "data": {"question": "Go on.", "variable": "said", "kind": "text"}},
+                ],
+                "edges": [
+                    {"id": "e1", "source": "start", "target": "ask"},
+                    {"id": "e2", "source": "ask", "sourceHandle": "next", "target": "ask"},
+                ],
+            }}),
+        )
+        .await;
+    let mut steps: Vec<Value> = PAUSED
+        .iter()
+        .enumerate()
+        .map(|(i, text)| json!({"action": "say", "text": text, "pause_ms": 400 + (i * 137) % 501}))
+        .collect();
+    steps.push(json!({"action": "hang_up"}));
+    let persona = api
+        .post(
+            "/sandbox/personas",
+            json!({"name": "Pauses", "rings": 1, "steps": steps}),
+        )
+        .await;
+    let number = "+12025559900";
+    api.post(
+        "/sandbox/numbers",
+        json!({"phone_number": number, "persona_id": persona["id"]}),
+    )
+    .await;
+    let id = call(api, &agent, number, None).await;
+    finished_turns(api, std::slice::from_ref(&id)).await;
+    let c = api.get(&format!("/interview_response/{id}")).await;
+    let said: Vec<String> = c["conversation_history"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|t| t["author"] == "user")
+        .filter_map(|t| t["text"].as_str().map(str::to_string))
+        .filter(|t| !t.trim().is_empty())
+        .collect();
+    // A sentence heard whole is one caller turn; one cut off at its pause is two.
+    let cut = said.len().saturating_sub(PAUSED.len());
+    println!(
+        "cut off early: {cut} of {} sentences with a 400-900 ms pause ({} caller turns heard)",
+        PAUSED.len(),
+        said.len()
+    );
+    for line in &said {
+        println!("  caller: {line}");
+    }
+}
+
 /// The Twilio number the media-stream calls come from.
 const MEDIA_FROM: &str = "+14155558899";
 
@@ -283,6 +393,68 @@ fn mulaw_speech(text: &str) -> Vec<u8> {
     parley_telephony::audio::frames(&pcm)
         .flat_map(|f| parley_telephony::audio::encode(&f))
         .collect()
+}
+
+/// The speech engines' own times on this machine, one at a time, before any call: what a turn
+/// costs here at the least (a slow CPU shows here first). Whisper runs as the server's engine
+/// does (its window, primed with the question the caller answers), on one thread (a decode
+/// beside others) and on two (a decode alone, `PARLEY_STT_IDLE_THREADS`).
+fn engine_times(s: &parley_server::speech::SpeechSettings) {
+    use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt};
+    let models = parley_speech::models::Models::locate();
+    let tts = parley_speech::tts::PiperTts::from_models(&models, Default::default()).unwrap();
+    let phone = |text: &str| -> Vec<i16> {
+        let pcm = parley_speech::TextToSpeech::synthesize(&tts, text).unwrap();
+        parley_telephony::audio::frames(&pcm)
+            .flat_map(|f| parley_telephony::audio::decode(&parley_telephony::audio::encode(&f)))
+            .collect()
+    };
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(f64::total_cmp);
+        v[v.len() / 2]
+    };
+    let timed = |f: &mut dyn FnMut()| {
+        let t = std::time::Instant::now();
+        f();
+        t.elapsed().as_secs_f64() * 1000.0
+    };
+    let sentence = "I would like to move my appointment to Thursday afternoon, please.";
+    let piper = median((0..3).map(|_| timed(&mut || drop(phone(sentence)))).collect());
+    let (yes, long) = (phone("Yes."), phone(sentence));
+    for threads in [1, 2] {
+        let stt = WhisperStt::from_models(
+            &models,
+            WhisperConfig {
+                threads,
+                idle_threads: threads,
+                workers: 1,
+                window: AudioWindow::Fitted {
+                    margin_ms: 1000,
+                    min_frames: (s.stt_min_window_ms / 20).max(64),
+                },
+                ..WhisperConfig::default()
+            },
+        )
+        .unwrap();
+        let q = "Can you confirm your appointment for tomorrow?";
+        let run = |pcm: &[i16], n: usize| {
+            median(
+                (0..n)
+                    .map(|_| {
+                        let t = std::time::Instant::now();
+                        parley_speech::SpeechToText::transcribe_in_context(&stt, pcm, q).unwrap();
+                        t.elapsed().as_secs_f64() * 1000.0
+                    })
+                    .collect(),
+            )
+        };
+        println!(
+            "engines alone, {threads} Whisper thread(s): Whisper \"Yes.\" {:.0} ms, a {:.1} s sentence {:.0} ms (medians); Piper, that sentence {piper:.0} ms",
+            run(&yes, 7),
+            long.len() as f64 / 8000.0,
+            run(&long, 3)
+        );
+    }
 }
 
 /// Places a call to `number` (as a new contact) with the agent; returns its id.

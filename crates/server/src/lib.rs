@@ -42,8 +42,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
-pub use settings::Settings;
 use settings::DEFAULT_SIP_BIND;
+pub use settings::{Settings, TurnRuleSetting};
 
 /// A server running in this process.
 pub struct Running {

@@ -3,6 +3,9 @@
 
 use super::*;
 
+use parley_speech::turn::TurnWaits;
+use parley_voice::pipeline::{TurnConfig, TurnRule};
+
 pub(crate) const DEFAULT_SIP_BIND: &str = "127.0.0.1:5060";
 
 /// Every setting, each from its `PARLEY_*` variable or flag, with a default that runs.
@@ -158,6 +161,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_STT_THREADS", default_value_t = 1)]
     pub stt_threads: usize,
 
+    /// CPU threads of a speech-to-text job that starts while no other one runs (capped at the
+    /// machine's cores): an idle machine answers a lone caller sooner. 1 turns this off.
+    #[arg(long, env = "PARLEY_STT_IDLE_THREADS", default_value_t = 2)]
+    pub stt_idle_threads: usize,
+
     /// Smallest Whisper encoder window (ms of audio): shorter is faster on short answers,
     /// longer is more robust (see bench/README.md for the measured trade-off).
     #[arg(long, env = "PARLEY_STT_MIN_WINDOW_MS", default_value_t = 2560)]
@@ -167,9 +175,31 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
     pub tts_workers: usize,
 
-    /// Caller silence (ms) that ends the caller's turn.
+    /// How the caller's turn is judged over: `transcript` (wait by how the words so far end:
+    /// the PARLEY_TURN_*_MS waits) or `window` (a fixed silence, PARLEY_ENDPOINT_MS, stretched to
+    /// the ceiling when the words end mid-phrase). Measured in bench/README.md (turn_eval).
+    #[arg(long, env = "PARLEY_TURN_RULE", value_enum, default_value_t = TurnRuleSetting::Transcript)]
+    pub turn_rule: TurnRuleSetting,
+
+    /// Caller silence (ms) that ends the caller's turn with PARLEY_TURN_RULE=window.
     #[arg(long, env = "PARLEY_ENDPOINT_MS", default_value_t = 400)]
     pub endpoint_ms: u64,
+
+    /// Transcript rule: silence (ms) that ends the turn after words that look complete.
+    #[arg(long, env = "PARLEY_TURN_COMPLETE_MS", default_value_t = TurnConfig::DEFAULT_WAITS.complete_ms)]
+    pub turn_complete_ms: u32,
+
+    /// Transcript rule: silence (ms) that ends the turn after a number (digits come in groups).
+    #[arg(long, env = "PARLEY_TURN_NUMBER_MS", default_value_t = TurnConfig::DEFAULT_WAITS.number_ms)]
+    pub turn_number_ms: u32,
+
+    /// Transcript rule: silence (ms) that ends the turn after words that end mid-phrase.
+    #[arg(long, env = "PARLEY_TURN_OPEN_MS", default_value_t = TurnConfig::DEFAULT_WAITS.open_ms)]
+    pub turn_open_ms: u32,
+
+    /// The longest silence (ms) before the caller's turn ends, whatever the rule and the words.
+    #[arg(long, env = "PARLEY_TURN_CEILING_MS", default_value_t = TurnConfig::DEFAULT_WAITS.open_ms as u64)]
+    pub turn_ceiling_ms: u64,
 
     /// Seconds without audio from the network after which a call is ended as failed.
     #[arg(long, env = "PARLEY_LINE_WATCHDOG_SECS", default_value_t = 10)]
@@ -226,6 +256,15 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+/// `PARLEY_TURN_RULE`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum TurnRuleSetting {
+    /// Wait by how the transcript so far ends.
+    Transcript,
+    /// A fixed silence window.
+    Window,
 }
 
 fn parse_flag(s: &str) -> Result<bool, String> {
@@ -295,10 +334,29 @@ impl Settings {
             .unwrap_or_else(|| format!("http://{}", self.bind))
     }
 
+    /// The endpointer's settings (every wait within 50 ms..5 s, the ceiling the longest).
+    pub fn turn_config(&self) -> TurnConfig {
+        let ms = |v: u64| v.clamp(50, 5000);
+        let ceiling = ms(self.turn_ceiling_ms);
+        TurnConfig {
+            rule: match self.turn_rule {
+                TurnRuleSetting::Transcript => TurnRule::Transcript(TurnWaits {
+                    complete_ms: ms(self.turn_complete_ms.into()) as u32,
+                    number_ms: ms(self.turn_number_ms.into()) as u32,
+                    open_ms: ms(self.turn_open_ms.into()) as u32,
+                }),
+                TurnRuleSetting::Window => TurnRule::Window,
+            },
+            window: Duration::from_millis(ms(self.endpoint_ms)),
+            ceiling: Duration::from_millis(ceiling),
+        }
+    }
+
     pub fn speech_settings(&self) -> speech::SpeechSettings {
         speech::SpeechSettings {
             stt_workers: self.stt_workers,
             stt_threads: self.stt_threads,
+            stt_idle_threads: self.stt_idle_threads,
             stt_min_window_ms: self.stt_min_window_ms,
             tts_workers: self.tts_workers,
         }
@@ -311,7 +369,7 @@ impl Settings {
             lease: Duration::from_secs(self.job_lease_secs.max(3)),
             recordings_dir: self.data_dir.join("recordings"),
             public_url: self.public_url(),
-            endpoint: Duration::from_millis(self.endpoint_ms.clamp(100, 3000)),
+            turn: self.turn_config(),
             line_watchdog: Duration::from_secs(self.line_watchdog_secs.max(1)),
             outbound: self.outbound_policy(),
             llm: self

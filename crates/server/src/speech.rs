@@ -24,6 +24,7 @@ pub struct Speech {
 pub struct SpeechSettings {
     pub stt_workers: usize,
     pub stt_threads: usize,
+    pub stt_idle_threads: usize,
     pub stt_min_window_ms: u32,
     pub tts_workers: usize,
 }
@@ -51,6 +52,9 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
         whisper,
         WhisperConfig {
             threads: s.stt_threads.max(1),
+            idle_threads: s
+                .stt_idle_threads
+                .min(std::thread::available_parallelism().map_or(1, |n| n.get())),
             workers: s.stt_workers.max(1),
             window: AudioWindow::Fitted {
                 margin_ms: 1000,

@@ -423,6 +423,7 @@ fn main() {
             &model,
             WhisperConfig {
                 threads: args.threads,
+                idle_threads: args.threads,
                 workers: 1,
                 window: *window,
                 flash_attn: args.flash_attn,

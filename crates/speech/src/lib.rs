@@ -10,6 +10,8 @@
 //!   above are served through them by the voice crate's bounded pools.
 //! - [`cloud`]: the cloud engines users bring (ElevenLabs, Cartesia), each over its vendor's own
 //!   streaming protocol, behind the same session traits.
+//! - [`turn`]: end-of-turn detection: the transcript rule the endpointer uses, and Smart Turn
+//!   (an audio model) for the evaluation that chose between them.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -23,6 +25,7 @@ pub mod models;
 pub mod session;
 pub mod stt;
 pub mod tts;
+pub mod turn;
 
 /// The phone's sample rate: every engine takes or returns audio at this rate.
 pub const PHONE_RATE: u32 = 8000;

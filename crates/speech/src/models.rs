@@ -8,6 +8,7 @@
 //! models/piper/en_US-joe-medium.onnx         Piper voice
 //! models/piper/en_US-joe-medium.onnx.json    its config (sample rate, phoneme id map)
 //! models/onnxruntime/libonnxruntime.so       -> libonnxruntime.so.1.32.0
+//! models/turn/smart-turn-v3.2-cpu.onnx       Smart Turn v3.2 (end of turn; evaluation only)
 //! models/MANIFEST.sha256                     SHA-256 of each file above
 //! ```
 //!
@@ -25,6 +26,8 @@ pub const MODELS_DIR_ENV: &str = "PARLEY_MODELS_DIR";
 pub const WHISPER_MODEL: &str = "ggml-base-q8_0.bin";
 /// File name of the Piper voice inside `piper/` (its config adds `.json`).
 pub const PIPER_VOICE: &str = "en_US-joe-medium.onnx";
+/// File name of the Smart Turn model inside `turn/`.
+pub const SMART_TURN_MODEL: &str = "smart-turn-v3.2-cpu.onnx";
 /// File name of the ONNX Runtime library inside `onnxruntime/`.
 pub const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
 
@@ -73,6 +76,11 @@ impl Models {
             self.require(&onnx, "Piper voice")?,
             self.require(&json, "Piper voice config")?,
         ))
+    }
+
+    /// Path of the Smart Turn v3.2 model (not needed by calls, so not in [`Models::check_all`]).
+    pub fn smart_turn(&self) -> Result<PathBuf, SpeechError> {
+        self.require(&self.dir.join("turn").join(SMART_TURN_MODEL), "Smart Turn model")
     }
 
     /// Path of the ONNX Runtime shared library (for `ort::init_from`).
@@ -125,6 +133,8 @@ mod tests {
         assert!(msg.contains("scripts/setup"), "{msg}");
         assert!(matches!(models.piper_voice(), Err(SpeechError::MissingModel(_))));
         assert!(matches!(models.onnxruntime(), Err(SpeechError::MissingModel(_))));
+        let turn = models.smart_turn().unwrap_err().to_string();
+        assert!(turn.contains("turn/smart-turn-v3.2-cpu.onnx"), "{turn}");
         let all = models.check_all().unwrap_err().to_string();
         assert!(
             all.contains("Whisper") && all.contains("Piper") && all.contains("ONNX"),

@@ -27,7 +27,13 @@
 //! Threads: ggml's worker threads spin at barriers, so with more threads than idle cores (other
 //! calls, TTS, a build) one transcription can take several times longer (6x measured with two
 //! threads on a busy machine). One thread per transcription and one worker per core is the
-//! robust setting, and the default.
+//! robust setting under load. But a transcription that runs alone on an idle machine leaves
+//! the other cores unused while the caller waits for it (on a 2-core EPYC without AVX-512, a
+//! primed "Yes." took ~250 ms on one thread and ~140 ms on two): so a transcription that starts
+//! while no other one runs, on a machine with nothing else runnable, takes
+//! [`WhisperConfig::idle_threads`]; any other takes [`WhisperConfig::threads`]. The check matters:
+//! two spinning threads on a machine busy with something else took seconds for a "Yes."
+//! `bench/turn_latency.sh` measures one call and many.
 //!
 //! Decoding is greedy, English, without timestamps, in a single segment, with blank and
 //! non-speech tokens suppressed, no temperature fallback and no context carried from one call
@@ -36,6 +42,7 @@
 //! returns `""`; annotations (`[BLANK_AUDIO]`, `(music)`, a lone "." ...) are stripped.
 
 use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
@@ -98,8 +105,12 @@ impl Default for AudioWindow {
 /// How [`WhisperStt`] runs.
 #[derive(Debug, Clone, PartialEq)]
 pub struct WhisperConfig {
-    /// CPU threads one transcription uses (keep threads x workers <= cores; see module docs).
+    /// CPU threads one transcription uses when others run beside it (keep threads x workers <=
+    /// cores; see module docs).
     pub threads: usize,
+    /// CPU threads a transcription uses when it starts while no other one runs (at least
+    /// `threads`; 1 turns the adaptation off).
+    pub idle_threads: usize,
     /// Transcriptions that can run at once (one decoder state, ~60 MB, each); further callers
     /// wait for a free one.
     pub workers: usize,
@@ -115,6 +126,7 @@ impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
             threads: 1,
+            idle_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
             workers: 2,
             window: AudioWindow::default(),
             silence_dbfs: -55.0,
@@ -158,12 +170,40 @@ impl Transcript {
     }
 }
 
+/// Whether the machine's other cores are idle now: nothing else runnable but the thread that
+/// asks (the 4th field of `/proc/loadavg` counts runnable tasks, this one included). ggml's
+/// threads spin at barriers, so a second thread on a core something else wants is far worse
+/// than none (a "Yes." took seconds instead of ~150 ms with a build running beside it); where
+/// the file cannot be read, the machine is taken as busy.
+fn cpu_idle() -> bool {
+    let Ok(load) = std::fs::read_to_string("/proc/loadavg") else {
+        return false;
+    };
+    let runnable = load
+        .split_whitespace()
+        .nth(3)
+        .and_then(|f| f.split_once('/'))
+        .and_then(|(r, _)| r.parse::<usize>().ok());
+    runnable.is_some_and(|r| r <= 1)
+}
+
+/// Counts a transcription as running until it is dropped (also on an early return).
+struct Running<'a>(&'a AtomicUsize);
+
+impl Drop for Running<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
 /// Whisper speech-to-text over 8 kHz phone audio; see the module docs.
 pub struct WhisperStt {
     config: WhisperConfig,
     states: Mutex<Vec<WhisperState>>,
     state_freed: Condvar,
     ctx: WhisperContext,
+    /// Transcriptions running now (picks each new one's threads).
+    running: AtomicUsize,
 }
 
 impl std::fmt::Debug for WhisperStt {
@@ -207,6 +247,7 @@ impl WhisperStt {
             states: Mutex::new(states),
             state_freed: Condvar::new(),
             ctx,
+            running: AtomicUsize::new(0),
         })
     }
 
@@ -260,7 +301,14 @@ impl WhisperStt {
         let max_tokens = (seconds * 6.0).ceil() as i32 + 10;
 
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
-        params.set_n_threads(self.config.threads.max(1) as i32);
+        let alone = self.running.fetch_add(1, Ordering::SeqCst) == 0;
+        let _running = Running(&self.running);
+        let threads = if alone && self.config.idle_threads > self.config.threads && cpu_idle() {
+            self.config.idle_threads.max(self.config.threads)
+        } else {
+            self.config.threads
+        };
+        params.set_n_threads(threads.max(1) as i32);
         params.set_language(Some("en"));
         params.set_translate(false);
         params.set_no_context(true);
@@ -284,6 +332,7 @@ impl WhisperStt {
 
         let eot = self.ctx.token_eot();
         let mut state = self.checkout();
+        let started = std::time::Instant::now();
         let result = state
             .full(params, audio)
             .map_err(|e| SpeechError::Engine(format!("whisper decoding failed: {e}")))
@@ -316,12 +365,26 @@ impl WhisperStt {
             });
         self.checkin(state);
         let mut out = result?;
+        tracing::debug!(
+            audio_ms = audio.len() as u64 * 1000 / WHISPER_RATE as u64,
+            audio_ctx,
+            primed = context.is_some_and(|c| !c.trim().is_empty()),
+            threads,
+            decode_ms = started.elapsed().as_millis() as u64,
+            text = %out.text,
+            "whisper decode"
+        );
         out.text = if out.is_no_speech() {
             String::new()
         } else {
             clean_transcript(&out.text)
         };
         Ok(out)
+    }
+
+    /// The number of transcriptions running now.
+    pub fn running(&self) -> usize {
+        self.running.load(Ordering::SeqCst)
     }
 
     fn checkout(&self) -> WhisperState {

@@ -16,6 +16,7 @@
 
 use crate::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
 use crate::frame::{Effect, Frame, SpeakerJob};
+pub use crate::processors::endpointer::{TurnConfig, TurnRule};
 use crate::recorder::Recorder;
 use parley_core::call::TurnLatency;
 use parley_telephony::audio::FRAME;
@@ -35,10 +36,9 @@ use self::speech_link::{spawn_speaker, SttLink, SttOut};
 /// Tuning of one call's pipeline.
 #[derive(Debug, Clone)]
 pub struct PipelineConfig {
-    /// Silence after the caller's last voiced frame that ends their turn.
-    pub endpoint: Duration,
-    /// The window is stretched up to this when the words so far end mid-phrase ("at", "and").
-    pub endpoint_max: Duration,
+    /// When the caller's turn is over: the transcript rule's waits, or a fixed window, and
+    /// the ceiling.
+    pub turn: TurnConfig,
     /// The agent re-prompts after this much silence once it listens.
     pub silence_timeout: Duration,
     /// Caller speech over the agent no longer than this is a backchannel ("mhm"), not a barge-in.
@@ -58,8 +58,7 @@ pub struct PipelineConfig {
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
-            endpoint: Duration::from_millis(400),
-            endpoint_max: Duration::from_millis(1200),
+            turn: TurnConfig::default(),
             silence_timeout: Duration::from_secs(6),
             backchannel_max: Duration::from_millis(700),
             screen_for_machine: true,

@@ -24,7 +24,7 @@ use parley_telephony::LineEvent;
 use parley_voice::agent::{AgentInput, AgentOutput};
 use parley_voice::engines::Transcription;
 use parley_voice::frame::{Effect, Frame, Marker, SpeakerJob};
-use parley_voice::pipeline::{CallCore, CallEnd, Input, Output, PipelineConfig};
+use parley_voice::pipeline::{CallCore, CallEnd, Input, Output, PipelineConfig, TurnConfig, TurnRule};
 use parley_voice::vad::{Vad, VadConfig, VadEvent};
 use std::sync::{Arc, OnceLock};
 use std::time::Duration;
@@ -223,8 +223,19 @@ fn utterance(text: &str) -> AgentInput {
 fn talking() -> PipelineConfig {
     PipelineConfig {
         screen_for_machine: false,
+        // The fixed window: these tests time the turn's end against it (the transcript rule
+        // is pinned by the endpointer's own tests).
+        turn: TurnConfig {
+            rule: TurnRule::Window,
+            ..TurnConfig::default()
+        },
         ..PipelineConfig::default()
     }
+}
+
+/// The fixed window of [`talking`].
+fn window() -> Duration {
+    talking().turn.window
 }
 
 /// The answer starts the agent; its greeting is spoken to the end and it listens.
@@ -317,7 +328,7 @@ fn the_callers_turn_ends_a_silence_window_of_supplied_time_after_their_last_voic
     let (last_ask, len, samples) = *asked.last().unwrap();
     assert_eq!((last_ask, len), (ended, samples));
     assert!(
-        last_ask < last_voice + talking().endpoint,
+        last_ask < last_voice + window(),
         "speculative: before the window closes"
     );
     let voiced = (last_voice - first_voice).as_millis() as usize * 8;
@@ -326,7 +337,7 @@ fn the_callers_turn_ends_a_silence_window_of_supplied_time_after_their_last_voic
     // The turn ends on the first tick a full window after the last voiced frame, not before.
     let window = answered_at - last_voice;
     assert!(
-        window >= talking().endpoint && window < talking().endpoint + FRAME,
+        window >= self::window() && window < self::window() + FRAME,
         "turn over {} ms after the last voiced frame",
         window.as_millis()
     );

@@ -84,7 +84,7 @@ impl CallRunner {
                 parley_agent::template::render(&m, &parley_agent::template::Scope::new(&ctx, &Default::default()))
             });
         let cfg = PipelineConfig {
-            endpoint: self.settings.endpoint,
+            turn: self.settings.turn,
             silence_timeout: Duration::from_millis(interview.silence_timeout_ms as u64),
             screen_for_machine: outbound,
             voicemail_message,

@@ -47,7 +47,8 @@ pub struct CallSettings {
     pub lease: Duration,
     pub recordings_dir: PathBuf,
     pub public_url: String,
-    pub endpoint: Duration,
+    /// When the caller's turn is over (the endpointer's rule, window and ceiling).
+    pub turn: parley_voice::pipeline::TurnConfig,
     pub line_watchdog: Duration,
     /// Where agents' mid-call webhooks may go (and the proxy the LLM client uses too).
     pub outbound: parley_jobs::OutboundPolicy,

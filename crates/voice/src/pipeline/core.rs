@@ -224,7 +224,7 @@ impl Chain {
         Chain {
             watchdog: Watchdog::new(answered, cfg.line_watchdog, cfg.max_duration),
             vad: VadStage::new(VadConfig::default()),
-            endpointer: Endpointer::new(cfg.endpoint, cfg.endpoint_max),
+            endpointer: Endpointer::new(cfg.turn),
             screening: Screening::new(
                 cfg.screen_for_machine,
                 answered,

@@ -1,17 +1,65 @@
 //! The endpointer: gathers the caller's utterance and decides when their turn is over.
 //!
 //! Latency design: speech-to-text starts when VAD first hears the caller stop (120 ms of
-//! silence), speculatively, while the endpointer still waits out its silence window. If the
-//! caller goes on, the guess is thrown away. So by the time the turn is declared over, the text
-//! is usually ready, and the turn costs the window plus whatever of the decoding did not fit in it.
+//! silence), speculatively, while the endpointer waits. If the caller goes on, the guess is
+//! thrown away. So by the time the turn is declared over, the text is usually ready, and the
+//! turn costs the wait plus whatever of the decoding did not fit in it.
+//!
+//! How long to wait ([`TurnRule`]): by default, as long as the words so far call for (the
+//! transcript rule of [`parley_speech::turn`]: a short wait after text that looks complete, a
+//! longer one after a number, the ceiling after words that end mid-phrase). A fixed silence
+//! window, stretched to the ceiling when the text ends mid-phrase, is the fallback setting.
+//! `bench/turn_eval.sh` measured both (and Smart Turn, an audio model) on phone audio with
+//! mid-sentence pauses: see `bench/README.md`.
 
 use crate::frame::{Effect, Frame, Out, Processor, Utterance};
+use parley_speech::turn::{text_end, TextEnd, TurnWaits};
 use parley_telephony::audio::PcmFrame;
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 use tracing::warn;
+
+/// How the endpointer decides that the caller's turn is over.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TurnRule {
+    /// The fixed window of [`TurnConfig::window`] after the last voiced frame, stretched to the
+    /// ceiling when the text so far ends mid-phrase.
+    Window,
+    /// The transcript rule: the wait depends on how the text so far ends (capped by the
+    /// ceiling).
+    Transcript(TurnWaits),
+}
+
+/// The endpointer's settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TurnConfig {
+    pub rule: TurnRule,
+    /// The fixed window of [`TurnRule::Window`].
+    pub window: Duration,
+    /// The longest wait after the last voiced frame, whatever the text (or without it).
+    pub ceiling: Duration,
+}
+
+impl TurnConfig {
+    /// The transcript rule's default waits, from `bench/turn_eval.sh` (see `bench/README.md`).
+    pub const DEFAULT_WAITS: TurnWaits = TurnWaits {
+        complete_ms: 200,
+        number_ms: 800,
+        open_ms: 1200,
+    };
+}
+
+impl Default for TurnConfig {
+    fn default() -> Self {
+        TurnConfig {
+            rule: TurnRule::Transcript(Self::DEFAULT_WAITS),
+            window: Duration::from_millis(400),
+            ceiling: Duration::from_millis(Self::DEFAULT_WAITS.open_ms as u64),
+        }
+    }
+}
 
 /// The pre-roll kept so an utterance includes the frames before VAD's onset decision.
 const PREROLL_FRAMES: usize = 10;
@@ -32,10 +80,7 @@ struct Open {
 }
 
 pub struct Endpointer {
-    /// Silence after the caller's last voiced frame that ends their turn.
-    endpoint: Duration,
-    /// The window is stretched up to this when the words so far end mid-phrase.
-    endpoint_max: Duration,
+    cfg: TurnConfig,
     preroll: VecDeque<PcmFrame>,
     open: Option<Open>,
     seq: u64,
@@ -46,10 +91,9 @@ pub struct Endpointer {
 }
 
 impl Endpointer {
-    pub fn new(endpoint: Duration, endpoint_max: Duration) -> Self {
+    pub fn new(cfg: TurnConfig) -> Self {
         Endpointer {
-            endpoint,
-            endpoint_max,
+            cfg,
             preroll: VecDeque::with_capacity(PREROLL_FRAMES),
             open: None,
             seq: 0,
@@ -72,11 +116,8 @@ impl Endpointer {
         }
         let Some(last) = u.last_voice else { return };
         let silent = now.saturating_duration_since(last);
-        if silent >= self.endpoint && u.ended_at.is_none() {
-            let unfinished = u.text.as_ref().is_some_and(|(t, _, _)| sounds_unfinished(t));
-            if !unfinished || silent >= self.endpoint_max {
-                u.ended_at = Some(now);
-            }
+        if u.ended_at.is_none() && silent >= self.cfg.wait(u.text.as_ref().map(|(t, _, _)| t.as_str())) {
+            u.ended_at = Some(now);
         }
         if let (Some(ended_at), Some(_)) = (u.ended_at, &u.text) {
             let u = self.open.take().expect("open");
@@ -206,49 +247,23 @@ impl Processor for Endpointer {
     }
 }
 
-/// Endpoints a caller utterance: a few words ending mid-phrase get a longer window.
-fn sounds_unfinished(text: &str) -> bool {
-    let text = text.trim();
-    if text.ends_with("...") || text.ends_with('…') {
-        return true; // Whisper's mark for speech that trails off
+impl TurnConfig {
+    /// The silence after the last voiced frame that ends the turn, given the text so far (None:
+    /// not in yet; the turn then ends when it comes, once this wait is over).
+    fn wait(&self, text: Option<&str>) -> Duration {
+        let end = text.map(text_end);
+        let wait = match self.rule {
+            TurnRule::Window => match end {
+                Some(TextEnd::Open) => self.ceiling,
+                _ => self.window,
+            },
+            TurnRule::Transcript(waits) => match end {
+                Some(end) => Duration::from_millis(waits.wait_ms(end) as u64),
+                None => self.ceiling,
+            },
+        };
+        wait.min(self.ceiling)
     }
-    if is_complete_answer(text) {
-        // "Yes" without its period (a primed Whisper often drops it on a one-word answer) is
-        // still a whole answer: no longer window for it.
-        return false;
-    }
-    if !text.is_empty() && !text.ends_with(['.', '!', '?']) {
-        // Whisper closes a complete sentence with punctuation; a cut one often has none.
-        return true;
-    }
-    let t = text.trim_end_matches(['.', '!', '?']).to_lowercase();
-    if t.ends_with(',') || t.ends_with("...") {
-        return true;
-    }
-    const TAILS: [&str; 14] = [
-        "and", "or", "but", "at", "on", "the", "a", "to", "um", "uh", "so", "because", "with", "is",
-    ];
-    t.split_whitespace().last().is_some_and(|w| TAILS.contains(&w))
-}
-
-/// A one-word answer that is complete whatever its punctuation.
-fn is_complete_answer(text: &str) -> bool {
-    const ANSWERS: [&str; 12] = [
-        "yes",
-        "no",
-        "yeah",
-        "yep",
-        "nope",
-        "okay",
-        "ok",
-        "sure",
-        "correct",
-        "right",
-        "nah",
-        "absolutely",
-    ];
-    let t = text.trim_end_matches(['.', '!', '?', ',']).trim().to_lowercase();
-    ANSWERS.contains(&t.as_str())
 }
 
 #[cfg(test)]
@@ -259,19 +274,42 @@ mod tests {
     use crate::processors::test_util::*;
     use parley_telephony::audio::FRAME;
 
+    fn window() -> TurnConfig {
+        TurnConfig {
+            rule: TurnRule::Window,
+            ..TurnConfig::default()
+        }
+    }
+
+    fn transcript(complete_ms: u32, number_ms: u32, open_ms: u32) -> TurnConfig {
+        TurnConfig {
+            rule: TurnRule::Transcript(TurnWaits {
+                complete_ms,
+                number_ms,
+                open_ms,
+            }),
+            window: Duration::from_millis(400),
+            ceiling: Duration::from_millis(1200),
+        }
+    }
+
     #[test]
-    fn unfinished_phrases_are_recognized() {
-        assert!(sounds_unfinished("Thursday at"));
-        assert!(sounds_unfinished("I think, um"));
-        assert!(sounds_unfinished("yes and,"));
-        assert!(!sounds_unfinished("Thursday at three pm."));
-        assert!(!sounds_unfinished("Yes."));
-        assert!(sounds_unfinished("My internet"));
-        assert!(sounds_unfinished("My internet is down since..."));
-        assert!(!sounds_unfinished(""));
-        assert!(!sounds_unfinished("Yes"));
-        assert!(!sounds_unfinished("no"));
-        assert!(sounds_unfinished("Yes and"));
+    fn the_wait_follows_the_rule_and_the_text() {
+        let ms = Duration::from_millis;
+        let w = window();
+        assert_eq!(w.wait(Some("Yes.")), ms(400));
+        assert_eq!(w.wait(Some("Thursday at")), ms(1200), "stretched mid-phrase");
+        assert_eq!(w.wait(Some("My number is 555")), ms(400));
+        assert_eq!(w.wait(None), ms(400));
+        let t = transcript(200, 800, 1200);
+        assert_eq!(t.wait(Some("Yes.")), ms(200));
+        assert_eq!(t.wait(Some("yes")), ms(200));
+        assert_eq!(t.wait(Some("My number is 555.")), ms(800));
+        assert_eq!(t.wait(Some("I'd like to book it for.")), ms(1200));
+        assert_eq!(t.wait(Some("")), ms(1200), "noise: the ceiling");
+        assert_eq!(t.wait(None), ms(1200), "no text yet: the ceiling");
+        // The ceiling caps every wait.
+        assert_eq!(transcript(200, 800, 3000).wait(Some("and")), ms(1200));
     }
 
     struct Caller {
@@ -282,8 +320,11 @@ mod tests {
 
     impl Caller {
         fn new() -> Self {
+            Self::with(window())
+        }
+        fn with(cfg: TurnConfig) -> Self {
             Caller {
-                ep: Endpointer::new(Duration::from_millis(400), Duration::from_millis(1200)),
+                ep: Endpointer::new(cfg),
                 t0: Instant::now(),
                 frame: 0,
             }
@@ -386,7 +427,7 @@ mod tests {
 
     #[test]
     fn a_streaming_engine_hears_exactly_the_audio_each_request_covers() {
-        let mut ep = Endpointer::new(Duration::from_millis(400), Duration::from_millis(1200));
+        let mut ep = Endpointer::new(TurnConfig::default());
         let t0 = Instant::now();
         let mut streamed = 0;
         let mut requests = vec![];
@@ -471,6 +512,62 @@ mod tests {
         }
         // 1200 ms after the last voiced frame.
         assert_eq!(at, Some(53));
+    }
+
+    /// Frames after the end event until the turn ends (None: not within `frames`).
+    fn frames_to_end(c: &mut Caller, frames: usize) -> Option<usize> {
+        (0..frames).find(|_| c.step(None).iter().any(|f| matches!(f, Frame::UtteranceEnded { .. })))
+    }
+
+    #[test]
+    fn the_transcript_rule_waits_by_how_the_text_ends() {
+        // The end event comes 6 frames after the last voiced frame; frame i after it is
+        // (7 + i) * 20 ms of silence.
+        for (text, ms) in [
+            ("Yes.", 200),
+            ("My number is 555.", 800),
+            ("Thursday at", 1200),
+            ("", 1200),
+        ] {
+            let mut c = Caller::with(transcript(200, 800, 1200));
+            c.start();
+            let (id, samples, _) = asked(&c.end()).unwrap();
+            c.stt(id, samples, text);
+            assert_eq!(frames_to_end(&mut c, 80), Some(ms / 20 - 7), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn late_text_ends_the_turn_when_it_comes() {
+        let mut c = Caller::with(transcript(200, 800, 1200));
+        c.start();
+        let (id, samples, _) = asked(&c.end()).unwrap();
+        assert_eq!(frames_to_end(&mut c, 20), None, "no text, no turn end");
+        c.stt(id, samples, "Yes.");
+        assert_eq!(frames_to_end(&mut c, 5), Some(0));
+    }
+
+    #[test]
+    fn a_pause_between_digit_groups_is_not_cut_off_by_the_rule_but_is_by_the_window() {
+        // "My number is five five five" ... 700 ms ... "one two three four, please." The window stretches
+        // only for words that end mid-phrase; the rule also waits longer after a number.
+        for (cfg, cut) in [(transcript(200, 800, 1200), false), (window(), true)] {
+            let mut c = Caller::with(cfg);
+            c.start();
+            let (id, samples, _) = asked(&c.end()).unwrap();
+            c.stt(id, samples, "My number is five five five.");
+            // 700 ms of silence after the last voiced frame: 35 frames, 6 of them before the end
+            // event, then the caller goes on.
+            let ended = frames_to_end(&mut c, 35 - 7).is_some();
+            assert_eq!(ended, cut, "{cfg:?}");
+            if !cut {
+                assert!(c.start().is_empty(), "the same utterance goes on");
+                let (id2, samples2, _) = asked(&c.end()).unwrap();
+                assert_eq!(id2, id);
+                c.stt(id, samples2, "My number is five five five, one two three four, please.");
+                assert_eq!(frames_to_end(&mut c, 20), Some(3));
+            }
+        }
     }
 
     #[test]
