@@ -251,7 +251,7 @@ where
             input = side.input.recv() => match input {
                 None => {
                     if let Some(sink) = sink.as_mut() {
-                        goodbye(sink, proto.goodbye()).await;
+                        goodbye(sink, stream.as_mut(), proto.goodbye()).await;
                     }
                     return;
                 }
@@ -351,12 +351,21 @@ async fn send<M: Into<Message>>(sink: Option<&mut Sink>, messages: Vec<M>) -> Re
         .map_err(|e| SpeechError::Engine(format!("sending to the service failed: {e}")))
 }
 
-/// The goodbye messages and a close frame, within a second: the caller is gone, so nothing
-/// waits for the vendor's answer.
-async fn goodbye<M: Into<Message>>(sink: &mut Sink, messages: Vec<M>) {
+/// The goodbye messages and a close frame, then the vendor's last messages until its close
+/// frame, all within a second: the caller is gone, so nothing waits longer. Reading on to the
+/// vendor's close completes the closing handshake (RFC 6455, 7.1.1): a socket dropped with the
+/// vendor's answer unread is reset, and the reset can destroy the close frame just sent.
+async fn goodbye<M: Into<Message>>(sink: &mut Sink, stream: Option<&mut Stream>, messages: Vec<M>) {
     let _ = timeout(Duration::from_secs(1), async {
         let _ = send(Some(sink), messages).await;
         let _ = sink.send(Message::Close(None)).await;
+        if let Some(stream) = stream {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
     })
     .await;
 }

@@ -11,5 +11,7 @@
 
 mod http;
 mod stt;
+mod tts;
 
 pub use stt::{OpenAiStt, OpenAiSttConfig, UploadRate};
+pub use tts::{OpenAiTts, OpenAiTtsConfig, SpeechFormat, OPENAI_PCM_RATE};
