@@ -244,6 +244,20 @@ mod deepgram_stt {
     }
 
     #[tokio::test]
+    async fn an_unanswered_finalize_fails_the_session_after_the_stall() {
+        let mut options = Options::new(KEY);
+        options.ignore_finalize = true;
+        let fake = start(options).await;
+        let stt = engine(&fake, KEY, Some(300)).with_pacing(Duration::from_secs(4), Duration::from_millis(300));
+        let mut s = stt.open();
+        say(&s, Some("yes"), 300);
+        s.send(finalize(1));
+        let error = stt_failed(&mut s).await;
+        assert!(error.contains("no answer"), "{error}");
+        assert_eq!(sent(&fake, "Finalize"), 1);
+    }
+
+    #[tokio::test]
     async fn an_error_mid_session_fails_it() {
         let mut options = Options::new(KEY);
         options.fail_after = Some(8000);
@@ -446,6 +460,35 @@ mod openai_tts {
         assert_eq!(sentences(&mut s).await, [("From a local server.".to_string(), 1200)]);
         assert_eq!(fake.requests()[0]["response_format"], "wav");
         assert_eq!(fake.violations(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn a_cancelled_turn_is_dropped_and_the_next_one_plays() {
+        let fake = start(Options::new(Some(KEY))).await;
+        let mut s = engine(&fake, KEY, SpeechFormat::Pcm).open();
+        s.send(say(1, "This turn is cut."));
+        s.send(say(1, "It would go on."));
+        s.send(TtsInput::Flush { context: 1 });
+        s.send(TtsInput::Cancel { context: 1 });
+        s.send(say(2, "Fresh."));
+        s.send(TtsInput::Flush { context: 2 });
+        let mut fresh = 0;
+        loop {
+            match next(&mut s).await {
+                TtsEvent::Audio { context: 1, .. } => assert_eq!(fresh, 0, "turn 1's audio after turn 2's"),
+                TtsEvent::Audio { context: 2, pcm, .. } => fresh += pcm.len(),
+                TtsEvent::Done { context: 2 } => break,
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(fresh, 800);
+        let asked: Vec<String> = fake
+            .requests()
+            .iter()
+            .map(|r| r["input"].as_str().unwrap_or("").to_string())
+            .collect();
+        assert!(!asked.contains(&"It would go on.".to_string()), "{asked:?}");
+        assert_eq!(asked.last().map(String::as_str), Some("Fresh."));
     }
 
     async fn tts_failed(s: &mut TtsSession) -> String {

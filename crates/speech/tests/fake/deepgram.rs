@@ -66,6 +66,8 @@ pub struct Options {
     pub key: String,
     pub idle_timeout: Duration,
     pub fail_after: Option<usize>,
+    /// Leaves `Finalize` unanswered (a stalled service).
+    pub ignore_finalize: bool,
 }
 
 impl Options {
@@ -74,6 +76,7 @@ impl Options {
             key: key.into(),
             idle_timeout: Duration::from_secs(10),
             fail_after: None,
+            ignore_finalize: false,
         }
     }
 }
@@ -335,7 +338,7 @@ async fn connection(
                     _ => violation(&log, format!("not a documented control message: {text}")),
                 }
                 match m["type"].as_str() {
-                    Some("Finalize") => out.push(ear.finalize(false, true)),
+                    Some("Finalize") if !options.ignore_finalize => out.push(ear.finalize(false, true)),
                     Some("CloseStream") => {
                         if ear.now() > ear.segment_start {
                             out.push(ear.finalize(false, false));
