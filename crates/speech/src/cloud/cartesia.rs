@@ -237,6 +237,10 @@ impl Contexts {
 }
 
 impl Protocol for Contexts {
+    type Input = TtsInput;
+    type Event = TtsEvent;
+    type Out = String;
+
     fn input(&mut self, input: TtsInput) -> Vec<String> {
         match input {
             TtsInput::Text { context, text, .. } => {

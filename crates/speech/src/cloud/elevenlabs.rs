@@ -197,6 +197,10 @@ struct Alignment {
 }
 
 impl Protocol for MultiContext {
+    type Input = TtsInput;
+    type Event = TtsEvent;
+    type Out = String;
+
     fn input(&mut self, input: TtsInput) -> Vec<String> {
         match input {
             TtsInput::Text { context, text, .. } => {

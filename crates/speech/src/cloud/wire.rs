@@ -1,9 +1,10 @@
-//! What the cloud text-to-speech engines share on the wire: the WebSocket connection (plain for
-//! a loopback fake, TLS for the vendor), G.711 mu-law and 16-bit PCM decoding, and the task that
-//! runs a session, moving Parley's inputs and the vendor's messages through a sans-I/O
-//! [`Protocol`].
+//! What the WebSocket cloud engines share on the wire: the connection (plain for a loopback fake,
+//! TLS for the vendor), G.711 mu-law and 16-bit PCM coding, and the task that runs a session,
+//! moving Parley's inputs and the vendor's messages through a sans-I/O [`Protocol`]. The same
+//! task serves text-to-speech (ElevenLabs, Cartesia) and speech-to-text (Deepgram): a protocol
+//! names its session's input and event types.
 
-use crate::session::{EngineSide, TtsEvent, TtsInput};
+use crate::session::{EngineSide, SttEvent, TtsEvent};
 use crate::SpeechError;
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
@@ -115,6 +116,24 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
         .clone()
 }
 
+/// Linear 16-bit PCM to G.711 mu-law (ITU-T G.711; Sun's reference `linear2ulaw`: bias 0x84,
+/// clip at 32635, inverted bits).
+pub(crate) fn pcm_to_mulaw(pcm: &[i16]) -> Vec<u8> {
+    const BIAS: i32 = 0x84;
+    const CLIP: i32 = 32635;
+    pcm.iter()
+        .map(|&sample| {
+            let s = i32::from(sample);
+            let sign = if s < 0 { 0x80 } else { 0 };
+            let biased = s.abs().min(CLIP) + BIAS;
+            // The segment: the position of the highest set bit above bit 7.
+            let exponent = (31 - biased.leading_zeros() as i32 - 7).clamp(0, 7);
+            let mantissa = (biased >> (exponent + 3)) & 0x0F;
+            !(sign | (exponent << 4) | mantissa) as u8
+        })
+        .collect()
+}
+
 /// G.711 mu-law to linear 16-bit PCM (ITU-T G.711; the table every telephony stack uses).
 pub(crate) fn mulaw_to_pcm(bytes: &[u8]) -> Vec<i16> {
     bytes
@@ -143,25 +162,48 @@ pub(crate) fn s16le_to_pcm(carry: &mut Option<u8>, bytes: &[u8]) -> Vec<i16> {
         .collect()
 }
 
-/// One vendor's protocol, sans I/O: Parley's inputs become text messages to send, the
-/// vendor's text messages become session events.
+/// A session event that can say the session failed (the last event a session sends).
+pub(crate) trait Failure {
+    fn failed(error: SpeechError) -> Self;
+}
+
+impl Failure for TtsEvent {
+    fn failed(error: SpeechError) -> Self {
+        TtsEvent::Failed(error)
+    }
+}
+
+impl Failure for SttEvent {
+    fn failed(error: SpeechError) -> Self {
+        SttEvent::Failed(error)
+    }
+}
+
+/// One vendor's protocol, sans I/O: Parley's inputs become messages to send, the vendor's
+/// text messages become session events.
 pub(crate) trait Protocol: Send + 'static {
+    /// What the session's caller sends ([`crate::session::TtsInput`], [`crate::session::SttInput`]).
+    type Input: Send + 'static;
+    /// What the session's caller receives.
+    type Event: Failure + Send + 'static;
+    /// A message to the vendor: a `String` is a text frame, a `Message` may be binary (audio).
+    type Out: Into<Message> + Send;
     /// The messages `input` asks for (none: nothing to send).
-    fn input(&mut self, input: TtsInput) -> Vec<String>;
+    fn input(&mut self, input: Self::Input) -> Vec<Self::Out>;
     /// A text message from the vendor; an error ends the session.
     fn message(&mut self, text: &str) -> Result<(), SpeechError>;
     /// Events ready for the caller, in order.
-    fn events(&mut self) -> Vec<TtsEvent>;
+    fn events(&mut self) -> Vec<Self::Event>;
     /// No vendor context is live: a connection closed now loses nothing.
     fn idle(&self) -> bool;
     /// The vendor owes an answer (its silence for [`Pacing::stall`] fails the session).
     fn owed(&self) -> bool;
     /// Messages that keep the connection's open contexts alive after a quiet spell.
-    fn keepalive(&self) -> Vec<String> {
+    fn keepalive(&self) -> Vec<Self::Out> {
         Vec::new()
     }
     /// Messages that say goodbye before the close frame when the session is dropped.
-    fn goodbye(&self) -> Vec<String> {
+    fn goodbye(&self) -> Vec<Self::Out> {
         Vec::new()
     }
 }
@@ -179,9 +221,9 @@ type Stream = SplitStream<Socket>;
 
 /// Runs one session: connects at once (so the first sentence does not pay for it), then moves
 /// inputs and messages until the caller drops the session (goodbye, close frame) or the vendor
-/// fails (a [`TtsEvent::Failed`], and nothing after it). A connection the vendor closes while
-/// no vendor context is live is opened again when there is something to send.
-pub(crate) async fn run<P, C, F>(mut proto: P, connect: C, pacing: Pacing, mut side: EngineSide<TtsInput, TtsEvent>)
+/// fails (a `Failed` event, and nothing after it). A connection the vendor closes while the
+/// protocol is idle is opened again when there is something to send.
+pub(crate) async fn run<P, C, F>(mut proto: P, connect: C, pacing: Pacing, mut side: EngineSide<P::Input, P::Event>)
 where
     P: Protocol,
     C: Fn() -> F + Send,
@@ -193,7 +235,7 @@ where
             (Some(sink), Some(stream))
         }
         Err(error) => {
-            side.emit(TtsEvent::Failed(error));
+            side.emit(P::Event::failed(error));
             return;
         }
     };
@@ -209,7 +251,7 @@ where
             input = side.input.recv() => match input {
                 None => {
                     if let Some(sink) = sink.as_mut() {
-                        goodbye(sink, proto.goodbye()).await;
+                        goodbye(sink, stream.as_mut(), proto.goodbye()).await;
                     }
                     return;
                 }
@@ -229,7 +271,7 @@ where
                                 (sink, stream) = (Some(s), Some(r));
                             }
                             Err(error) => {
-                                side.emit(TtsEvent::Failed(error));
+                                side.emit(P::Event::failed(error));
                                 return;
                             }
                         }
@@ -247,7 +289,7 @@ where
                 match message {
                     Some(Ok(Message::Text(text))) => proto.message(&text).err(),
                     Some(Ok(Message::Binary(bytes))) => {
-                        debug!(bytes = bytes.len(), "binary message from a text-to-speech service ignored");
+                        debug!(bytes = bytes.len(), "binary message from a cloud speech service ignored");
                         None
                     }
                     Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => None,
@@ -259,7 +301,7 @@ where
                         };
                         (sink, stream) = (None, None);
                         if proto.idle() {
-                            debug!(why, "text-to-speech connection closed while idle; reopened when needed");
+                            debug!(why, "cloud speech connection closed while idle; reopened when needed");
                             None
                         } else {
                             Some(SpeechError::Engine(why))
@@ -276,7 +318,7 @@ where
             },
         };
         if let Some(error) = failure {
-            side.emit(TtsEvent::Failed(error));
+            side.emit(P::Event::failed(error));
             return;
         }
         if !emit(&mut side, &mut proto) {
@@ -286,7 +328,7 @@ where
 }
 
 /// Passes the protocol's events on; false once the caller is gone.
-fn emit<P: Protocol>(side: &mut EngineSide<TtsInput, TtsEvent>, proto: &mut P) -> bool {
+fn emit<P: Protocol>(side: &mut EngineSide<P::Input, P::Event>, proto: &mut P) -> bool {
     proto.events().into_iter().all(|event| side.emit(event))
 }
 
@@ -297,10 +339,10 @@ async fn next(stream: &mut Option<Stream>) -> Option<Result<Message, tungstenite
     }
 }
 
-async fn send(sink: Option<&mut Sink>, messages: Vec<String>) -> Result<(), SpeechError> {
+async fn send<M: Into<Message>>(sink: Option<&mut Sink>, messages: Vec<M>) -> Result<(), SpeechError> {
     let Some(sink) = sink else { return Ok(()) };
     for message in messages {
-        sink.feed(Message::text(message))
+        sink.feed(message.into())
             .await
             .map_err(|e| SpeechError::Engine(format!("sending to the service failed: {e}")))?;
     }
@@ -309,12 +351,21 @@ async fn send(sink: Option<&mut Sink>, messages: Vec<String>) -> Result<(), Spee
         .map_err(|e| SpeechError::Engine(format!("sending to the service failed: {e}")))
 }
 
-/// The goodbye messages and a close frame, within a second: the caller is gone, so nothing
-/// waits for the vendor's answer.
-async fn goodbye(sink: &mut Sink, messages: Vec<String>) {
+/// The goodbye messages and a close frame, then the vendor's last messages until its close
+/// frame, all within a second: the caller is gone, so nothing waits longer. Reading on to the
+/// vendor's close completes the closing handshake (RFC 6455, 7.1.1): a socket dropped with the
+/// vendor's answer unread is reset, and the reset can destroy the close frame just sent.
+async fn goodbye<M: Into<Message>>(sink: &mut Sink, stream: Option<&mut Stream>, messages: Vec<M>) {
     let _ = timeout(Duration::from_secs(1), async {
         let _ = send(Some(sink), messages).await;
         let _ = sink.send(Message::Close(None)).await;
+        if let Some(stream) = stream {
+            while let Some(Ok(message)) = stream.next().await {
+                if matches!(message, Message::Close(_)) {
+                    break;
+                }
+            }
+        }
     })
     .await;
 }
@@ -329,6 +380,20 @@ mod tests {
         // `ulaw2linear`) gives them.
         assert_eq!(mulaw_to_pcm(&[0xFF, 0x7F, 0x80, 0x00]), vec![0, 0, 32124, -32124]);
         assert_eq!(mulaw_to_pcm(&[0xCF, 0x4F]), vec![924, -924]);
+    }
+
+    #[test]
+    fn mulaw_encodes_as_g711_says_and_round_trips() {
+        // Sun's g711.c `linear2ulaw`: 0 -> 0xFF, the extremes -> 0x80 / 0x00, 924 -> 0xCF.
+        assert_eq!(
+            pcm_to_mulaw(&[0, 32767, -32768, 924, -924]),
+            vec![0xFF, 0x80, 0x00, 0xCF, 0x4F]
+        );
+        for x in (-32768i32..32768).step_by(7) {
+            let back = i32::from(mulaw_to_pcm(&pcm_to_mulaw(&[x as i16]))[0]);
+            // The quantization step of mu-law's top segment is 1024 (and the clip at 32635).
+            assert!((back - x).abs() <= 1024 + 133, "{x} came back as {back}");
+        }
     }
 
     #[test]

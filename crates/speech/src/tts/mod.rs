@@ -25,4 +25,4 @@ pub use cache::{CacheStats, CachedTts};
 pub use espeak::{EspeakTts, ESPEAK_DEFAULT_SPEED};
 pub use phonemes::Espeak;
 pub use piper::{onnxruntime, PiperConfig, PiperTts, SynthesisTimings};
-pub use resample::Resampler;
+pub use resample::{Resampler, StreamingResampler};

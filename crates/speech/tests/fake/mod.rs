@@ -1,4 +1,4 @@
-//! Loopback fakes of the cloud text-to-speech services: real WebSocket servers on 127.0.0.1
+//! Loopback fakes of the cloud speech services: real WebSocket servers on 127.0.0.1
 //! that check the handshake (path, query, key header) and every message's shape against the
 //! vendor's documentation, and answer with audio shaped like the vendor's own messages.
 //! Whatever breaks the documented protocol is recorded as a violation, which the tests assert
@@ -7,7 +7,9 @@
 #![allow(dead_code)]
 
 pub mod cartesia;
+pub mod deepgram;
 pub mod elevenlabs;
+pub mod openai;
 
 use futures_util::StreamExt;
 use serde_json::Value;
@@ -30,6 +32,8 @@ pub struct Log {
     /// Connections upgraded, and refused at the handshake.
     pub connections: usize,
     pub refused: usize,
+    /// Audio bytes received (Deepgram).
+    pub audio_bytes: usize,
 }
 
 pub type Shared = Arc<Mutex<Log>>;
