@@ -8,8 +8,9 @@
 //! - [`session`]: the streaming interfaces a call uses (a session per call and engine: audio or
 //!   text in as it arrives, transcripts or audio out as they are ready); the blocking engines
 //!   above are served through them by the voice crate's bounded pools.
-//! - [`cloud`]: the cloud engines users bring (ElevenLabs, Cartesia), each over its vendor's own
-//!   streaming protocol, behind the same session traits.
+//! - [`cloud`]: the cloud engines users bring (Deepgram live transcription, OpenAI and any
+//!   OpenAI-compatible server for both directions, ElevenLabs, Cartesia), each over its vendor's
+//!   own protocol, behind the same session traits.
 //! - [`turn`]: end-of-turn detection: the transcript rule the endpointer uses, and Smart Turn
 //!   (an audio model) for the evaluation that chose between them.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
