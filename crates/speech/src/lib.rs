@@ -10,6 +10,8 @@
 //!   above are served through them by the voice crate's bounded pools.
 //! - [`cloud`]: the cloud engines users bring (ElevenLabs, Cartesia), each over its vendor's own
 //!   streaming protocol, behind the same session traits.
+//! - [`vad`]: Silero VAD through ONNX Runtime (speech probability per 32 ms chunk), the
+//!   neural detector the voice crate can use beside WebRTC's to tell a caller's voice from noise.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -23,6 +25,7 @@ pub mod models;
 pub mod session;
 pub mod stt;
 pub mod tts;
+pub mod vad;
 
 /// The phone's sample rate: every engine takes or returns audio at this rate.
 pub const PHONE_RATE: u32 = 8000;

@@ -7,6 +7,7 @@
 //! models/whisper/ggml-base-q8_0.bin          Whisper base, whisper.cpp format, q8_0
 //! models/piper/en_US-joe-medium.onnx         Piper voice
 //! models/piper/en_US-joe-medium.onnx.json    its config (sample rate, phoneme id map)
+//! models/vad/silero_vad.onnx                  Silero VAD (v5/v6, 8 and 16 kHz)
 //! models/onnxruntime/libonnxruntime.so       -> libonnxruntime.so.1.32.0
 //! models/MANIFEST.sha256                     SHA-256 of each file above
 //! ```
@@ -25,6 +26,8 @@ pub const MODELS_DIR_ENV: &str = "PARLEY_MODELS_DIR";
 pub const WHISPER_MODEL: &str = "ggml-base-q8_0.bin";
 /// File name of the Piper voice inside `piper/` (its config adds `.json`).
 pub const PIPER_VOICE: &str = "en_US-joe-medium.onnx";
+/// File name of the Silero VAD model inside `vad/`.
+pub const SILERO_VAD: &str = "silero_vad.onnx";
 /// File name of the ONNX Runtime library inside `onnxruntime/`.
 pub const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
 
@@ -73,6 +76,11 @@ impl Models {
             self.require(&onnx, "Piper voice")?,
             self.require(&json, "Piper voice config")?,
         ))
+    }
+
+    /// Path of the Silero VAD model (optional: without it calls use WebRTC's VAD).
+    pub fn silero_vad(&self) -> Result<PathBuf, SpeechError> {
+        self.require(&self.dir.join("vad").join(SILERO_VAD), "Silero VAD model")
     }
 
     /// Path of the ONNX Runtime shared library (for `ort::init_from`).
@@ -125,6 +133,8 @@ mod tests {
         assert!(msg.contains("scripts/setup"), "{msg}");
         assert!(matches!(models.piper_voice(), Err(SpeechError::MissingModel(_))));
         assert!(matches!(models.onnxruntime(), Err(SpeechError::MissingModel(_))));
+        let vad = models.silero_vad().unwrap_err().to_string();
+        assert!(vad.contains("silero_vad.onnx"), "{vad}");
         let all = models.check_all().unwrap_err().to_string();
         assert!(
             all.contains("Whisper") && all.contains("Piper") && all.contains("ONNX"),
