@@ -139,7 +139,9 @@ fn infer(session: &mut Session, input: &[f32], state: &mut [f32]) -> Result<f32,
         })
         .map_err(engine)?;
     let (_, p) = outputs["output"].try_extract_tensor::<f32>().map_err(engine)?;
-    let p = *p.first().ok_or_else(|| SpeechError::Engine("Silero VAD: empty output".into()))?;
+    let p = *p
+        .first()
+        .ok_or_else(|| SpeechError::Engine("Silero VAD: empty output".into()))?;
     let (_, next) = outputs["stateN"].try_extract_tensor::<f32>().map_err(engine)?;
     if next.len() != STATE {
         return Err(SpeechError::Engine(format!(

@@ -28,10 +28,16 @@ fn probabilities(vad: &Arc<SileroVad>, pcm: &[i16]) -> Vec<f32> {
 fn speech_scores_high_and_silence_and_noise_low() {
     let vad = silero();
     let tts = PiperTts::from_models(&Models::locate(), PiperConfig::default()).unwrap();
-    let speech = tts.synthesize("Thank you for calling, how can I help you today?").unwrap();
+    let speech = tts
+        .synthesize("Thank you for calling, how can I help you today?")
+        .unwrap();
     let p = probabilities(&vad, &speech);
     let voiced = p.iter().filter(|&&p| p > 0.5).count();
-    assert!(voiced * 2 > p.len(), "speech: {voiced} of {} chunks over 0.5: {p:?}", p.len());
+    assert!(
+        voiced * 2 > p.len(),
+        "speech: {voiced} of {} chunks over 0.5: {p:?}",
+        p.len()
+    );
 
     let silence = probabilities(&vad, &[0; CHUNK * 30]);
     assert!(silence.iter().all(|&p| p < 0.1), "silence: {silence:?}");
@@ -83,6 +89,9 @@ fn a_model_that_is_not_silero_is_refused_by_name() {
     assert!(matches!(err, SpeechError::Engine(_)), "{err}");
     let msg = err.to_string();
     assert!(msg.contains("not a Silero") && msg.contains("stateN"), "{msg}");
-    let missing = SileroVad::new(&models.onnxruntime().unwrap(), std::path::Path::new("/nonexistent/vad.onnx"));
+    let missing = SileroVad::new(
+        &models.onnxruntime().unwrap(),
+        std::path::Path::new("/nonexistent/vad.onnx"),
+    );
     assert!(matches!(missing, Err(SpeechError::MissingModel(_))));
 }
