@@ -2,6 +2,7 @@
 //! layer's configuration is made of them.
 
 use super::*;
+use parley_voice::vad::VadKind;
 
 pub(crate) const DEFAULT_SIP_BIND: &str = "127.0.0.1:5060";
 
@@ -167,6 +168,14 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
     pub tts_workers: usize,
 
+    /// Voice activity detector of calls: `silero` (a neural network that tells a cough or a door
+    /// from speech; ~0.2 ms of CPU per call per 32 ms) or `webrtc` (cheaper; fooled by any loud
+    /// burst, which its barge-in gate then has to catch by pitch, at some delay). Both run the
+    /// barge-in gate, so a voice 10-20 dB behind the caller does not stop the agent. Measured by
+    /// bench/barge_in.sh. Without the Silero model, calls use webrtc (with a warning).
+    #[arg(long, env = "PARLEY_VAD", default_value_t = VadKind::Silero)]
+    pub vad: VadKind,
+
     /// Caller silence (ms) that ends the caller's turn.
     #[arg(long, env = "PARLEY_ENDPOINT_MS", default_value_t = 400)]
     pub endpoint_ms: u64,
@@ -301,6 +310,7 @@ impl Settings {
             stt_threads: self.stt_threads,
             stt_min_window_ms: self.stt_min_window_ms,
             tts_workers: self.tts_workers,
+            vad: self.vad,
         }
     }
 
