@@ -169,7 +169,7 @@ pub struct Settings {
     pub tts_workers: usize,
 
     /// Voice activity detector of calls: `silero` (a neural network that tells a cough or a door
-    /// from speech; ~0.2 ms of CPU per call per 32 ms) or `webrtc` (cheaper; fooled by any loud
+    /// from speech; ~0.1 ms of CPU per call per 32 ms) or `webrtc` (cheaper; fooled by any loud
     /// burst, which its barge-in gate then has to catch by pitch, at some delay). Both run the
     /// barge-in gate, so a voice 10-20 dB behind the caller does not stop the agent. Measured by
     /// bench/barge_in.sh. Without the Silero model, calls use webrtc (with a warning).
