@@ -2,6 +2,7 @@
 //! layer's configuration is made of them.
 
 use super::*;
+use parley_voice::vad::VadKind;
 
 use parley_speech::turn::TurnWaits;
 use parley_voice::pipeline::{TurnConfig, TurnRule};
@@ -174,6 +175,14 @@ pub struct Settings {
     /// Text-to-speech syntheses at once.
     #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
     pub tts_workers: usize,
+
+    /// Voice activity detector of calls: `silero` (a neural network that tells a cough or a door
+    /// from speech; ~0.1 ms of CPU per call per 32 ms) or `webrtc` (cheaper; fooled by any loud
+    /// burst, which its barge-in gate then has to catch by pitch, at some delay). Both run the
+    /// barge-in gate, so a voice 10-20 dB behind the caller does not stop the agent. Measured by
+    /// bench/barge_in.sh. Without the Silero model, calls use webrtc (with a warning).
+    #[arg(long, env = "PARLEY_VAD", default_value_t = VadKind::Silero)]
+    pub vad: VadKind,
 
     /// How the caller's turn is judged over: `transcript` (wait by how the words so far end:
     /// the PARLEY_TURN_*_MS waits) or `window` (a fixed silence, PARLEY_ENDPOINT_MS, stretched to
@@ -359,6 +368,7 @@ impl Settings {
             stt_idle_threads: self.stt_idle_threads,
             stt_min_window_ms: self.stt_min_window_ms,
             tts_workers: self.tts_workers,
+            vad: self.vad,
         }
     }
 

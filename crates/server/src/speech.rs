@@ -10,6 +10,7 @@ use parley_speech::tts::{PiperConfig, PiperTts};
 use parley_speech::SpeechError;
 use parley_voice::engines::{SttPool, TtsService};
 use parley_voice::pipeline::CallEngines;
+use parley_voice::vad::{VadEngine, VadKind};
 use std::sync::{Arc, Mutex};
 
 /// The engines every call uses.
@@ -17,6 +18,8 @@ use std::sync::{Arc, Mutex};
 pub struct Speech {
     pub stt: SttPool,
     pub tts: TtsService,
+    /// The voice activity detector (Silero's model is shared; each call runs its own stream).
+    pub vad: VadEngine,
 }
 
 /// How many of each engine run at once.
@@ -27,6 +30,7 @@ pub struct SpeechSettings {
     pub stt_idle_threads: usize,
     pub stt_min_window_ms: u32,
     pub tts_workers: usize,
+    pub vad: VadKind,
 }
 
 impl Speech {
@@ -72,9 +76,12 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
             ..PiperConfig::default()
         },
     )?;
+    // Optional: without Silero's model, calls fall back to WebRTC's VAD (with a warning).
+    let vad = VadEngine::load(s.vad, &models);
     let sp = Speech {
         stt: SttPool::new(Arc::new(stt), s.stt_workers),
         tts: TtsService::new(Arc::new(tts), s.tts_workers),
+        vad,
     };
     *slot = Some(sp.clone());
     Ok(sp)

@@ -13,6 +13,8 @@
 //!   own protocol, behind the same session traits.
 //! - [`turn`]: end-of-turn detection: the transcript rule the endpointer uses, and Smart Turn
 //!   (an audio model) for the evaluation that chose between them.
+//! - [`vad`]: Silero VAD through ONNX Runtime (speech probability per 32 ms chunk), the
+//!   neural detector the voice crate can use beside WebRTC's to tell a caller's voice from noise.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -27,6 +29,7 @@ pub mod session;
 pub mod stt;
 pub mod tts;
 pub mod turn;
+pub mod vad;
 
 /// The phone's sample rate: every engine takes or returns audio at this rate.
 pub const PHONE_RATE: u32 = 8000;

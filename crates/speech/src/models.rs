@@ -7,6 +7,7 @@
 //! models/whisper/ggml-base-q8_0.bin          Whisper base, whisper.cpp format, q8_0
 //! models/piper/en_US-joe-medium.onnx         Piper voice
 //! models/piper/en_US-joe-medium.onnx.json    its config (sample rate, phoneme id map)
+//! models/vad/silero_vad.onnx                  Silero VAD (v5/v6, 8 and 16 kHz)
 //! models/onnxruntime/libonnxruntime.so       -> libonnxruntime.so.1.32.0
 //! models/turn/smart-turn-v3.2-cpu.onnx       Smart Turn v3.2 (end of turn; evaluation only)
 //! models/MANIFEST.sha256                     SHA-256 of each file above
@@ -28,6 +29,8 @@ pub const WHISPER_MODEL: &str = "ggml-base-q8_0.bin";
 pub const PIPER_VOICE: &str = "en_US-joe-medium.onnx";
 /// File name of the Smart Turn model inside `turn/`.
 pub const SMART_TURN_MODEL: &str = "smart-turn-v3.2-cpu.onnx";
+/// File name of the Silero VAD model inside `vad/`.
+pub const SILERO_VAD: &str = "silero_vad.onnx";
 /// File name of the ONNX Runtime library inside `onnxruntime/`.
 pub const ONNXRUNTIME_LIB: &str = "libonnxruntime.so";
 
@@ -83,6 +86,11 @@ impl Models {
         self.require(&self.dir.join("turn").join(SMART_TURN_MODEL), "Smart Turn model")
     }
 
+    /// Path of the Silero VAD model (optional: without it calls use WebRTC's VAD).
+    pub fn silero_vad(&self) -> Result<PathBuf, SpeechError> {
+        self.require(&self.dir.join("vad").join(SILERO_VAD), "Silero VAD model")
+    }
+
     /// Path of the ONNX Runtime shared library (for `ort::init_from`).
     pub fn onnxruntime(&self) -> Result<PathBuf, SpeechError> {
         self.require(
@@ -135,6 +143,8 @@ mod tests {
         assert!(matches!(models.onnxruntime(), Err(SpeechError::MissingModel(_))));
         let turn = models.smart_turn().unwrap_err().to_string();
         assert!(turn.contains("turn/smart-turn-v3.2-cpu.onnx"), "{turn}");
+        let vad = models.silero_vad().unwrap_err().to_string();
+        assert!(vad.contains("silero_vad.onnx"), "{vad}");
         let all = models.check_all().unwrap_err().to_string();
         assert!(
             all.contains("Whisper") && all.contains("Piper") && all.contains("ONNX"),

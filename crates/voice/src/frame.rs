@@ -127,6 +127,10 @@ pub enum Frame {
     Dtmf { digit: char, at: Instant },
     /// VAD: the caller started speaking; `at` is the first voiced frame, `frames_ago` frames back.
     SpeechStarted { at: Instant, frames_ago: u32 },
+    /// The barge-in gate: the speech in progress is the caller's own voice (speech with a pitch,
+    /// as loud as the caller), not noise or a voice behind them; it may stop the agent. At most
+    /// once per speech, between its start and its end; `at` is the frame that decided it.
+    CallerVoice { at: Instant },
     /// VAD: the caller stopped; `last_voice` is the last voiced frame, `frames_ago` frames back.
     SpeechEnded { last_voice: Instant, frames_ago: u32 },
     /// A speech-to-text job finished.

@@ -18,6 +18,8 @@ use crate::agent::{Agent, AgentInput, AgentOutput, AgentResults, Summary};
 use crate::frame::{Effect, Frame, SpeakerJob};
 pub use crate::processors::endpointer::{TurnConfig, TurnRule};
 use crate::recorder::Recorder;
+use crate::vad::gate::GateConfig;
+use crate::vad::VadEngine;
 use parley_core::call::TurnLatency;
 use parley_telephony::audio::FRAME;
 use parley_telephony::{Endpoint, LineEvent};
@@ -53,6 +55,11 @@ pub struct PipelineConfig {
     pub line_watchdog: Duration,
     /// The longest call.
     pub max_duration: Duration,
+    /// The voice activity detector (each call runs its own stream of it).
+    pub vad: VadEngine,
+    /// The barge-in gate: which caller speech over the agent may stop it. `None`: the gate
+    /// tuned for the detector ([`GateConfig::for_kind`]).
+    pub barge_gate: Option<GateConfig>,
 }
 
 impl Default for PipelineConfig {
@@ -66,6 +73,8 @@ impl Default for PipelineConfig {
             machine_greeting: Duration::from_millis(2500),
             line_watchdog: Duration::from_secs(10),
             max_duration: Duration::from_secs(30 * 60),
+            vad: VadEngine::WebRtc,
+            barge_gate: None,
         }
     }
 }

@@ -89,6 +89,7 @@ impl CallRunner {
             screen_for_machine: outbound,
             voicemail_message,
             line_watchdog: self.settings.line_watchdog,
+            vad: self.speech.vad.clone(),
             ..PipelineConfig::default()
         };
         let (notes_tx, mut notes_rx) = mpsc::unbounded_channel();

@@ -28,6 +28,7 @@ use crate::processors::speaker::Speaker;
 use crate::processors::turns::TurnManager;
 use crate::processors::watchdog::Watchdog;
 use crate::recorder::Recorder;
+use crate::vad::gate::GateConfig;
 use crate::vad::{VadConfig, VadStage};
 use parley_core::call::TurnLatency;
 use parley_telephony::audio::{self, MulawFrame};
@@ -223,7 +224,11 @@ impl Chain {
     fn new(cfg: &PipelineConfig, answered: Instant) -> Self {
         Chain {
             watchdog: Watchdog::new(answered, cfg.line_watchdog, cfg.max_duration),
-            vad: VadStage::new(VadConfig::default()),
+            vad: VadStage::with_engine(
+                &cfg.vad,
+                VadConfig::for_kind(cfg.vad.kind()),
+                cfg.barge_gate.unwrap_or_else(|| GateConfig::for_kind(cfg.vad.kind())),
+            ),
             endpointer: Endpointer::new(cfg.turn),
             screening: Screening::new(
                 cfg.screen_for_machine,

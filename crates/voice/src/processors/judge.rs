@@ -1,12 +1,19 @@
 //! Barge-in and backchannels: caller speech over the agent.
 //!
 //! Caller speech that starts while the agent holds the floor silences the agent at once (the
-//! judge pauses playback on VAD's onset, 40 ms in), and is then judged: speech that outlasts a
+//! judge pauses playback as soon as the barge-in gate says the speech is the caller's own voice,
+//! [`Frame::CallerVoice`], within 100 ms of its onset; a cough, a door or a voice behind the
+//! caller never gets that far), and is then judged: speech that outlasts a
 //! backchannel (`backchannel_max`) interrupts the agent and drops its stale reply; a short one
 //! followed by quiet is a backchannel if its words are acknowledgements ("mhm", "yeah"), and the
 //! agent carries on from where it paused; short words that are not ("Sorry, wait") interrupt
 //! after all. A backchannel is no turn: the endpointer holds the utterance while it is judged
 //! and drops it after.
+//!
+//! Speech over the agent that the gate does not pass (a voice behind the caller, a cough) is
+//! held too, without pausing the agent: the endpointer waits while it lasts, and it is dropped
+//! when it ends, so a television's words never become the caller's turn. If the agent's floor
+//! has ended by then, it is let through as a turn like any speech into the agent's silence.
 //!
 //! The agent holds the floor from the first sentence of its turn until the turn's end is
 //! queued, gaps included: caller speech between two sentences (the next one still being
@@ -30,6 +37,11 @@ pub struct BargeJudge {
     phase: Phase,
     floor: Floor,
     speaking: bool,
+    /// The barge-in gate said the speech in progress is the caller's voice.
+    voice: bool,
+    /// Speech over the agent the gate has not passed: held (the endpointer waits), dropped
+    /// at its end.
+    held: bool,
     /// Caller frames since the onset of their current speech.
     speech_frames: u32,
     /// Over-talk being judged: caller frames since its onset...
@@ -50,6 +62,8 @@ impl BargeJudge {
             phase: Phase::Screening,
             floor: Floor::default(),
             speaking: false,
+            voice: false,
+            held: false,
             speech_frames: 0,
             barge: None,
             quiet: None,
@@ -62,6 +76,7 @@ impl BargeJudge {
 
     /// Over-talk begins: silence the agent now; decide shortly.
     fn open(&mut self, frames: u32, out: &mut Out) {
+        self.held = false;
         self.barge = Some(frames);
         self.quiet = None;
         out.down(Frame::Pause);
@@ -71,7 +86,7 @@ impl BargeJudge {
     fn tick(&mut self, out: &mut Out) {
         // Never start talking over the caller: a sentence that begins while the caller speaks
         // waits, judged like any over-talk (from the onset of the caller's speech).
-        if self.speaking && self.barge.is_none() && self.floor.speaking && self.phase == Phase::Talking {
+        if self.speaking && self.voice && self.barge.is_none() && self.floor.speaking && self.phase == Phase::Talking {
             self.open(self.speech_frames, out);
         }
         let Some(frames) = self.barge else { return };
@@ -151,12 +166,31 @@ impl Processor for BargeJudge {
                 // The caller went on: not quiet any more (the over-talk keeps its onset).
                 self.quiet = None;
                 out.pass(frame);
+                if self.barge.is_none() && !self.held && self.floor.holds && self.phase == Phase::Talking {
+                    // Not the caller's voice yet (the gate decides within 100 ms): the agent
+                    // goes on, and the utterance waits for the verdict.
+                    self.held = true;
+                    out.up(Frame::Judging(true));
+                }
+            }
+            Frame::CallerVoice { .. } => {
+                self.voice = true;
+                out.pass(frame);
                 if self.barge.is_none() && self.floor.holds && self.phase == Phase::Talking {
-                    self.open(frames_ago + 1, out);
+                    self.open(self.speech_frames, out);
                 }
             }
             Frame::SpeechEnded { frames_ago, .. } => {
                 self.speaking = false;
+                self.voice = false;
+                if std::mem::take(&mut self.held) {
+                    // Never the caller's voice: noise or a voice behind them, over the agent.
+                    if self.floor.holds {
+                        out.up(Frame::DropUtterance);
+                    } else {
+                        out.up(Frame::Judging(false));
+                    }
+                }
                 self.heard = None;
                 if let Some(b) = self.barge {
                     if FRAME * b.saturating_sub(frames_ago) <= self.backchannel_max {
@@ -254,7 +288,15 @@ mod tests {
         out
     }
 
+    /// Speech starts, and the gate says it is the caller's voice: what that verdict brought.
     fn start(j: &mut BargeJudge) -> Vec<(Dir, Frame)> {
+        speech(j);
+        let f = Frame::CallerVoice { at: Instant::now() };
+        new_frames(feed(j, f.clone()), &f)
+    }
+
+    /// Speech starts (the gate has not opened).
+    fn speech(j: &mut BargeJudge) -> Vec<(Dir, Frame)> {
         let f = Frame::SpeechStarted {
             at: Instant::now(),
             frames_ago: 1,
@@ -282,6 +324,38 @@ mod tests {
         // Not when the agent has no floor (it listens): that speech is a turn.
         let mut j = judge(Floor::default());
         assert_eq!(start(&mut j), []);
+    }
+
+    #[test]
+    fn speech_the_gate_did_not_pass_leaves_the_agent_talking() {
+        // A cough, a door, a voice behind the caller: VAD's speech, never the caller's voice.
+        // The endpointer holds the utterance meanwhile, and drops it at its end: no turn.
+        let mut j = judge(HOLDS);
+        assert_eq!(speech(&mut j), [(Dir::Up, Frame::Judging(true))]);
+        assert_eq!(frames(&mut j, 60), []);
+        let f = Frame::SpeechEnded {
+            last_voice: Instant::now(),
+            frames_ago: 6,
+        };
+        assert_eq!(
+            new_frames(feed(&mut j, f.clone()), &f),
+            [(Dir::Up, Frame::DropUtterance)]
+        );
+        assert_eq!(frames(&mut j, 20), []);
+        assert_eq!((j.backchannels, j.barge_ins), (0, 0));
+        // If the agent's floor ended meanwhile, the speech is let through as a turn.
+        let mut j = judge(HOLDS);
+        speech(&mut j);
+        feed_up(&mut j, Frame::Floor(Floor::default()));
+        assert_eq!(
+            new_frames(feed(&mut j, f.clone()), &f),
+            [(Dir::Up, Frame::Judging(false))]
+        );
+        // Nor does it hold back a sentence that starts while it goes on.
+        let mut j = judge(Floor::default());
+        speech(&mut j);
+        feed_up(&mut j, Frame::Floor(HOLDS));
+        assert_eq!(frames(&mut j, 10), []);
     }
 
     #[test]

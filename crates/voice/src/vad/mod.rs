@@ -1,21 +1,25 @@
-//! Voice activity: which 20 ms frames hold speech, with the hysteresis that turns frame
-//! decisions into speech start and end events.
+//! Voice activity: which 20 ms frames hold speech, the hysteresis that turns frame decisions
+//! into speech start and end events, and the barge-in gate that says which speech is the
+//! caller's own voice.
 //!
-//! WebRTC's VAD (GMM-based, a few microseconds per frame) decides per frame; an energy floor
-//! keeps line noise out. Onset needs two voiced frames in a row (40 ms): short enough for the
-//! 100 ms barge-in bound, long enough to ignore a click. The end needs `hangover` unvoiced
-//! frames, so the gaps between words do not split an utterance.
+//! The detector ([`VadKind`]) gives each frame a speech probability: WebRTC's VAD (GMM-based,
+//! a few microseconds a frame, 0 or 1) or Silero's network (a probability per 32 ms chunk); an
+//! energy floor keeps line noise out. Onset needs `onset_frames` speech frames in a row: short
+//! enough for the 100 ms barge-in bound, long enough to ignore a click. The end needs
+//! `hangover_frames` frames below the (lower) stay threshold, so the gaps between words do not
+//! split an utterance. Speech start and end drive the endpointer (turns); the
+//! [`gate::BargeGate`] decides, within the same speech, whether it may stop the agent
+//! ([`Frame::CallerVoice`]).
+
+mod detector;
+pub mod features;
+pub mod gate;
 
 use crate::frame::{Frame, Out, Processor};
+use detector::Detector;
+pub use detector::{VadEngine, VadKind};
+use gate::{BargeGate, FrameFacts, GateConfig};
 use parley_telephony::audio::{level_dbfs, PcmFrame, FRAME};
-
-/// A frame classifier. Wraps the C detector, which holds a raw pointer.
-struct Detector(webrtc_vad::Vad);
-
-// SAFETY: the WebRTC VAD instance is plain heap state with no thread affinity (no thread-locals,
-// no callbacks); it is only ever used through `&mut self`, so moving it between threads is sound.
-#[allow(unsafe_code)] // the one way to say a C handle may move between threads
-unsafe impl Send for Detector {}
 
 /// What the hysteresis reports.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,6 +39,10 @@ pub struct VadConfig {
     pub hangover_frames: u32,
     /// Frames quieter than this are never speech.
     pub floor_dbfs: f32,
+    /// A frame whose speech probability reaches this is voiced...
+    pub threshold: f32,
+    /// ...and, once speech is in progress, one that reaches this (Silero's own hysteresis).
+    pub stay_threshold: f32,
 }
 
 impl Default for VadConfig {
@@ -43,6 +51,22 @@ impl Default for VadConfig {
             onset_frames: 2,
             hangover_frames: 6,
             floor_dbfs: -45.0,
+            threshold: 0.5,
+            stay_threshold: 0.35,
+        }
+    }
+}
+
+impl VadConfig {
+    /// The tuning for a detector: Silero's probability already integrates the audio of a
+    /// 32 ms chunk and its past (an LSTM), so one frame over the threshold starts speech.
+    pub fn for_kind(kind: VadKind) -> Self {
+        match kind {
+            VadKind::WebRtc => VadConfig::default(),
+            VadKind::Silero => VadConfig {
+                onset_frames: 1,
+                ..VadConfig::default()
+            },
         }
     }
 }
@@ -55,21 +79,33 @@ pub struct Vad {
     voiced_run: u32,
     unvoiced_run: u32,
     last_voiced: bool,
+    last_probability: f32,
+    last_level: f32,
 }
 
 impl Vad {
+    /// A WebRTC VAD.
     pub fn new(cfg: VadConfig) -> Self {
+        Self::with_engine(&VadEngine::WebRtc, cfg)
+    }
+
+    /// A VAD on `engine`'s detector (its own stream of it).
+    pub fn with_engine(engine: &VadEngine, cfg: VadConfig) -> Self {
         Vad {
-            det: Detector(webrtc_vad::Vad::new_with_rate_and_mode(
-                webrtc_vad::SampleRate::Rate8kHz,
-                webrtc_vad::VadMode::Aggressive,
-            )),
+            det: Detector::new(engine),
             cfg,
             speaking: false,
             voiced_run: 0,
             unvoiced_run: 0,
             last_voiced: false,
+            last_probability: 0.0,
+            last_level: -100.0,
         }
+    }
+
+    /// The detector this VAD runs (Silero hands over to WebRTC if its runtime fails).
+    pub fn kind(&self) -> VadKind {
+        self.det.kind()
     }
 
     /// Whether speech is in progress (between a start and an end event).
@@ -87,9 +123,33 @@ impl Vad {
         self.last_voiced
     }
 
-    /// Classifies one frame.
+    /// The detector's speech probability for the last frame pushed (0 under the energy floor).
+    pub fn last_probability(&self) -> f32 {
+        self.last_probability
+    }
+
+    /// The level of the last frame pushed, dBFS.
+    pub fn last_level(&self) -> f32 {
+        self.last_level
+    }
+
+    /// The speech threshold.
+    pub fn threshold(&self) -> f32 {
+        self.cfg.threshold
+    }
+
+    /// Classifies one frame (the next of the stream: Silero carries state from frame to frame).
     pub fn is_voiced(&mut self, frame: &PcmFrame) -> bool {
-        level_dbfs(frame) > self.cfg.floor_dbfs && self.det.0.is_voice_segment(frame).unwrap_or(false)
+        self.last_level = level_dbfs(frame);
+        // The detector hears every frame, so its state follows the stream even through quiet.
+        let p = self.det.probability(frame);
+        self.last_probability = if self.last_level > self.cfg.floor_dbfs { p } else { 0.0 };
+        let threshold = if self.speaking {
+            self.cfg.stay_threshold
+        } else {
+            self.cfg.threshold
+        };
+        self.last_probability >= threshold
     }
 
     /// Feeds one frame; returns an event when speech starts or ends.
@@ -119,14 +179,61 @@ impl Vad {
     }
 }
 
-/// The chain's first listener: the caller's audio in; the audio and speech start and end out.
+/// The chain's first listener: the caller's audio in; the audio, speech start and end, and the
+/// barge-in gate's verdict out.
 pub struct VadStage {
     vad: Vad,
+    gate: BargeGate,
+    prev: PcmFrame,
 }
 
 impl VadStage {
+    /// A WebRTC VAD with the gate off (every onset may stop the agent).
     pub fn new(cfg: VadConfig) -> Self {
-        VadStage { vad: Vad::new(cfg) }
+        VadStage::with_engine(&VadEngine::WebRtc, cfg, GateConfig::off())
+    }
+
+    /// A VAD on `engine` with the barge-in gate `gate`.
+    pub fn with_engine(engine: &VadEngine, cfg: VadConfig, gate: GateConfig) -> Self {
+        VadStage {
+            vad: Vad::with_engine(engine, cfg),
+            gate: BargeGate::new(gate),
+            prev: [0; parley_telephony::audio::FRAME_SAMPLES],
+        }
+    }
+
+    /// The detector in use.
+    pub fn kind(&self) -> VadKind {
+        self.vad.kind()
+    }
+
+    /// The caller's speech level the gate has learnt (dBFS).
+    pub fn caller_level(&self) -> Option<f32> {
+        self.gate.reference()
+    }
+
+    /// Runs one frame through the VAD and the gate: the hysteresis' event, and whether the
+    /// gate opened on this frame.
+    pub fn push(&mut self, pcm: &PcmFrame) -> (Option<VadEvent>, bool) {
+        let event = self.vad.push(pcm);
+        let speech = self.vad.last_probability() >= self.vad.threshold();
+        // Periodicity costs ~10 µs: measured only on frames that may be speech.
+        let periodicity = if speech || self.vad.last_voiced() {
+            features::periodicity(&self.prev, pcm)
+        } else {
+            0.0
+        };
+        self.prev = *pcm;
+        let facts = FrameFacts {
+            level: self.vad.last_level(),
+            speech,
+            periodicity,
+        };
+        let opened = self.gate.push(facts, self.vad.speaking());
+        if matches!(event, Some(VadEvent::End { .. })) {
+            self.gate.segment_ended();
+        }
+        (event, opened)
     }
 }
 
@@ -135,19 +242,23 @@ impl Processor for VadStage {
         let Frame::CallerAudio { pcm, at } = frame else {
             return out.pass(frame);
         };
-        let event = self.vad.push(&pcm);
+        let (event, opened) = self.push(&pcm);
         // The audio first: whatever follows from the event sees this frame already counted.
         out.pass(frame);
-        match event {
-            Some(VadEvent::Start { frames_ago }) => out.down(Frame::SpeechStarted {
+        if let Some(VadEvent::Start { frames_ago }) = event {
+            out.down(Frame::SpeechStarted {
                 at: at - FRAME * frames_ago,
                 frames_ago,
-            }),
-            Some(VadEvent::End { frames_ago }) => out.down(Frame::SpeechEnded {
+            });
+        }
+        if opened {
+            out.down(Frame::CallerVoice { at });
+        }
+        if let Some(VadEvent::End { frames_ago }) = event {
+            out.down(Frame::SpeechEnded {
                 last_voice: at - FRAME * frames_ago,
                 frames_ago,
-            }),
-            None => {}
+            });
         }
     }
 }
@@ -209,13 +320,18 @@ mod tests {
             assert_eq!(out[0].1, Frame::CallerAudio { pcm: f, at }, "the audio comes first");
             events.extend(out.into_iter().skip(1).map(|(_, e)| (i, e)));
         }
-        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events.len(), 3, "{events:?}");
         assert!(
             matches!(events[0], (_, Frame::SpeechStarted { at, .. }) if (t0 + FRAME * 10..=t0 + FRAME * 12).contains(&at)),
             "{events:?}"
         );
+        // The gate is off: the onset is the caller's voice at once.
+        assert!(
+            matches!(events[1], (i, Frame::CallerVoice { .. }) if i == events[0].0),
+            "{events:?}"
+        );
         assert_eq!(
-            events[1],
+            events[2],
             (
                 45,
                 Frame::SpeechEnded {
