@@ -43,6 +43,10 @@ pub struct VadConfig {
     pub threshold: f32,
     /// ...and, once speech is in progress, one that reaches this (Silero's own hysteresis).
     pub stay_threshold: f32,
+    /// Frames before the first voiced one that a start reports as speech already: how late the
+    /// detector wakes up in a word that starts softly. The utterance keeps that audio, or its
+    /// first sound is lost ("Thursday" heard as "First day" with Silero over SIP and Twilio).
+    pub onset_lookback_frames: u32,
 }
 
 impl Default for VadConfig {
@@ -53,6 +57,7 @@ impl Default for VadConfig {
             floor_dbfs: -45.0,
             threshold: 0.5,
             stay_threshold: 0.35,
+            onset_lookback_frames: 0,
         }
     }
 }
@@ -65,6 +70,9 @@ impl VadConfig {
             VadKind::WebRtc => VadConfig::default(),
             VadKind::Silero => VadConfig {
                 onset_frames: 1,
+                // Its probability rises ~100 ms into a soft onset ("th", "f", "h"): measured by
+                // the every-network test, whose "Thursday" lost its first sound without it.
+                onset_lookback_frames: 5,
                 ..VadConfig::default()
             },
         }
@@ -166,7 +174,7 @@ impl Vad {
         if !self.speaking && self.voiced_run >= self.cfg.onset_frames {
             self.speaking = true;
             return Some(VadEvent::Start {
-                frames_ago: self.voiced_run - 1,
+                frames_ago: self.voiced_run - 1 + self.cfg.onset_lookback_frames,
             });
         }
         if self.speaking && self.unvoiced_run >= self.cfg.hangover_frames {
