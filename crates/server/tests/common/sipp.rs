@@ -64,7 +64,42 @@ impl Sipp {
             .stderr(Stdio::null())
             .spawn()
             .expect("sipp is installed (apt-get install sip-tester)");
-        Sipp { child, dir, port }
+        let mut sipp = Sipp { child, dir, port };
+        if scenario.starts_with("uas") {
+            sipp.wait_listening(ip, extra);
+        }
+        sipp
+    }
+
+    /// Waits until sipp, as the answering side, holds its SIP port. Parley may dial the moment
+    /// the trunk exists, and on a loaded machine sipp can still be starting: over UDP the INVITE
+    /// is retransmitted, but over TCP the connection is refused and the call fails at once.
+    /// The port is held once binding it ourselves fails.
+    fn wait_listening(&mut self, ip: &str, extra: &[&str]) {
+        let tcp = extra
+            .windows(2)
+            .any(|w| w[0] == "-t" && matches!(w[1], "t1" | "tn" | "l1" | "ln"));
+        let addr = (ip, self.port);
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let held = if tcp {
+                std::net::TcpListener::bind(addr).is_err()
+            } else {
+                std::net::UdpSocket::bind(addr).is_err()
+            };
+            if held {
+                return;
+            }
+            if let Some(status) = self.child.try_wait().unwrap() {
+                panic!("sipp exited before listening ({status}):\n{}", self.trace());
+            }
+            assert!(
+                Instant::now() < deadline,
+                "sipp did not listen on {ip}:{} in 15 s",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 
     /// Waits for sipp to finish its one call; panics with its message trace if it failed.
