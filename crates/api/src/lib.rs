@@ -35,7 +35,7 @@ pub mod session;
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, post, put};
 use axum::{Json, Router};
 use parley_jobs::JobsHandle;
 use parley_store::Store;
@@ -145,8 +145,8 @@ pub fn ok<T: Serialize>(data: T) -> Json<serde_json::Value> {
 
 pub fn router(state: AppState) -> Router {
     use routes::{
-        account, agent_versions, analytics, automations, calls, contacts, interviews, live, numbers, sandbox, system,
-        team, webhooks,
+        account, agent_versions, analytics, automations, calls, contacts, interviews, live, numbers, sandbox,
+        speech_keys, system, team, webhooks,
     };
     let team_routes = Router::new()
         .route("/contact/create", post(contacts::create))
@@ -227,6 +227,17 @@ pub fn router(state: AppState) -> Router {
         .route("/team/api_tokens/{id}", delete(team::revoke_token))
         .route("/team/members", get(team::members))
         .route("/team/invites", post(team::invite))
+        .route("/team/speech_keys", get(speech_keys::list_keys))
+        .route(
+            "/team/speech_keys/{provider}",
+            put(speech_keys::set_key).delete(speech_keys::delete_key),
+        )
+        .route(
+            "/team/llm",
+            get(speech_keys::get_llm)
+                .put(speech_keys::set_llm)
+                .delete(speech_keys::delete_llm),
+        )
         // Every route's path parameters and query string, checked before its handler.
         .route_layer(middleware::from_fn(extract::check_uri))
         // Before the layer, so that a wrong method is authenticated (and limited) too.

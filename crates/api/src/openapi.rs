@@ -6,8 +6,8 @@
 //! when it runs calls.
 
 use crate::routes::{
-    account, agent_versions, analytics, automations, calls, contacts, interviews, live, numbers, sandbox, system, team,
-    webhooks,
+    account, agent_versions, analytics, automations, calls, contacts, interviews, live, numbers, sandbox, speech_keys,
+    system, team, webhooks,
 };
 use crate::schemas::ErrorBody;
 use utoipa::openapi::content::ContentBuilder;
@@ -35,6 +35,7 @@ use utoipa::{Modify, OpenApi};
         automations::runs, automations::get_run, automations::cancel_run, automations::webhook,
         analytics::analytics,
         team::get_team, team::list_tokens, team::create_token, team::revoke_token, team::members, team::invite,
+        speech_keys::set_key, speech_keys::list_keys, speech_keys::delete_key, speech_keys::get_llm, speech_keys::set_llm, speech_keys::delete_llm,
         account::login, account::logout, account::redeem, account::user,
         system::health, system::metrics,
     ),

@@ -257,6 +257,35 @@ pub struct TokenList {
     pub tokens: Vec<TokenInfo>,
 }
 
+/// A team's key for a cloud speech provider, as the API shows it (never the key).
+#[derive(ToSchema)]
+pub struct SpeechKeyView {
+    pub provider: parley_core::speech::Provider,
+    /// `…` and the key's last four characters.
+    #[schema(example = "…a1b2")]
+    pub hint: String,
+    /// The provider's server the team's calls use; `null`: the provider's public one.
+    pub base_url: Option<String>,
+    pub updated: Timestamp,
+}
+
+/// `GET /team/speech_keys`.
+#[derive(ToSchema)]
+pub struct SpeechKeyList {
+    /// By provider name.
+    pub speech_keys: Vec<SpeechKeyView>,
+}
+
+/// `GET /team/llm`: the team's own LLM endpoint; every field `null` when it has none.
+#[derive(ToSchema)]
+pub struct TeamLlmView {
+    pub base_url: Option<String>,
+    /// `null`: `default`.
+    pub model: Option<String>,
+    /// `…` and the key's last four characters; `null` without a key.
+    pub api_key_hint: Option<String>,
+}
+
 /// `POST /team/api_tokens`: the new token with its secret, shown this once.
 #[derive(ToSchema)]
 pub struct NewTokenView {

@@ -7,6 +7,7 @@
 
 use crate::contact::Contact;
 use crate::number::NetworkKind;
+use crate::speech::EngineFallback;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -180,10 +181,47 @@ pub struct SummaryData {
     pub response_tags: Vec<String>,
 }
 
+/// One entry of a call's timeline: a progress change, or something that happened while the
+/// call was at that progress (Parley addition: `kind` and its details; a progress change has
+/// neither, so older readers see the shape they know).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]
 pub struct TimelineEntry {
     pub progress: Progress,
     pub at: Timestamp,
+    #[serde(default, skip_serializing_if = "TimelineKind::is_progress")]
+    pub kind: TimelineKind,
+    /// For `ENGINE_FALLBACK`: the engine that failed, and why.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub engine_fallback: Option<EngineFallback>,
+}
+
+impl TimelineEntry {
+    /// The call reached `progress` at `at`.
+    pub fn progress(progress: Progress, at: Timestamp) -> TimelineEntry {
+        TimelineEntry {
+            progress,
+            at,
+            kind: TimelineKind::Progress,
+            engine_fallback: None,
+        }
+    }
+}
+
+/// What a timeline entry records.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum TimelineKind {
+    /// A progress change (not written out: the entry's `progress` says it all).
+    #[default]
+    Progress,
+    /// A chosen speech engine failed or could not start; the embedded one took over.
+    EngineFallback,
+}
+
+impl TimelineKind {
+    pub fn is_progress(&self) -> bool {
+        *self == TimelineKind::Progress
+    }
 }
 
 /// A call as the API (and every webhook about it) shows it.
@@ -233,6 +271,10 @@ pub struct Call {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     #[schema(value_type = Vec<Object>)]
     pub path: Vec<serde_json::Value>,
+    /// Every chosen speech engine that failed (or could not start) during the call, after which
+    /// the embedded engine served that side (Parley addition).
+    #[serde(default)]
+    pub engine_fallbacks: Vec<EngineFallback>,
 }
 
 /// Where the time went between the caller's last word and the agent's first sound.

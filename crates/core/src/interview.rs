@@ -1,6 +1,7 @@
 //! Voice agents, which the API calls interviews.
 
 use crate::flow::Flow;
+use crate::speech::EngineChoice;
 use crate::time::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -52,6 +53,12 @@ pub struct Interview {
     /// Re-prompts after silence before the agent ends the call politely (Parley addition).
     #[serde(default = "default_silence_reprompts")]
     pub silence_reprompts: u32,
+    /// The speech-to-text engine (Parley addition); none: the embedded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stt: Option<EngineChoice>,
+    /// The text-to-speech engine (Parley addition); none: the embedded one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tts: Option<EngineChoice>,
 }
 
 pub fn default_silence_timeout_ms() -> u32 {

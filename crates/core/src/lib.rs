@@ -12,6 +12,8 @@
 //! - [`number`]: a team's SIP trunks and phone numbers (how it reaches real phones), their
 //!   validation, and the CIDR blocks of a trunk's inbound allow-list.
 //! - [`flow`]: the voice agent's flow graph and its validation.
+//! - [`speech`]: speech providers, the sides and languages each serves, an agent's choice of
+//!   engine, and the record of a call's fallback to the embedded engine.
 //! - [`persona`]: the scripts of the sandbox network's virtual people (built-in and team-defined).
 //! - [`webhook`]: event types and the HMAC signature of deliveries.
 //! - [`error`]: [`error::ValidationError`], the one error of this layer: a field and a message
@@ -47,6 +49,7 @@ pub mod number;
 pub mod persona;
 pub mod phone;
 pub mod run;
+pub mod speech;
 pub mod time;
 pub mod webhook;
 pub mod zone;

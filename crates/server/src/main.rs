@@ -7,8 +7,10 @@ use parley_server::Settings;
 use parley_store::teams::TeamLlm;
 
 mod cli_numbers;
+mod cli_speech;
 mod cli_users;
 use cli_numbers::{number_command, trunk_command, NumberCommand, TrunkCommand};
+use cli_speech::{speech_key_command, SpeechKeyCommand};
 use cli_users::{user_command, UserCommand};
 
 #[derive(Parser)]
@@ -56,6 +58,11 @@ enum Command {
     Number {
         #[command(subcommand)]
         command: NumberCommand,
+    },
+    /// Manage a team's keys for cloud speech providers (as `/team/speech_keys`).
+    SpeechKey {
+        #[command(subcommand)]
+        command: SpeechKeyCommand,
     },
 }
 
@@ -225,6 +232,7 @@ async fn run() -> anyhow::Result<()> {
         Command::User { command } => user_command(&s, &store, command).await?,
         Command::Trunk { command } => trunk_command(&store, command).await?,
         Command::Number { command } => number_command(&store, command).await?,
+        Command::SpeechKey { command } => speech_key_command(&store, command).await?,
         Command::Serve => {
             let created = if store.team_count().await? == 0 {
                 let (team, token) = store.create_team("Default team").await?;

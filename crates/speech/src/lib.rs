@@ -15,6 +15,8 @@
 //!   (an audio model) for the evaluation that chose between them.
 //! - [`vad`]: Silero VAD through ONNX Runtime (speech probability per 32 ms chunk), the
 //!   neural detector the voice crate can use beside WebRTC's to tell a caller's voice from noise.
+//! - `fakes` (feature `fakes`, tests only): loopback fakes of the cloud services that speak and
+//!   check their wire protocols.
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -24,6 +26,8 @@
 //! instead of starving the 20 ms frame clock.
 
 pub mod cloud;
+#[cfg(feature = "fakes")]
+pub mod fakes;
 pub mod models;
 pub mod session;
 pub mod stt;

@@ -1,7 +1,7 @@
 //! The cloud speech-to-text engines (Deepgram live, OpenAI transcription) and OpenAI speech
 //! against loopback fakes that speak (and check) each service's documented wire protocol.
 
-mod fake;
+use parley_speech::fakes as fake;
 
 use fake::level_of;
 use parley_speech::cloud::deepgram::{DeepgramConfig, DeepgramStt};

@@ -1,11 +1,10 @@
 //! The cloud text-to-speech engines against loopback fakes of ElevenLabs and Cartesia that
 //! speak (and check) each service's documented wire protocol.
 
-mod fake;
-
 use fake::{level_of, Fake};
 use parley_speech::cloud::cartesia::{CartesiaConfig, CartesiaEncoding, CartesiaTts};
 use parley_speech::cloud::elevenlabs::{ElevenLabsConfig, ElevenLabsTts};
+use parley_speech::fakes as fake;
 use parley_speech::session::{StreamingTts, TtsEvent, TtsInput, TtsSession};
 use std::time::Duration;
 use url::Url;

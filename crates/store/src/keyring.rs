@@ -54,6 +54,12 @@ pub const SEALED_COLUMNS: &[SealedColumn] = &[
         column: "twilio_auth_token",
         purpose: Purpose::TwilioAuthToken,
     },
+    SealedColumn {
+        table: "team_speech_keys",
+        id_column: "id",
+        column: "api_key",
+        purpose: Purpose::TeamSpeechKey,
+    },
 ];
 
 /// What [`Store::unlock`] did.

@@ -10,7 +10,8 @@
 //!   (the per-team quota shared by several processes on PostgreSQL), [`sandbox`] (personas, the
 //!   team's sandbox numbers, inbound calls from personas), [`automations`] (automations, runs,
 //!   recorded steps), [`numbers`] (SIP trunks and phone numbers: the team's CRUD, the call
-//!   runner's reads, the routing of new outbound calls).
+//!   runner's reads, the routing of new outbound calls), [`speech_keys`] (a team's sealed keys
+//!   for cloud speech providers).
 //! - The calls service, [`calls::life`] (`store.call_life()`): the one owner of a call's life
 //!   once it is queued. Each named step (dialing, ringing, answered, ended, canceled, lost, hung
 //!   up through the API) makes its transition with all its side effects (timeline, event row,
@@ -56,6 +57,7 @@ pub mod rate_limit;
 mod records;
 pub mod sandbox;
 pub mod secrets;
+pub mod speech_keys;
 mod sql;
 pub mod teams;
 pub mod webhooks;

@@ -54,6 +54,8 @@ pub enum Purpose {
     SipTrunkPassword,
     /// `phone_numbers.twilio_auth_token`: the auth token of the Twilio account of a number.
     TwilioAuthToken,
+    /// `team_speech_keys.api_key`: a team's key for a cloud speech provider.
+    TeamSpeechKey,
 }
 
 impl Purpose {
@@ -65,6 +67,7 @@ impl Purpose {
             Purpose::TeamLlmApiKey => "teams.llm_api_key",
             Purpose::SipTrunkPassword => "sip_trunks.password",
             Purpose::TwilioAuthToken => "phone_numbers.twilio_auth_token",
+            Purpose::TeamSpeechKey => "team_speech_keys.api_key",
         }
     }
 }

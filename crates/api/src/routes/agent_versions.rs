@@ -7,7 +7,7 @@
 //! paths as the API's 400s, so the editor can mark the node and field concerned. Publishing runs
 //! exactly the checks of `POST /interview/{id}/update` and the same optimistic version check.
 
-use super::interviews::{apply, find, validated, InterviewBody};
+use super::interviews::{apply, find, speech_problems, validated, InterviewBody};
 use crate::auth::Team;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::ApiJson;
@@ -46,6 +46,9 @@ async fn overlay(s: &AppState, team: &Team, live: &Interview, body: &Value) -> A
         if let Some(f) = flow {
             draft.flow = f;
         }
+    }
+    for e in speech_problems(s, team, &draft).await? {
+        problems.push(json!({ "field": e.field, "message": e.message }));
     }
     let llm = s.config.llm_configured || team.has_llm;
     let flow = draft.flow.clone();

@@ -13,7 +13,9 @@ use axum::{Extension, Json};
 use parley_core::flow::Flow;
 use parley_core::ids;
 use parley_core::interview::{Interview, InterviewStatus};
+use parley_core::speech::{EngineChoice, Provider, Side};
 use parley_core::time::Timestamp;
+use parley_core::ValidationError;
 use parley_store::interviews::InterviewSort;
 use serde::Deserialize;
 use serde_json::Value;
@@ -46,6 +48,14 @@ pub struct InterviewBody {
     /// Re-prompts after silence (0 to 5) before the agent says goodbye and hangs up.
     #[schema(maximum = 5, example = 2)]
     pub silence_reprompts: Option<u32>,
+    /// The speech-to-text engine: `{provider, model?, language?, base_url?}`; `deepgram` or
+    /// `openai` (with a team key for it) or `embedded` (the default).
+    pub stt: Option<EngineChoice>,
+    /// The text-to-speech engine: `{provider, model?, voice?, language?, base_url?}`;
+    /// `elevenlabs`, `cartesia` (both need `voice`) or `openai` (with a team key for it), or
+    /// `embedded` (the default). A provider that fails mid-call hands the rest of the call to
+    /// the embedded engine, and the call records it (`engine_fallbacks`).
+    pub tts: Option<EngineChoice>,
     /// On update: the version read; a stale one is 409 (no lost updates between editors).
     pub version: Option<i64>,
 }
@@ -116,7 +126,37 @@ pub(super) fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(f) = b.flow {
         i.flow = f;
     }
+    if let Some(c) = b.stt {
+        i.stt = Some(c);
+    }
+    if let Some(c) = b.tts {
+        i.tts = Some(c);
+    }
     Ok(())
+}
+
+/// What the agent's speech engines would meet: a provider on the wrong side, a provider the
+/// team has no key for, a `lang` the engines (chosen, or embedded by default) do not speak.
+pub(super) async fn speech_problems(s: &AppState, team: &Team, i: &Interview) -> ApiResult<Vec<ValidationError>> {
+    let keys: Vec<Provider> = s
+        .store
+        .speech_keys(&team.id)
+        .await?
+        .iter()
+        .map(|k| k.provider)
+        .collect();
+    let mut problems = Vec::new();
+    for (side, choice) in [(Side::Stt, &i.stt), (Side::Tts, &i.tts)] {
+        let choice = choice.clone().unwrap_or_else(EngineChoice::embedded);
+        let found = choice.check(side, &i.lang, keys.contains(&choice.provider));
+        // One `lang` problem is enough when both sides are embedded.
+        for p in found {
+            if !problems.contains(&p) {
+                problems.push(p);
+            }
+        }
+    }
+    Ok(problems)
 }
 
 /// Validates the agent's flow on a blocking thread: within the flow bounds the check is linear,
@@ -125,6 +165,10 @@ pub(super) fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
 /// threads that answer everyone else.
 pub(super) async fn validated(s: &AppState, team: &Team, i: Interview) -> ApiResult<Interview> {
     let llm = s.config.llm_configured || team.has_llm;
+    let speech = speech_problems(s, team, &i).await?;
+    if !speech.is_empty() {
+        return Err(ApiError::from_many(speech));
+    }
     tokio::task::spawn_blocking(move || i.flow.validate(llm).map(|()| i))
         .await
         .unwrap_or_else(|e| std::panic::resume_unwind(e.into_panic()))
@@ -158,6 +202,8 @@ pub async fn create(
         flow: Flow::minimal(),
         silence_timeout_ms: parley_core::interview::default_silence_timeout_ms(),
         silence_reprompts: parley_core::interview::default_silence_reprompts(),
+        stt: None,
+        tts: None,
     };
     apply(&mut i, b)?;
     let i = validated(&s, &team, i).await?;

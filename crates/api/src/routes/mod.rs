@@ -10,6 +10,7 @@ pub mod interviews;
 pub mod live;
 pub mod numbers;
 pub mod sandbox;
+pub mod speech_keys;
 pub mod system;
 pub mod team;
 pub mod webhooks;

@@ -1,6 +1,8 @@
 //! The answered call: the flow agent (with the team's or the server's LLM) and the voice
-//! pipeline on the line, the agent's mid-call events (`ACTION_FAILED`, `PHONE_TRANSFER`) sent
-//! as they happen, and the pipeline's report handed to [`finish`](super::finish).
+//! pipeline on the line with the agent's speech engines ([`engines`](super::engines)), the
+//! agent's mid-call events (`ACTION_FAILED`, `PHONE_TRANSFER`) sent and speech engine
+//! fallbacks recorded as they happen, and the pipeline's report handed to
+//! [`finish`](super::finish).
 
 use super::heartbeat::Heartbeat;
 use super::CallRunner;
@@ -9,9 +11,10 @@ use parley_agent::llm::{LlmClient, LlmConfig};
 use parley_agent::template::CallContext;
 use parley_core::call::{Call, ConversationTurn};
 use parley_core::interview::Interview;
+use parley_core::speech::{EngineFallback, Provider, Side};
 use parley_jobs::JobError;
 use parley_telephony::Endpoint;
-use parley_voice::pipeline::{run_call, CallNote, PipelineConfig};
+use parley_voice::pipeline::{run_call, CallNote, PipelineConfig, SpeechPart};
 use std::time::Duration;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
@@ -103,6 +106,17 @@ impl CallRunner {
             .ok()
             .and_then(|(_, c)| c.start_time)
             .unwrap_or_else(parley_core::time::Timestamp::now);
+        let chosen = self.engines_for(team_id, interview).await;
+        for f in &chosen.fallbacks {
+            if let Err(e) = self.store.call_life().engine_fallback(cid, f.clone()).await {
+                warn!(error = %e, "could not record a speech engine's fallback");
+            }
+        }
+        let chosen_providers = (
+            interview.stt.as_ref().map(|c| c.provider),
+            interview.tts.as_ref().map(|c| c.provider),
+        );
+        let mut fallbacks = chosen.fallbacks;
         let notes = tokio::spawn(async move {
             while let Some(n) = notes_rx.recv().await {
                 let life = store.call_life();
@@ -113,20 +127,34 @@ impl CallRunner {
                     CallNote::Transferring { phone_number } => {
                         life.transferring(&team, &agent_id, cid, &phone_number).await
                     }
-                    // Recorded as a failed side action (ACTION_FAILED): the provider, and
-                    // whether the embedded engine took over.
+                    // Recorded on the call (`engine_fallbacks` and its timeline) now, and again
+                    // with the call's results at its end.
                     CallNote::EngineFallback {
                         part,
                         provider,
                         fallback,
                         error,
                     } => {
-                        let action = format!("{}:{provider}", part.as_str());
+                        let side = match part {
+                            SpeechPart::Stt => Side::Stt,
+                            SpeechPart::Tts => Side::Tts,
+                        };
+                        let chosen = match side {
+                            Side::Stt => chosen_providers.0,
+                            Side::Tts => chosen_providers.1,
+                        };
                         let error = match fallback {
-                            Some(f) => format!("{error}; {f} took over for the rest of the call"),
+                            Some(_) => error,
                             None => format!("{error}; no engine took over"),
                         };
-                        life.action_failed(&team, &agent_id, cid, &action, &error).await
+                        let f = EngineFallback {
+                            side,
+                            provider: Provider::parse(&provider).or(chosen).unwrap_or(Provider::Embedded),
+                            error,
+                            at_ms: parley_core::time::Timestamp::now().millis() - answered_at.millis(),
+                        };
+                        fallbacks.push(f.clone());
+                        life.engine_fallback(cid, f).await.map(|()| 0)
                     }
                     CallNote::Said(l) => {
                         let turn = ConversationTurn {
@@ -142,11 +170,12 @@ impl CallRunner {
                     warn!(error = %e, "could not record a mid-call event");
                 }
             }
+            fallbacks
         });
         info!("call answered; conversation starts");
-        let report = run_call(agent, line, self.speech.embedded(), cfg, notes_tx).await;
-        let _ = notes.await;
+        let report = run_call(agent, line, chosen.engines, cfg, notes_tx).await;
+        let fallbacks = notes.await.unwrap_or_default();
         hb.task.abort();
-        self.finish(call, interview, report).await
+        self.finish(call, interview, report, fallbacks).await
     }
 }

@@ -5,6 +5,7 @@
 use super::CallRunner;
 use parley_core::call::{Call, ConversationTurn, SummaryData};
 use parley_core::interview::Interview;
+use parley_core::speech::EngineFallback;
 use parley_core::time::Timestamp;
 use parley_jobs::JobError;
 use parley_store::calls::life::{CallResults, Ending};
@@ -14,7 +15,13 @@ use tracing::{info, warn};
 
 impl CallRunner {
     /// Writes the recording and ends the call with everything it produced.
-    pub(super) async fn finish(&self, call: &Call, interview: &Interview, mut r: CallReport) -> Result<(), JobError> {
+    pub(super) async fn finish(
+        &self,
+        call: &Call,
+        interview: &Interview,
+        mut r: CallReport,
+        engine_fallbacks: Vec<EngineFallback>,
+    ) -> Result<(), JobError> {
         let recording_url = if interview.should_record {
             let path = self.settings.recordings_dir.join(format!("{}.wav", call.id));
             let rec = std::mem::take(&mut r.recording);
@@ -85,6 +92,7 @@ impl CallRunner {
             latency,
             recording_url,
             path: r.results.path.clone(),
+            engine_fallbacks,
         };
         if let Some(c) = self.store.call_life().ended(call.id, how, results).await? {
             info!(

@@ -14,10 +14,12 @@
 //! - `ringing`: an outbound call from dialing to its answer (or its end unanswered).
 //! - `heartbeat`: the lease of a call's job, and hanging up when the API asks or the server
 //!   stops.
+//! - `engines`: the call's speech engines, from its agent's choice and the team's keys.
 //! - `conversation`: the answered call: the pipeline with the flow agent, mid-call events.
 //! - `finish`: the call's results (transcript, recording, summary) and its end.
 
 mod conversation;
+mod engines;
 mod finish;
 mod heartbeat;
 mod jobs;

@@ -294,6 +294,9 @@ fn every_flag_has_its_own_help_text() {
         &["token", "create"],
         &["token", "list"],
         &["token", "revoke"],
+        &["speech-key", "set"],
+        &["speech-key", "list"],
+        &["speech-key", "delete"],
     ] {
         let out = parley().args(cmd).arg("--help").output().unwrap();
         assert!(out.status.success(), "{cmd:?}");

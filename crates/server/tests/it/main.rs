@@ -29,5 +29,6 @@ mod phone_numbers;
 mod sandbox_api;
 mod secrets_at_rest;
 mod sip_trunk;
+mod speech_config;
 mod twilio_calls;
 mod voice_flows;

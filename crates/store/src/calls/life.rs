@@ -16,14 +16,42 @@
 
 use crate::{webhooks, Result, Store, StoreError};
 use parley_core::call::{
-    Call, CallEvent, CallState, ConversationTurn, EndReason, Progress, SummaryData, TimelineEntry, TurnLatency,
+    Call, CallEvent, CallState, ConversationTurn, EndReason, Progress, SummaryData, TimelineEntry, TimelineKind,
+    TurnLatency,
 };
+use parley_core::speech::EngineFallback;
 use parley_core::time::Timestamp;
 use parley_core::webhook::EventType;
 use serde_json::json;
 use sqlx::Row;
 use std::time::Duration;
 use uuid::Uuid;
+
+/// Adds each fallback the call does not hold yet to its `engine_fallbacks` and its timeline
+/// (an `ENGINE_FALLBACK` entry at the call's progress, timed from its answer), keeping the
+/// timeline in time order.
+fn record_fallbacks(call: &mut Call, fallbacks: &[EngineFallback]) {
+    let answered = call.start_time.unwrap_or(call.created).millis();
+    for f in fallbacks {
+        if call.engine_fallbacks.contains(f) {
+            continue;
+        }
+        call.engine_fallbacks.push(f.clone());
+        let at = Timestamp(answered + f.at_ms);
+        let entry = TimelineEntry {
+            progress: Progress::Answered,
+            at,
+            kind: TimelineKind::EngineFallback,
+            engine_fallback: Some(f.clone()),
+        };
+        let before = call
+            .timeline
+            .iter()
+            .position(|e| e.at.millis() > at.millis() || e.progress == Progress::Ended)
+            .unwrap_or(call.timeline.len());
+        call.timeline.insert(before, entry);
+    }
+}
 
 /// How long [`CallLife::hang_up`] waits for the process running a call to hang it up (it looks
 /// for requests twice a second) before ending the call itself, and how often it looks.
@@ -67,6 +95,8 @@ pub struct CallResults {
     pub recording_url: Option<String>,
     /// The agent's walk, for replay (`Call::path`).
     pub path: Vec<serde_json::Value>,
+    /// Every chosen speech engine that fell back to the embedded one (`Call::engine_fallbacks`).
+    pub engine_fallbacks: Vec<EngineFallback>,
 }
 
 impl Store {
@@ -153,6 +183,7 @@ impl CallLife<'_> {
                 c.latency = r.latency;
                 c.path = r.path;
                 c.recording_url = r.recording_url;
+                record_fallbacks(c, &r.engine_fallbacks);
                 if failure.is_some() {
                     c.call_failure_reason = failure;
                 }
@@ -291,6 +322,42 @@ impl CallLife<'_> {
         Ok(())
     }
 
+    /// A chosen speech engine failed (or could not start) and the embedded one took over: the
+    /// call's `engine_fallbacks` and an `ENGINE_FALLBACK` timeline entry, at once, so the live
+    /// view shows it. Written like [`CallLife::said`] (not a transition); the call's end writes
+    /// every fallback again with its results, so none is lost to a concurrent transition.
+    pub async fn engine_fallback(&self, id: Uuid, fallback: EngineFallback) -> Result<()> {
+        for _ in 0..3 {
+            let Some((_, mut call)) = self.store.call_for_worker(id).await.map(Some).or_else(|e| match e {
+                StoreError::NotFound => Ok(None),
+                e => Err(e),
+            })?
+            else {
+                return Ok(());
+            };
+            if call.status.is_final() {
+                return Ok(());
+            }
+            let read = call.version;
+            record_fallbacks(&mut call, std::slice::from_ref(&fallback));
+            let now = Timestamp::now();
+            call.updated = now;
+            let mut w = self.store.begin_write().await?;
+            let r = sqlx::query("UPDATE calls SET updated = $1, body = $2 WHERE id = $3 AND version = $4")
+                .bind(now.millis())
+                .bind(serde_json::to_string(&call)?)
+                .bind(id.to_string())
+                .bind(read)
+                .execute(&mut *w.tx)
+                .await?;
+            w.commit().await?;
+            if r.rows_affected() > 0 {
+                return Ok(());
+            }
+        }
+        Ok(())
+    }
+
     /// One step forward; `false` when the state machine refuses it (the call ended meanwhile).
     async fn step(&self, id: Uuid, ev: CallEvent) -> Result<bool> {
         match self.transition(id, ev, |_| {}).await {
@@ -338,10 +405,7 @@ impl CallLife<'_> {
         call.end_reason = next.end_reason;
         call.version += 1;
         call.updated = now;
-        call.timeline.push(TimelineEntry {
-            progress: next.progress,
-            at: now,
-        });
+        call.timeline.push(TimelineEntry::progress(next.progress, now));
         if event == CallEvent::Answer {
             call.start_time = Some(now);
         }

@@ -298,15 +298,13 @@ pub(crate) fn queued_call(
         end_reason: None,
         variables: Default::default(),
         outcome: None,
-        timeline: vec![TimelineEntry {
-            progress: Progress::Queued,
-            at: Timestamp(now),
-        }],
+        timeline: vec![TimelineEntry::progress(Progress::Queued, Timestamp(now))],
         job_id,
         latency: vec![],
         from_number: route.from_number,
         network: route.network,
         path: vec![],
+        engine_fallbacks: vec![],
     }
 }
 

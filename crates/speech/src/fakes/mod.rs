@@ -3,8 +3,9 @@
 //! vendor's documentation, and answer with audio shaped like the vendor's own messages.
 //! Whatever breaks the documented protocol is recorded as a violation, which the tests assert
 //! to be none.
-
-#![allow(dead_code)]
+//!
+//! Behind the `fakes` feature, for tests only (this crate's, and the server's end-to-end call
+//! through a failing provider): never in the product.
 
 pub mod cartesia;
 pub mod deepgram;

@@ -6,7 +6,7 @@
 //! `instructions`. The "transcript" is the length of the WAV's audio (`"1000 ms"`), so a test
 //! sees which audio was sent; the speech is a constant level per sentence ([`super::level_of`]),
 //! streamed in odd-sized chunks with chunked transfer encoding. `fail_with` answers every
-//! request with that status and an OpenAI error body.
+//! request (after the first `fail_after`) with that status and an OpenAI error body.
 
 use super::{level_of, violation, Shared};
 use serde_json::{json, Value};
@@ -45,6 +45,8 @@ pub struct Options {
     /// None: the server takes no key, and a request with one is a violation.
     pub key: Option<String>,
     pub fail_with: Option<u16>,
+    /// Requests answered normally before `fail_with` applies (none: it applies from the first).
+    pub fail_after: Option<usize>,
     /// The rate of the `wav` speech the fake answers (a local server's own).
     pub wav_rate: u32,
     /// Samples of speech per sentence at the answer's rate.
@@ -56,6 +58,7 @@ impl Options {
         Options {
             key: key.map(str::to_string),
             fail_with: None,
+            fail_after: None,
             wav_rate: 16_000,
             samples: 2400,
         }
@@ -160,7 +163,8 @@ fn serve(method: &str, path: &str, headers: &Headers, body: &[u8], o: &Options, 
         violation(log, format!("{method} {path}"));
         return error(404, "not found", "invalid_request_error");
     }
-    if let Some(status) = o.fail_with {
+    let answered = log.lock().expect("log").messages.len();
+    if let Some(status) = o.fail_with.filter(|_| o.fail_after.is_none_or(|n| answered >= n)) {
         return error(
             status,
             "The server had an error while processing your request.",
