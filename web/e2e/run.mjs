@@ -348,6 +348,49 @@ try {
     await row.waitFor({ state: 'detached' });
   });
 
+  const speechKey = `sk_e2e_${stamp}_7f3a`;
+  await step('developer: a speech provider key is write-only (saved, shown by its last four characters, never again)', async () => {
+    const form = page.getByRole('form', { name: 'Set a speech provider key' });
+    await form.getByLabel('Provider').selectOption('elevenlabs');
+    await form.getByLabel('API key').fill(speechKey);
+    await form.getByRole('button', { name: 'Save key' }).click();
+    const row = page.getByRole('table', { name: 'Speech provider keys' }).getByRole('row').filter({ hasText: 'ElevenLabs' });
+    await row.getByText('…7f3a').waitFor();
+    expect((await form.getByLabel('API key').inputValue()) === '', 'the key field should be emptied once saved');
+    expect(!(await page.content()).includes(speechKey), 'the page shows the key');
+    const r = await withToken(token, teamId, 'GET', '/team/speech_keys');
+    expect(r.status === 200 && !r.text.includes(speechKey) && r.json?.data?.speech_keys?.[0]?.hint === '…7f3a', `GET /team/speech_keys: ${r.status} ${r.text.slice(0, 300)}`);
+    await shot('developer-speech-keys');
+  });
+
+  await step('agent settings: speak with ElevenLabs; the missing voice id is shown on its field, then the draft holds the choice', async () => {
+    await page.goto(`${BASE}/app/agents/${agentId}`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('tab', { name: 'Settings' }).click();
+    await page.getByLabel('Speaks with (text-to-speech)').selectOption('elevenlabs');
+    const voice = page.getByLabel('Voice', { exact: true });
+    await voice.click();
+    await voice.blur();
+    await page.getByTestId('field-problem').filter({ hasText: 'voice id is required' }).waitFor({ timeout: TIMEOUT });
+    await shot('agent-settings-engines');
+    await voice.fill('voice-e2e-1');
+    await page.getByTestId('field-problem').filter({ hasText: 'voice id is required' }).waitFor({ state: 'detached', timeout: TIMEOUT });
+    await page.getByTestId('save-status').filter({ hasText: /^Saved/ }).waitFor({ timeout: TIMEOUT });
+    const d = await withToken(token, teamId, 'GET', `/interview/${agentId}/draft`);
+    const tts = d.json?.data?.draft?.tts;
+    expect(tts?.provider === 'elevenlabs' && tts?.voice === 'voice-e2e-1', `the draft's tts: ${JSON.stringify(tts)}`);
+    await accessible('agent settings with engines');
+    // Back to the built-in voice, so the agent's later steps do not depend on the key.
+    await page.getByLabel('Speaks with (text-to-speech)').selectOption('embedded');
+    await page.getByTestId('save-status').filter({ hasText: /^Saved/ }).waitFor({ timeout: TIMEOUT });
+    await page.goto(`${BASE}/app/settings/developer`, { waitUntil: 'domcontentloaded' });
+    await page.getByRole('heading', { level: 1, name: 'Developer' }).waitFor({ timeout: TIMEOUT });
+  });
+
+  await step('developer: removing the speech key empties the list', async () => {
+    await page.getByRole('button', { name: 'Remove the ElevenLabs key' }).click();
+    await page.getByText('No speech provider keys').waitFor({ timeout: TIMEOUT });
+  });
+
   await step('developer: revoking the token in the UI makes the API refuse it (401)', async () => {
     expect(token, 'no token was created');
     await page.getByRole('button', { name: `Revoke token ${tokenName}` }).click();

@@ -207,7 +207,7 @@ impl EngineChoice {
         {
             problems.push(ValidationError::new(
                 field("voice"),
-                format!("a {} voice id is required", self.provider.as_str()),
+                format!("a voice id is required for {}", self.provider.as_str()),
             ));
         }
         if self.provider == Provider::Embedded && (self.voice.is_some() || self.model.is_some()) {

@@ -1,13 +1,12 @@
 // Settings of the agent, the versions list (one-click restore) and the publish dialog (the
 // diff between the live agent and the draft).
 import { useQuery } from '@tanstack/react-query';
-import { useId, useState, type ReactNode } from 'react';
+import { useState, type ReactNode } from 'react';
 import { EmptyState, ErrorState, Loading } from '@/components/common';
 import { Badge } from '@/components/ui/badge';
 import { Button } from '@/components/ui/button';
 import { Dialog, DialogContent } from '@/components/ui/dialog';
 import { Input, Textarea } from '@/components/ui/input';
-import { Label } from '@/components/ui/label';
 import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { errorMessage } from '@/lib/api';
 import { formatDateTime } from '@/lib/format';
@@ -15,33 +14,9 @@ import { useTeamId } from '@/lib/session';
 import { listVersions } from './api';
 import { isNodeType, TYPE_LABELS, type FlowDiff } from './graph';
 import { useEditor } from './store';
+import { EngineSettings } from './EngineSettings';
+import { SettingField } from './SettingField';
 import { settingKey, useUi } from './ui';
-
-function SettingField({ field, label, hint, children }: { field: string; label: string; hint?: string; children: (p: { id: string; 'aria-invalid': boolean; 'aria-describedby'?: string; onBlur: () => void }) => ReactNode }) {
-  const id = useId();
-  const visible = useUi((s) => s.showAll || s.touched.has(settingKey(field)));
-  const all = useUi((s) => s.problems);
-  const problems = visible ? all.filter((p) => p.setting === field).map((p) => p.message) : [];
-  const described = [hint ? `${id}-hint` : '', problems.length ? `${id}-err` : ''].filter(Boolean).join(' ') || undefined;
-  return (
-    <div className="flex flex-col gap-1">
-      <Label htmlFor={id}>{label}</Label>
-      {children({ id, 'aria-invalid': problems.length > 0, 'aria-describedby': described, onBlur: () => useUi.getState().touch(settingKey(field)) })}
-      {hint ? (
-        <p id={`${id}-hint`} className="text-xs text-slate-700">
-          {hint}
-        </p>
-      ) : null}
-      {problems.length ? (
-        <ul id={`${id}-err`} className="text-xs text-red-800" data-testid="field-problem">
-          {problems.map((m, i) => (
-            <li key={i}>{m}</li>
-          ))}
-        </ul>
-      ) : null}
-    </div>
-  );
-}
 
 export function SettingsForm() {
   const s = useEditor((st) => st.settings);
@@ -98,6 +73,7 @@ export function SettingsForm() {
           {(p) => <Input type="number" min={0} max={5} value={s.silence_reprompts} onChange={(e) => set({ silence_reprompts: Number(e.target.value) }, 'silence_reprompts')} {...p} />}
         </SettingField>
       </div>
+      <EngineSettings />
       <SettingField field="response_tags" label="Response tags" hint="Comma-separated tags calls can be labelled with (end nodes' outcomes suggest them).">
         {(p) => (
           <Input

@@ -49,6 +49,8 @@ export function settingsOf(a: Partial<Interview>): AgentSettings {
     voicemail_message: a.voicemail_message ?? '',
     silence_timeout_ms: a.silence_timeout_ms ?? EMPTY_SETTINGS.silence_timeout_ms,
     silence_reprompts: a.silence_reprompts ?? EMPTY_SETTINGS.silence_reprompts,
+    stt: a.stt ?? null,
+    tts: a.tts ?? null,
   };
 }
 

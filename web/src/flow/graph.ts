@@ -4,6 +4,7 @@
 // the order of the outline, and the dagre auto-layout. No React here: everything is tested
 // in graph.test.ts.
 import { graphlib, layout as dagreLayout } from '@dagrejs/dagre';
+import type { EngineChoice } from '@/lib/types';
 
 export const NODE_TYPES = ['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end'] as const;
 export type NodeType = (typeof NODE_TYPES)[number];
@@ -64,6 +65,9 @@ export interface AgentSettings {
   voicemail_message: string;
   silence_timeout_ms: number;
   silence_reprompts: number;
+  /** The speech engines (null: the built-in ones). */
+  stt: EngineChoice | null;
+  tts: EngineChoice | null;
 }
 
 export const SETTINGS_FIELDS: (keyof AgentSettings)[] = [
@@ -76,6 +80,8 @@ export const SETTINGS_FIELDS: (keyof AgentSettings)[] = [
   'voicemail_message',
   'silence_timeout_ms',
   'silence_reprompts',
+  'stt',
+  'tts',
 ];
 
 export const isNodeType = (t: string): t is NodeType => (NODE_TYPES as readonly string[]).includes(t);

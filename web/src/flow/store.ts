@@ -28,6 +28,8 @@ export const EMPTY_SETTINGS: AgentSettings = {
   voicemail_message: '',
   silence_timeout_ms: 8000,
   silence_reprompts: 1,
+  stt: null,
+  tts: null,
 };
 
 export interface Tracked {

@@ -175,6 +175,8 @@ export const get = <T>(path: string, query?: Record<string, QueryValue>, o: Requ
   api<T>(path, { ...o, query });
 export const post = <T>(path: string, body?: unknown, o: RequestOptions = {}) =>
   api<T>(path, { ...o, method: 'POST', body: body ?? {} });
+export const put = <T>(path: string, body?: unknown, o: RequestOptions = {}) =>
+  api<T>(path, { ...o, method: 'PUT', body: body ?? {} });
 export const del = <T>(path: string, body?: unknown, o: RequestOptions = {}) =>
   api<T>(path, { ...o, method: 'DELETE', body });
 

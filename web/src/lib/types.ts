@@ -64,7 +64,42 @@ export interface Interview {
   voicemail_message: string | null;
   silence_timeout_ms?: number;
   silence_reprompts?: number;
+  /** The agent's speech engines (absent or null: the embedded ones). */
+  stt?: EngineChoice | null;
+  tts?: EngineChoice | null;
   flow: { nodes: FlowNode[]; edges: FlowEdge[] };
+}
+
+/** Speech engine makers: the embedded (offline) engines and the cloud ones a team keeps keys for. */
+export const CLOUD_PROVIDERS = ['deepgram', 'openai', 'elevenlabs', 'cartesia'] as const;
+export type CloudProvider = (typeof CLOUD_PROVIDERS)[number];
+export type SpeechProvider = 'embedded' | CloudProvider;
+export const PROVIDER_LABELS: Record<SpeechProvider, string> = {
+  embedded: 'Built in (offline)',
+  deepgram: 'Deepgram',
+  openai: 'OpenAI',
+  elevenlabs: 'ElevenLabs',
+  cartesia: 'Cartesia',
+};
+/** Which providers hear (speech-to-text) and which speak (text-to-speech). */
+export const STT_PROVIDERS: SpeechProvider[] = ['embedded', 'deepgram', 'openai'];
+export const TTS_PROVIDERS: SpeechProvider[] = ['embedded', 'elevenlabs', 'cartesia', 'openai'];
+
+/** An agent's choice of engine for one side (`stt` or `tts`). */
+export interface EngineChoice {
+  provider: SpeechProvider;
+  model?: string;
+  voice?: string;
+  language?: string;
+  base_url?: string;
+}
+
+/** A team's key for a cloud speech provider, as the server shows it (never the key). */
+export interface SpeechKey {
+  provider: CloudProvider;
+  hint: string;
+  base_url: string | null;
+  updated: string;
 }
 
 export interface InterviewPage {

@@ -8,6 +8,7 @@ import { Input, Select } from '@/components/ui/input';
 import { Table, TBody, TD, TH, THead, TR } from '@/components/ui/table';
 import { del, get, post } from '@/lib/api';
 import { formatDateTime } from '@/lib/format';
+import { SpeechKeysCard } from './SpeechKeysCard';
 import { useCurrentTeam, useTeamId } from '@/lib/session';
 import { WEBHOOK_TYPES, type ApiToken, type Delivery, type InterviewPage, type NewApiToken, type TeamInfo, type Webhook, type WebhookType } from '@/lib/types';
 
@@ -422,6 +423,7 @@ export function DeveloperPage() {
         <TeamCard />
         <TokensCard />
         <SigningSecretCard />
+        <SpeechKeysCard />
         <WebhooksCard />
         <DeliveriesCard />
       </div>
