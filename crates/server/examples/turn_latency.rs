@@ -353,7 +353,7 @@ async fn cutoff(api: &Api) {
     let id = call(api, &agent, number, None).await;
     finished_turns(api, std::slice::from_ref(&id)).await;
     let c = api.get(&format!("/interview_response/{id}")).await;
-    let said: Vec<String> = c["conversation_history"]
+    let mut said: Vec<String> = c["conversation_history"]
         .as_array()
         .cloned()
         .unwrap_or_default()
@@ -362,6 +362,11 @@ async fn cutoff(api: &Api) {
         .filter_map(|t| t["text"].as_str().map(str::to_string))
         .filter(|t| !t.trim().is_empty())
         .collect();
+    // Every persona answers the phone with "Hello?": that is no sentence of the script.
+    let greeting = |t: &str| t.trim_matches(|c: char| !c.is_alphanumeric()).eq_ignore_ascii_case("hello");
+    if said.first().is_some_and(|t| greeting(t)) {
+        said.remove(0);
+    }
     // A sentence heard whole is one caller turn; one cut off at its pause is two.
     let cut = said.len().saturating_sub(PAUSED.len());
     println!(
