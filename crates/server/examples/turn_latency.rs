@@ -363,7 +363,10 @@ async fn cutoff(api: &Api) {
         .filter(|t| !t.trim().is_empty())
         .collect();
     // Every persona answers the phone with "Hello?": that is no sentence of the script.
-    let greeting = |t: &str| t.trim_matches(|c: char| !c.is_alphanumeric()).eq_ignore_ascii_case("hello");
+    let greeting = |t: &str| {
+        t.trim_matches(|c: char| !c.is_alphanumeric())
+            .eq_ignore_ascii_case("hello")
+    };
     if said.first().is_some_and(|t| greeting(t)) {
         said.remove(0);
     }

@@ -202,6 +202,9 @@ fn websocket_url(raw: &str) -> Result<Url, String> {
     Ok(u)
 }
 
+/// How long a provider's name may take to resolve before the call gives up on the provider.
+const RESOLVE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Refuses a server whose address is private or loopback (a literal, or any address its name
 /// resolves to) unless the policy allows those; a name that does not resolve is refused too.
 pub(super) async fn check_address(policy: &OutboundPolicy, u: &Url) -> Result<(), String> {
@@ -213,8 +216,15 @@ pub(super) async fn check_address(policy: &OutboundPolicy, u: &Url) -> Result<()
     let port = u.port_or_known_default().unwrap_or(443);
     let addrs: Vec<std::net::IpAddr> = match host.parse::<std::net::IpAddr>() {
         Ok(ip) => vec![ip],
-        Err(_) => tokio::net::lookup_host((host, port))
+        // Bounded: the call waits for this answer before its first word.
+        Err(_) => tokio::time::timeout(RESOLVE_TIMEOUT, tokio::net::lookup_host((host, port)))
             .await
+            .map_err(|_| {
+                format!(
+                    "base URL: {host} did not resolve within {} s",
+                    RESOLVE_TIMEOUT.as_secs()
+                )
+            })?
             .map_err(|e| format!("base URL: {host} does not resolve ({e})"))?
             .map(|a| a.ip())
             .collect(),
