@@ -12,6 +12,8 @@
 //! tests fail naming `scripts/setup`, never pass silently. The figures they print (load,
 //! synthesis and transcription times) are meaningful in a release build:
 //! `cargo test --release -p parley-speech --test languages -- --nocapture --test-threads=1`.
+// Test code: a panic is the failure report.
+#![allow(clippy::unwrap_used)]
 
 use std::sync::OnceLock;
 use std::time::Instant;
