@@ -9,7 +9,7 @@
 //! ```
 //!
 //! `--full-window` decodes with Whisper's full 30 s window instead of the fitted one;
-//! `--no-mu-law` skips the G.711 step; `--context TEXT` primes Whisper as a call does with the
+//! `--no-mu-law` skips the G.711 step; `--load-english` also times loading the English Piper voice; `--context TEXT` primes Whisper as a call does with the
 //! agent's last sentence. Without `--voices` it uses the voice [`Voices`] picks for Spanish (what calls get). Times
 //! are for one thread (Whisper and the voice), one utterance at a time.
 
@@ -108,7 +108,15 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
 
+    let started = Instant::now();
     let voices = Voices::discover(&models, PiperConfig::default());
+    eprintln!("voices discovered in {:?}: {voices:?}", started.elapsed());
+    if flag("--load-english") {
+        // What a server pays at start for its default voice (Piper, warmed up).
+        let started = Instant::now();
+        voices.get(Language::ENGLISH).unwrap_or_else(|e| panic!("{e}"));
+        eprintln!("English voice loaded in {:?}", started.elapsed());
+    }
     let mut engines: Vec<(String, Box<dyn TextToSpeech>)> = Vec::new();
     match value("--voices") {
         Some(list) => {
