@@ -77,6 +77,21 @@ impl FromStr for Language {
     }
 }
 
+/// As its code (`"es"`), so an API can list [`crate::offline_languages`] as strings.
+impl serde::Serialize for Language {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// From any tag [`Language::parse`] takes (`"es-MX"` reads as `es`).
+impl<'de> serde::Deserialize<'de> for Language {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let tag = String::deserialize(deserializer)?;
+        Language::parse(&tag).ok_or_else(|| serde::de::Error::custom(format!("{tag:?} is not a language tag")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -94,5 +109,14 @@ mod tests {
         assert!("zz-ZZ".parse::<Language>().is_ok());
         assert!("x".parse::<Language>().is_err());
         assert_eq!(Language::default(), Language::ENGLISH);
+    }
+
+    #[test]
+    fn serializes_as_its_code() {
+        let json = serde_json::to_string(&[Language::ENGLISH, Language::SPANISH]).unwrap();
+        assert_eq!(json, r#"["en","es"]"#);
+        let back: Vec<Language> = serde_json::from_str(r#"["en-US","es_MX"]"#).unwrap();
+        assert_eq!(back, [Language::ENGLISH, Language::SPANISH]);
+        assert!(serde_json::from_str::<Language>(r#""1234""#).is_err());
     }
 }
