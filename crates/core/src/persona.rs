@@ -115,6 +115,10 @@ pub struct PersonaScript {
     /// Hangs up when the agent starts its K-th turn (1-based), whatever the steps say.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hang_up_at_turn: Option<u32>,
+    /// The language the persona speaks (a tag such as `es` or `es-MX`; default English): its
+    /// voice and its "Hello?" on answering. `when_heard` rules still listen in English.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
 }
 
 fn two() -> u32 {
@@ -122,6 +126,14 @@ fn two() -> u32 {
 }
 
 impl PersonaScript {
+    /// What the persona says on answering, in its language.
+    pub fn hello(&self) -> &'static str {
+        match self.lang.as_deref().map(crate::speech::primary_subtag).as_deref() {
+            Some("es") => "¿Diga?",
+            _ => "Hello?",
+        }
+    }
+
     /// Whether running this persona needs speech-to-text (only `when_heard` rules do).
     pub fn needs_stt(&self) -> bool {
         !self.rules.is_empty()
@@ -152,6 +164,15 @@ impl PersonaScript {
         }
         if !(1..=20).contains(&self.rings) {
             errs.push(ValidationError::new("rings", "must be from 1 to 20"));
+        }
+        if let Some(l) = &self.lang {
+            let p = crate::speech::primary_subtag(l);
+            if l.len() > 16 || !(2..=3).contains(&p.len()) || !p.bytes().all(|b| b.is_ascii_alphabetic()) {
+                errs.push(ValidationError::new(
+                    "lang",
+                    "must be a language tag such as en or es-MX",
+                ));
+            }
         }
         if let Some(g) = &self.voicemail_greeting {
             if !chars(g, MAX_GREETING_CHARS) {
@@ -230,6 +251,7 @@ impl PersonaScript {
             interrupt: None,
             backchannel: None,
             hang_up_at_turn: None,
+            lang: None,
         };
         let yes = || say("Yes, that's right.");
         Some(match slot {

@@ -50,14 +50,16 @@ str_enum!(Side { Stt = "stt", Tts = "tts" });
 
 /// Languages by primary subtag (ISO 639-1), as each vendor documents them for the models
 /// Parley uses:
-/// - embedded: Whisper's English model and a Piper `en_US` voice (models/, SPEECH.md);
+/// - embedded: Whisper base (multilingual, told the call's language), the Piper `en_US` voice,
+///   and for Spanish the `espeak-ng` program (no registry carries a non-English Piper voice;
+///   `scripts/setup` checks espeak-ng's `es-419` voice);
 /// - Deepgram: "Models & Languages Overview", Nova-3 (a subset of its monolingual languages);
 /// - OpenAI: "Speech to text" and "Text to speech" guides (TTS "follows the Whisper model's
 ///   supported languages"; a subset of them);
 /// - ElevenLabs: "Models", Flash v2.5 / Multilingual v2 (a subset of their 29-32 languages);
 /// - Cartesia: "Sonic" model page, `sonic-2` languages.
 const LANGUAGES: &[(Provider, &[&str])] = &[
-    (Provider::Embedded, &["en"]),
+    (Provider::Embedded, &["en", "es"]),
     (
         Provider::Deepgram,
         &["en", "es", "fr", "de", "hi", "ru", "pt", "ja", "it", "nl"],
@@ -287,7 +289,7 @@ mod tests {
     #[test]
     fn languages_match_on_the_primary_subtag() {
         assert!(Provider::Embedded.speaks("en-US") && Provider::Embedded.speaks("EN"));
-        assert!(!Provider::Embedded.speaks("es"));
+        assert!(Provider::Embedded.speaks("es-MX") && !Provider::Embedded.speaks("fr"));
         assert!(Provider::Elevenlabs.speaks("es-MX") && Provider::Deepgram.speaks("de"));
         assert!(!Provider::Cartesia.speaks("xx"));
     }

@@ -18,7 +18,8 @@ impl SandboxDirectory {
     /// A persona runtime for a script.
     pub fn persona(&self, script: PersonaScript) -> Box<dyn Subscriber> {
         let stt = script.needs_stt().then(|| self.speech.stt.clone());
-        Box::new(Persona::new(script, self.speech.tts.clone(), stt))
+        let tts = self.speech.voice(script.lang.as_deref().unwrap_or("en"));
+        Box::new(Persona::new(script, tts, stt))
     }
 
     /// The script of a persona id (`builtin-NN` or a team persona's id).

@@ -5,21 +5,30 @@
 //! them. Missing models stop the server at start with the setup command to run.
 
 use parley_speech::models::Models;
+use parley_speech::session::{SttOptions, SttWithOptions};
 use parley_speech::stt::{AudioWindow, WhisperConfig, WhisperStt};
-use parley_speech::tts::{PiperConfig, PiperTts};
-use parley_speech::SpeechError;
+use parley_speech::tts::{PiperConfig, PiperTts, Voices};
+use parley_speech::{Language, SpeechError, TextToSpeech};
 use parley_voice::engines::{SttPool, TtsService};
 use parley_voice::pipeline::CallEngines;
 use parley_voice::vad::{VadEngine, VadKind};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 /// The engines every call uses.
 #[derive(Clone)]
 pub struct Speech {
+    /// One Whisper for every language (the multilingual model, told each call's language).
     pub stt: SttPool,
+    /// The English voice (Piper), loaded and warmed at start.
     pub tts: TtsService,
     /// The voice activity detector (Silero's model is shared; each call runs its own stream).
     pub vad: VadEngine,
+    /// The voices of the other installed languages, loaded on a call's first need.
+    voices: Arc<Voices>,
+    /// A voice service per other language once used (each with its own phrase cache).
+    by_language: Arc<Mutex<HashMap<Language, TtsService>>>,
+    tts_workers: usize,
 }
 
 /// How many of each engine run at once.
@@ -34,9 +43,70 @@ pub struct SpeechSettings {
 }
 
 impl Speech {
-    /// The engines of a call that uses the embedded ones (nothing to fall back to).
+    /// The engines of an English call that uses the embedded ones (nothing to fall back to).
     pub fn embedded(&self) -> CallEngines {
         CallEngines::new(Arc::new(self.stt.clone()), Arc::new(self.tts.clone()))
+    }
+
+    /// The embedded engines of a call in the agent's `lang` (a BCP-47 tag): Whisper told the
+    /// language and that language's voice. A language without an installed voice (the API
+    /// refuses such agents, but an agent saved before that check may still have one) is
+    /// spoken and heard in English, as every call was before languages, with a warning.
+    pub fn embedded_for(&self, lang: &str) -> CallEngines {
+        let language = Language::parse(lang).unwrap_or(Language::ENGLISH);
+        if language == Language::ENGLISH {
+            return self.embedded();
+        }
+        let voice = match self.voice_for(language) {
+            Ok(Some(v)) => v,
+            Ok(None) => {
+                tracing::warn!(%language, "no embedded voice speaks the agent's language: the call is in English");
+                return self.embedded();
+            }
+            Err(e) => {
+                tracing::warn!(%language, error = %e, "the language's voice could not load: the call is in English");
+                return self.embedded();
+            }
+        };
+        let stt = SttWithOptions {
+            engine: self.stt.clone(),
+            options: SttOptions::language(language),
+        };
+        CallEngines::new(Arc::new(stt), Arc::new(voice))
+    }
+
+    /// The embedded voice of a language tag (English when none is installed for it).
+    pub fn voice(&self, lang: &str) -> TtsService {
+        match Language::parse(lang) {
+            Some(l) if l != Language::ENGLISH => match self.voice_for(l) {
+                Ok(Some(v)) => v,
+                _ => self.tts.clone(),
+            },
+            _ => self.tts.clone(),
+        }
+    }
+
+    /// The languages the embedded engines speak on both sides (English first).
+    pub fn languages(&self) -> Vec<Language> {
+        let mut all = vec![Language::ENGLISH];
+        all.extend(self.voices.languages().into_iter().filter(|l| *l != Language::ENGLISH));
+        all
+    }
+
+    fn voice_for(&self, language: Language) -> Result<Option<TtsService>, SpeechError> {
+        let mut map = self
+            .by_language
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(t) = map.get(&language) {
+            return Ok(Some(t.clone()));
+        }
+        let Some(voice) = self.voices.get(language)? else {
+            return Ok(None);
+        };
+        let service = TtsService::new(voice as Arc<dyn TextToSpeech>, self.tts_workers);
+        map.insert(language, service.clone());
+        Ok(Some(service))
     }
 }
 
@@ -78,11 +148,22 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
     )?;
     // Optional: without Silero's model, calls fall back to WebRTC's VAD (with a warning).
     let vad = VadEngine::load(s.vad, &models);
+    let voices = Voices::discover(
+        &models,
+        PiperConfig {
+            sessions: s.tts_workers.max(1),
+            ..PiperConfig::default()
+        },
+    );
     let sp = Speech {
         stt: SttPool::new(Arc::new(stt), s.stt_workers),
         tts: TtsService::new(Arc::new(tts), s.tts_workers),
         vad,
+        voices: Arc::new(voices),
+        by_language: Arc::new(Mutex::new(HashMap::new())),
+        tts_workers: s.tts_workers,
     };
+    tracing::info!(languages = ?sp.languages(), "embedded speech engines loaded");
     *slot = Some(sp.clone());
     Ok(sp)
 }

@@ -17,6 +17,9 @@
 //!   neural detector the voice crate can use beside WebRTC's to tell a caller's voice from noise.
 //! - `fakes` (feature `fakes`, tests only): loopback fakes of the cloud services that speak and
 //!   check their wire protocols.
+//! - [`language`]: the language a call is spoken in; [`offline_languages`] lists those the
+//!   installed engines speak on both sides (a Whisper that transcribes it and a voice that says
+//!   it: see [`tts::Voices`]).
 //! - [`models`]: where the installed models live (`PARLEY_MODELS_DIR`) and the check that they
 //!   are there, naming the setup command when they are not.
 //!
@@ -28,12 +31,39 @@
 pub mod cloud;
 #[cfg(feature = "fakes")]
 pub mod fakes;
+pub mod language;
 pub mod models;
 pub mod session;
 pub mod stt;
 pub mod tts;
 pub mod turn;
 pub mod vad;
+
+pub use language::Language;
+
+/// The languages the installed offline engines speak on both sides: the Whisper model
+/// transcribes it (any of Whisper's languages for the multilingual base model `scripts/setup`
+/// installs, English only for an `.en` model) and [`tts::Voices`] has a voice for it. English
+/// first when its voice is installed. Empty without a Whisper model. Cheap (no model is
+/// loaded: a directory listing, the voices' configs, `espeak-ng --voices`), but it does run a
+/// process: call it at start or per API request, not per audio frame.
+pub fn offline_languages(models: &models::Models) -> Vec<Language> {
+    let multilingual = match models.whisper_multilingual() {
+        Ok(m) => m,
+        Err(_) => return Vec::new(),
+    };
+    tts::Voices::discover(models, tts::PiperConfig::default())
+        .languages()
+        .into_iter()
+        .filter(|&l| {
+            if multilingual {
+                stt::whisper_knows(l)
+            } else {
+                l == Language::ENGLISH
+            }
+        })
+        .collect()
+}
 
 /// The phone's sample rate: every engine takes or returns audio at this rate.
 pub const PHONE_RATE: u32 = 8000;
@@ -60,6 +90,20 @@ pub trait SpeechToText: Send + Sync + 'static {
     fn transcribe_in_context(&self, pcm: &[i16], context: &str) -> Result<String, SpeechError> {
         let _ = context;
         self.transcribe(pcm)
+    }
+
+    /// Transcribes an utterance spoken in `language` that answers `context`. One engine can
+    /// serve calls in several languages this way (a multilingual Whisper). The default, for
+    /// engines that know one language, transcribes English and refuses any other rather than
+    /// write Spanish speech down as English words.
+    fn transcribe_in_language(&self, pcm: &[i16], context: &str, language: Language) -> Result<String, SpeechError> {
+        if language == Language::ENGLISH {
+            self.transcribe_in_context(pcm, context)
+        } else {
+            Err(SpeechError::Engine(format!(
+                "this speech-to-text engine transcribes English only, not {language}"
+            )))
+        }
     }
 }
 

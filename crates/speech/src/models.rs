@@ -7,6 +7,8 @@
 //! models/whisper/ggml-base-q8_0.bin          Whisper base, whisper.cpp format, q8_0
 //! models/piper/en_US-joe-medium.onnx         Piper voice
 //! models/piper/en_US-joe-medium.onnx.json    its config (sample rate, phoneme id map)
+//! models/piper/<lang>_<REGION>-<name>-<quality>.onnx(.json)   any further Piper voice: found by
+//!                                            [`Models::piper_voices`], spoken for its language
 //! models/vad/silero_vad.onnx                  Silero VAD (v5/v6, 8 and 16 kHz)
 //! models/onnxruntime/libonnxruntime.so       -> libonnxruntime.so.1.32.0
 //! models/turn/smart-turn-v3.2-cpu.onnx       Smart Turn v3.2 (end of turn; evaluation only)
@@ -79,6 +81,52 @@ impl Models {
             self.require(&onnx, "Piper voice")?,
             self.require(&json, "Piper voice config")?,
         ))
+    }
+
+    /// Every Piper voice installed: `(model.onnx, model.onnx.json)` for each `piper/*.onnx` that
+    /// has its config beside it, the default voice ([`PIPER_VOICE`]) first, then by file name.
+    /// Which language each speaks is in its config (see [`crate::tts::Voices`]).
+    pub fn piper_voices(&self) -> Vec<(PathBuf, PathBuf)> {
+        let Ok(entries) = std::fs::read_dir(self.dir.join("piper")) else {
+            return Vec::new();
+        };
+        let mut voices: Vec<(PathBuf, PathBuf)> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "onnx") && p.is_file())
+            .filter_map(|onnx| {
+                let mut json = onnx.clone().into_os_string();
+                json.push(".json");
+                let json = PathBuf::from(json);
+                json.is_file().then_some((onnx, json))
+            })
+            .collect();
+        voices.sort_by_key(|(onnx, _)| {
+            (
+                onnx.file_name() != Some(std::ffi::OsStr::new(PIPER_VOICE)),
+                onnx.clone(),
+            )
+        });
+        voices
+    }
+
+    /// Whether the installed Whisper model is a multilingual one (the base model `scripts/setup`
+    /// installs is), read from its ggml header without loading it: whisper.cpp's own test, a
+    /// vocabulary of at least 51 865 tokens (the English-only `.en` models have 51 864).
+    pub fn whisper_multilingual(&self) -> Result<bool, SpeechError> {
+        use std::io::Read;
+        let path = self.whisper()?;
+        let mut header = [0u8; 8];
+        std::fs::File::open(&path)
+            .and_then(|mut f| f.read_exact(&mut header))
+            .map_err(|e| SpeechError::Engine(format!("reading {}: {e}", path.display())))?;
+        let [m0, m1, m2, m3, v0, v1, v2, v3] = header;
+        if u32::from_le_bytes([m0, m1, m2, m3]) != 0x6767_6d6c {
+            return Err(SpeechError::Engine(format!(
+                "{} is not a whisper.cpp (ggml) model",
+                path.display()
+            )));
+        }
+        Ok(i32::from_le_bytes([v0, v1, v2, v3]) >= 51_865)
     }
 
     /// Path of the Smart Turn v3.2 model (not needed by calls, so not in [`Models::check_all`]).
@@ -169,6 +217,26 @@ mod tests {
         assert!(json.ends_with("en_US-joe-medium.onnx.json"));
         assert!(models.onnxruntime().unwrap().ends_with("onnxruntime/libonnxruntime.so"));
         models.check_all().unwrap();
+        // A second voice is found beside the default; a model without its config is not.
+        std::fs::write(dir.join("piper").join("es_MX-x-low.onnx"), b"x").unwrap();
+        std::fs::write(dir.join("piper").join("es_MX-x-low.onnx.json"), b"{}").unwrap();
+        std::fs::write(dir.join("piper").join("aa_AA-alone-low.onnx"), b"x").unwrap();
+        let voices = models.piper_voices();
+        let names: Vec<_> = voices
+            .iter()
+            .map(|(onnx, _)| onnx.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(names, [PIPER_VOICE, "es_MX-x-low.onnx"]);
+        assert!(voices[1].1.ends_with("es_MX-x-low.onnx.json"));
+        // The header of a multilingual ggml model (magic, then n_vocab).
+        let mut header = 0x6767_6d6cu32.to_le_bytes().to_vec();
+        header.extend(51_865i32.to_le_bytes());
+        std::fs::write(dir.join("whisper").join(WHISPER_MODEL), &header).unwrap();
+        assert!(models.whisper_multilingual().unwrap());
+        header.truncate(4);
+        header.extend(51_864i32.to_le_bytes());
+        std::fs::write(dir.join("whisper").join(WHISPER_MODEL), &header).unwrap();
+        assert!(!models.whisper_multilingual().unwrap());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

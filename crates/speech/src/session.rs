@@ -12,7 +12,7 @@
 //! (a `Finalize` for speech-to-text, a turn's context for text-to-speech), and the answer names
 //! it, so the caller can drop answers to requests it has moved past without racing the engine.
 
-use crate::SpeechError;
+use crate::{Language, SpeechError};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc;
@@ -97,6 +97,23 @@ pub enum TtsEvent {
     Failed(SpeechError),
 }
 
+/// How one speech-to-text session is opened: what differs from call to call on one engine.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SttOptions {
+    /// The language the caller speaks; `None`: the engine's own setting (English for the
+    /// embedded Whisper, the configured or detected language for a cloud engine).
+    pub language: Option<Language>,
+}
+
+impl SttOptions {
+    /// Options for a caller speaking `language`.
+    pub fn language(language: Language) -> Self {
+        SttOptions {
+            language: Some(language),
+        }
+    }
+}
+
 /// A streaming speech-to-text engine.
 pub trait StreamingStt: Send + Sync + 'static {
     /// A short name for records and logs ("whisper", "deepgram").
@@ -104,6 +121,39 @@ pub trait StreamingStt: Send + Sync + 'static {
     /// Opens a session for one caller. Call it within a Tokio runtime; it never blocks (a
     /// remote engine connects on its task and reports a failure as [`SttEvent::Failed`]).
     fn open(&self) -> SttSession;
+    /// Opens a session for one caller with per-call options (the caller's language). The
+    /// default serves engines without such options: a plain [`StreamingStt::open`] when the
+    /// options ask for nothing or for English, and otherwise a session that fails at once
+    /// (one [`SttEvent::Failed`]), so the call can fall back instead of hearing Spanish as
+    /// English words.
+    fn open_with(&self, options: &SttOptions) -> SttSession {
+        match options.language {
+            None | Some(Language::ENGLISH) => self.open(),
+            Some(language) => SttSession::failed(SpeechError::Engine(format!(
+                "the {} speech-to-text engine cannot be told the caller's language ({language})",
+                self.name()
+            ))),
+        }
+    }
+}
+
+/// An engine whose every session is opened with the same options: a call's engine, handed to a
+/// pipeline that knows nothing of languages and simply calls [`StreamingStt::open`].
+pub struct SttWithOptions<E> {
+    pub engine: E,
+    pub options: SttOptions,
+}
+
+impl<E: StreamingStt> StreamingStt for SttWithOptions<E> {
+    fn name(&self) -> &str {
+        self.engine.name()
+    }
+    fn open(&self) -> SttSession {
+        self.engine.open_with(&self.options)
+    }
+    fn open_with(&self, options: &SttOptions) -> SttSession {
+        self.engine.open_with(options)
+    }
 }
 
 /// A streaming text-to-speech engine.
@@ -169,6 +219,15 @@ impl<I, E> Session<I, E> {
     }
 }
 
+impl SttSession {
+    /// A session that has already failed: its only event is [`SttEvent::Failed`].
+    pub fn failed(error: SpeechError) -> SttSession {
+        let (session, side) = SttSession::pair();
+        side.emit(SttEvent::Failed(error));
+        session
+    }
+}
+
 impl<I, E> EngineSide<I, E> {
     /// Sends an event; false once the caller's end is gone (the engine can stop).
     pub fn emit(&self, event: E) -> bool {
@@ -205,5 +264,35 @@ mod tests {
             "dropping the session is its cancel"
         );
         assert!(!engine.emit(SttEvent::SpeechStarted));
+    }
+
+    /// An engine with no per-session options, as the default `open_with` serves it.
+    struct EnglishOnly;
+
+    impl StreamingStt for EnglishOnly {
+        fn name(&self) -> &str {
+            "english-only"
+        }
+
+        fn open(&self) -> SttSession {
+            let (session, side) = SttSession::pair();
+            side.emit(SttEvent::SpeechStarted);
+            session
+        }
+    }
+
+    #[tokio::test]
+    async fn an_engine_without_options_refuses_another_language_instead_of_ignoring_it() {
+        let engine = EnglishOnly;
+        for options in [SttOptions::default(), SttOptions::language(Language::ENGLISH)] {
+            let mut s = engine.open_with(&options);
+            assert!(matches!(s.next().await, Some(SttEvent::SpeechStarted)), "{options:?}");
+        }
+        let mut s = engine.open_with(&SttOptions::language(Language::SPANISH));
+        match s.next().await {
+            Some(SttEvent::Failed(e)) => assert!(e.to_string().contains("(es)"), "{e}"),
+            other => panic!("expected a failed session, got {other:?}"),
+        }
+        assert!(s.next().await.is_none(), "nothing follows a failure");
     }
 }

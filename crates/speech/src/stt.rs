@@ -35,7 +35,13 @@
 //! two spinning threads on a machine busy with something else took seconds for a "Yes."
 //! `bench/turn_latency.sh` measures one call and many.
 //!
-//! Decoding is greedy, English, without timestamps, in a single segment, with blank and
+//! Languages: the installed model (Whisper base) is the multilingual one, so one loaded model
+//! serves calls in any language it knows; each transcription names its language
+//! ([`SpeechToText::transcribe_in_language`]; [`WhisperConfig::language`], English, when it does
+//! not). The language is always told, never detected: detection costs a decoder pass and
+//! guesses wrong on a short "sí" over the phone.
+//!
+//! Decoding is greedy, in the language asked for, without timestamps, in a single segment, with blank and
 //! non-speech tokens suppressed, no temperature fallback and no context carried from one call
 //! to the next. Near-silent input returns `""` without running the model; a decode with a very
 //! low mean token log-probability (Whisper's "you" on hum, see [`Transcript::is_no_speech`])
@@ -48,7 +54,7 @@ use std::sync::{Condvar, Mutex};
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
 use crate::models::Models;
-use crate::{SpeechError, SpeechToText, PHONE_RATE};
+use crate::{Language, SpeechError, SpeechToText, PHONE_RATE};
 
 /// Whisper's input sample rate.
 pub const WHISPER_RATE: u32 = 16_000;
@@ -120,6 +126,8 @@ pub struct WhisperConfig {
     pub silence_dbfs: f32,
     /// Use ggml's flash-attention kernels.
     pub flash_attn: bool,
+    /// The language of transcriptions that do not name one ([`SpeechToText::transcribe`]).
+    pub language: Language,
 }
 
 impl Default for WhisperConfig {
@@ -131,6 +139,7 @@ impl Default for WhisperConfig {
             window: AudioWindow::default(),
             silence_dbfs: -55.0,
             flash_attn: false,
+            language: Language::ENGLISH,
         }
     }
 }
@@ -278,8 +287,24 @@ impl WhisperStt {
         self.decode(audio, None)
     }
 
-    /// Decodes with an optional initial prompt (what was just said to the speaker).
+    /// Decodes with an optional initial prompt (what was just said to the speaker), in the
+    /// configured language.
     fn decode(&self, audio: &[f32], context: Option<&str>) -> Result<Transcript, SpeechError> {
+        self.decode_in(audio, context, self.config.language)
+    }
+
+    /// Decodes `audio` as speech in `language`.
+    fn decode_in(&self, audio: &[f32], context: Option<&str>, language: Language) -> Result<Transcript, SpeechError> {
+        if !self.supports(language) {
+            return Err(SpeechError::Engine(format!(
+                "this Whisper model does not transcribe {language} (it knows {})",
+                if self.ctx.is_multilingual() {
+                    "Whisper's languages"
+                } else {
+                    "English only"
+                }
+            )));
+        }
         if audio.is_empty() || rms_dbfs(audio) < self.config.silence_dbfs {
             return Ok(Transcript::default());
         }
@@ -309,7 +334,7 @@ impl WhisperStt {
             self.config.threads
         };
         params.set_n_threads(threads.max(1) as i32);
-        params.set_language(Some("en"));
+        params.set_language(Some(language.as_str()));
         params.set_translate(false);
         params.set_no_context(true);
         params.set_no_timestamps(true);
@@ -369,6 +394,7 @@ impl WhisperStt {
             audio_ms = audio.len() as u64 * 1000 / WHISPER_RATE as u64,
             audio_ctx,
             primed = context.is_some_and(|c| !c.trim().is_empty()),
+            %language,
             threads,
             decode_ms = started.elapsed().as_millis() as u64,
             text = %out.text,
@@ -380,6 +406,21 @@ impl WhisperStt {
             clean_transcript(&out.text)
         };
         Ok(out)
+    }
+
+    /// Whether this model transcribes `language`: any of Whisper's languages for a
+    /// multilingual model (the installed base model is one), English only for an `.en` model.
+    pub fn supports(&self, language: Language) -> bool {
+        if self.ctx.is_multilingual() {
+            whisper_knows(language)
+        } else {
+            language == Language::ENGLISH
+        }
+    }
+
+    /// Transcribes 8 kHz phone PCM spoken in `language`, with the decoder's confidence figures.
+    pub fn transcribe_detailed_in(&self, pcm: &[i16], language: Language) -> Result<Transcript, SpeechError> {
+        self.decode_in(&upsample_phone_to_whisper(pcm), None, language)
     }
 
     /// The number of transcriptions running now.
@@ -411,6 +452,18 @@ impl SpeechToText for WhisperStt {
     fn transcribe_in_context(&self, pcm: &[i16], context: &str) -> Result<String, SpeechError> {
         Ok(self.decode(&upsample_phone_to_whisper(pcm), Some(context))?.text)
     }
+
+    fn transcribe_in_language(&self, pcm: &[i16], context: &str, language: Language) -> Result<String, SpeechError> {
+        Ok(self
+            .decode_in(&upsample_phone_to_whisper(pcm), Some(context), language)?
+            .text)
+    }
+}
+
+/// Whether Whisper's tokenizer has a language token for `language` (whisper.cpp's own table of
+/// its 99 languages; the multilingual models all share it).
+pub fn whisper_knows(language: Language) -> bool {
+    whisper_rs::get_lang_id(language.as_str()).is_some()
 }
 
 /// RMS level of `audio` in dBFS (-inf for digital silence).

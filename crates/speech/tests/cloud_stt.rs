@@ -8,8 +8,9 @@ use parley_speech::cloud::deepgram::{DeepgramConfig, DeepgramStt};
 use parley_speech::cloud::openai::{OpenAiStt, OpenAiSttConfig, OpenAiTts, OpenAiTtsConfig, SpeechFormat, UploadRate};
 use parley_speech::cloud::ApiKey;
 use parley_speech::session::{
-    StreamingStt, StreamingTts, SttEvent, SttInput, SttSession, TtsEvent, TtsInput, TtsSession,
+    StreamingStt, StreamingTts, SttEvent, SttInput, SttOptions, SttSession, TtsEvent, TtsInput, TtsSession,
 };
+use parley_speech::Language;
 use std::time::Duration;
 use url::Url;
 
@@ -132,6 +133,24 @@ mod deepgram_stt {
         }
         assert_eq!(fake.snapshot(|l| l.audio_bytes), 8 * 1200);
         no_violations(&fake);
+    }
+
+    #[tokio::test]
+    async fn the_callers_language_replaces_the_configured_one_unless_it_is_the_same_language() {
+        for (options, expected) in [
+            (SttOptions::language(Language::parse("es-MX").unwrap()), "es"),
+            (SttOptions::language(Language::ENGLISH), "en-US"),
+            (SttOptions::default(), "en-US"),
+        ] {
+            let fake = start(Options::new(KEY)).await;
+            let mut s = engine(&fake, KEY, Some(300)).open_with(&options);
+            say(&s, Some("hello"), 300);
+            say(&s, None, 500);
+            stt_until(&mut s, |e| matches!(e, SttEvent::EndOfSpeech)).await;
+            let query = fake.snapshot(|l| l.messages[0]["query"].clone());
+            assert_eq!(query["language"], expected, "{options:?}");
+            no_violations(&fake);
+        }
     }
 
     #[tokio::test]
@@ -320,6 +339,20 @@ mod openai_stt {
         );
         assert_eq!(requests[0]["wav"], serde_json::json!({"rate": 16000, "samples": 16000}));
         assert!(requests[1]["fields"].get("prompt").is_none(), "no empty prompt");
+        assert_eq!(fake.violations(), Vec::<String>::new());
+    }
+
+    #[tokio::test]
+    async fn the_callers_language_is_the_language_field() {
+        let fake = start(Options::new(Some(KEY))).await;
+        let mut s = engine(&fake, Some(KEY), UploadRate::Whisper).open_with(&SttOptions::language(Language::SPANISH));
+        audio(&s, 500);
+        s.send(SttInput::Finalize {
+            id: 1,
+            context: String::new(),
+        });
+        stt_until(&mut s, |e| matches!(e, SttEvent::Final { .. })).await;
+        assert_eq!(fake.requests()[0]["fields"]["language"], "es");
         assert_eq!(fake.violations(), Vec::<String>::new());
     }
 

@@ -6,10 +6,11 @@
 //! decoding slowing down together and the 20 ms frame clocks starving.
 
 use parley_speech::session::{
-    EngineTiming, StreamingStt, StreamingTts, SttEvent, SttInput, SttSession, TtsEvent, TtsInput, TtsSession,
+    EngineTiming, StreamingStt, StreamingTts, SttEvent, SttInput, SttOptions, SttSession, TtsEvent, TtsInput,
+    TtsSession,
 };
 use parley_speech::tts::CachedTts;
-use parley_speech::{SpeechError, SpeechToText, TextToSpeech};
+use parley_speech::{Language, SpeechError, SpeechToText, TextToSpeech};
 use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
@@ -51,6 +52,16 @@ impl SttPool {
         pcm: Arc<Vec<i16>>,
         context: String,
     ) -> Result<Transcription, SpeechError> {
+        self.transcribe_as(pcm, context, None).await
+    }
+
+    /// Transcribes 8 kHz PCM spoken in `language` (`None`: the engine's default language).
+    pub async fn transcribe_as(
+        &self,
+        pcm: Arc<Vec<i16>>,
+        context: String,
+        language: Option<Language>,
+    ) -> Result<Transcription, SpeechError> {
         let asked = Instant::now();
         let slot = self.slots.clone().acquire_owned().await.expect("never closed");
         let queue = asked.elapsed();
@@ -60,7 +71,10 @@ impl SttPool {
         // session reset), the decode already running still holds its slot until it ends.
         let text = tokio::task::spawn_blocking(move || {
             let _slot = slot;
-            engine.transcribe_in_context(&pcm, &context)
+            match language {
+                Some(language) => engine.transcribe_in_language(&pcm, &context, language),
+                None => engine.transcribe_in_context(&pcm, &context),
+            }
         })
         .await
         .map_err(|e| SpeechError::Engine(format!("speech-to-text worker died: {e}")))??;
@@ -81,6 +95,12 @@ impl StreamingStt for SttPool {
     }
 
     fn open(&self) -> SttSession {
+        self.open_with(&SttOptions::default())
+    }
+
+    /// The caller's language goes with every decode of the session.
+    fn open_with(&self, options: &SttOptions) -> SttSession {
+        let language = options.language;
         let (session, mut side) = SttSession::pair();
         let pool = self.clone();
         tokio::spawn(async move {
@@ -93,7 +113,7 @@ impl StreamingStt for SttPool {
                         decodes.abort_all();
                         let (pool, pcm, events) = (pool.clone(), Arc::new(audio.clone()), side.events.clone());
                         decodes.spawn(async move {
-                            let event = match pool.transcribe_in_context(pcm, context).await {
+                            let event = match pool.transcribe_as(pcm, context, language).await {
                                 Ok(t) => SttEvent::Final {
                                     id,
                                     text: t.text,
@@ -345,6 +365,40 @@ mod tests {
             context: String::new(),
         });
         assert!(matches!(s.next().await, Some(SttEvent::Final { id: 3, text, .. }) if text == "160 samples"));
+    }
+
+    /// Writes down the language it was told.
+    struct Polyglot;
+    impl SpeechToText for Polyglot {
+        fn transcribe(&self, _: &[i16]) -> Result<String, SpeechError> {
+            Ok("default".into())
+        }
+        fn transcribe_in_language(&self, _: &[i16], _: &str, language: Language) -> Result<String, SpeechError> {
+            Ok(language.to_string())
+        }
+    }
+
+    #[tokio::test]
+    async fn the_embedded_stt_session_decodes_in_the_language_it_was_opened_with() {
+        let stt = SttPool::new(Arc::new(Polyglot), 1);
+        let finalize = |s: &SttSession, id| {
+            s.send(SttInput::Audio(vec![0i16; 160].into()));
+            s.send(SttInput::Finalize {
+                id,
+                context: String::new(),
+            });
+        };
+        let spanish = Language::parse("es-MX").unwrap();
+        let mut es = stt.open_with(&SttOptions::language(spanish));
+        let mut plain = stt.open();
+        finalize(&es, 1);
+        finalize(&plain, 1);
+        assert!(matches!(es.next().await, Some(SttEvent::Final { text, .. }) if text == "es"));
+        assert!(matches!(plain.next().await, Some(SttEvent::Final { text, .. }) if text == "default"));
+        // An engine that knows only English refuses Spanish instead of mishearing it.
+        let mut english_only = SttPool::new(Arc::new(Length), 1).open_with(&SttOptions::language(spanish));
+        finalize(&english_only, 2);
+        assert!(matches!(english_only.next().await, Some(SttEvent::Failed(e)) if e.to_string().contains("es")));
     }
 
     #[tokio::test]

@@ -119,7 +119,7 @@ async fn run(p: Persona, mut line: Endpoint) {
             st.playback.push_audio(0, tone::beep(500).into(), String::new());
         }
         None => {
-            speak(&p.tts, "Hello?", 0, &mut st.playback, 0).await;
+            speak(&p.tts, script.hello(), 0, &mut st.playback, 0).await;
             st.playback.push_marker(0, Cue::TurnSpoken);
         }
     }

@@ -32,7 +32,7 @@ export function SettingsForm() {
         <SettingField field="ai_name" label="Voice (agent name)" hint="The name and voice the agent speaks with.">
           {(p) => <Input value={s.ai_name} onChange={(e) => set({ ai_name: e.target.value }, 'ai_name')} {...p} />}
         </SettingField>
-        <SettingField field="lang" label="Language" hint="A language tag such as en or en-US.">
+        <SettingField field="lang" label="Language" hint="A language tag such as en-US or es-MX (built in: English and Spanish; others with a cloud engine).">
           {(p) => <Input value={s.lang} onChange={(e) => set({ lang: e.target.value }, 'lang')} {...p} />}
         </SettingField>
       </div>

@@ -48,7 +48,7 @@ pub(super) struct Chosen {
 impl CallRunner {
     /// The engines of a call of `interview` for `team_id` (see the module's doc).
     pub(super) async fn engines_for(&self, team_id: &str, interview: &Interview) -> Chosen {
-        let mut engines = self.speech.embedded();
+        let mut engines = self.speech.embedded_for(&interview.lang);
         let mut fallbacks = Vec::new();
         let mut fell_back = |side: Side, provider: Provider, error: String| {
             tracing::warn!(side = side.as_str(), provider = provider.as_str(), %error, "speech engine unavailable: the embedded engine serves the call");

@@ -23,6 +23,7 @@ mod cli;
 mod contacts;
 mod graceful_stop;
 mod isolation;
+mod languages;
 mod one_agent_every_network;
 mod outbound;
 mod phone_numbers;

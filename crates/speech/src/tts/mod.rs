@@ -6,6 +6,8 @@
 //! - [`EspeakTts`]: the `espeak-ng` program's own voice; robotic but intelligible and ~100×
 //!   faster than real time. A fallback, and a source of test speech in several voices.
 //! - [`CachedTts`]: wraps either, so fixed texts (greetings, prompts) are synthesized once.
+//! - [`Voices`]: one voice per language (Piper where installed, else espeak-ng for the languages
+//!   of [`ESPEAK_FALLBACKS`]), loaded on first use.
 //!
 //! Phonemes come from the `espeak-ng` *program* (see [`phonemes`]): running it rather than
 //! linking libespeak-ng (GPL-3+) keeps Parley's own licence free.
@@ -19,6 +21,7 @@ mod espeak;
 pub mod phonemes;
 mod piper;
 mod resample;
+mod voices;
 
 pub use audio::{KEEP_SILENCE_MS, TARGET_PEAK};
 pub use cache::{CacheStats, CachedTts};
@@ -26,3 +29,4 @@ pub use espeak::{EspeakTts, ESPEAK_DEFAULT_SPEED};
 pub use phonemes::Espeak;
 pub use piper::{onnxruntime, PiperConfig, PiperTts, SynthesisTimings};
 pub use resample::{Resampler, StreamingResampler};
+pub use voices::{LanguageVoice, VoiceInfo, VoiceKind, Voices, ESPEAK_FALLBACKS, ESPEAK_FALLBACK_SPEED};

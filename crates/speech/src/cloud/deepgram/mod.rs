@@ -33,8 +33,8 @@ mod protocol;
 
 use super::wire::{self, Header, Pacing};
 use super::ApiKey;
-use crate::session::{StreamingStt, SttSession};
-use crate::SpeechError;
+use crate::session::{StreamingStt, SttOptions, SttSession};
+use crate::{Language, SpeechError};
 use protocol::Live;
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,8 +150,26 @@ impl StreamingStt for DeepgramStt {
     }
 
     fn open(&self) -> SttSession {
+        self.open_config(self.config.clone())
+    }
+
+    /// The caller's language replaces the configured one, unless that one is the same
+    /// language with a region (`es-419` is kept for `es`).
+    fn open_with(&self, options: &SttOptions) -> SttSession {
+        match options.language {
+            Some(language) if self.config.language.as_deref().and_then(Language::parse) != Some(language) => {
+                let mut config = (*self.config).clone();
+                config.language = Some(language.to_string());
+                self.open_config(Arc::new(config))
+            }
+            _ => self.open(),
+        }
+    }
+}
+
+impl DeepgramStt {
+    fn open_config(&self, config: Arc<DeepgramConfig>) -> SttSession {
         let (session, side) = SttSession::pair();
-        let config = self.config.clone();
         let pacing = Pacing {
             keepalive: Some(self.keepalive),
             stall: self.stall,

@@ -11,7 +11,7 @@
 
 use super::super::ApiKey;
 use super::http;
-use crate::session::{EngineSide, EngineTiming, StreamingStt, SttEvent, SttInput, SttSession};
+use crate::session::{EngineSide, EngineTiming, StreamingStt, SttEvent, SttInput, SttOptions, SttSession};
 use crate::tts::Resampler;
 use crate::SpeechError;
 use serde::Deserialize;
@@ -104,9 +104,27 @@ impl StreamingStt for OpenAiStt {
     }
 
     fn open(&self) -> SttSession {
+        self.open_config(self.config.clone())
+    }
+
+    /// The caller's language replaces the configured one (or the model's detection).
+    fn open_with(&self, options: &SttOptions) -> SttSession {
+        match options.language {
+            Some(language) if self.config.language.as_deref() != Some(language.as_str()) => {
+                let mut config = (*self.config).clone();
+                config.language = Some(language.to_string());
+                self.open_config(Arc::new(config))
+            }
+            _ => self.open(),
+        }
+    }
+}
+
+impl OpenAiStt {
+    fn open_config(&self, config: Arc<OpenAiSttConfig>) -> SttSession {
         let (session, side) = SttSession::pair();
         let engine = Engine {
-            config: self.config.clone(),
+            config,
             client: self.client.clone(),
             upsample: self.upsample.clone(),
         };
