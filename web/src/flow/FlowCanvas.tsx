@@ -106,6 +106,19 @@ const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: No
 
 export const nodeTypes = Object.fromEntries(['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end', 'unknown'].map((t) => [t, FlowNodeView]));
 
+// Props of <ReactFlow> are module constants or stable callbacks: React Flow copies every prop
+// that changed identity into its store on each render, and each store update re-runs the
+// selectors of every node, handle, edge and mini-map node (thousands with 300 nodes). An inline
+// object here meant one more such update on every frame of a drag.
+const FIT_VIEW = { maxZoom: 1, padding: 0.2 };
+const PRO_OPTIONS = { hideAttribution: true };
+const DELETE_KEYS = ['Delete', 'Backspace'];
+const onPaneClick = () => useEditor.getState().select(null);
+const onDragOver = (e: DragEvent) => {
+  e.preventDefault();
+  e.dataTransfer.dropEffect = 'move';
+};
+
 interface Cached {
   sel: boolean;
   m: { width: number; height: number } | undefined;
@@ -276,19 +289,16 @@ export function FlowCanvas() {
         onConnect={onConnect}
         isValidConnection={isValidConnection}
         onDrop={onDrop}
-        onDragOver={(e) => {
-          e.preventDefault();
-          e.dataTransfer.dropEffect = 'move';
-        }}
-        onPaneClick={() => useEditor.getState().select(null)}
-        deleteKeyCode={['Delete', 'Backspace']}
+        onDragOver={onDragOver}
+        onPaneClick={onPaneClick}
+        deleteKeyCode={DELETE_KEYS}
         multiSelectionKeyCode={null}
         selectionKeyCode={null}
         onlyRenderVisibleElements={nodes.length > 80}
         minZoom={0.1}
         fitView
-        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
-        proOptions={{ hideAttribution: true }}
+        fitViewOptions={FIT_VIEW}
+        proOptions={PRO_OPTIONS}
         aria-label="Flow canvas"
       >
         <Background gap={20} />
