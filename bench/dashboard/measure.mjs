@@ -30,6 +30,7 @@
 // are reported as ratios of this build to the baseline.
 import { createRequire } from 'node:module';
 import { existsSync, readFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -376,6 +377,9 @@ try {
     const n = Number(process.env.DRAG_RUNS ?? 3);
     const ours = path.resolve(here, '../../web/dist');
     const runs = { this: [], baseline: [] };
+    // The machine's load (its cores may be shared with other work): the frame times depend on it.
+    const load = () => loadavg().map((x) => x.toFixed(1)).join(' ');
+    const loadBefore = load();
     for (let i = 0; i < n; i++) {
       // Both builds through the same route, so they differ only in their files.
       runs.this.push(await dragFrames(browser, storage.seeded, states.seeded, ours));
@@ -384,17 +388,33 @@ try {
     const med = (xs) => pct(xs, 50);
     const row = (k) => {
       const r = runs[k];
-      return { p50: med(r.map((x) => x.p50)), p95: med(r.map((x) => x.p95)), max: med(r.map((x) => x.max)), long: med(r.map((x) => x.long.length)) };
+      return {
+        p50: med(r.map((x) => x.p50)),
+        p95: med(r.map((x) => x.p95)),
+        max: med(r.map((x) => x.max)),
+        over: med(r.map((x) => x.over)),
+        over2: med(r.map((x) => x.over2)),
+        long: med(r.map((x) => x.long.length)),
+      };
     };
     const a = row('this');
     const b = row('baseline');
+    const pc = (x) => `${(x * 100).toFixed(0)}%`;
     console.log('');
     console.log(`Editor drag A/B, ${n} drags each, alternating (medians over the drags): this build vs ${baseline}`);
-    console.log('| build | frame p50 ms | frame p95 ms | frame max ms | long tasks |');
-    console.log('|---|---:|---:|---:|---:|');
-    console.log(`| this | ${a.p50.toFixed(1)} | ${a.p95.toFixed(1)} | ${a.max.toFixed(1)} | ${a.long} |`);
-    console.log(`| baseline | ${b.p50.toFixed(1)} | ${b.p95.toFixed(1)} | ${b.max.toFixed(1)} | ${b.long} |`);
-    console.log(`| ratio this/baseline | ${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)} | ${(a.max / b.max).toFixed(2)} | |`);
+    console.log(`  load average (1, 5, 15 min) before the drags ${loadBefore}, after ${load()}`);
+    for (const k of ['this', 'baseline']) {
+      for (const [i, d] of runs[k].entries()) {
+        console.log(
+          `  ${k} drag ${i + 1}: ${d.frames} frames, p50 ${d.p50.toFixed(1)}, p95 ${d.p95.toFixed(1)}, max ${d.max.toFixed(1)} ms, over 16.7 ms ${pc(d.over)}, over 33.4 ms ${pc(d.over2)}, ${d.long.length} long tasks; ${d.rendered} nodes in the DOM at zoom ${d.zoom}`,
+        );
+      }
+    }
+    console.log('| build | frame p50 ms | frame p95 ms | frame max ms | over 16.7 ms | over 33.4 ms | long tasks |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    console.log(`| this | ${a.p50.toFixed(1)} | ${a.p95.toFixed(1)} | ${a.max.toFixed(1)} | ${pc(a.over)} | ${pc(a.over2)} | ${a.long} |`);
+    console.log(`| baseline | ${b.p50.toFixed(1)} | ${b.p95.toFixed(1)} | ${b.max.toFixed(1)} | ${pc(b.over)} | ${pc(b.over2)} | ${b.long} |`);
+    console.log(`| ratio this/baseline | ${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)} | ${(a.max / b.max).toFixed(2)} | | | |`);
   }
   for (const c of Object.values(warm)) await c.close();
 } finally {

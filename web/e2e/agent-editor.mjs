@@ -1,6 +1,7 @@
 // The voice agent flow editor, end to end (called by run.mjs with its helpers): builds a small
 // agent by drag and drop (palette → canvas, start → question → end), then by keyboard alone in
-// the outline (add a speak node, connect it, delete a node, move one), undoes and redoes,
+// the outline (add a speak node, connect it, delete a node, move one), undoes and redoes, drags
+// a node with the mouse (one undo step), zooms out to the low-detail boxes and back,
 // waits for the autosave, publishes (the dialog shows the diff) and sees version 2, and
 // restores version 1 in one click. Screenshots agent-editor, agent-publish-diff, agent-versions.
 
@@ -115,6 +116,49 @@ export async function agentEditorSteps({ page, step, expect, shot, accessible, B
     await rows().filter({ hasText: 'end-1' }).waitFor();
     await page.getByRole('button', { name: 'Redo' }).click();
     await rows().filter({ hasText: 'end-1' }).waitFor({ state: 'detached' });
+  });
+
+  await step('agent editor: drag a node with the mouse; one undo step puts it back, redo moves it again', async () => {
+    const where = () => page.evaluate(() => document.querySelector('.react-flow__node[data-id="end"]')?.style.transform ?? null);
+    const at = (t) => page.waitForFunction((t) => document.querySelector('.react-flow__node[data-id="end"]')?.style.transform === t, t, { timeout: TIMEOUT });
+    const n = await rows().count();
+    const origin = await where();
+    const box = await node('end').boundingBox();
+    // The end node is wholly in view (speak-1 is cut by the canvas's edge). Grab the card's
+    // left part (the target handle is at the top centre), then 12 moves.
+    const x = box.x + 30;
+    const y = box.y + box.height / 2;
+    await page.mouse.move(x, y);
+    await page.mouse.down();
+    for (let i = 1; i <= 12; i++) await page.mouse.move(x + 5 * i, y + 3 * i);
+    await page.mouse.up();
+    const moved = await where();
+    expect(moved && moved !== origin, `end did not move: ${origin} → ${moved}`);
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await at(origin);
+    expect((await rows().count()) === n, 'the undo of a drag changed more than the position');
+    await page.getByRole('button', { name: 'Redo' }).click();
+    await at(moved);
+  });
+
+  await step('agent editor: zoomed out below 0.5 nodes are plain labelled boxes, and full cards again when zoomed in', async () => {
+    const low = page.locator('.react-flow__node [data-detail="low"]');
+    for (let i = 0; i < 8 && (await low.count()) === 0; i++) {
+      await page.getByRole('button', { name: 'Zoom Out' }).click();
+      await page.waitForTimeout(100);
+    }
+    await low.first().waitFor({ timeout: TIMEOUT });
+    expect((await low.count()) === (await page.locator('.react-flow__node').count()), 'some nodes kept their full card below zoom 0.5');
+    // The text is gone from the box but not from the node's accessible name.
+    expect(/Sorry, I did not catch that/.test((await node('speak-1').getAttribute('aria-label')) ?? ''), 'the low-detail node lost its accessible name');
+    expect((await node('speak-1').locator('.react-flow__handle').count()) === 2, 'the low-detail node lost its handles');
+    await accessible('agent editor, zoomed out');
+    for (let i = 0; i < 8 && (await low.count()) > 0; i++) {
+      await page.getByRole('button', { name: 'Zoom In' }).click();
+      await page.waitForTimeout(100);
+    }
+    await page.waitForFunction(() => !document.querySelector('[data-detail="low"]'), null, { timeout: TIMEOUT });
+    await node('speak-1').getByText('Sorry, I did not catch that', { exact: false }).waitFor();
   });
 
   await step('agent editor: autosaves the draft ("Saved"), and the draft survives a reload', async () => {

@@ -1,110 +1,31 @@
 // The canvas: @xyflow/react over the editor store. Node objects keep their identity while
 // unchanged (a per-node cache), node components are memoized and read their own problems by
-// selector, so an edit re-renders one node, not 300.
-import {
-  Background,
-  Controls,
-  Handle,
-  MarkerType,
-  MiniMap,
-  Position,
-  ReactFlow,
-  useReactFlow,
-  type Connection,
-  type Edge,
-  type EdgeChange,
-  type Node,
-  type NodeChange,
-  type NodeProps,
-} from '@xyflow/react';
+// selector, so an edit re-renders one node, not 300. The nodes themselves are in FlowNode.tsx,
+// with their level of detail by zoom.
+import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
-import { memo, useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
-import { cn } from '@/lib/cn';
+import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { DetailContext, nodeTypes, showsDetail, type RFNode } from './FlowNode';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
 import { useEditor } from './store';
 import { nodeKey, useUi } from './ui';
 
 export const DND_TYPE = 'application/x-parley-node';
 
-type RFNode = Node<FlowNode['data'], string>;
-
-const TONES: Record<string, string> = {
-  start: 'border-emerald-600 bg-emerald-50',
-  speak: 'border-sky-600 bg-sky-50',
-  question: 'border-indigo-600 bg-indigo-50',
-  branch: 'border-amber-600 bg-amber-50',
-  transfer: 'border-fuchsia-600 bg-fuchsia-50',
-  webhook: 'border-slate-600 bg-slate-50',
-  end: 'border-rose-600 bg-rose-50',
+// Props of <ReactFlow> are module constants or stable callbacks: React Flow copies every prop
+// that changed identity into its store on each render, and each store update re-runs the
+// selectors of every node, handle, edge and mini-map node (thousands with 300 nodes). An inline
+// object here meant one more such update on every frame of a drag.
+const FIT_VIEW = { maxZoom: 1, padding: 0.2 };
+const PRO_OPTIONS = { hideAttribution: true };
+const DELETE_KEYS = ['Delete', 'Backspace'];
+const onPaneClick = () => useEditor.getState().select(null);
+const onDragOver = (e: DragEvent) => {
+  e.preventDefault();
+  e.dataTransfer.dropEffect = 'move';
 };
 
-const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected }: NodeProps<RFNode>) {
-  const problems = useUi((s) => (s.nodeProblems[id] ?? []).join('\n'));
-  const live = useUi((s) => s.liveNode === id);
-  const handles = handlesOf({ type, data });
-  const text = nodeText({ type, data });
-  const label = isNodeType(type) ? TYPE_LABELS[type] : type;
-  return (
-    <div
-      className={cn(
-        'relative w-[240px] rounded-lg border-2 px-3 pt-2 pb-6 text-left shadow-sm',
-        TONES[type] ?? 'border-slate-400 bg-white',
-        selected && 'ring-2 ring-indigo-500 ring-offset-2',
-        problems && 'border-red-700',
-        live && 'ring-4 ring-amber-500 ring-offset-2',
-      )}
-      data-live-node={live ? 'true' : undefined}
-      aria-current={live ? 'step' : undefined}
-    >
-      {live ? (
-        <span className="absolute -top-3 left-2 rounded bg-amber-600 px-1.5 text-[11px] font-bold text-white" data-testid="live-node">
-          Now
-        </span>
-      ) : null}
-      {type !== 'start' ? <Handle type="target" position={Position.Top} className="!h-3 !w-3 !bg-slate-700" /> : null}
-      <div className="flex items-center justify-between gap-2">
-        <span className="text-xs font-semibold tracking-wide text-slate-800 uppercase">{label}</span>
-        <span className="truncate font-mono text-[11px] text-slate-700">{id}</span>
-      </div>
-      <p className="mt-1 line-clamp-3 min-h-[1.25rem] text-sm break-words text-slate-900">
-        {text || <span className="text-slate-600 italic">Not set yet</span>}
-      </p>
-      {problems ? (
-        <span
-          className="absolute -top-3 -right-3 inline-flex h-6 min-w-6 items-center justify-center rounded-full bg-red-700 px-1.5 text-xs font-bold text-white"
-          title={problems}
-          aria-label={`${problems.split('\n').length} problem(s): ${problems}`}
-          data-testid="node-problem"
-        >
-          {problems.split('\n').length}
-        </span>
-      ) : null}
-      {handles.map((h, i) => {
-        const left = `${((i + 1) / (handles.length + 1)) * 100}%`;
-        return (
-          <div key={h}>
-            <Handle
-              id={h}
-              type="source"
-              position={Position.Bottom}
-              style={{ left }}
-              className={cn('!h-3 !w-3', h === 'no_match' || h === 'error' || h === 'else' ? '!bg-slate-500' : '!bg-indigo-700')}
-              title={`Outcome ${h}`}
-            />
-            <span
-              className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
-              style={{ left }}
-            >
-              {h}
-            </span>
-          </div>
-        );
-      })}
-    </div>
-  );
-});
-
-export const nodeTypes = Object.fromEntries(['start', 'speak', 'question', 'branch', 'transfer', 'webhook', 'end', 'unknown'].map((t) => [t, FlowNodeView]));
+const selectDetail = (s: { transform: [number, number, number] }) => showsDetail(s.transform[2]);
 
 interface Cached {
   sel: boolean;
@@ -116,6 +37,7 @@ export function FlowCanvas() {
   const nodes = useEditor((s) => s.nodes);
   const edges = useEditor((s) => s.edges);
   const selectedId = useEditor((s) => s.selectedId);
+  const detail = useStore(selectDetail);
   const { screenToFlowPosition } = useReactFlow();
   const [measured, setMeasured] = useState(() => new Map<string, { width: number; height: number }>());
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
@@ -265,36 +187,47 @@ export function FlowCanvas() {
     useUi.getState().touch(nodeKey(id));
   }, []);
 
-  return (
-    <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
-      <ReactFlow
-        nodes={rfNodes}
-        edges={rfEdges}
-        nodeTypes={nodeTypes}
-        onNodesChange={onNodesChange}
-        onEdgesChange={onEdgesChange}
-        onConnect={onConnect}
-        isValidConnection={isValidConnection}
-        onDrop={onDrop}
-        onDragOver={(e) => {
-          e.preventDefault();
-          e.dataTransfer.dropEffect = 'move';
-        }}
-        onPaneClick={() => useEditor.getState().select(null)}
-        deleteKeyCode={['Delete', 'Backspace']}
-        multiSelectionKeyCode={null}
-        selectionKeyCode={null}
-        onlyRenderVisibleElements={nodes.length > 80}
-        minZoom={0.1}
-        fitView
-        fitViewOptions={{ maxZoom: 1, padding: 0.2 }}
-        proOptions={{ hideAttribution: true }}
-        aria-label="Flow canvas"
-      >
+  // The same elements while the mini map's presence does not change, so that React skips the
+  // background, the controls and the mini map (300 nodes of its own) on every frame of a drag.
+  const withMap = nodes.length > 12;
+  const decorations = useMemo(
+    () => (
+      <>
         <Background gap={20} />
         <Controls showInteractive={false} />
-        {nodes.length > 12 ? <MiniMap pannable zoomable ariaLabel="Mini map of the flow" /> : null}
-      </ReactFlow>
+        {withMap ? <MiniMap pannable zoomable ariaLabel="Mini map of the flow" /> : null}
+      </>
+    ),
+    [withMap],
+  );
+
+  return (
+    <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
+      <DetailContext.Provider value={detail}>
+        <ReactFlow
+          nodes={rfNodes}
+          edges={rfEdges}
+          nodeTypes={nodeTypes}
+          onNodesChange={onNodesChange}
+          onEdgesChange={onEdgesChange}
+          onConnect={onConnect}
+          isValidConnection={isValidConnection}
+          onDrop={onDrop}
+          onDragOver={onDragOver}
+          onPaneClick={onPaneClick}
+          deleteKeyCode={DELETE_KEYS}
+          multiSelectionKeyCode={null}
+          selectionKeyCode={null}
+          onlyRenderVisibleElements={nodes.length > 80}
+          minZoom={0.1}
+          fitView
+          fitViewOptions={FIT_VIEW}
+          proOptions={PRO_OPTIONS}
+          aria-label="Flow canvas"
+        >
+          {decorations}
+        </ReactFlow>
+      </DetailContext.Provider>
     </div>
   );
 }

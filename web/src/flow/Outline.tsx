@@ -1,7 +1,7 @@
 // The outline: the same graph as a list in flow order, each node with its outcomes, and the
 // actions on the selected node (add after it, connect, move, delete), all reachable with
 // Tab, Enter and the arrow keys, labelled for screen readers.
-import { useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
+import { memo, useCallback, useEffect, useId, useMemo, useRef, useState, type KeyboardEvent } from 'react';
 import { Button } from '@/components/ui/button';
 import { Select } from '@/components/ui/input';
 import { Label } from '@/components/ui/label';
@@ -40,6 +40,68 @@ export function announce(msg: string) {
   say(msg);
 }
 
+const NO_EDGES: FlowEdge[] = [];
+
+/** One node of the outline with its outcomes; memoized (see `onRowKey`). */
+const OutlineRow = memo(function OutlineRow({
+  node: n,
+  index: i,
+  selected: sel,
+  outs: mine,
+  onKey,
+}: {
+  node: FlowNode;
+  index: number;
+  selected: boolean;
+  outs: FlowEdge[];
+  onKey: (e: KeyboardEvent<HTMLButtonElement>, i: number, n: FlowNode) => void;
+}) {
+  const hs = handlesOf(n);
+  return (
+    <li className={cn('rounded-md border p-1.5', sel ? 'border-indigo-600 bg-indigo-50' : 'border-slate-200 bg-white')}>
+      <button
+        type="button"
+        data-outline-row
+        data-node-id={n.id}
+        aria-pressed={sel}
+        onClick={() => useEditor.getState().select(n.id)}
+        onKeyDown={(e) => onKey(e, i, n)}
+        className="w-full rounded text-left text-sm focus-visible:outline-2 focus-visible:outline-indigo-600"
+      >
+        <span className="font-semibold">{typeName(n.type)}</span> <span className="font-mono text-xs text-slate-700">{n.id}</span>
+        <span className="block truncate text-xs text-slate-800">{nodeText(n) || 'Not set yet'}</span>
+      </button>
+      {hs.length ? (
+        <ul className="mt-1 flex flex-col gap-0.5 pl-2 text-xs text-slate-800" aria-label={`Outcomes of ${n.id}`}>
+          {hs.map((h) => {
+            const e = mine.find((x) => x.sourceHandle === h);
+            return (
+              <li key={h} className="flex items-center justify-between gap-1">
+                <span>
+                  <span className="font-mono">{h}</span> → {e ? <span className="font-mono">{e.target}</span> : <span className="text-amber-800">not connected</span>}
+                </span>
+                {e ? (
+                  <button
+                    type="button"
+                    className="rounded px-1 text-slate-700 hover:bg-slate-200 focus-visible:outline-2 focus-visible:outline-indigo-600"
+                    aria-label={`Remove connection ${h} from ${n.id} to ${e.target}`}
+                    onClick={() => {
+                      useEditor.getState().removeEdges([e.id]);
+                      say(`Removed connection ${h} from ${n.id}`);
+                    }}
+                  >
+                    ×
+                  </button>
+                ) : null}
+              </li>
+            );
+          })}
+        </ul>
+      ) : null}
+    </li>
+  );
+});
+
 export function Outline() {
   const nodes = useStructure();
   const edges = useEditor((s) => s.edges);
@@ -59,7 +121,9 @@ export function Outline() {
     rows[Math.max(0, Math.min(rows.length - 1, i))]?.focus();
   };
 
-  const onRowKey = (e: KeyboardEvent<HTMLButtonElement>, i: number, n: FlowNode) => {
+  // Stable, so that selecting a node re-renders its row and the previous one, not all 300: the
+  // drag of a node selects it, and that re-render was a long task at the start of every drag.
+  const onRowKey = useCallback((e: KeyboardEvent<HTMLButtonElement>, i: number, n: FlowNode) => {
     const st = useEditor.getState();
     const arrows: Record<string, [number, number]> = { ArrowUp: [0, -1], ArrowDown: [0, 1], ArrowLeft: [-1, 0], ArrowRight: [1, 0] };
     const dir = arrows[e.key];
@@ -76,7 +140,7 @@ export function Outline() {
       focusRow(i + (e.key === 'ArrowDown' ? 1 : -1));
     } else if (e.key === 'Home' || e.key === 'End') {
       e.preventDefault();
-      focusRow(e.key === 'Home' ? 0 : order.length - 1);
+      focusRow(e.key === 'Home' ? 0 : Infinity); // clamped to the last row
     } else if (e.key === 'Delete' || e.key === 'Backspace') {
       e.preventDefault();
       if (n.type === 'start') {
@@ -87,7 +151,7 @@ export function Outline() {
       say(`Deleted ${n.id}`);
       requestAnimationFrame(() => focusRow(i));
     }
-  };
+  }, []);
 
   return (
     <section aria-labelledby="outline-h" className="flex min-h-0 flex-col">
@@ -98,54 +162,9 @@ export function Outline() {
         Up/Down between nodes, Enter selects, Delete deletes, Alt+arrows move the node (Shift: 50 px).
       </p>
       <ul ref={listRef} aria-describedby={helpId} aria-label="Nodes in flow order" className="flex flex-col gap-1 overflow-y-auto pr-1">
-        {order.map((n, i) => {
-          const sel = n.id === selectedId;
-          const hs = handlesOf(n);
-          const mine = outs.get(n.id) ?? [];
-          return (
-            <li key={n.id} className={cn('rounded-md border p-1.5', sel ? 'border-indigo-600 bg-indigo-50' : 'border-slate-200 bg-white')}>
-              <button
-                type="button"
-                data-outline-row
-                data-node-id={n.id}
-                aria-pressed={sel}
-                onClick={() => useEditor.getState().select(n.id)}
-                onKeyDown={(e) => onRowKey(e, i, n)}
-                className="w-full rounded text-left text-sm focus-visible:outline-2 focus-visible:outline-indigo-600"
-              >
-                <span className="font-semibold">{typeName(n.type)}</span> <span className="font-mono text-xs text-slate-700">{n.id}</span>
-                <span className="block truncate text-xs text-slate-800">{nodeText(n) || 'Not set yet'}</span>
-              </button>
-              {hs.length ? (
-                <ul className="mt-1 flex flex-col gap-0.5 pl-2 text-xs text-slate-800" aria-label={`Outcomes of ${n.id}`}>
-                  {hs.map((h) => {
-                    const e = mine.find((x) => x.sourceHandle === h);
-                    return (
-                      <li key={h} className="flex items-center justify-between gap-1">
-                        <span>
-                          <span className="font-mono">{h}</span> → {e ? <span className="font-mono">{e.target}</span> : <span className="text-amber-800">not connected</span>}
-                        </span>
-                        {e ? (
-                          <button
-                            type="button"
-                            className="rounded px-1 text-slate-700 hover:bg-slate-200 focus-visible:outline-2 focus-visible:outline-indigo-600"
-                            aria-label={`Remove connection ${h} from ${n.id} to ${e.target}`}
-                            onClick={() => {
-                              useEditor.getState().removeEdges([e.id]);
-                              say(`Removed connection ${h} from ${n.id}`);
-                            }}
-                          >
-                            ×
-                          </button>
-                        ) : null}
-                      </li>
-                    );
-                  })}
-                </ul>
-              ) : null}
-            </li>
-          );
-        })}
+        {order.map((n, i) => (
+          <OutlineRow key={n.id} node={n} index={i} selected={n.id === selectedId} outs={outs.get(n.id) ?? NO_EDGES} onKey={onRowKey} />
+        ))}
       </ul>
     </section>
   );

@@ -1,11 +1,11 @@
 // The agent's flow on a read-only canvas for the call replay: the editor's node components
-// (flow/FlowCanvas `nodeTypes`) and positions, nothing draggable, connectable or deletable;
+// (flow/FlowNode `nodeTypes`) and positions, nothing draggable, connectable or deletable;
 // the active node ringed (and `aria-current="step"`), the nodes and edges walked before it
 // marked lightly, the edge the active step left by drawn thick and animated.
 import { Background, Controls, MarkerType, MiniMap, ReactFlow, type Edge, type Node } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useMemo } from 'react';
-import { nodeTypes } from '@/flow/FlowCanvas';
+import { nodeTypes } from '@/flow/FlowNode';
 import { isNodeType, nodeText, TYPE_LABELS, type Flow, type FlowNode } from '@/flow/graph';
 import type { Marks } from './replay';
 
