@@ -307,7 +307,7 @@ fn main() {
         clips[0].2.transcribe(&stt).expect("warm-up");
 
         let (mut errors, mut words, mut busy, mut worst) = (0usize, 0usize, 0f64, 0f64);
-        let cpu0 = machine::cpu_seconds();
+        let cpu0 = machine::cpu_seconds(machine::CpuOf::Process);
         let mut logprobs = Vec::new();
         let mut per_voice: Vec<(String, usize, usize)> = Vec::new();
         for (voice, text, pcm) in &clips {
@@ -336,7 +336,7 @@ fn main() {
                 );
             }
         }
-        let cpu = machine::cpu_seconds() - cpu0;
+        let cpu = machine::cpu_seconds(machine::CpuOf::Process) - cpu0;
         logprobs.sort_by(f32::total_cmp);
         let quantile = |q: f64| logprobs[((logprobs.len() - 1) as f64 * q).round() as usize];
         let by_voice: Vec<String> = per_voice

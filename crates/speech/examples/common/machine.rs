@@ -26,10 +26,25 @@ pub fn load_average() -> String {
         .unwrap_or_else(|_| "unknown".into())
 }
 
-/// CPU time this process has used (all threads), in seconds, from /proc (Linux; 10 ms ticks).
-/// Wall-clock time depends on what else the machine runs; CPU time much less so.
-pub fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+/// Whose CPU time [`cpu_seconds`] reads.
+#[derive(Clone, Copy)]
+#[allow(dead_code)] // each example that includes this file uses one or both
+pub enum CpuOf {
+    /// The whole process, all threads.
+    Process,
+    /// The calling thread. A one-thread Whisper decode runs on the calling thread, so this is
+    /// its cost without the time it spent waiting for a core on a busy machine.
+    Thread,
+}
+
+/// CPU time used so far, in seconds, from /proc (Linux; 10 ms ticks). Wall-clock time depends
+/// on what else the machine runs; CPU time much less so.
+pub fn cpu_seconds(of: CpuOf) -> f64 {
+    let path = match of {
+        CpuOf::Process => "/proc/self/stat",
+        CpuOf::Thread => "/proc/thread-self/stat",
+    };
+    let stat = std::fs::read_to_string(path).unwrap_or_default();
     // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
     let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
     let fields: Vec<&str> = after.split_whitespace().collect();

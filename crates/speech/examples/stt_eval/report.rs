@@ -13,6 +13,8 @@ pub struct Outcome {
     pub errors: usize,
     /// Wall-clock time of the engine's `transcribe` call, seconds.
     pub stt_s: f64,
+    /// CPU time of the calling thread during that call, seconds (10 ms ticks).
+    pub cpu_s: f64,
     pub audio_s: f64,
     pub hypothesis: String,
 }
@@ -24,6 +26,7 @@ pub struct Cell {
     pub errors: usize,
     pub median_ms: f64,
     pub p95_ms: f64,
+    pub cpu_median_ms: f64,
     pub rtf: f64,
 }
 
@@ -40,12 +43,15 @@ impl Cell {
         let mut times: Vec<f64> = items.iter().map(|o| o.stt_s * 1000.0).collect();
         times.sort_by(f64::total_cmp);
         let audio: f64 = items.iter().map(|o| o.audio_s).sum();
+        let mut cpu: Vec<f64> = items.iter().map(|o| o.cpu_s * 1000.0).collect();
+        cpu.sort_by(f64::total_cmp);
         Cell {
             n: items.len(),
             words: items.iter().map(|o| o.words).sum(),
             errors: items.iter().map(|o| o.errors).sum(),
             median_ms: quantile(&times, 0.5),
             p95_ms: quantile(&times, 0.95),
+            cpu_median_ms: quantile(&cpu, 0.5),
             rtf: times.iter().sum::<f64>() / 1000.0 / audio.max(1e-9),
         }
     }
@@ -70,9 +76,9 @@ pub fn tables(axes: &Axes, outcomes: &[Outcome]) -> String {
     let _ = writeln!(out, "\n### Per model, voice and condition\n");
     let _ = writeln!(
         out,
-        "| model | voice | condition | WER | errors/words | STT median | STT p95 | RTF |"
+        "| model | voice | condition | WER | errors/words | STT median | STT p95 | CPU median | RTF |"
     );
-    let _ = writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (m, model) in axes.models.iter().enumerate() {
         for (v, voice) in axes.voices.iter().enumerate() {
             for (c, condition) in axes.conditions.iter().enumerate() {
@@ -86,12 +92,13 @@ pub fn tables(axes: &Axes, outcomes: &[Outcome]) -> String {
                 }
                 let _ = writeln!(
                     out,
-                    "| {model} | {voice} | {condition} | {:.1} % | {}/{} | {:.0} ms | {:.0} ms | {:.3} |",
+                    "| {model} | {voice} | {condition} | {:.1} % | {}/{} | {:.0} ms | {:.0} ms | {:.0} ms | {:.3} |",
                     cell.wer(),
                     cell.errors,
                     cell.words,
                     cell.median_ms,
                     cell.p95_ms,
+                    cell.cpu_median_ms,
                     cell.rtf
                 );
             }
@@ -124,9 +131,9 @@ pub fn tables(axes: &Axes, outcomes: &[Outcome]) -> String {
     let _ = writeln!(out, "\n### Pooled over voices\n");
     let _ = writeln!(
         out,
-        "| model | condition | WER | errors/words | STT median | STT p95 | median, clips <= {SHORT_S} s | RTF |"
+        "| model | condition | WER | errors/words | STT median | STT p95 | CPU median | CPU median, clips <= {SHORT_S} s | RTF |"
     );
-    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let _ = writeln!(out, "| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (m, model) in axes.models.iter().enumerate() {
         let mut rows: Vec<(String, Cell, Cell)> = Vec::new();
         for (c, condition) in axes.conditions.iter().enumerate() {
@@ -146,13 +153,14 @@ pub fn tables(axes: &Axes, outcomes: &[Outcome]) -> String {
         for (condition, cell, short) in rows {
             let _ = writeln!(
                 out,
-                "| {model} | {condition} | {:.1} % | {}/{} | {:.0} ms | {:.0} ms | {:.0} ms | {:.3} |",
+                "| {model} | {condition} | {:.1} % | {}/{} | {:.0} ms | {:.0} ms | {:.0} ms | {:.0} ms | {:.3} |",
                 cell.wer(),
                 cell.errors,
                 cell.words,
                 cell.median_ms,
                 cell.p95_ms,
-                short.median_ms,
+                cell.cpu_median_ms,
+                short.cpu_median_ms,
                 cell.rtf
             );
         }
@@ -163,18 +171,20 @@ pub fn tables(axes: &Axes, outcomes: &[Outcome]) -> String {
 /// One line per utterance: model, voice, condition, sentence, audio s, STT ms, errors, words,
 /// reference, hypothesis.
 pub fn tsv(axes: &Axes, outcomes: &[Outcome], sentences: &[&str]) -> String {
-    let mut out =
-        String::from("model\tvoice\tcondition\tsentence\taudio_s\tstt_ms\terrors\twords\treference\thypothesis\n");
+    let mut out = String::from(
+        "model\tvoice\tcondition\tsentence\taudio_s\tstt_ms\tcpu_ms\terrors\twords\treference\thypothesis\n",
+    );
     for o in outcomes {
         let _ = writeln!(
             out,
-            "{}\t{}\t{}\t{}\t{:.2}\t{:.0}\t{}\t{}\t{}\t{}",
+            "{}\t{}\t{}\t{}\t{:.2}\t{:.0}\t{:.0}\t{}\t{}\t{}\t{}",
             axes.models[o.model],
             axes.voices[o.voice],
             axes.conditions[o.condition],
             o.sentence,
             o.audio_s,
             o.stt_s * 1000.0,
+            o.cpu_s * 1000.0,
             o.errors,
             o.words,
             sentences[o.sentence],
