@@ -21,7 +21,8 @@
 //!   talkers plus pink noise, mixed before the mu-law encoder. See `noise.rs`.
 //! - **Models** (`--model PATH`, repeatable; default the installed Whisper base): each is loaded
 //!   with one worker and `--threads` threads (default 1, the product's setting when calls run
-//!   side by side) and the product's default window (`--window full` or `fit:MARGIN_MS:MIN`).
+//!   side by side) and the server's default window, fitted with a 1 s margin and a 2.56 s floor
+//!   (`--window full` or `fit:MARGIN_MS:MIN_FRAMES` for others).
 //! - **Figures**: WER on normalised words (`common/wer.rs`); the wall-clock time of each
 //!   `transcribe` call (median, p95), its CPU time (median: the decode runs on the calling
 //!   thread, so this is its cost without waiting for a core), RTF (wall time over audio length).
@@ -48,6 +49,12 @@ use noise::{NoiseBed, BABBLE_TEXT};
 use report::{Axes, Cell, Outcome};
 use voices::Voice;
 
+/// The server's window (`PARLEY_STT_MIN_WINDOW_MS` = 2560 ms, margin 1 s; `server/src/speech.rs`):
+/// what a call's turns are decoded with, so what the figures should describe.
+const SERVER_WINDOW: AudioWindow = AudioWindow::Fitted {
+    margin_ms: 1000,
+    min_frames: 128,
+};
 /// Silence around each utterance (ms): before, after.
 const PAD_MS: (usize, usize) = (150, 250);
 /// Talkers of the babble: voices not in the default test set.
@@ -99,7 +106,7 @@ fn parse_args() -> Args {
             .map(String::from)
             .collect(),
         conditions: vec![Condition::Clean, Condition::Snr(20.0), Condition::Snr(10.0)],
-        window: AudioWindow::default(),
+        window: SERVER_WINDOW,
         threads: 1,
         sentences: wer::SENTENCES.len(),
         tsv: None,
