@@ -172,6 +172,15 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_STT_MIN_WINDOW_MS", default_value_t = 2560)]
     pub stt_min_window_ms: u32,
 
+    /// The Whisper model of English calls: `base` (the multilingual model, which every other
+    /// language uses) or `tiny-en` (English-only, 44 MB; as accurate as base on phone audio in
+    /// bench/stt_wer.sh, at 45 % of its CPU). Not the default yet: its answers come back sooner
+    /// than a caller's pause at a comma ends, so the transcript rule cut "Yes, please. | I would
+    /// love that." in two where base heard one turn (see bench/README.md). Without tiny.en
+    /// installed, English uses base.
+    #[arg(long, env = "PARLEY_STT_ENGLISH_MODEL", value_enum, default_value_t = EnglishModel::Base)]
+    pub stt_english_model: EnglishModel,
+
     /// Text-to-speech syntheses at once.
     #[arg(long, env = "PARLEY_TTS_WORKERS", default_value_t = 2)]
     pub tts_workers: usize,
@@ -265,6 +274,15 @@ pub struct Settings {
     /// Log format: `text` or `json`.
     #[arg(long, env = "PARLEY_LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+}
+
+/// `PARLEY_STT_ENGLISH_MODEL`'s values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum EnglishModel {
+    /// Whisper tiny.en (`models/whisper/ggml-tiny.en-q8_0.bin`).
+    TinyEn,
+    /// Whisper base, the multilingual model.
+    Base,
 }
 
 /// `PARLEY_TURN_RULE`'s values.
@@ -367,6 +385,7 @@ impl Settings {
             stt_threads: self.stt_threads,
             stt_idle_threads: self.stt_idle_threads,
             stt_min_window_ms: self.stt_min_window_ms,
+            stt_english_tiny: self.stt_english_model == EnglishModel::TinyEn,
             tts_workers: self.tts_workers,
             vad: self.vad,
         }

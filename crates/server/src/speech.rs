@@ -18,8 +18,11 @@ use std::sync::{Arc, Mutex};
 /// The engines every call uses.
 #[derive(Clone)]
 pub struct Speech {
-    /// One Whisper for every language (the multilingual model, told each call's language).
+    /// Speech-to-text of English calls: Whisper tiny.en when installed and chosen
+    /// (`PARLEY_STT_ENGLISH_MODEL`), else `multilingual`.
     pub stt: SttPool,
+    /// Whisper base, the multilingual model: every other language (told each call's language).
+    multilingual: SttPool,
     /// The English voice (Piper), loaded and warmed at start.
     pub tts: TtsService,
     /// The voice activity detector (Silero's model is shared; each call runs its own stream).
@@ -38,6 +41,8 @@ pub struct SpeechSettings {
     pub stt_threads: usize,
     pub stt_idle_threads: usize,
     pub stt_min_window_ms: u32,
+    /// English calls on Whisper tiny.en (when installed).
+    pub stt_english_tiny: bool,
     pub tts_workers: usize,
     pub vad: VadKind,
 }
@@ -69,7 +74,7 @@ impl Speech {
             }
         };
         let stt = SttWithOptions {
-            engine: self.stt.clone(),
+            engine: self.multilingual.clone(),
             options: SttOptions::language(language),
         };
         CallEngines::new(Arc::new(stt), Arc::new(voice))
@@ -122,21 +127,34 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
     let whisper = models.whisper()?;
     let (voice, voice_json) = models.piper_voice()?;
     let ort = models.onnxruntime()?;
-    let stt = WhisperStt::new(
-        whisper,
-        WhisperConfig {
-            threads: s.stt_threads.max(1),
-            idle_threads: s
-                .stt_idle_threads
-                .min(std::thread::available_parallelism().map_or(1, |n| n.get())),
-            workers: s.stt_workers.max(1),
-            window: AudioWindow::Fitted {
-                margin_ms: 1000,
-                min_frames: (s.stt_min_window_ms / 20).max(64),
-            },
-            ..WhisperConfig::default()
+    let whisper_config = WhisperConfig {
+        threads: s.stt_threads.max(1),
+        idle_threads: s
+            .stt_idle_threads
+            .min(std::thread::available_parallelism().map_or(1, |n| n.get())),
+        workers: s.stt_workers.max(1),
+        window: AudioWindow::Fitted {
+            margin_ms: 1000,
+            min_frames: (s.stt_min_window_ms / 20).max(64),
         },
-    )?;
+        ..WhisperConfig::default()
+    };
+    let multilingual = SttPool::new(
+        Arc::new(WhisperStt::new(whisper, whisper_config.clone())?),
+        s.stt_workers,
+    );
+    let english = match models.whisper_tiny_en().filter(|_| s.stt_english_tiny) {
+        Some(tiny) => {
+            tracing::info!(model = %tiny.display(), "English calls use Whisper tiny.en");
+            SttPool::new(Arc::new(WhisperStt::new(tiny, whisper_config)?), s.stt_workers)
+        }
+        None => {
+            if s.stt_english_tiny {
+                tracing::info!("Whisper tiny.en is not installed (scripts/setup): English calls use Whisper base");
+            }
+            multilingual.clone()
+        }
+    };
     let tts = PiperTts::new(
         &ort,
         &voice,
@@ -156,7 +174,8 @@ pub fn load(s: SpeechSettings) -> Result<Speech, SpeechError> {
         },
     );
     let sp = Speech {
-        stt: SttPool::new(Arc::new(stt), s.stt_workers),
+        stt: english,
+        multilingual,
         tts: TtsService::new(Arc::new(tts), s.tts_workers),
         vad,
         voices: Arc::new(voices),

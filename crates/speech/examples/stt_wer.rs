@@ -18,6 +18,11 @@
 //! upsamples the phone audio with sox instead of the engine's resampler; `--model PATH` tries
 //! another ggml file; `--flash-attn` turns on ggml's flash attention.
 
+#[path = "common/machine.rs"]
+mod machine;
+#[path = "common/wer.rs"]
+mod wer;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Instant;
@@ -27,20 +32,8 @@ use parley_speech::stt::{AudioWindow, Transcript, WhisperConfig, WhisperStt, WHI
 use parley_speech::tts::{PiperConfig, PiperTts};
 use parley_speech::{TextToSpeech, PHONE_RATE};
 
-const SENTENCES: &[&str] = &[
-    "Hello, I'm calling about the order I placed last week.",
-    "My account number is four five seven two.",
-    "Yes, that works for me.",
-    "Can you move my appointment to Thursday afternoon?",
-    "I would like to speak to someone about a refund.",
-    "The total came to forty two dollars.",
-    "No, I already paid the bill on Monday.",
-    "Please send the confirmation to my email address.",
-    "My phone number ends in six one eight nine.",
-    "Could you repeat that a little more slowly?",
-    "I want to cancel my subscription, please.",
-    "The package never arrived but the tracking says delivered.",
-];
+/// The first twelve of the shared call-centre sentences: the set the figures in `stt.rs` are on.
+const SENTENCES: &[&str] = wer::SENTENCES.split_at(12).0;
 
 enum Clip {
     Phone(Vec<i16>),
@@ -233,128 +226,6 @@ fn phone_audio(dir: &Path, voice: &str, i: usize, text: &str) -> Vec<i16> {
         .collect()
 }
 
-fn number_word(w: &str) -> Option<u64> {
-    const SMALL: [&str; 20] = [
-        "zero",
-        "one",
-        "two",
-        "three",
-        "four",
-        "five",
-        "six",
-        "seven",
-        "eight",
-        "nine",
-        "ten",
-        "eleven",
-        "twelve",
-        "thirteen",
-        "fourteen",
-        "fifteen",
-        "sixteen",
-        "seventeen",
-        "eighteen",
-        "nineteen",
-    ];
-    const TENS: [&str; 8] = [
-        "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety",
-    ];
-    if w == "oh" {
-        return None; // too ambiguous to count as zero
-    }
-    if let Some(n) = SMALL.iter().position(|s| *s == w) {
-        return Some(n as u64);
-    }
-    TENS.iter().position(|s| *s == w).map(|n| 20 + 10 * n as u64)
-}
-
-/// Lower case, no punctuation, "$42" -> "42 dollars", "forty two" -> "42", digits spoken one
-/// by one ("four five seven two", "4, 5, 7, 2") -> "4572".
-fn normalize(text: &str) -> Vec<String> {
-    let mut spaced = String::new();
-    for c in text.to_lowercase().chars() {
-        match c {
-            '$' => spaced.push_str(" dollar_sign "),
-            '%' => spaced.push_str(" percent "),
-            '-' | '/' => spaced.push(' '),
-            c if c.is_alphanumeric() || c.is_whitespace() => spaced.push(c),
-            ',' | '.' | ':' => spaced.push(' '),
-            _ => {} // apostrophes and other punctuation vanish: "i'm" -> "im"
-        }
-    }
-    // Numeric words to numbers: "forty two" -> 42, "two hundred" -> 200.
-    let mut words: Vec<String> = Vec::new();
-    let mut pending_dollar = false;
-    let mut tokens = spaced.split_whitespace().peekable();
-    while let Some(w) = tokens.next() {
-        if w == "dollar_sign" {
-            pending_dollar = true;
-            continue;
-        }
-        let mut value = None;
-        if let Some(n) = number_word(w) {
-            let mut n = n;
-            if (20..100).contains(&n) && n % 10 == 0 {
-                if let Some(u) = tokens.peek().and_then(|t| number_word(t)) {
-                    if (1..10).contains(&u) {
-                        n += u;
-                        tokens.next();
-                    }
-                }
-            }
-            if tokens.peek() == Some(&"hundred") {
-                tokens.next();
-                n *= 100;
-            }
-            value = Some(n.to_string());
-        } else if w.chars().all(|c| c.is_ascii_digit()) {
-            value = Some(w.to_string());
-        }
-        match value {
-            Some(v) => {
-                // Digits read one at a time join into one number.
-                match words.last_mut() {
-                    Some(last) if v.len() == 1 && last.chars().all(|c| c.is_ascii_digit()) && !last.is_empty() => {
-                        last.push_str(&v)
-                    }
-                    _ => words.push(v),
-                }
-                if pending_dollar {
-                    words.push("dollars".into());
-                    pending_dollar = false;
-                }
-            }
-            None => words.push(w.to_string()),
-        }
-    }
-    words
-}
-
-/// CPU time this process has used (all threads), in seconds, from /proc (Linux; 10 ms ticks).
-/// Wall-clock RTF depends on what else the machine runs; CPU time much less so.
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
-    let after = stat.rsplit_once(')').map(|x| x.1).unwrap_or("");
-    let fields: Vec<&str> = after.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (ticks(11) + ticks(12)) / 100.0
-}
-
-/// Word-level edit distance.
-fn edits(reference: &[String], hypothesis: &[String]) -> usize {
-    let mut prev: Vec<usize> = (0..=hypothesis.len()).collect();
-    for (i, r) in reference.iter().enumerate() {
-        let mut cur = vec![i + 1; hypothesis.len() + 1];
-        for (j, h) in hypothesis.iter().enumerate() {
-            let sub = prev[j] + usize::from(r != h);
-            cur[j + 1] = sub.min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[hypothesis.len()]
-}
-
 fn describe(w: &AudioWindow) -> String {
     match w {
         AudioWindow::Full => "full 30 s window".into(),
@@ -401,6 +272,7 @@ fn main() {
         }
     }
     let audio_s: f64 = clips.iter().map(|c| c.2.seconds()).sum();
+    println!("{}; load average {}", machine::cpu_line(), machine::load_average());
     println!(
         "{} clips ({} voices x {} sentences), {:.1} s of {}; model {}; {} threads",
         clips.len(),
@@ -435,7 +307,7 @@ fn main() {
         clips[0].2.transcribe(&stt).expect("warm-up");
 
         let (mut errors, mut words, mut busy, mut worst) = (0usize, 0usize, 0f64, 0f64);
-        let cpu0 = cpu_seconds();
+        let cpu0 = machine::cpu_seconds(machine::CpuOf::Process);
         let mut logprobs = Vec::new();
         let mut per_voice: Vec<(String, usize, usize)> = Vec::new();
         for (voice, text, pcm) in &clips {
@@ -444,8 +316,8 @@ fn main() {
             let hyp = detail.text.clone();
             logprobs.push(detail.avg_logprob);
             let dt = t0.elapsed().as_secs_f64();
-            let (r, h) = (normalize(text), normalize(&hyp));
-            let e = edits(&r, &h);
+            let (r, h) = (wer::normalize(text), wer::normalize(&hyp));
+            let e = wer::edits(&r, &h);
             errors += e;
             words += r.len();
             busy += dt;
@@ -464,7 +336,7 @@ fn main() {
                 );
             }
         }
-        let cpu = cpu_seconds() - cpu0;
+        let cpu = machine::cpu_seconds(machine::CpuOf::Process) - cpu0;
         logprobs.sort_by(f32::total_cmp);
         let quantile = |q: f64| logprobs[((logprobs.len() - 1) as f64 * q).round() as usize];
         let by_voice: Vec<String> = per_voice

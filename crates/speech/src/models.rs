@@ -27,6 +27,8 @@ pub const MODELS_DIR_ENV: &str = "PARLEY_MODELS_DIR";
 
 /// File name of the Whisper model inside `whisper/`.
 pub const WHISPER_MODEL: &str = "ggml-base-q8_0.bin";
+/// Whisper tiny.en, converted by `scripts/setup` like base (English calls only).
+pub const WHISPER_TINY_EN_MODEL: &str = "ggml-tiny.en-q8_0.bin";
 /// File name of the Piper voice inside `piper/` (its config adds `.json`).
 pub const PIPER_VOICE: &str = "en_US-joe-medium.onnx";
 /// File name of the Smart Turn model inside `turn/`.
@@ -71,6 +73,13 @@ impl Models {
     /// Path of the Whisper model (whisper.cpp ggml format).
     pub fn whisper(&self) -> Result<PathBuf, SpeechError> {
         self.require(&self.dir.join("whisper").join(WHISPER_MODEL), "Whisper model")
+    }
+
+    /// Whisper tiny.en (English only), when `scripts/setup` installed it: English calls use it
+    /// (as accurate as base on phone audio in `bench/stt_wer.sh`, at 45 % of the CPU).
+    pub fn whisper_tiny_en(&self) -> Option<PathBuf> {
+        let path = self.dir.join("whisper").join(WHISPER_TINY_EN_MODEL);
+        path.is_file().then_some(path)
     }
 
     /// Paths of the Piper voice: `(model.onnx, model.onnx.json)`.
