@@ -172,13 +172,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_STT_MIN_WINDOW_MS", default_value_t = 2560)]
     pub stt_min_window_ms: u32,
 
-    /// The Whisper model of English calls: `base` (the multilingual model, which every other
-    /// language uses) or `tiny-en` (English-only, 44 MB; as accurate as base on phone audio in
-    /// bench/stt_wer.sh, at 45 % of its CPU). Not the default yet: its answers come back sooner
-    /// than a caller's pause at a comma ends, so the transcript rule cut "Yes, please. | I would
-    /// love that." in two where base heard one turn (see bench/README.md). Without tiny.en
-    /// installed, English uses base.
-    #[arg(long, env = "PARLEY_STT_ENGLISH_MODEL", value_enum, default_value_t = EnglishModel::Base)]
+    /// The Whisper model of English calls: `tiny-en` (English-only, 44 MB; as accurate as base on
+    /// phone audio in bench/stt_wer.sh, at 45 % of its CPU: one call's turn p50 323 ms against
+    /// 460 with base in one bench/turn_latency run) or `base` (the multilingual model, which
+    /// every other language uses). Without tiny.en installed, English uses base.
+    #[arg(long, env = "PARLEY_STT_ENGLISH_MODEL", value_enum, default_value_t = EnglishModel::TinyEn)]
     pub stt_english_model: EnglishModel,
 
     /// Text-to-speech syntheses at once.

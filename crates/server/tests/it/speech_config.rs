@@ -332,7 +332,7 @@ async fn a_voice_that_fails_mid_call_hands_over_to_the_embedded_one() {
             json!({
                 "name": "Fiber Fan",
                 "rings": 1,
-                "rules": [{"when_heard": "upgrade", "then": {"action": "say", "text": "Yes please, I would love that."}}],
+                "rules": [{"when_heard": "upgrade", "then": {"action": "say", "text": "Yes I would love that."}}],
                 "steps": [{"action": "silent"}, {"action": "silent"}, {"action": "silent"}]
             }),
         )
