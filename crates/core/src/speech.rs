@@ -157,6 +157,43 @@ impl EngineChoice {
         self.language.as_deref().unwrap_or(agent_lang)
     }
 
+    /// The problems of the choice's own fields (lengths, the URL's scheme), whatever the team and
+    /// the agent: a draft holding such a choice cannot even be shown as the agent's fields, so the
+    /// API refuses it where it refuses an over-long `title`.
+    pub fn shape_problems(&self, side: Side) -> Vec<ValidationError> {
+        let s = side.as_str();
+        let mut problems = Vec::new();
+        let field = |f: &str| format!("{s}.{f}");
+        for (name, v, max) in [
+            ("model", &self.model, 100usize),
+            ("voice", &self.voice, 100),
+            ("language", &self.language, 16),
+            ("base_url", &self.base_url, 500),
+        ] {
+            if let Some(v) = v {
+                if v.trim().is_empty() || v.chars().count() > max {
+                    problems.push(ValidationError::new(
+                        field(name),
+                        format!("must be 1 to {max} characters (or left out)"),
+                    ));
+                }
+            }
+        }
+        if let Some(u) = &self.base_url {
+            if !(u.starts_with("wss://")
+                || u.starts_with("ws://")
+                || u.starts_with("https://")
+                || u.starts_with("http://"))
+            {
+                problems.push(ValidationError::new(
+                    field("base_url"),
+                    "must be a ws(s):// or http(s):// URL",
+                ));
+            }
+        }
+        problems
+    }
+
     /// Checks the choice for `side` of an agent speaking `agent_lang`; `has_key` says whether
     /// the team keeps a key for a cloud provider. Every problem is named by its field path
     /// (`tts.provider`, `stt.voice`, `lang`).
@@ -188,21 +225,7 @@ impl EngineChoice {
                 ),
             ));
         }
-        for (name, v, max) in [
-            ("model", &self.model, 100usize),
-            ("voice", &self.voice, 100),
-            ("language", &self.language, 16),
-            ("base_url", &self.base_url, 500),
-        ] {
-            if let Some(v) = v {
-                if v.trim().is_empty() || v.chars().count() > max {
-                    problems.push(ValidationError::new(
-                        field(name),
-                        format!("must be 1 to {max} characters (or left out)"),
-                    ));
-                }
-            }
-        }
+        problems.extend(self.shape_problems(side));
         if side == Side::Tts
             && matches!(self.provider, Provider::Elevenlabs | Provider::Cartesia)
             && self.voice.is_none()
@@ -217,18 +240,6 @@ impl EngineChoice {
                 field("provider"),
                 "the embedded engine takes no model or voice",
             ));
-        }
-        if let Some(u) = &self.base_url {
-            if !(u.starts_with("wss://")
-                || u.starts_with("ws://")
-                || u.starts_with("https://")
-                || u.starts_with("http://"))
-            {
-                problems.push(ValidationError::new(
-                    field("base_url"),
-                    "must be a ws(s):// or http(s):// URL",
-                ));
-            }
         }
         let lang = self.language_for(agent_lang);
         if !self.provider.speaks(lang) {

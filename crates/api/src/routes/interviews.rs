@@ -126,11 +126,13 @@ pub(super) fn apply(i: &mut Interview, b: InterviewBody) -> ApiResult<()> {
     if let Some(f) = b.flow {
         i.flow = f;
     }
-    if let Some(c) = b.stt {
-        i.stt = Some(c);
-    }
-    if let Some(c) = b.tts {
-        i.tts = Some(c);
+    for (side, choice, slot) in [(Side::Stt, b.stt, &mut i.stt), (Side::Tts, b.tts, &mut i.tts)] {
+        if let Some(c) = choice {
+            if let Some(p) = c.shape_problems(side).into_iter().next() {
+                return Err(ApiError::bad(p.to_string()));
+            }
+            *slot = Some(c);
+        }
     }
     Ok(())
 }

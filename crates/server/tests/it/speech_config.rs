@@ -256,6 +256,27 @@ async fn agents_choose_engines_the_team_has_keys_for(db: Db) {
         .await;
     assert_eq!(updated.ok()["tts"]["provider"], "embedded");
 
+    // A draft whose engine field breaks its shape (an over-long language) is saved, but its
+    // view keeps the live engine and names the field: the view is always a valid agent.
+    let saved = a
+        .post(
+            &format!("/interview/{id}/draft"),
+            json!({"tts": {"provider": "openai", "language": "0".repeat(17)}}),
+        )
+        .await;
+    let view = a.get(&format!("/interview/{id}/draft")).await;
+    let view = view.ok();
+    assert_eq!(view["draft"]["tts"]["provider"], "embedded", "{view}");
+    assert_eq!(saved.ok()["problems"][0]["field"], "tts.language", "{}", saved.body);
+    assert_eq!(view["problems"][0]["field"], "tts.language", "{view}");
+    let r = a
+        .post(
+            &format!("/interview/{id}/update"),
+            json!({"tts": {"provider": "openai", "language": "0".repeat(17)}}),
+        )
+        .await;
+    assert!(r.error().starts_with("tts.language: must be 1 to 16"), "{}", r.body);
+
     // A draft shows the problem publishing would refuse; publishing refuses it.
     let saved = a
         .post(
