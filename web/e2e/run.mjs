@@ -79,6 +79,17 @@ async function settled() {
 
 /** axe on the page as it is; serious and critical violations fail the step. */
 async function accessible(name) {
+  // axe reads colours as painted: a button that just became enabled is still fading from its
+  // disabled colour for 150 ms (transition-colors), which reads as low contrast. Wait for every
+  // finite CSS transition or animation to end first (spinners run forever and are skipped).
+  await page.evaluate(() =>
+    Promise.all(
+      document
+        .getAnimations()
+        .filter((a) => Number.isFinite(a.effect?.getComputedTiming().endTime ?? Infinity))
+        .map((a) => a.finished.catch(() => {})),
+    ),
+  );
   const r = await new AxeBuilder({ page }).withTags(['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice']).analyze();
   const bad = r.violations.filter((v) => v.impact === 'serious' || v.impact === 'critical');
   const minor = r.violations.length - bad.length;
