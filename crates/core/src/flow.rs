@@ -47,9 +47,25 @@ pub struct Node {
     pub kind: String,
     #[serde(default)]
     pub position: Position,
-    #[serde(default)]
+    /// The node's settings, always a JSON object (an absent or `null` one reads as `{}`): even
+    /// a draft saved mid-edit must read back in the shape the API documents.
+    #[serde(default = "empty_object", deserialize_with = "object")]
     #[schema(value_type = Object)]
     pub data: Value,
+}
+
+fn empty_object() -> Value {
+    Value::Object(serde_json::Map::new())
+}
+
+fn object<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Value, D::Error> {
+    match Value::deserialize(d)? {
+        Value::Null => Ok(empty_object()),
+        v @ Value::Object(_) => Ok(v),
+        other => Err(serde::de::Error::custom(format!(
+            "a node's data must be an object, not {other}"
+        ))),
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, ToSchema)]

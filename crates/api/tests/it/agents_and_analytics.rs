@@ -65,6 +65,21 @@ async fn a_draft_saves_while_invalid_publishes_as_a_version_and_an_old_one_resto
         .post(&format!("/interview/{id}/draft"), json!({ "flow": { "nodes": 3 } }))
         .await;
     assert_eq!(r.0, StatusCode::BAD_REQUEST, "{}", r.1);
+    // A node's data is an object: `false` is refused, `null` reads back as `{}` (the draft
+    // answers in the documented shape; Schemathesis found a `false` read back).
+    let mut odd = flow_with_question("Still on?");
+    odd["nodes"][0]["data"] = json!(false);
+    let r = api
+        .post(&format!("/interview/{id}/draft"), json!({ "flow": odd }))
+        .await;
+    assert_eq!(r.0, StatusCode::BAD_REQUEST, "{}", r.1);
+    assert!(error(&r).contains("a node's data must be an object"), "{}", r.1);
+    odd["nodes"][0]["data"] = json!(null);
+    ok(&api
+        .post(&format!("/interview/{id}/draft"), json!({ "flow": odd }))
+        .await);
+    let d = api.get(&format!("/interview/{id}/draft")).await;
+    assert_eq!(ok(&d)["draft"]["flow"]["nodes"][0]["data"], json!({}));
     let r = api
         .post(&format!("/interview/{id}/draft"), json!(["not", "an", "object"]))
         .await;
