@@ -58,6 +58,11 @@ use std::sync::{Condvar, Mutex};
 
 use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState};
 
+mod loops;
+
+pub use loops::clean_transcript;
+use loops::{LoopStop, LoopTable};
+
 use crate::models::Models;
 use crate::{Language, SpeechError, SpeechToText, PHONE_RATE};
 
@@ -216,6 +221,8 @@ pub struct WhisperStt {
     states: Mutex<Vec<WhisperState>>,
     state_freed: Condvar,
     ctx: WhisperContext,
+    /// What stopping a repetition loop needs to know of the model's tokens.
+    loops: LoopTable,
     /// Transcriptions running now (picks each new one's threads).
     running: AtomicUsize,
 }
@@ -260,6 +267,7 @@ impl WhisperStt {
             config,
             states: Mutex::new(states),
             state_freed: Condvar::new(),
+            loops: LoopTable::new(&ctx),
             ctx,
             running: AtomicUsize::new(0),
         })
@@ -349,6 +357,8 @@ impl WhisperStt {
         params.set_temperature(0.0);
         params.set_temperature_inc(0.0);
         params.set_max_tokens(max_tokens);
+        let loop_stop = LoopStop::new(&self.loops, seconds);
+        loop_stop.install(&mut params);
         params.set_audio_ctx(audio_ctx as i32);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -535,99 +545,9 @@ pub fn upsample_phone_to_whisper(pcm: &[i16]) -> Vec<f32> {
     out
 }
 
-/// Removes Whisper's non-speech annotations and hallucinations from a transcript: bracketed or
-/// parenthesised tags (`[BLANK_AUDIO]`, `(music)`, `*laughs*`), music symbols, text made of
-/// punctuation only, and a decoding loop (a phrase repeated until the token limit: only its
-/// first copy is kept). Collapses whitespace.
-pub fn clean_transcript(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut closer: Option<char> = None;
-    for c in text.chars() {
-        match closer {
-            Some(end) if c == end => closer = None,
-            Some(_) => {}
-            None => match c {
-                '[' => closer = Some(']'),
-                '(' => closer = Some(')'),
-                '<' => closer = Some('>'),
-                '*' => closer = Some('*'),
-                '♪' | '♫' | '♬' | '♩' => {}
-                _ => out.push(c),
-            },
-        }
-    }
-    let mut words: Vec<&str> = out.split_whitespace().collect();
-    words.truncate(loop_start(&words).unwrap_or(words.len()));
-    let text = words.join(" ");
-    if text.chars().any(char::is_alphanumeric) {
-        text
-    } else {
-        String::new()
-    }
-}
-
-/// Where a decoding loop starts: the end of the first copy of a phrase that then repeats
-/// straight away (at least 3 words repeated twice, or a 1-2 word phrase repeated 4 times),
-/// comparing words without case or punctuation. `None` when there is no loop.
-fn loop_start(words: &[&str]) -> Option<usize> {
-    let keys: Vec<String> = words
-        .iter()
-        .map(|w| {
-            w.chars()
-                .filter(|c| c.is_alphanumeric())
-                .flat_map(char::to_lowercase)
-                .collect()
-        })
-        .collect();
-    let n = keys.len();
-    for start in 0..n {
-        for period in 1..=(n - start) / 2 {
-            let copies_needed = if period >= 3 { 2 } else { 4 };
-            if start + period * copies_needed > n {
-                continue;
-            }
-            let repeats = (start + period..start + period * copies_needed).all(|i| keys[i] == keys[i - period]);
-            if repeats {
-                return Some(start + period);
-            }
-        }
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hallucinations_are_stripped() {
-        assert_eq!(clean_transcript(" [BLANK_AUDIO]"), "");
-        assert_eq!(clean_transcript(" (music)"), "");
-        assert_eq!(clean_transcript(" ♪ ♪"), "");
-        assert_eq!(clean_transcript(" ..."), "");
-        assert_eq!(clean_transcript("*sigh*"), "");
-        assert_eq!(clean_transcript(" Yes, that works."), "Yes, that works.");
-        assert_eq!(
-            clean_transcript(" [inaudible] my number is  five."),
-            "my number is five."
-        );
-    }
-
-    #[test]
-    fn decoding_loops_keep_their_first_copy() {
-        assert_eq!(
-            clean_transcript(" Please send it to my email. Please send it to my email. Please send it to"),
-            "Please send it to my email."
-        );
-        assert_eq!(clean_transcript("My number is 4 4 4 4 4 4 4"), "My number is 4");
-        // Ordinary repetition is kept.
-        assert_eq!(clean_transcript("No, no, that's wrong."), "No, no, that's wrong.");
-        assert_eq!(clean_transcript("one two one two"), "one two one two");
-        assert_eq!(
-            clean_transcript("I said yes and yes I said"),
-            "I said yes and yes I said"
-        );
-    }
 
     #[test]
     fn audio_ctx_fits_the_utterance() {

@@ -12,6 +12,7 @@ use std::sync::Arc;
 
 use parley_speech::models::Models;
 use parley_speech::stt::{WhisperConfig, WhisperStt};
+use parley_speech::turn::{text_end, TextEnd};
 use parley_speech::SpeechToText;
 
 fn model() -> PathBuf {
@@ -153,5 +154,61 @@ fn several_threads_share_one_engine() {
         .collect();
     for h in handles {
         h.join().expect("transcription thread");
+    }
+}
+
+/// A short answer in the Piper voice (the one calls hear), at 8 kHz, noise off so every run
+/// hears the same audio.
+fn piper_phrase(text: &str) -> Vec<i16> {
+    use parley_speech::tts::{PiperConfig, PiperTts};
+    use parley_speech::TextToSpeech;
+    let tts = PiperTts::from_models(
+        &Models::locate(),
+        PiperConfig {
+            noise_scale: Some(0.0),
+            noise_w: Some(0.0),
+            ..PiperConfig::default()
+        },
+    )
+    .expect("the Piper voice (scripts/setup)");
+    tts.synthesize(text).unwrap()
+}
+
+/// Whisper wrote one "Yes." of this voice as "Yes. Yes. Yes. Yes. Yes. Yes. Yes." (or "Yes,
+/// yes, yes, ...", kept as "Yes," by the loop guard: speech that goes on, to the turn rule) on
+/// an AVX-512 machine, every time, with the server's window. The decoder must stop the loop
+/// and the text must be the answer, once, complete to the turn rule: with both installed models,
+/// primed with the agent's question as calls are and not.
+#[test]
+fn a_short_answer_is_written_once_as_a_sentence() {
+    let models = Models::locate();
+    let mut paths = vec![model()];
+    paths.extend(models.whisper_tiny_en());
+    let server_window = WhisperConfig {
+        window: parley_speech::stt::AudioWindow::Fitted {
+            margin_ms: 1000,
+            min_frames: 128,
+        },
+        ..WhisperConfig::default()
+    };
+    for path in paths {
+        let stt = WhisperStt::new(&path, server_window.clone()).expect("load whisper");
+        for (said, word) in [("Yes.", "yes"), ("No.", "no")] {
+            let pcm = piper_phrase(said);
+            for context in ["", "Are you still coming on Thursday?"] {
+                let text = stt.transcribe_in_context(&pcm, context).unwrap();
+                assert_eq!(
+                    words(&text),
+                    [word],
+                    "{} heard {text:?} (context {context:?})",
+                    path.display()
+                );
+                assert_eq!(
+                    text_end(&text),
+                    TextEnd::Complete,
+                    "{text:?} reads as speech that goes on"
+                );
+            }
+        }
     }
 }
