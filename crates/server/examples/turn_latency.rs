@@ -206,7 +206,7 @@ async fn main() {
         .unwrap();
     let turn = s.turn_config();
     println!(
-        "turn latency, {} agent, turn end: {} (PARLEY_TURN_RULE; ceiling {} ms)",
+        "turn latency, {} agent, turn end: {} (PARLEY_TURN_RULE; ceiling {} ms), speech-to-text from {} (PARLEY_STT_EARLY_MS)",
         if llm { "LLM (loopback, TTFT 200 ms)" } else { "flow" },
         match turn.rule {
             TurnRule::Window => format!("fixed window {} ms", turn.window.as_millis()),
@@ -215,7 +215,11 @@ async fn main() {
                 w.complete_ms, w.number_ms, w.open_ms
             ),
         },
-        turn.ceiling.as_millis()
+        turn.ceiling.as_millis(),
+        match turn.early_stt.as_millis() {
+            0 => "the VAD's stop (120 ms)".to_string(),
+            ms => format!("{ms} ms of quiet"),
+        }
     );
     println!("network       calls  turns   p50   p95   p99  | p50 parts: endpoint stt_queue stt agent tts_first");
     if args.iter().any(|a| a == "--cutoff") {

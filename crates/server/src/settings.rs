@@ -201,6 +201,12 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_ENDPOINT_MS", default_value_t = 400)]
     pub endpoint_ms: u64,
 
+    /// Caller quiet (ms) after which speech-to-text starts, before the turn's silence is
+    /// certain (120 ms): the text is in sooner, at the cost of decodes thrown away when the
+    /// caller goes on. 0: at the VAD's stop. Measured in bench/README.md (turn_latency).
+    #[arg(long, env = "PARLEY_STT_EARLY_MS", default_value_t = TurnConfig::DEFAULT_EARLY_STT.as_millis() as u64)]
+    pub stt_early_ms: u64,
+
     /// Transcript rule: silence (ms) that ends the turn after words that look complete.
     #[arg(long, env = "PARLEY_TURN_COMPLETE_MS", default_value_t = TurnConfig::DEFAULT_WAITS.complete_ms)]
     pub turn_complete_ms: u32,
@@ -374,6 +380,7 @@ impl Settings {
             },
             window: Duration::from_millis(ms(self.endpoint_ms)),
             ceiling: Duration::from_millis(ceiling),
+            early_stt: Duration::from_millis(self.stt_early_ms.min(1000)),
         }
     }
 

@@ -199,7 +199,7 @@ fn run(trial: &Trial, engine: &VadEngine, vad: VadConfig, gate: GateConfig, cpu:
                     }
                 }
             }
-            None => {}
+            Some(VadEvent::Pause { .. }) | None => {}
         }
     }
     Outcome { opened, speech_ms }

@@ -131,6 +131,11 @@ pub enum Frame {
     /// as loud as the caller), not noise or a voice behind them; it may stop the agent. At most
     /// once per speech, between its start and its end; `at` is the frame that decided it.
     CallerVoice { at: Instant },
+    /// VAD: the caller has been quiet for a moment, not yet long enough to have stopped (they
+    /// may go on without a new start). The endpointer starts transcribing here, so the text is
+    /// nearer ready when the stop is certain. At most once per quiet run, always before its
+    /// [`Frame::SpeechEnded`].
+    SpeechPaused { last_voice: Instant },
     /// VAD: the caller stopped; `last_voice` is the last voiced frame, `frames_ago` frames back.
     SpeechEnded { last_voice: Instant, frames_ago: u32 },
     /// A speech-to-text job finished.

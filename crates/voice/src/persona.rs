@@ -151,7 +151,7 @@ async fn run(p: Persona, mut line: Endpoint) {
                             st.last_agent_voice = None;
                         }
                         Some(VadEvent::End { frames_ago }) => st.last_agent_voice = Some(now - FRAME * frames_ago),
-                        None => {}
+                        Some(VadEvent::Pause { .. }) | None => {}
                     }
                     if wants_words && st.agent_turn.is_some() {
                         st.heard.extend_from_slice(&pcm);

@@ -72,6 +72,8 @@ struct Call {
     /// each with the frame that decided it.
     onsets: Vec<(Instant, Instant)>,
     ends: Vec<(Instant, Instant)>,
+    /// (when the VAD reported a pause, the last voiced frame).
+    pauses: Vec<(Instant, Instant)>,
 }
 
 impl Call {
@@ -87,6 +89,7 @@ impl Call {
             vad: Vad::new(VadConfig::default()),
             onsets: vec![],
             ends: vec![],
+            pauses: vec![],
         };
         (call, out)
     }
@@ -108,6 +111,7 @@ impl Call {
         match self.vad.push(&caller) {
             Some(VadEvent::Start { frames_ago }) => self.onsets.push((at, at - FRAME * frames_ago)),
             Some(VadEvent::End { frames_ago }) => self.ends.push((at, at - FRAME * frames_ago)),
+            Some(VadEvent::Pause { frames_ago }) => self.pauses.push((at, at - FRAME * frames_ago)),
             None => {}
         }
         let mut out = self.input(Input::Line {
@@ -310,8 +314,9 @@ fn the_callers_turn_ends_a_silence_window_of_supplied_time_after_their_last_voic
         c.ms(words_end)
     );
 
-    // Speech-to-text was asked for when the VAD heard the caller stop (speculatively, inside
-    // the window), once per stop, over the utterance so far.
+    // Speech-to-text was asked for when the VAD heard the caller pause (speculatively, before
+    // the stop and inside the window), once per pause, over the utterance so far; the stop
+    // asks nothing more.
     let asked: Vec<_> = effects(&c.log)
         .into_iter()
         .filter_map(|(at, e)| match e {
@@ -319,14 +324,15 @@ fn the_callers_turn_ends_a_silence_window_of_supplied_time_after_their_last_voic
             _ => None,
         })
         .collect();
-    let stops: Vec<Instant> = c.ends.iter().map(|&(at, _)| at).collect();
+    let pauses: Vec<Instant> = c.pauses.iter().map(|&(at, _)| at).collect();
     assert_eq!(
         asked.iter().map(|a| a.0).collect::<Vec<_>>(),
-        stops,
-        "one request per stop"
+        pauses,
+        "one request per pause"
     );
     let (last_ask, len, samples) = *asked.last().unwrap();
-    assert_eq!((last_ask, len), (ended, samples));
+    assert_eq!((last_ask, len), (ended - FRAME * 3, samples));
+    assert_eq!(c.pauses.last().unwrap().1, last_voice, "the last pause is the stop's");
     assert!(
         last_ask < last_voice + window(),
         "speculative: before the window closes"

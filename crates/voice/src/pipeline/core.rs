@@ -226,7 +226,10 @@ impl Chain {
             watchdog: Watchdog::new(answered, cfg.line_watchdog, cfg.max_duration),
             vad: VadStage::with_engine(
                 &cfg.vad,
-                VadConfig::for_kind(cfg.vad.kind()),
+                VadConfig {
+                    pause_frames: (cfg.turn.early_stt.as_millis() / parley_telephony::audio::FRAME.as_millis()) as u32,
+                    ..VadConfig::for_kind(cfg.vad.kind())
+                },
                 cfg.barge_gate.unwrap_or_else(|| GateConfig::for_kind(cfg.vad.kind())),
             ),
             endpointer: Endpointer::new(cfg.turn),

@@ -1,9 +1,11 @@
 //! The endpointer: gathers the caller's utterance and decides when their turn is over.
 //!
-//! Latency design: speech-to-text starts when VAD first hears the caller stop (120 ms of
-//! silence), speculatively, while the endpointer waits. If the caller goes on, the guess is
-//! thrown away. So by the time the turn is declared over, the text is usually ready, and the
-//! turn costs the wait plus whatever of the decoding did not fit in it.
+//! Latency design: speech-to-text starts when VAD first hears the caller pause (60 ms of
+//! quiet, [`Frame::SpeechPaused`]), speculatively, before the stop is certain (120 ms) and
+//! while the endpointer waits. If the caller goes on, the guess is thrown away (the engine
+//! drops a decode that a newer request overtakes). So by the time the turn is declared over,
+//! the text is usually ready, and the turn costs the wait plus whatever of the decoding did not
+//! fit in it. Over-talk being judged is transcribed at its stop instead, unprimed.
 //!
 //! How long to wait ([`TurnRule`]): by default, as long as the words so far call for (the
 //! transcript rule of [`parley_speech::turn`]: a short wait after text that looks complete, a
@@ -40,6 +42,9 @@ pub struct TurnConfig {
     pub window: Duration,
     /// The longest wait after the last voiced frame, whatever the text (or without it).
     pub ceiling: Duration,
+    /// The quiet after which speech-to-text starts, before the VAD's stop (zero: at the stop).
+    /// Shorter answers sooner but decodes more often in vain (a gap between words).
+    pub early_stt: Duration,
 }
 
 impl TurnConfig {
@@ -49,6 +54,9 @@ impl TurnConfig {
         number_ms: 800,
         open_ms: 1200,
     };
+
+    /// Speech-to-text starts after 60 ms of quiet, half the VAD's stop (see `bench/README.md`).
+    pub const DEFAULT_EARLY_STT: Duration = Duration::from_millis(60);
 }
 
 impl Default for TurnConfig {
@@ -57,6 +65,7 @@ impl Default for TurnConfig {
             rule: TurnRule::Transcript(Self::DEFAULT_WAITS),
             window: Duration::from_millis(400),
             ceiling: Duration::from_millis(Self::DEFAULT_WAITS.open_ms as u64),
+            early_stt: Self::DEFAULT_EARLY_STT,
         }
     }
 }
@@ -107,6 +116,20 @@ impl Endpointer {
         if let Some(u) = self.open.take() {
             out.down(Frame::UtteranceDropped { id: u.id });
         }
+    }
+
+    /// Speculative transcription of everything heard so far, while the endpointer waits.
+    fn ask(u: &mut Open, out: &mut Out) {
+        let samples = u.audio.len();
+        u.asked = Some(samples);
+        u.text = None;
+        out.down(Frame::Do(Effect::Transcribe {
+            utterance: u.id,
+            samples,
+            pcm: Arc::new(u.audio.clone()),
+            primed: true,
+            context: String::new(),
+        }));
     }
 
     fn tick(&mut self, now: Instant, out: &mut Out) {
@@ -191,24 +214,32 @@ impl Processor for Endpointer {
                 }
                 out.pass(frame);
             }
+            Frame::SpeechPaused { .. } => {
+                out.pass(frame);
+                let judging = self.judging;
+                if let Some(u) = self.open.as_mut() {
+                    if judging {
+                        // Over-talk is transcribed at its end, unprimed (the judge's rule).
+                        u.asked = None;
+                        u.text = None;
+                    } else {
+                        Self::ask(u, out);
+                    }
+                }
+            }
             Frame::SpeechEnded { last_voice, .. } => {
                 self.speaking = false;
                 // The event first: the judge sees the over-talk stop before the transcription
                 // request passes it.
                 out.pass(frame);
+                let judging = self.judging;
                 if let Some(u) = self.open.as_mut() {
                     u.last_voice = Some(last_voice);
-                    // Speculative transcription while the endpointer waits.
-                    let samples = u.audio.len();
-                    u.asked = Some(samples);
-                    u.text = None;
-                    out.down(Frame::Do(Effect::Transcribe {
-                        utterance: u.id,
-                        samples,
-                        pcm: Arc::new(u.audio.clone()),
-                        primed: true,
-                        context: String::new(),
-                    }));
+                    // The quiet since the last voiced frame began with a pause, whose request
+                    // covers every voiced frame: it (or its text) stands, unless judged.
+                    if u.asked.is_none() || judging {
+                        Self::ask(u, out);
+                    }
                 }
             }
             Frame::SttResult {
@@ -267,332 +298,4 @@ impl TurnConfig {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::engines::Transcription;
-    use crate::frame::Dir;
-    use crate::processors::test_util::*;
-    use parley_telephony::audio::FRAME;
-
-    fn window() -> TurnConfig {
-        TurnConfig {
-            rule: TurnRule::Window,
-            ..TurnConfig::default()
-        }
-    }
-
-    fn transcript(complete_ms: u32, number_ms: u32, open_ms: u32) -> TurnConfig {
-        TurnConfig {
-            rule: TurnRule::Transcript(TurnWaits {
-                complete_ms,
-                number_ms,
-                open_ms,
-            }),
-            window: Duration::from_millis(400),
-            ceiling: Duration::from_millis(1200),
-        }
-    }
-
-    #[test]
-    fn the_wait_follows_the_rule_and_the_text() {
-        let ms = Duration::from_millis;
-        let w = window();
-        assert_eq!(w.wait(Some("Yes.")), ms(400));
-        assert_eq!(w.wait(Some("Thursday at")), ms(1200), "stretched mid-phrase");
-        assert_eq!(w.wait(Some("My number is 555")), ms(400));
-        assert_eq!(w.wait(None), ms(400));
-        let t = transcript(200, 800, 1200);
-        assert_eq!(t.wait(Some("Yes.")), ms(200));
-        assert_eq!(t.wait(Some("yes")), ms(200));
-        assert_eq!(t.wait(Some("My number is 555.")), ms(800));
-        assert_eq!(t.wait(Some("I'd like to book it for.")), ms(1200));
-        assert_eq!(t.wait(Some("")), ms(1200), "noise: the ceiling");
-        assert_eq!(t.wait(None), ms(1200), "no text yet: the ceiling");
-        // The ceiling caps every wait.
-        assert_eq!(transcript(200, 800, 3000).wait(Some("and")), ms(1200));
-    }
-
-    struct Caller {
-        ep: Endpointer,
-        t0: Instant,
-        frame: u32,
-    }
-
-    impl Caller {
-        fn new() -> Self {
-            Self::with(window())
-        }
-        fn with(cfg: TurnConfig) -> Self {
-            Caller {
-                ep: Endpointer::new(cfg),
-                t0: Instant::now(),
-                frame: 0,
-            }
-        }
-        fn now(&self) -> Instant {
-            self.t0 + FRAME * self.frame
-        }
-        /// One frame of audio (and what VAD made of it), then the tick.
-        fn step(&mut self, vad: Option<Frame>) -> Vec<Frame> {
-            self.frame += 1;
-            let at = self.now();
-            let mut out = feed(&mut self.ep, Frame::CallerAudio { pcm: [1; 160], at });
-            if let Some(v) = vad {
-                out.extend(feed(&mut self.ep, v));
-            }
-            out.extend(feed(&mut self.ep, Frame::Tick { now: at }));
-            out.into_iter()
-                .map(|(_, f)| f)
-                .filter(|f| {
-                    !matches!(
-                        f,
-                        Frame::CallerAudio { .. }
-                            | Frame::Tick { .. }
-                            | Frame::SpeechStarted { .. }
-                            | Frame::SpeechEnded { .. }
-                            | Frame::Do(Effect::SttAudio { .. })
-                    )
-                })
-                .collect()
-        }
-        fn start(&mut self) -> Vec<Frame> {
-            let at = self.now() - FRAME;
-            self.step(Some(Frame::SpeechStarted { at, frames_ago: 1 }))
-        }
-        fn end(&mut self) -> Vec<Frame> {
-            // The event comes with the next frame, 6 frames after the last voiced one.
-            let last_voice = self.now() + FRAME - FRAME * 6;
-            self.step(Some(Frame::SpeechEnded {
-                last_voice,
-                frames_ago: 6,
-            }))
-        }
-        fn stt(&mut self, utterance: u64, samples: usize, text: &str) -> Vec<(Dir, Frame)> {
-            feed(
-                &mut self.ep,
-                Frame::SttResult {
-                    utterance,
-                    samples,
-                    result: Ok(Transcription {
-                        text: text.into(),
-                        queue: Duration::ZERO,
-                        work: Duration::from_millis(100),
-                    }),
-                },
-            )
-        }
-    }
-
-    fn asked(out: &[Frame]) -> Option<(u64, usize, bool)> {
-        out.iter().find_map(|f| match f {
-            Frame::Do(Effect::Transcribe {
-                utterance,
-                samples,
-                primed,
-                ..
-            }) => Some((*utterance, *samples, *primed)),
-            _ => None,
-        })
-    }
-
-    #[test]
-    fn the_turn_ends_after_the_window_once_the_text_is_in() {
-        let mut c = Caller::new();
-        for _ in 0..10 {
-            c.step(None);
-        }
-        let out = c.start();
-        assert!(matches!(out[0], Frame::UtteranceStarted { id: 1, .. }), "{out:?}");
-        for _ in 0..20 {
-            assert!(c.step(None).is_empty());
-        }
-        let out = c.end();
-        // Pre-roll (frames_ago + 4 frames) plus everything since.
-        let (id, samples, primed) = asked(&out).expect("a speculative transcription");
-        assert_eq!((id, samples / 160, primed), (1, 5 + 21, true));
-        assert!(c
-            .stt(id, samples, "Yes.")
-            .iter()
-            .any(|(_, f)| matches!(f, Frame::Transcript { text, .. } if text == "Yes.")));
-        // 400 ms after the last voiced frame (6 frames before the end event): over.
-        let mut ended = vec![];
-        for i in 0..30 {
-            let out = c.step(None);
-            if let Some(Frame::UtteranceEnded { utterance, .. }) = out.first() {
-                ended.push((i, utterance.text.clone()));
-            }
-        }
-        assert_eq!(ended, [(13, "Yes.".to_string())]);
-    }
-
-    #[test]
-    fn a_streaming_engine_hears_exactly_the_audio_each_request_covers() {
-        let mut ep = Endpointer::new(TurnConfig::default());
-        let t0 = Instant::now();
-        let mut streamed = 0;
-        let mut requests = vec![];
-        for i in 0..40u32 {
-            let at = t0 + FRAME * i;
-            let mut out = feed(
-                &mut ep,
-                Frame::CallerAudio {
-                    pcm: [i as i16; 160],
-                    at,
-                },
-            );
-            if i == 12 {
-                out.extend(feed(&mut ep, Frame::SpeechStarted { at, frames_ago: 2 }));
-            }
-            if i == 30 {
-                let last_voice = at - FRAME * 6;
-                out.extend(feed(
-                    &mut ep,
-                    Frame::SpeechEnded {
-                        last_voice,
-                        frames_ago: 6,
-                    },
-                ));
-            }
-            for (_, f) in out {
-                match f {
-                    Frame::Do(Effect::SttAudio { utterance: 1, pcm }) => streamed += pcm.len(),
-                    Frame::Do(Effect::Transcribe { samples, pcm, .. }) => {
-                        assert_eq!(pcm.len(), samples);
-                        requests.push((samples, streamed));
-                    }
-                    _ => {}
-                }
-            }
-        }
-        // Pre-roll (frames_ago + 4) and every frame after, streamed before the request.
-        assert_eq!(requests, [((6 + 18) * 160, (6 + 18) * 160)]);
-    }
-
-    #[test]
-    fn a_caller_who_goes_on_makes_the_guess_stale() {
-        let mut c = Caller::new();
-        c.start();
-        for _ in 0..10 {
-            c.step(None);
-        }
-        let (id, samples, _) = asked(&c.end()).unwrap();
-        c.step(None);
-        assert!(c.start().is_empty(), "same utterance");
-        // The guess for the first part arrives after the caller went on: dropped.
-        assert!(c.stt(id, samples, "Thursday at").is_empty());
-        for _ in 0..10 {
-            c.step(None);
-        }
-        let (id2, samples2, _) = asked(&c.end()).unwrap();
-        assert_eq!(id2, id);
-        assert!(samples2 > samples);
-        for _ in 0..40 {
-            assert!(c.step(None).is_empty(), "no turn end without the new text");
-        }
-        c.stt(id, samples2, "Thursday at three.");
-        let out = c.step(None);
-        assert!(
-            matches!(&out[0], Frame::UtteranceEnded { utterance, .. } if utterance.text == "Thursday at three."),
-            "{out:?}"
-        );
-    }
-
-    #[test]
-    fn an_unfinished_phrase_stretches_the_window() {
-        let mut c = Caller::new();
-        c.start();
-        let (id, samples, _) = asked(&c.end()).unwrap();
-        c.stt(id, samples, "Thursday at");
-        let mut at = None;
-        for i in 0..70 {
-            if !c.step(None).is_empty() {
-                at = Some(i);
-                break;
-            }
-        }
-        // 1200 ms after the last voiced frame.
-        assert_eq!(at, Some(53));
-    }
-
-    /// Frames after the end event until the turn ends (None: not within `frames`).
-    fn frames_to_end(c: &mut Caller, frames: usize) -> Option<usize> {
-        (0..frames).find(|_| c.step(None).iter().any(|f| matches!(f, Frame::UtteranceEnded { .. })))
-    }
-
-    #[test]
-    fn the_transcript_rule_waits_by_how_the_text_ends() {
-        // The end event comes 6 frames after the last voiced frame; frame i after it is
-        // (7 + i) * 20 ms of silence.
-        for (text, ms) in [
-            ("Yes.", 200),
-            ("My number is 555.", 800),
-            ("Thursday at", 1200),
-            ("", 1200),
-        ] {
-            let mut c = Caller::with(transcript(200, 800, 1200));
-            c.start();
-            let (id, samples, _) = asked(&c.end()).unwrap();
-            c.stt(id, samples, text);
-            assert_eq!(frames_to_end(&mut c, 80), Some(ms / 20 - 7), "{text:?}");
-        }
-    }
-
-    #[test]
-    fn late_text_ends_the_turn_when_it_comes() {
-        let mut c = Caller::with(transcript(200, 800, 1200));
-        c.start();
-        let (id, samples, _) = asked(&c.end()).unwrap();
-        assert_eq!(frames_to_end(&mut c, 20), None, "no text, no turn end");
-        c.stt(id, samples, "Yes.");
-        assert_eq!(frames_to_end(&mut c, 5), Some(0));
-    }
-
-    #[test]
-    fn a_pause_between_digit_groups_is_not_cut_off_by_the_rule_but_is_by_the_window() {
-        // "My number is five five five" ... 700 ms ... "one two three four, please." The window stretches
-        // only for words that end mid-phrase; the rule also waits longer after a number.
-        for (cfg, cut) in [(transcript(200, 800, 1200), false), (window(), true)] {
-            let mut c = Caller::with(cfg);
-            c.start();
-            let (id, samples, _) = asked(&c.end()).unwrap();
-            c.stt(id, samples, "My number is five five five.");
-            // 700 ms of silence after the last voiced frame: 35 frames, 6 of them before the end
-            // event, then the caller goes on.
-            let ended = frames_to_end(&mut c, 35 - 7).is_some();
-            assert_eq!(ended, cut, "{cfg:?}");
-            if !cut {
-                assert!(c.start().is_empty(), "the same utterance goes on");
-                let (id2, samples2, _) = asked(&c.end()).unwrap();
-                assert_eq!(id2, id);
-                c.stt(id, samples2, "My number is five five five, one two three four, please.");
-                assert_eq!(frames_to_end(&mut c, 20), Some(3));
-            }
-        }
-    }
-
-    #[test]
-    fn judged_over_talk_is_held_and_a_backchannel_dropped() {
-        let mut c = Caller::new();
-        c.start();
-        feed_up(&mut c.ep, Frame::Judging(true));
-        let (id, samples, _) = asked(&c.end()).unwrap();
-        c.stt(id, samples, "Yeah.");
-        for _ in 0..50 {
-            assert!(c.step(None).is_empty(), "held while judged");
-        }
-        let out = feed_up(&mut c.ep, Frame::Backchannel);
-        assert_eq!(out, [(Dir::Down, Frame::UtteranceDropped { id })]);
-        assert!(c.step(None).is_empty());
-        // Judged an interruption instead: the utterance runs as a turn.
-        c.start();
-        feed_up(&mut c.ep, Frame::Judging(true));
-        let (id, samples, _) = asked(&c.end()).unwrap();
-        c.stt(id, samples, "Sorry, wait.");
-        c.step(None);
-        feed_up(&mut c.ep, Frame::Judging(false));
-        let ended = (0..30)
-            .flat_map(|_| c.step(None))
-            .any(|f| matches!(f, Frame::UtteranceEnded { .. }));
-        assert!(ended);
-    }
-}
+mod tests;

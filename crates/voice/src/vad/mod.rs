@@ -26,6 +26,9 @@ use parley_telephony::audio::{level_dbfs, PcmFrame, FRAME};
 pub enum VadEvent {
     /// Speech began `frames_ago` frames before the current one (its first voiced frame).
     Start { frames_ago: u32 },
+    /// The speech in progress has been quiet for `pause_frames` frames (`frames_ago` since the
+    /// last voiced one); it ends if the quiet lasts `hangover_frames`.
+    Pause { frames_ago: u32 },
     /// Speech ended; the last voiced frame was `frames_ago` frames before the current one.
     End { frames_ago: u32 },
 }
@@ -37,6 +40,9 @@ pub struct VadConfig {
     pub onset_frames: u32,
     /// Unvoiced frames in a row that end speech.
     pub hangover_frames: u32,
+    /// Unvoiced frames in a row that report a pause ([`VadEvent::Pause`]): the early start of
+    /// speech-to-text. 0 (or not below `hangover_frames`): no pauses reported.
+    pub pause_frames: u32,
     /// Frames quieter than this are never speech.
     pub floor_dbfs: f32,
     /// A frame whose speech probability reaches this is voiced...
@@ -54,6 +60,7 @@ impl Default for VadConfig {
         VadConfig {
             onset_frames: 2,
             hangover_frames: 6,
+            pause_frames: 3,
             floor_dbfs: -45.0,
             threshold: 0.5,
             stay_threshold: 0.35,
@@ -177,6 +184,15 @@ impl Vad {
                 frames_ago: self.voiced_run - 1 + self.cfg.onset_lookback_frames,
             });
         }
+        if self.speaking
+            && self.cfg.pause_frames > 0
+            && self.cfg.pause_frames < self.cfg.hangover_frames
+            && self.unvoiced_run == self.cfg.pause_frames
+        {
+            return Some(VadEvent::Pause {
+                frames_ago: self.unvoiced_run,
+            });
+        }
         if self.speaking && self.unvoiced_run >= self.cfg.hangover_frames {
             self.speaking = false;
             return Some(VadEvent::End {
@@ -262,6 +278,11 @@ impl Processor for VadStage {
         if opened {
             out.down(Frame::CallerVoice { at });
         }
+        if let Some(VadEvent::Pause { frames_ago }) = event {
+            out.down(Frame::SpeechPaused {
+                last_voice: at - FRAME * frames_ago,
+            });
+        }
         if let Some(VadEvent::End { frames_ago }) = event {
             out.down(Frame::SpeechEnded {
                 last_voice: at - FRAME * frames_ago,
@@ -307,11 +328,12 @@ mod tests {
                 events.push((i, e));
             }
         }
-        assert_eq!(events.len(), 2, "{events:?}");
+        assert_eq!(events.len(), 3, "{events:?}");
         let (at, start) = events[0];
         assert!(matches!(start, VadEvent::Start { .. }));
         assert!((11..=13).contains(&at), "onset detected at frame {at}");
-        assert_eq!(events[1], (45, VadEvent::End { frames_ago: 6 }));
+        assert_eq!(events[1], (42, VadEvent::Pause { frames_ago: 3 }));
+        assert_eq!(events[2], (45, VadEvent::End { frames_ago: 6 }));
     }
 
     #[test]
@@ -328,7 +350,7 @@ mod tests {
             assert_eq!(out[0].1, Frame::CallerAudio { pcm: f, at }, "the audio comes first");
             events.extend(out.into_iter().skip(1).map(|(_, e)| (i, e)));
         }
-        assert_eq!(events.len(), 3, "{events:?}");
+        assert_eq!(events.len(), 4, "{events:?}");
         assert!(
             matches!(events[0], (_, Frame::SpeechStarted { at, .. }) if (t0 + FRAME * 10..=t0 + FRAME * 12).contains(&at)),
             "{events:?}"
@@ -338,8 +360,18 @@ mod tests {
             matches!(events[1], (i, Frame::CallerVoice { .. }) if i == events[0].0),
             "{events:?}"
         );
+        // The pause three frames into the quiet, with the same last voiced frame.
         assert_eq!(
             events[2],
+            (
+                42,
+                Frame::SpeechPaused {
+                    last_voice: t0 + FRAME * 39
+                }
+            )
+        );
+        assert_eq!(
+            events[3],
             (
                 45,
                 Frame::SpeechEnded {
