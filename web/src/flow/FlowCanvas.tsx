@@ -2,9 +2,10 @@
 // unchanged (a per-node cache), node components are memoized and read their own problems by
 // selector, so an edit re-renders one node, not 300. The nodes themselves are in FlowNode.tsx,
 // with their level of detail by zoom.
-import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
+import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, useStoreApi, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { DragSession } from './dragSession';
 import { DetailContext, nodeTypes, showsDetail, type RFNode } from './FlowNode';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
 import { useEditor } from './store';
@@ -43,27 +44,29 @@ export function FlowCanvas() {
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
   const nodeCache = useRef(new WeakMap<FlowNode, Cached>());
   const edgeCache = useRef(new WeakMap<FlowEdge, { sel: boolean; rf: Edge }>());
-  const drag = useRef<Map<string, { x: number; y: number }> | null>(null);
-  const dragFinal = useRef(new Map<string, { x: number; y: number }>());
+  const flowStore = useStoreApi<RFNode>();
+  const drag = useRef<DragSession | null>(null);
 
   const rfNodes = useMemo(
     () =>
       nodes.map((n) => {
         const sel = n.id === selectedId;
         const m = measured.get(n.id);
+        // A node being dragged is where the drag has put it so far (see DragSession).
+        const live = drag.current?.latest.get(n.id);
         const c = nodeCache.current.get(n);
-        if (c && c.sel === sel && c.m === m) return c.rf;
+        if (c && c.sel === sel && c.m === m && !live) return c.rf;
         const rf: RFNode = {
           id: n.id,
           type: isNodeType(n.type) ? n.type : 'unknown',
-          position: n.position,
+          position: live ?? n.position,
           data: n.data,
           selected: sel,
           measured: m,
           deletable: n.type !== 'start',
           ariaLabel: `${isNodeType(n.type) ? TYPE_LABELS[n.type] : n.type} node ${n.id}${nodeText(n) ? `: ${nodeText(n)}` : ''}`,
         };
-        nodeCache.current.set(n, { sel, m, rf });
+        if (!live) nodeCache.current.set(n, { sel, m, rf });
         return rf;
       }),
     [nodes, selectedId, measured],
@@ -122,26 +125,18 @@ export function FlowCanvas() {
       });
     }
     if (moving.size || ended) {
-      const t = useEditor.temporal.getState();
-      if (!drag.current) {
-        drag.current = new Map(st.nodes.filter((n) => moving.has(n.id)).map((n) => [n.id, n.position]));
-        dragFinal.current = new Map();
-      }
-      for (const [id, p] of moving) dragFinal.current.set(id, p);
+      drag.current ??= new DragSession(st.nodes, moving.keys());
+      const session = drag.current;
+      if (moving.size) session.move(flowStore, moving);
       if (ended) {
-        const origin = drag.current;
         drag.current = null;
-        for (const id of dragFinal.current.keys()) useUi.getState().touch(nodeKey(id));
-        st.finishDrag(origin, dragFinal.current);
-      } else {
-        t.pause();
-        useEditor.setState({ nodes: st.nodes.map((n) => (moving.has(n.id) ? { ...n, position: moving.get(n.id)! } : n)) });
-        t.resume();
+        for (const id of session.latest.keys()) useUi.getState().touch(nodeKey(id));
+        st.finishDrag(session.origin, session.latest);
       }
     }
     if (picked !== undefined) st.select(picked);
     if (removed.length) st.removeNodes(removed);
-  }, []);
+  }, [flowStore]);
 
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
     const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
