@@ -7,6 +7,7 @@ import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import { DragSession } from './dragSession';
 import { DetailContext, nodeTypes, showsDetail, type RFNode } from './FlowNode';
+import { ConnectingFromContext, selectConnectingFrom } from './PlainHandle';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
 import { useEditor } from './store';
 import { nodeKey, useUi } from './ui';
@@ -39,6 +40,7 @@ export function FlowCanvas() {
   const edges = useEditor((s) => s.edges);
   const selectedId = useEditor((s) => s.selectedId);
   const detail = useStore(selectDetail);
+  const connectingFrom = useStore(selectConnectingFrom);
   const { screenToFlowPosition } = useReactFlow();
   const [measured, setMeasured] = useState(() => new Map<string, { width: number; height: number }>());
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
@@ -199,29 +201,31 @@ export function FlowCanvas() {
   return (
     <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
       <DetailContext.Provider value={detail}>
-        <ReactFlow
-          nodes={rfNodes}
-          edges={rfEdges}
-          nodeTypes={nodeTypes}
-          onNodesChange={onNodesChange}
-          onEdgesChange={onEdgesChange}
-          onConnect={onConnect}
-          isValidConnection={isValidConnection}
-          onDrop={onDrop}
-          onDragOver={onDragOver}
-          onPaneClick={onPaneClick}
-          deleteKeyCode={DELETE_KEYS}
-          multiSelectionKeyCode={null}
-          selectionKeyCode={null}
-          onlyRenderVisibleElements={nodes.length > 80}
-          minZoom={0.1}
-          fitView
-          fitViewOptions={FIT_VIEW}
-          proOptions={PRO_OPTIONS}
-          aria-label="Flow canvas"
-        >
-          {decorations}
-        </ReactFlow>
+        <ConnectingFromContext.Provider value={connectingFrom}>
+          <ReactFlow
+            nodes={rfNodes}
+            edges={rfEdges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            isValidConnection={isValidConnection}
+            onDrop={onDrop}
+            onDragOver={onDragOver}
+            onPaneClick={onPaneClick}
+            deleteKeyCode={DELETE_KEYS}
+            multiSelectionKeyCode={null}
+            selectionKeyCode={null}
+            onlyRenderVisibleElements={nodes.length > 80}
+            minZoom={0.1}
+            fitView
+            fitViewOptions={FIT_VIEW}
+            proOptions={PRO_OPTIONS}
+            aria-label="Flow canvas"
+          >
+            {decorations}
+          </ReactFlow>
+        </ConnectingFromContext.Provider>
       </DetailContext.Provider>
     </div>
   );

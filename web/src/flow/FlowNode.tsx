@@ -8,6 +8,7 @@ import { Handle, Position, type Node, type NodeProps } from '@xyflow/react';
 import { createContext, memo, useContext } from 'react';
 import { cn } from '@/lib/cn';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowNode } from './graph';
+import { PlainHandle } from './PlainHandle';
 import { useUi } from './ui';
 
 export type RFNode = Node<FlowNode['data'], string>;
@@ -46,6 +47,20 @@ const handleLeft = (i: number, n: number) => `${((i + 1) / (n + 1)) * 100}%`;
 const isFallback = (h: string) => h === 'no_match' || h === 'error' || h === 'else';
 
 function SourceHandles({ handles, labelled }: { handles: string[]; labelled: boolean }) {
+  if (!labelled) {
+    // The low-detail box: plain handles (see PlainHandle.tsx) and no label elements.
+    return handles.map((h, i) => (
+      <PlainHandle
+        key={h}
+        id={h}
+        type="source"
+        position={Position.Bottom}
+        style={{ left: handleLeft(i, handles.length) }}
+        className={cn(SOURCE_HANDLE, isFallback(h) ? '!bg-slate-500' : '!bg-indigo-700')}
+        title={`Outcome ${h}`}
+      />
+    ));
+  }
   return handles.map((h, i) => {
     const left = handleLeft(i, handles.length);
     return (
@@ -58,14 +73,12 @@ function SourceHandles({ handles, labelled }: { handles: string[]; labelled: boo
           className={cn(SOURCE_HANDLE, isFallback(h) ? '!bg-slate-500' : '!bg-indigo-700')}
           title={`Outcome ${h}`}
         />
-        {labelled ? (
-          <span
-            className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
-            style={{ left }}
-          >
-            {h}
-          </span>
-        ) : null}
+        <span
+          className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
+          style={{ left }}
+        >
+          {h}
+        </span>
       </div>
     );
   });
@@ -85,7 +98,17 @@ function ProblemBadge({ problems }: { problems: string }) {
   );
 }
 
+/**
+ * A canvas node. React Flow passes its node component the node's position too, so during a
+ * drag this re-renders on every frame; the card below depends on none of that and is skipped.
+ */
 export const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected, height }: NodeProps<RFNode>) {
+  return <NodeCard id={id} type={type} data={data} selected={selected} height={height} />;
+});
+
+type CardProps = Pick<NodeProps<RFNode>, 'id' | 'type' | 'data' | 'selected' | 'height'>;
+
+const NodeCard = memo(function NodeCard({ id, type, data, selected, height }: CardProps) {
   const detail = useContext(DetailContext);
   const problems = useUi((s) => (s.nodeProblems[id] ?? []).join('\n'));
   const live = useUi((s) => s.liveNode === id);
@@ -105,7 +128,11 @@ export const FlowNodeView = memo(function FlowNodeView({ id, type, data, selecte
           Now
         </span>
       ) : null}
-      {type !== 'start' ? <Handle type="target" position={Position.Top} className={TARGET_HANDLE} /> : null}
+      {type === 'start' ? null : detail ? (
+        <Handle type="target" position={Position.Top} className={TARGET_HANDLE} />
+      ) : (
+        <PlainHandle type="target" position={Position.Top} className={TARGET_HANDLE} />
+      )}
       {problems ? <ProblemBadge problems={problems} /> : null}
     </>
   );
