@@ -199,7 +199,7 @@ export function FlowCanvas() {
   );
 
   return (
-    <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
+    <div className="flow-canvas h-full w-full" onKeyDownCapture={onKeyDownCapture}>
       <DetailContext.Provider value={detail}>
         <ConnectingFromContext.Provider value={connectingFrom}>
           <ReactFlow
