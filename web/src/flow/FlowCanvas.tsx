@@ -1,7 +1,8 @@
 // The canvas: @xyflow/react over the editor store. Node objects keep their identity while
 // unchanged (a per-node cache), node components are memoized and read their own problems by
 // selector, so an edit re-renders one node, not 300. The nodes themselves are in FlowNode.tsx,
-// with their level of detail by zoom.
+// with their level of detail by zoom. A drag moves nodes in React Flow's store only and reaches
+// the editor store once, at its end (dragSession.ts).
 import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, useStoreApi, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';

@@ -1,9 +1,10 @@
 // A node of the flow canvas, at two levels of detail. From DETAIL_ZOOM up, the full card: type,
 // id, text, each outcome's label. Below it (the fitted view of a large flow: a 300-node agent
-// opens at zoom 0.1), a plain box with the type's name in large print and the same handles: the
-// card's text is unreadable there anyway, and the full card of 300 nodes is thousands of
-// elements that Chromium re-layerizes, pre-paints and hit-tests on every frame of a drag. The
-// accessible name of a node (set by the canvas) carries its text at every zoom.
+// opens at zoom 0.1), a plain box with the type's name in large print and the same handles
+// (plain elements there, without a store subscription each: PlainHandle.tsx): the card's text
+// is unreadable there anyway, and the full card of 300 nodes is thousands of elements that
+// Chromium re-layerizes, pre-paints and hit-tests on every frame of a drag. The accessible name
+// of a node (set by the canvas) carries its text at every zoom.
 import { Handle, Position, type Node, type NodeProps } from '@xyflow/react';
 import { createContext, memo, useContext } from 'react';
 import { cn } from '@/lib/cn';
