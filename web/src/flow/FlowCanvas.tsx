@@ -3,10 +3,11 @@
 // selector, so an edit re-renders one node, not 300. The nodes themselves are in FlowNode.tsx,
 // with their level of detail by zoom. A drag moves nodes in React Flow's store only and reaches
 // the editor store once, at its end (dragSession.ts).
-import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, useStoreApi, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
+import { Background, Controls, MarkerType, ReactFlow, useReactFlow, useStore, useStoreApi, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
 import { DragSession } from './dragSession';
+import { FlowMiniMap } from './FlowMiniMap';
 import { DetailContext, nodeTypes, showsDetail, type RFNode } from './FlowNode';
 import { ConnectingFromContext, selectConnectingFrom } from './PlainHandle';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
@@ -193,7 +194,7 @@ export function FlowCanvas() {
       <>
         <Background gap={20} />
         <Controls showInteractive={false} />
-        {withMap ? <MiniMap pannable zoomable ariaLabel="Mini map of the flow" /> : null}
+        {withMap ? <FlowMiniMap ariaLabel="Mini map of the flow" /> : null}
       </>
     ),
     [withMap],
