@@ -119,7 +119,7 @@ async function drag(dist, tag) {
   }
   await context.close();
   const iv = frames.slice(1).map((t, i) => t - frames[i]);
-  return { busy: lastBusy, p50: pct(iv, 50), p95: pct(iv, 95), max: Math.max(...iv), over: iv.filter((d) => d > 16.7).length / iv.length, n: iv.length, long: long.length, longMax: long.length ? Math.max(...long) : 0, undo };
+  return { busy: lastBusy, p50: pct(iv, 50), p95: pct(iv, 95), max: Math.max(...iv), over: iv.filter((d) => d > 16.7).length / iv.length, late: iv.filter((d) => d > 25).length, n: iv.length, long: long.length, longMax: long.length ? Math.max(...long) : 0, undo };
 }
 function summarizeCpu(p) {
   const byId = new Map(p.nodes.map((n) => [n.id, n]));
@@ -156,10 +156,10 @@ const res = {};
 for (let i = 0; i < RUNS; i++) for (const [j, d] of dists.entries()) {
   const r = await drag(d, `run${i}-d${j}`);
   (res[d] ??= []).push(r);
-  console.log(`${d} run ${i}: p50 ${r.p50.toFixed(1)} p95 ${r.p95.toFixed(1)} max ${r.max.toFixed(1)} over16 ${(r.over * 100).toFixed(0)}% frames ${r.n} long ${r.long} (max ${r.longMax.toFixed(0)}) undo=${r.undo}`);
+  console.log(`${d} run ${i}: p50 ${r.p50.toFixed(1)} p95 ${r.p95.toFixed(1)} max ${r.max.toFixed(1)} over16 ${(r.over * 100).toFixed(0)}% late ${r.late} frames ${r.n} long ${r.long} (max ${r.longMax.toFixed(0)}) undo=${r.undo}`);
 }
 for (const [d, rs] of Object.entries(res)) {
   const m = (k) => pct(rs.map((r) => r[k]), 50);
-  console.log(`MEDIAN ${d}: p50 ${m('p50').toFixed(1)} p95 ${m('p95').toFixed(1)} max ${m('max').toFixed(1)} over16 ${(m('over') * 100).toFixed(0)}% long ${m('long')} busy ${m('busy')}`);
+  console.log(`MEDIAN ${d}: p50 ${m('p50').toFixed(1)} p95 ${m('p95').toFixed(1)} max ${m('max').toFixed(1)} over16 ${(m('over') * 100).toFixed(0)}% late ${m('late')} long ${m('long')} busy ${m('busy')}`);
 }
 await browser.close();

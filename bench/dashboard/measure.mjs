@@ -262,6 +262,9 @@ async function dragFrames(browser, storage, state, dist = null) {
     max: Math.max(...intervals),
     over: intervals.filter((d) => d > 16.7).length / intervals.length,
     over2: intervals.filter((d) => d > 33.4).length / intervals.length,
+    // Frames that came a vsync (or more) late: intervals over 1.5 frame periods. "Over 16.7 ms"
+    // also counts the ±0.1 ms jitter of on-time frames (16.8), a third of them in some drags.
+    missed: intervals.filter((d) => d > 25).length / intervals.length,
     long,
   };
 }
@@ -369,7 +372,7 @@ try {
     `Editor drag, 300-node agent (seeded team): node ${d.node} moved by ${d.moved === null ? '? (not rendered after the drag)' : d.moved} px of the flow (the mouse by 283 px on screen) in 30 moves (one per frame); ${d.rendered} nodes in the DOM at zoom ${d.zoom}`,
   );
   console.log(
-    `  ${d.frames} frames: p50 ${d.p50.toFixed(1)} ms, p95 ${d.p95.toFixed(1)} ms, max ${d.max.toFixed(1)} ms; over 16.7 ms: ${(d.over * 100).toFixed(0)}%, over 33.4 ms: ${(d.over2 * 100).toFixed(0)}%; long tasks: ${d.long.length}${d.long.length ? ` (max ${Math.max(...d.long).toFixed(0)} ms)` : ''}`,
+    `  ${d.frames} frames: p50 ${d.p50.toFixed(1)} ms, p95 ${d.p95.toFixed(1)} ms, max ${d.max.toFixed(1)} ms; over 16.7 ms: ${(d.over * 100).toFixed(0)}%, late (over 25 ms): ${(d.missed * 100).toFixed(0)}%, over 33.4 ms: ${(d.over2 * 100).toFixed(0)}%; long tasks: ${d.long.length}${d.long.length ? ` (max ${Math.max(...d.long).toFixed(0)} ms)` : ''}`,
   );
   console.log(`  Aim, a drag under 16 ms a frame: ${d.p95 <= 16.7 ? 'met at p95' : 'NOT MET at p95'}`);
   const baseline = process.env.BASELINE_DIST;
@@ -394,6 +397,7 @@ try {
         max: med(r.map((x) => x.max)),
         over: med(r.map((x) => x.over)),
         over2: med(r.map((x) => x.over2)),
+        missed: med(r.map((x) => x.missed)),
         long: med(r.map((x) => x.long.length)),
       };
     };
@@ -406,15 +410,15 @@ try {
     for (const k of ['this', 'baseline']) {
       for (const [i, d] of runs[k].entries()) {
         console.log(
-          `  ${k} drag ${i + 1}: ${d.frames} frames, p50 ${d.p50.toFixed(1)}, p95 ${d.p95.toFixed(1)}, max ${d.max.toFixed(1)} ms, over 16.7 ms ${pc(d.over)}, over 33.4 ms ${pc(d.over2)}, ${d.long.length} long tasks; ${d.rendered} nodes in the DOM at zoom ${d.zoom}`,
+          `  ${k} drag ${i + 1}: ${d.frames} frames, p50 ${d.p50.toFixed(1)}, p95 ${d.p95.toFixed(1)}, max ${d.max.toFixed(1)} ms, over 16.7 ms ${pc(d.over)}, late (over 25 ms) ${pc(d.missed)}, over 33.4 ms ${pc(d.over2)}, ${d.long.length} long tasks; ${d.rendered} nodes in the DOM at zoom ${d.zoom}`,
         );
       }
     }
-    console.log('| build | frame p50 ms | frame p95 ms | frame max ms | over 16.7 ms | over 33.4 ms | long tasks |');
-    console.log('|---|---:|---:|---:|---:|---:|---:|');
-    console.log(`| this | ${a.p50.toFixed(1)} | ${a.p95.toFixed(1)} | ${a.max.toFixed(1)} | ${pc(a.over)} | ${pc(a.over2)} | ${a.long} |`);
-    console.log(`| baseline | ${b.p50.toFixed(1)} | ${b.p95.toFixed(1)} | ${b.max.toFixed(1)} | ${pc(b.over)} | ${pc(b.over2)} | ${b.long} |`);
-    console.log(`| ratio this/baseline | ${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)} | ${(a.max / b.max).toFixed(2)} | | | |`);
+    console.log('| build | frame p50 ms | frame p95 ms | frame max ms | over 16.7 ms | late (over 25 ms) | over 33.4 ms | long tasks |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|');
+    console.log(`| this | ${a.p50.toFixed(1)} | ${a.p95.toFixed(1)} | ${a.max.toFixed(1)} | ${pc(a.over)} | ${pc(a.missed)} | ${pc(a.over2)} | ${a.long} |`);
+    console.log(`| baseline | ${b.p50.toFixed(1)} | ${b.p95.toFixed(1)} | ${b.max.toFixed(1)} | ${pc(b.over)} | ${pc(b.missed)} | ${pc(b.over2)} | ${b.long} |`);
+    console.log(`| ratio this/baseline | ${(a.p50 / b.p50).toFixed(2)} | ${(a.p95 / b.p95).toFixed(2)} | ${(a.max / b.max).toFixed(2)} | | | | |`);
   }
   for (const c of Object.values(warm)) await c.close();
 } finally {

@@ -153,6 +153,14 @@ export async function agentEditorSteps({ page, step, expect, shot, accessible, B
     expect(/Sorry, I did not catch that/.test((await node('speak-1').getAttribute('aria-label')) ?? ''), 'the low-detail node lost its accessible name');
     expect((await node('speak-1').locator('.react-flow__handle').count()) === 2, 'the low-detail node lost its handles');
     await accessible('agent editor, zoomed out');
+    // The low-detail handles are plain elements (flow/PlainHandle.tsx): a connection drawn by
+    // mouse from one still connects (start's next, now to question-1, to end), and undo puts it back.
+    const edge = (from, to) => page.locator(`.react-flow__edge[aria-label="Connection next from ${from} to ${to}"]`);
+    await mouseDrag(page.locator('.react-flow__handle[data-nodeid="start"][data-handleid="next"]'), node('end').locator('.react-flow__handle.target'));
+    await edge('start', 'end').waitFor({ timeout: TIMEOUT });
+    expect((await edge('start', 'question-1').count()) === 0, 'the connection drawn at low zoom did not replace start → question-1');
+    await page.getByRole('button', { name: 'Undo' }).click();
+    await edge('start', 'question-1').waitFor({ timeout: TIMEOUT });
     for (let i = 0; i < 8 && (await low.count()) > 0; i++) {
       await page.getByRole('button', { name: 'Zoom In' }).click();
       await page.waitForTimeout(100);

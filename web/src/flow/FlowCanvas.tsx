@@ -1,11 +1,15 @@
 // The canvas: @xyflow/react over the editor store. Node objects keep their identity while
 // unchanged (a per-node cache), node components are memoized and read their own problems by
 // selector, so an edit re-renders one node, not 300. The nodes themselves are in FlowNode.tsx,
-// with their level of detail by zoom.
-import { Background, Controls, MarkerType, MiniMap, ReactFlow, useReactFlow, useStore, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
+// with their level of detail by zoom. A drag moves nodes in React Flow's store only and reaches
+// the editor store once, at its end (dragSession.ts).
+import { Background, Controls, MarkerType, ReactFlow, useReactFlow, useStore, useStoreApi, type Connection, type Edge, type EdgeChange, type NodeChange } from '@xyflow/react';
 import '@xyflow/react/dist/style.css';
 import { useCallback, useMemo, useRef, useState, type DragEvent, type KeyboardEvent } from 'react';
+import { DragSession } from './dragSession';
+import { FlowMiniMap } from './FlowMiniMap';
 import { DetailContext, nodeTypes, showsDetail, type RFNode } from './FlowNode';
+import { ConnectingFromContext, selectConnectingFrom } from './PlainHandle';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowEdge, type FlowNode, type NodeType } from './graph';
 import { useEditor } from './store';
 import { nodeKey, useUi } from './ui';
@@ -38,32 +42,35 @@ export function FlowCanvas() {
   const edges = useEditor((s) => s.edges);
   const selectedId = useEditor((s) => s.selectedId);
   const detail = useStore(selectDetail);
+  const connectingFrom = useStore(selectConnectingFrom);
   const { screenToFlowPosition } = useReactFlow();
   const [measured, setMeasured] = useState(() => new Map<string, { width: number; height: number }>());
   const [selectedEdge, setSelectedEdge] = useState<string | null>(null);
   const nodeCache = useRef(new WeakMap<FlowNode, Cached>());
   const edgeCache = useRef(new WeakMap<FlowEdge, { sel: boolean; rf: Edge }>());
-  const drag = useRef<Map<string, { x: number; y: number }> | null>(null);
-  const dragFinal = useRef(new Map<string, { x: number; y: number }>());
+  const flowStore = useStoreApi<RFNode>();
+  const drag = useRef<DragSession | null>(null);
 
   const rfNodes = useMemo(
     () =>
       nodes.map((n) => {
         const sel = n.id === selectedId;
         const m = measured.get(n.id);
+        // A node being dragged is where the drag has put it so far (see DragSession).
+        const live = drag.current?.latest.get(n.id);
         const c = nodeCache.current.get(n);
-        if (c && c.sel === sel && c.m === m) return c.rf;
+        if (c && c.sel === sel && c.m === m && !live) return c.rf;
         const rf: RFNode = {
           id: n.id,
           type: isNodeType(n.type) ? n.type : 'unknown',
-          position: n.position,
+          position: live ?? n.position,
           data: n.data,
           selected: sel,
           measured: m,
           deletable: n.type !== 'start',
           ariaLabel: `${isNodeType(n.type) ? TYPE_LABELS[n.type] : n.type} node ${n.id}${nodeText(n) ? `: ${nodeText(n)}` : ''}`,
         };
-        nodeCache.current.set(n, { sel, m, rf });
+        if (!live) nodeCache.current.set(n, { sel, m, rf });
         return rf;
       }),
     [nodes, selectedId, measured],
@@ -122,26 +129,18 @@ export function FlowCanvas() {
       });
     }
     if (moving.size || ended) {
-      const t = useEditor.temporal.getState();
-      if (!drag.current) {
-        drag.current = new Map(st.nodes.filter((n) => moving.has(n.id)).map((n) => [n.id, n.position]));
-        dragFinal.current = new Map();
-      }
-      for (const [id, p] of moving) dragFinal.current.set(id, p);
+      drag.current ??= new DragSession(st.nodes, moving.keys());
+      const session = drag.current;
+      if (moving.size) session.move(flowStore, moving);
       if (ended) {
-        const origin = drag.current;
         drag.current = null;
-        for (const id of dragFinal.current.keys()) useUi.getState().touch(nodeKey(id));
-        st.finishDrag(origin, dragFinal.current);
-      } else {
-        t.pause();
-        useEditor.setState({ nodes: st.nodes.map((n) => (moving.has(n.id) ? { ...n, position: moving.get(n.id)! } : n)) });
-        t.resume();
+        for (const id of session.latest.keys()) useUi.getState().touch(nodeKey(id));
+        st.finishDrag(session.origin, session.latest);
       }
     }
     if (picked !== undefined) st.select(picked);
     if (removed.length) st.removeNodes(removed);
-  }, []);
+  }, [flowStore]);
 
   const onEdgesChange = useCallback((changes: EdgeChange[]) => {
     const removed = changes.filter((c) => c.type === 'remove').map((c) => c.id);
@@ -195,38 +194,40 @@ export function FlowCanvas() {
       <>
         <Background gap={20} />
         <Controls showInteractive={false} />
-        {withMap ? <MiniMap pannable zoomable ariaLabel="Mini map of the flow" /> : null}
+        {withMap ? <FlowMiniMap ariaLabel="Mini map of the flow" /> : null}
       </>
     ),
     [withMap],
   );
 
   return (
-    <div className="h-full w-full" onKeyDownCapture={onKeyDownCapture}>
+    <div className="flow-canvas h-full w-full" onKeyDownCapture={onKeyDownCapture}>
       <DetailContext.Provider value={detail}>
-        <ReactFlow
-          nodes={rfNodes}
-          edges={rfEdges}
-          nodeTypes={nodeTypes}
-          onNodesChange={onNodesChange}
-          onEdgesChange={onEdgesChange}
-          onConnect={onConnect}
-          isValidConnection={isValidConnection}
-          onDrop={onDrop}
-          onDragOver={onDragOver}
-          onPaneClick={onPaneClick}
-          deleteKeyCode={DELETE_KEYS}
-          multiSelectionKeyCode={null}
-          selectionKeyCode={null}
-          onlyRenderVisibleElements={nodes.length > 80}
-          minZoom={0.1}
-          fitView
-          fitViewOptions={FIT_VIEW}
-          proOptions={PRO_OPTIONS}
-          aria-label="Flow canvas"
-        >
-          {decorations}
-        </ReactFlow>
+        <ConnectingFromContext.Provider value={connectingFrom}>
+          <ReactFlow
+            nodes={rfNodes}
+            edges={rfEdges}
+            nodeTypes={nodeTypes}
+            onNodesChange={onNodesChange}
+            onEdgesChange={onEdgesChange}
+            onConnect={onConnect}
+            isValidConnection={isValidConnection}
+            onDrop={onDrop}
+            onDragOver={onDragOver}
+            onPaneClick={onPaneClick}
+            deleteKeyCode={DELETE_KEYS}
+            multiSelectionKeyCode={null}
+            selectionKeyCode={null}
+            onlyRenderVisibleElements={nodes.length > 80}
+            minZoom={0.1}
+            fitView
+            fitViewOptions={FIT_VIEW}
+            proOptions={PRO_OPTIONS}
+            aria-label="Flow canvas"
+          >
+            {decorations}
+          </ReactFlow>
+        </ConnectingFromContext.Provider>
       </DetailContext.Provider>
     </div>
   );

@@ -1,13 +1,15 @@
 // A node of the flow canvas, at two levels of detail. From DETAIL_ZOOM up, the full card: type,
 // id, text, each outcome's label. Below it (the fitted view of a large flow: a 300-node agent
-// opens at zoom 0.1), a plain box with the type's name in large print and the same handles: the
-// card's text is unreadable there anyway, and the full card of 300 nodes is thousands of
-// elements that Chromium re-layerizes, pre-paints and hit-tests on every frame of a drag. The
-// accessible name of a node (set by the canvas) carries its text at every zoom.
+// opens at zoom 0.1), a plain box with the type's name in large print and the same handles
+// (plain elements there, without a store subscription each: PlainHandle.tsx): the card's text
+// is unreadable there anyway, and the full card of 300 nodes is thousands of elements that
+// Chromium re-layerizes, pre-paints and hit-tests on every frame of a drag. The accessible name
+// of a node (set by the canvas) carries its text at every zoom.
 import { Handle, Position, type Node, type NodeProps } from '@xyflow/react';
 import { createContext, memo, useContext } from 'react';
 import { cn } from '@/lib/cn';
 import { handlesOf, isNodeType, nodeText, TYPE_LABELS, type FlowNode } from './graph';
+import { PlainHandle } from './PlainHandle';
 import { useUi } from './ui';
 
 export type RFNode = Node<FlowNode['data'], string>;
@@ -46,6 +48,20 @@ const handleLeft = (i: number, n: number) => `${((i + 1) / (n + 1)) * 100}%`;
 const isFallback = (h: string) => h === 'no_match' || h === 'error' || h === 'else';
 
 function SourceHandles({ handles, labelled }: { handles: string[]; labelled: boolean }) {
+  if (!labelled) {
+    // The low-detail box: plain handles (see PlainHandle.tsx) and no label elements.
+    return handles.map((h, i) => (
+      <PlainHandle
+        key={h}
+        id={h}
+        type="source"
+        position={Position.Bottom}
+        style={{ left: handleLeft(i, handles.length) }}
+        className={cn(SOURCE_HANDLE, isFallback(h) ? '!bg-slate-500' : '!bg-indigo-700')}
+        title={`Outcome ${h}`}
+      />
+    ));
+  }
   return handles.map((h, i) => {
     const left = handleLeft(i, handles.length);
     return (
@@ -58,14 +74,12 @@ function SourceHandles({ handles, labelled }: { handles: string[]; labelled: boo
           className={cn(SOURCE_HANDLE, isFallback(h) ? '!bg-slate-500' : '!bg-indigo-700')}
           title={`Outcome ${h}`}
         />
-        {labelled ? (
-          <span
-            className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
-            style={{ left }}
-          >
-            {h}
-          </span>
-        ) : null}
+        <span
+          className="pointer-events-none absolute bottom-1 -translate-x-1/2 rounded bg-white/90 px-1 text-[10px] leading-tight font-medium text-slate-800"
+          style={{ left }}
+        >
+          {h}
+        </span>
       </div>
     );
   });
@@ -85,7 +99,17 @@ function ProblemBadge({ problems }: { problems: string }) {
   );
 }
 
+/**
+ * A canvas node. React Flow passes its node component the node's position too, so during a
+ * drag this re-renders on every frame; the card below depends on none of that and is skipped.
+ */
 export const FlowNodeView = memo(function FlowNodeView({ id, type, data, selected, height }: NodeProps<RFNode>) {
+  return <NodeCard id={id} type={type} data={data} selected={selected} height={height} />;
+});
+
+type CardProps = Pick<NodeProps<RFNode>, 'id' | 'type' | 'data' | 'selected' | 'height'>;
+
+const NodeCard = memo(function NodeCard({ id, type, data, selected, height }: CardProps) {
   const detail = useContext(DetailContext);
   const problems = useUi((s) => (s.nodeProblems[id] ?? []).join('\n'));
   const live = useUi((s) => s.liveNode === id);
@@ -105,7 +129,11 @@ export const FlowNodeView = memo(function FlowNodeView({ id, type, data, selecte
           Now
         </span>
       ) : null}
-      {type !== 'start' ? <Handle type="target" position={Position.Top} className={TARGET_HANDLE} /> : null}
+      {type === 'start' ? null : detail ? (
+        <Handle type="target" position={Position.Top} className={TARGET_HANDLE} />
+      ) : (
+        <PlainHandle type="target" position={Position.Top} className={TARGET_HANDLE} />
+      )}
       {problems ? <ProblemBadge problems={problems} /> : null}
     </>
   );

