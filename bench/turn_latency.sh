@@ -22,8 +22,8 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release --locked -p parley-server --example turn_latency
 mkdir -p bench/out
 out="bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
-# The transcript rule twice: speech-to-text from the VAD's stop (the baseline of the early start),
-# then from 60 ms of quiet (the default).
+# The transcript rule twice: speech-to-text from the VAD's stop (the default, and the baseline of
+# the early start), then from 60 ms of quiet (PARLEY_STT_EARLY_MS=60, an opt-in).
 for run in window:0 transcript:0 transcript:60; do
   PARLEY_TURN_RULE=${run%:*} PARLEY_STT_EARLY_MS=${run#*:} PARLEY_LOG=warn \
     ./target/release/examples/turn_latency --cutoff --media-stream "$@" | tee -a "$out"

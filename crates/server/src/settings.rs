@@ -203,7 +203,8 @@ pub struct Settings {
 
     /// Caller quiet (ms) after which speech-to-text starts, before the turn's silence is
     /// certain (120 ms): the text is in sooner, at the cost of decodes thrown away when the
-    /// caller goes on. 0: at the VAD's stop. Measured in bench/README.md (turn_latency).
+    /// caller goes on and of more sentences cut at a comma. 0 (the default): at the VAD's
+    /// stop. Measured in bench/README.md (turn_latency).
     #[arg(long, env = "PARLEY_STT_EARLY_MS", default_value_t = TurnConfig::DEFAULT_EARLY_STT.as_millis() as u64)]
     pub stt_early_ms: u64,
 

@@ -229,8 +229,11 @@ fn talking() -> PipelineConfig {
         screen_for_machine: false,
         // The fixed window: these tests time the turn's end against it (the transcript rule
         // is pinned by the endpointer's own tests).
+        // Speech-to-text from the first 60 ms pause (an opt-in): the early path is the one with
+        // timing to pin; at the VAD's stop (the default) the endpointer's tests cover.
         turn: TurnConfig {
             rule: TurnRule::Window,
+            early_stt: Duration::from_millis(60),
             ..TurnConfig::default()
         },
         ..PipelineConfig::default()

@@ -1,11 +1,11 @@
 //! The endpointer: gathers the caller's utterance and decides when their turn is over.
 //!
-//! Latency design: speech-to-text starts when VAD first hears the caller pause (60 ms of
-//! quiet, [`Frame::SpeechPaused`]), speculatively, before the stop is certain (120 ms) and
-//! while the endpointer waits. If the caller goes on, the guess is thrown away (the engine
-//! drops a decode that a newer request overtakes). So by the time the turn is declared over,
-//! the text is usually ready, and the turn costs the wait plus whatever of the decoding did not
-//! fit in it. Over-talk being judged is transcribed at its stop instead, unprimed.
+//! Latency design: speech-to-text starts at the VAD's stop (120 ms of quiet), speculatively,
+//! while the endpointer waits; or, with [`TurnConfig::early_stt`], already when the VAD first
+//! hears the caller pause ([`Frame::SpeechPaused`]). If the caller goes on, the guess is thrown
+//! away (the engine drops a decode that a newer request overtakes). So by the time the turn is
+//! declared over, the text is usually ready, and the turn costs the wait plus whatever of the
+//! decoding did not fit in it. Over-talk being judged is transcribed at its stop, unprimed.
 //!
 //! How long to wait ([`TurnRule`]): by default, as long as the words so far call for (the
 //! transcript rule of [`parley_speech::turn`]: a short wait after text that looks complete, a
@@ -43,7 +43,9 @@ pub struct TurnConfig {
     /// The longest wait after the last voiced frame, whatever the text (or without it).
     pub ceiling: Duration,
     /// The quiet after which speech-to-text starts, before the VAD's stop (zero: at the stop).
-    /// Shorter answers sooner but decodes more often in vain (a gap between words).
+    /// Shorter answers sooner, but the text of a sentence's first half is then often in before
+    /// the caller goes on after a comma, and text that looks complete ends the turn after
+    /// [`TurnWaits::complete_ms`]: the earlier text cuts sentences at commas.
     pub early_stt: Duration,
 }
 
@@ -55,8 +57,11 @@ impl TurnConfig {
         open_ms: 1200,
     };
 
-    /// Speech-to-text starts after 60 ms of quiet, half the VAD's stop (see `bench/README.md`).
-    pub const DEFAULT_EARLY_STT: Duration = Duration::from_millis(60);
+    /// Speech-to-text starts at the VAD's stop by default. 60 ms of quiet answers ~60 ms sooner
+    /// at p50 (`bench/turn_latency.sh`), but cut a Spanish caller's "Quiero cancelar mi
+    /// suscripción, por favor." at the comma in two of three calls, where starting at the stop
+    /// cut it in none (`tests/it/languages.rs`): an opt-in (`PARLEY_STT_EARLY_MS`).
+    pub const DEFAULT_EARLY_STT: Duration = Duration::ZERO;
 }
 
 impl Default for TurnConfig {
