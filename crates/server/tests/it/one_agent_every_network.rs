@@ -137,8 +137,8 @@ async fn the_appointment_reminder_ends_alike_over_sandbox_sip_and_twilio() {
 
     let show = |v: &Value| {
         format!(
-            "{} / {}: outcome {} variables {} transcript:\n{}",
-            v["network"], v["status"], v["outcome"], v["variables"], v["transcript"]
+            "{} / {} ({}): outcome {} variables {} transcript:\n{}",
+            v["network"], v["status"], v["call_failure_reason"], v["outcome"], v["variables"], v["transcript"]
         )
     };
     let all = format!("{}\n{}\n{}", show(&sandbox), show(&sip), show(&twilio));
