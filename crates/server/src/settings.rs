@@ -163,8 +163,9 @@ pub struct Settings {
     pub stt_threads: usize,
 
     /// CPU threads of a speech-to-text job that starts while no other one runs (capped at the
-    /// machine's cores): an idle machine answers a lone caller sooner. 1 turns this off.
-    #[arg(long, env = "PARLEY_STT_IDLE_THREADS", default_value_t = 2)]
+    /// machine's cores). 1 (the default) turns this off: in a call, two threads measured ~4x
+    /// slower than one (the call's own media ticks preempt ggml's spinning workers; bench/README.md).
+    #[arg(long, env = "PARLEY_STT_IDLE_THREADS", default_value_t = 1)]
     pub stt_idle_threads: usize,
 
     /// Smallest Whisper encoder window (ms of audio): shorter is faster on short answers,

@@ -35,10 +35,13 @@
 //! robust setting under load. But a transcription that runs alone on an idle machine leaves
 //! the other cores unused while the caller waits for it (on a 2-core EPYC without AVX-512, a
 //! primed "Yes." took ~250 ms on one thread and ~140 ms on two): so a transcription that starts
-//! while no other one runs, on a machine with nothing else runnable, takes
+//! while no other one runs, on a machine with nothing else runnable, can take
 //! [`WhisperConfig::idle_threads`]; any other takes [`WhisperConfig::threads`]. The check matters:
 //! two spinning threads on a machine busy with something else took seconds for a "Yes."
-//! `bench/turn_latency.sh` measures one call and many.
+//! It is off by default (1): in a call the machine is never idle in the way the check can see.
+//! The call's own 20 ms media ticks preempt a spinning worker, and on a 2-core EPYC with
+//! AVX-512 one call's speech-to-text took 217-238 ms at p50 with two threads against 55-61 ms
+//! with one (`bench/README.md`, 2026-12-05). `bench/turn_latency.sh` measures one call and many.
 //!
 //! Languages: the installed model (Whisper base) is the multilingual one, so one loaded model
 //! serves calls in any language it knows; each transcription names its language
@@ -144,7 +147,7 @@ impl Default for WhisperConfig {
     fn default() -> Self {
         Self {
             threads: 1,
-            idle_threads: std::thread::available_parallelism().map_or(1, |n| n.get().min(2)),
+            idle_threads: 1,
             workers: 2,
             window: AudioWindow::default(),
             silence_dbfs: -55.0,
