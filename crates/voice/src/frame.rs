@@ -132,7 +132,8 @@ pub enum Frame {
     /// once per speech, between its start and its end; `at` is the frame that decided it.
     CallerVoice { at: Instant },
     /// VAD: the caller has been quiet for a moment, not yet long enough to have stopped (they
-    /// may go on without a new start). The endpointer starts transcribing here, so the text is
+    /// may go on without a new start). Only with the early start of speech-to-text on
+    /// (`TurnConfig::early_stt`): the endpointer starts transcribing here, so the text is
     /// nearer ready when the stop is certain. At most once per quiet run, always before its
     /// [`Frame::SpeechEnded`].
     SpeechPaused { last_voice: Instant },
