@@ -209,6 +209,12 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_STT_EARLY_MS", default_value_t = TurnConfig::DEFAULT_EARLY_STT.as_millis() as u64)]
     pub stt_early_ms: u64,
 
+    /// The shortest silence (ms) that ends the callee's first words on an outbound call screened
+    /// for an answering machine: a machine's greeting pauses between sentences and must stay one
+    /// utterance to be told from a person's "Hello?" (answered this much later, once per call).
+    #[arg(long, env = "PARLEY_SCREENING_WAIT_MS", default_value_t = TurnConfig::DEFAULT_SCREENING_WAIT.as_millis() as u64)]
+    pub screening_wait_ms: u64,
+
     /// Transcript rule: silence (ms) that ends the turn after words that look complete.
     #[arg(long, env = "PARLEY_TURN_COMPLETE_MS", default_value_t = TurnConfig::DEFAULT_WAITS.complete_ms)]
     pub turn_complete_ms: u32,
@@ -383,6 +389,7 @@ impl Settings {
             window: Duration::from_millis(ms(self.endpoint_ms)),
             ceiling: Duration::from_millis(ceiling),
             early_stt: Duration::from_millis(self.stt_early_ms.min(1000)),
+            screening_wait: Duration::from_millis(ms(self.screening_wait_ms)),
         }
     }
 

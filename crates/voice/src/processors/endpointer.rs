@@ -13,8 +13,15 @@
 //! window, stretched to the ceiling when the text ends mid-phrase, is the fallback setting.
 //! `bench/turn_eval.sh` measured both (and Smart Turn, an audio model) on phone audio with
 //! mid-sentence pauses: see `bench/README.md`.
+//!
+//! While an outbound call is screened for an answering machine ([`Phase::Screening`], which
+//! the screening stage sends up), the wait is at least [`TurnConfig::screening_wait`]: the
+//! screening tells a machine by a first utterance that goes on past a greeting's length, and a
+//! machine's greeting pauses between its sentences ("Hi, you've reached Erin. I can't take your
+//! call right now."). With text as quick as it is now, the 200 ms wait after a complete-looking
+//! sentence ended that utterance at its first full stop, and the machine was taken for a person.
 
-use crate::frame::{Effect, Frame, Out, Processor, Utterance};
+use crate::frame::{Effect, Frame, Out, Phase, Processor, Utterance};
 use parley_speech::turn::{text_end, TextEnd, TurnWaits};
 use parley_telephony::audio::PcmFrame;
 use std::collections::VecDeque;
@@ -47,6 +54,9 @@ pub struct TurnConfig {
     /// the caller goes on after a comma, and text that looks complete ends the turn after
     /// [`TurnWaits::complete_ms`]: the earlier text cuts sentences at commas.
     pub early_stt: Duration,
+    /// The shortest wait while the call is screened for an answering machine (see the module
+    /// docs): a person's "Hello?" is answered this much later, once per call.
+    pub screening_wait: Duration,
 }
 
 impl TurnConfig {
@@ -62,6 +72,11 @@ impl TurnConfig {
     /// suscripción, por favor." at the comma in two of three calls, where starting at the stop
     /// cut it in none (`tests/it/languages.rs`): an opt-in (`PARLEY_STT_EARLY_MS`).
     pub const DEFAULT_EARLY_STT: Duration = Duration::ZERO;
+
+    /// Longer than the pauses between a greeting's sentences in the sandbox's voices (not
+    /// measured one by one: the persona test's greeting stays one utterance with it, and was
+    /// cut at its first sentence at 200 ms); the number wait, the rule's next step up.
+    pub const DEFAULT_SCREENING_WAIT: Duration = Duration::from_millis(800);
 }
 
 impl Default for TurnConfig {
@@ -71,6 +86,7 @@ impl Default for TurnConfig {
             window: Duration::from_millis(400),
             ceiling: Duration::from_millis(Self::DEFAULT_WAITS.open_ms as u64),
             early_stt: Self::DEFAULT_EARLY_STT,
+            screening_wait: Self::DEFAULT_SCREENING_WAIT,
         }
     }
 }
@@ -102,6 +118,8 @@ pub struct Endpointer {
     /// Over-talk is being judged: a backchannel is no turn, so the utterance is not ended
     /// until the judge has decided (it drops the utterance, or lets it run as a turn).
     judging: bool,
+    /// The call is being screened for an answering machine.
+    screening: bool,
 }
 
 impl Endpointer {
@@ -113,6 +131,7 @@ impl Endpointer {
             seq: 0,
             speaking: false,
             judging: false,
+            screening: false,
         }
     }
 
@@ -144,7 +163,11 @@ impl Endpointer {
         }
         let Some(last) = u.last_voice else { return };
         let silent = now.saturating_duration_since(last);
-        if u.ended_at.is_none() && silent >= self.cfg.wait(u.text.as_ref().map(|(t, _, _)| t.as_str())) {
+        let mut wait = self.cfg.wait(u.text.as_ref().map(|(t, _, _)| t.as_str()));
+        if self.screening {
+            wait = wait.max(self.cfg.screening_wait.min(self.cfg.ceiling));
+        }
+        if u.ended_at.is_none() && silent >= wait {
             u.ended_at = Some(now);
         }
         if let (Some(ended_at), Some(_)) = (u.ended_at, &u.text) {
@@ -273,6 +296,10 @@ impl Processor for Endpointer {
                 u.text = Some(text);
             }
             Frame::Judging(j) => self.judging = j,
+            Frame::Phase(p) => {
+                self.screening = p == Phase::Screening;
+                out.pass(frame);
+            }
             Frame::Backchannel | Frame::DropUtterance => self.drop_open(out),
             Frame::Tick { now } => {
                 self.tick(now, out);

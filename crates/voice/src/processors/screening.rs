@@ -72,9 +72,12 @@ impl Screening {
         }
     }
 
+    /// Moves to `state`, telling the stages below and the endpointer above (it waits longer
+    /// while screening).
     fn set(&mut self, state: State, out: &mut Out) {
         self.state = state;
         out.down(Frame::Phase(self.phase()));
+        out.up(Frame::Phase(self.phase()));
     }
 
     fn talk(&mut self, at: Instant, out: &mut Out) {
@@ -129,6 +132,7 @@ impl Processor for Screening {
         match frame {
             Frame::Answered { at } => {
                 out.down(Frame::Phase(self.phase()));
+                out.up(Frame::Phase(self.phase()));
                 if let State::Talking = self.state {
                     out.down(Frame::StartAgent { at });
                 }
@@ -236,6 +240,8 @@ mod tests {
         let (mut s, t0) = screening(None);
         let out = feed(&mut s, Frame::Answered { at: t0 });
         assert_eq!(out[0], (Dir::Down, Frame::Phase(Phase::Screening)));
+        // The endpointer above learns it too: it waits longer while screening.
+        assert_eq!(out[1], (Dir::Up, Frame::Phase(Phase::Screening)));
         let at = t0 + Duration::from_millis(900);
         let hello = Frame::UtteranceEnded {
             utterance: said(t0, 400, "Hello?"),
@@ -254,6 +260,7 @@ mod tests {
                     }
                 ),
                 (Dir::Down, Frame::Phase(Phase::Talking)),
+                (Dir::Up, Frame::Phase(Phase::Talking)),
                 (Dir::Down, Frame::StartAgent { at }),
             ]
         );
@@ -342,6 +349,7 @@ mod tests {
             outs,
             [
                 (Dir::Down, Frame::Phase(Phase::Messaging)),
+                (Dir::Up, Frame::Phase(Phase::Messaging)),
                 (
                     Dir::Down,
                     Frame::Do(Effect::End(CallEnd::Voicemail { message_left: false }))

@@ -21,6 +21,7 @@ fn transcript(complete_ms: u32, number_ms: u32, open_ms: u32) -> TurnConfig {
         window: Duration::from_millis(400),
         ceiling: Duration::from_millis(1200),
         early_stt: TurnConfig::DEFAULT_EARLY_STT,
+        screening_wait: TurnConfig::DEFAULT_SCREENING_WAIT,
     }
 }
 
@@ -382,4 +383,28 @@ fn over_talk_being_judged_is_asked_for_at_its_stop_not_its_pause() {
     assert_eq!(asked(&c.pause()), None, "no request while judged");
     let (_, samples, _) = asked(&c.end()).expect("asked at the stop");
     assert!(samples > early.unwrap().1);
+}
+
+#[test]
+fn while_screening_a_complete_sentence_waits_for_a_greetings_next_one() {
+    // The same complete-looking first sentence, screened and then in the conversation.
+    let mut ends = vec![];
+    for phase in [Phase::Screening, Phase::Talking] {
+        let mut c = Caller::with(transcript(200, 800, 1200));
+        let _ = feed(&mut c.ep, Frame::Phase(phase));
+        c.start();
+        for _ in 0..40 {
+            c.step(None);
+        }
+        let out = c.end();
+        let (id, samples, _) = asked(&out).expect("a transcription at the stop");
+        c.stt(id, samples, "Hi, you've reached Erin.");
+        // The end event comes 6 frames (120 ms) after the last voiced frame.
+        ends.push(frames_to_end(&mut c, 100).map(|n| (n + 7) * 20));
+    }
+    assert_eq!(
+        ends,
+        [Some(800), Some(200)],
+        "ms of quiet before the turn ends: screening, talking"
+    );
 }
