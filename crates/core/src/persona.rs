@@ -253,7 +253,11 @@ impl PersonaScript {
             hang_up_at_turn: None,
             lang: None,
         };
-        let yes = || say("Yes, that's right.");
+        // No comma: Piper pauses 400-440 ms at the comma of "Yes, that's right." (`cargo run
+        // --release -p parley-speech --example comma_pauses`), longer than the fixed 400 ms
+        // window and the transcript rule's 200 ms after "Yes.", so any turn rule hears two turns.
+        // Only Whisper's "Yes, yes, yes," loop (read as mid-phrase) used to hide that.
+        let yes = || say("Yes that's right.");
         Some(match slot {
             0 => base("Alex Morgan", vec![yes(), yes(), yes(), yes()]),
             1 => base(
