@@ -50,10 +50,11 @@ impl StreamFramer {
             })
             .ok_or(FramingError::BadContentLength)?
             .map_err(|_| FramingError::BadContentLength)?;
-        let total = end + 4 + len;
-        if total > MAX_MESSAGE_SIZE {
-            return Err(FramingError::TooLarge);
-        }
+        // Checked: a peer may claim any Content-Length, up to `usize::MAX`.
+        let total = len
+            .checked_add(end + 4)
+            .filter(|t| *t <= MAX_MESSAGE_SIZE)
+            .ok_or(FramingError::TooLarge)?;
         if self.buf.len() < total {
             return Ok(None);
         }
@@ -79,5 +80,16 @@ mod tests {
         assert_eq!(f.next_message(), Ok(None));
         f.push(b"OPTIONS sip:a@b SIP/2.0\r\n\r\n");
         assert_eq!(f.next_message(), Err(FramingError::BadContentLength));
+    }
+
+    /// Found by `scripts/fuzz-protocols`: a Content-Length of `usize::MAX` overflowed the sum
+    /// of head and body lengths.
+    #[test]
+    fn a_content_length_near_usize_max_is_too_large_not_a_panic() {
+        for len in [usize::MAX.to_string(), format!("{:020}", usize::MAX), "70000".into()] {
+            let mut f = StreamFramer::default();
+            f.push(format!("OPTIONS sip:a@b SIP/2.0\r\nl: {len}\r\n\r\nabc").as_bytes());
+            assert_eq!(f.next_message(), Err(FramingError::TooLarge), "{len}");
+        }
     }
 }
