@@ -11,7 +11,13 @@
 //! - backchannel: "mhm", "yeah" (-6 to 0 dB);
 //! - cough: one to three shaped noise bursts (loudest frame at -3 to +6 dB of the caller's);
 //! - door: an impact and its rumble (0 to +10 dB);
-//! - talker -10 / -20 dB: another sentence from the same voice, 10 or 20 dB below the caller.
+//! - talker -10 / -20 dB: another sentence from the same voice, 10 or 20 dB below the caller;
+//! - go on: the caller says a backchannel word, a comma, and goes on ("Yes, I can make it."):
+//!   Piper pauses 280-440 ms at the comma, so the VAD often hears two segments, and the second
+//!   must pass the gate too (else the judge drops it as a voice behind the caller);
+//! - talker after a backchannel: a "yeah", then 300-450 ms later the talker 10 dB below the
+//!   caller: the case the gate's wider margin for a caller going on (`rejoin_*`) could let
+//!   through.
 //!
 //! The agent is stopped when the VAD stage's gate opens ([`Frame::CallerVoice`], what the
 //! judge pauses on). A barge-in's onset delay runs from the event's first audible sample to the
@@ -19,12 +25,15 @@
 //! from its start to 300 ms after its end. A backchannel is a false barge-in when the gate opens
 //! and its VAD speech outlasts the judge's longest backchannel (700 ms): the judge then drops the
 //! agent's reply; a shorter one only pauses the agent while its words are checked ("paused").
+//! "Go on lost": a go-on trial in which any VAD segment of the sentence was refused by the
+//! gate. "Tlk-after": the gate opened for the talker that followed a backchannel.
 //! CPU is the VAD stage's time per 20 ms frame; Silero's inference time is timed per 32 ms chunk.
 //!
 //!   cargo run --release -p parley-voice --example barge_in -- [--trials N] [--seed S]
 //!
 //! Tuning for experiments (environment): BARGE_MARGIN_DB, BARGE_MIN_PERIODIC, BARGE_MIN_SPEECH,
-//! BARGE_WINDOW, BARGE_PERIODIC, BARGE_THRESHOLD, BARGE_DEADLINE, BARGE_LEVEL_Q.
+//! BARGE_WINDOW, BARGE_PERIODIC, BARGE_THRESHOLD, BARGE_DEADLINE, BARGE_LEVEL_Q, BARGE_REJOIN
+//! (frames), BARGE_REJOIN_MARGIN_DB.
 #![allow(clippy::unwrap_used, clippy::print_stdout)]
 
 #[path = "../tests/sounds/mod.rs"]
@@ -62,6 +71,14 @@ const BARGE: [&str; 12] = [
     "Well, my daughter handles that.",
     "Yes, but the order never arrived.",
 ];
+const GO_ON: [&str; 6] = [
+    "Yes, I can make it.",
+    "Okay, but not on Monday.",
+    "Yeah, that works for me.",
+    "Right, and what about the second one?",
+    "Sure, I will be there at ten.",
+    "Mhm, and how much is it?",
+];
 const BACKCHANNEL: [&str; 7] = ["Mhm.", "Yeah.", "Okay.", "Uh-huh.", "Right.", "Yep.", "Sure."];
 const TALKER: [&str; 6] = [
     "The weather tomorrow will be cloudy, with light rain in the afternoon.",
@@ -86,16 +103,20 @@ enum Class {
     Door,
     Talker10,
     Talker20,
+    GoOn,
+    TalkerAfterBackchannel,
 }
 
 impl Class {
-    const ALL: [Class; 6] = [
+    const ALL: [Class; 8] = [
         Class::Barge,
         Class::Backchannel,
         Class::Cough,
         Class::Door,
         Class::Talker10,
         Class::Talker20,
+        Class::GoOn,
+        Class::TalkerAfterBackchannel,
     ];
 }
 
@@ -106,6 +127,8 @@ struct Trial {
     start: usize,
     end: usize,
     onset: usize,
+    /// The talker's first audible sample, after a backchannel (else 0).
+    talker: usize,
 }
 
 fn trials(tts: &PiperTts, per_class: usize, seed: u64) -> Vec<Trial> {
@@ -123,6 +146,7 @@ fn trials(tts: &PiperTts, per_class: usize, seed: u64) -> Vec<Trial> {
             let caller = CALLER_DB + rng.range(-2.0, 2.0);
             let mut pcm = sounds::gain(&say(TEACH[i % TEACH.len()]), caller);
             let start = pcm.len() + 8000;
+            let mut talker = 0;
             let event = match class {
                 Class::Barge => sounds::gain(&say(BARGE[i % BARGE.len()]), caller + rng.range(-3.0, 2.0)),
                 Class::Backchannel => {
@@ -130,6 +154,20 @@ fn trials(tts: &PiperTts, per_class: usize, seed: u64) -> Vec<Trial> {
                 }
                 Class::Talker10 => sounds::gain(&say(TALKER[i % TALKER.len()]), caller - 10.0),
                 Class::Talker20 => sounds::gain(&say(TALKER[i % TALKER.len()]), caller - 20.0),
+                Class::GoOn => sounds::gain(&say(GO_ON[i % GO_ON.len()]), caller + rng.range(-3.0, 2.0)),
+                Class::TalkerAfterBackchannel => {
+                    let mut both =
+                        sounds::gain(&say(BACKCHANNEL[i % BACKCHANNEL.len()]), caller + rng.range(-3.0, 0.0));
+                    let voice = sounds::gain(&say(TALKER[i % TALKER.len()]), caller - 10.0);
+                    // Piper's clips carry some quiet at their ends: the gap is between sounds.
+                    let tail: Vec<i16> = both.iter().rev().copied().collect();
+                    let heard_end = both.len() - sounds::onset(&tail);
+                    let lead = sounds::onset(&voice);
+                    let at = (heard_end + rng.range(2400.0, 3600.0) as usize).saturating_sub(lead);
+                    talker = start + at + lead;
+                    sounds::mix(&mut both, at, &voice);
+                    both
+                }
                 Class::Cough | Class::Door => {
                     // Relative to the caller's loudest frame, as the speech classes are.
                     let teach = say(TEACH[i % TEACH.len()]);
@@ -155,6 +193,7 @@ fn trials(tts: &PiperTts, per_class: usize, seed: u64) -> Vec<Trial> {
                 start,
                 end,
                 onset,
+                talker,
             });
         }
     }
@@ -173,12 +212,17 @@ struct Outcome {
     opened: Option<usize>,
     /// The longest VAD speech segment overlapping the event, ms.
     speech_ms: usize,
+    /// Whether the gate opened, for each VAD segment overlapping the event.
+    segments: Vec<bool>,
+    /// The ends (in samples) of every frame that opened the gate.
+    openings: Vec<usize>,
 }
 
 fn run(trial: &Trial, engine: &VadEngine, vad: VadConfig, gate: GateConfig, cpu: &mut (f64, usize)) -> Outcome {
     let mut stage = VadStage::with_engine(engine, vad, gate);
     let mut opened = None;
     let (mut seg_start, mut speech_ms) = (None, 0);
+    let (mut segments, mut openings, mut seg_opened) = (vec![], vec![], false);
     let span = trial.start..trial.end + 2400;
     for (i, f) in trial.frames.iter().enumerate() {
         let t = Instant::now();
@@ -189,6 +233,10 @@ fn run(trial: &Trial, engine: &VadEngine, vad: VadConfig, gate: GateConfig, cpu:
         if open && opened.is_none() && span.contains(&end) {
             opened = Some(end);
         }
+        if open {
+            openings.push(end);
+            seg_opened = true;
+        }
         match event {
             Some(VadEvent::Start { frames_ago }) => seg_start = Some(i - frames_ago as usize),
             Some(VadEvent::End { frames_ago }) => {
@@ -196,13 +244,20 @@ fn run(trial: &Trial, engine: &VadEngine, vad: VadConfig, gate: GateConfig, cpu:
                     let last = i - frames_ago as usize;
                     if (s * FRAME_SAMPLES) < trial.end && (last + 1) * FRAME_SAMPLES > trial.start {
                         speech_ms = speech_ms.max((last + 1 - s) * 20);
+                        segments.push(seg_opened);
                     }
                 }
+                seg_opened = false;
             }
             Some(VadEvent::Pause { .. }) | None => {}
         }
     }
-    Outcome { opened, speech_ms }
+    Outcome {
+        opened,
+        speech_ms,
+        segments,
+        openings,
+    }
 }
 
 fn env_f32(name: &str) -> Option<f32> {
@@ -229,6 +284,11 @@ struct Row {
     /// Backchannels that paused the agent, and that would interrupt it.
     bc_paused: f64,
     bc_false: f64,
+    /// Go-on sentences with a segment refused, and those the VAD heard as two or more.
+    go_on_lost: f64,
+    go_on_split: f64,
+    /// Talkers after a backchannel that opened the gate.
+    after_bc: f64,
     us_per_frame: f64,
 }
 
@@ -240,11 +300,19 @@ fn measure(name: &'static str, trials: &[Trial], engine: &VadEngine, gate: GateC
     let mut cpu = (0.0, 0);
     let mut delays = vec![];
     let mut opened: HashMap<Class, usize> = HashMap::new();
-    let mut bc_false = 0;
+    let (mut bc_false, mut go_on_lost, mut go_on_split, mut after_bc) = (0, 0, 0, 0);
     for trial in trials {
         let o = run(trial, engine, vad, gate, &mut cpu);
         if o.opened.is_some() {
             *opened.entry(trial.class).or_default() += 1;
+        }
+        if trial.class == Class::GoOn {
+            go_on_split += usize::from(o.segments.len() > 1);
+            go_on_lost += usize::from(o.segments.iter().any(|passed| !passed));
+        }
+        let talker = trial.talker..trial.end + 2400;
+        if trial.class == Class::TalkerAfterBackchannel && o.openings.iter().any(|e| talker.contains(e)) {
+            after_bc += 1;
         }
         match trial.class {
             Class::Barge => {
@@ -275,6 +343,9 @@ fn measure(name: &'static str, trials: &[Trial], engine: &VadEngine, gate: GateC
         noise_mean: noise.iter().sum::<f64>() / 4.0,
         bc_paused: rate(Class::Backchannel),
         bc_false: pct(bc_false),
+        go_on_lost: pct(go_on_lost),
+        go_on_split: pct(go_on_split),
+        after_bc: pct(after_bc),
         us_per_frame: cpu.0 / cpu.1 as f64 * 1e6,
     }
 }
@@ -372,19 +443,29 @@ fn main() {
         if let Some(v) = env_f32("BARGE_LEVEL_Q") {
             gate.level_quantile = v;
         }
+        set("BARGE_REJOIN", &mut gate.rejoin_frames);
+        if let Some(v) = env_f32("BARGE_REJOIN_MARGIN_DB") {
+            gate.rejoin_margin_db = v;
+        }
         gate
     };
     let webrtc = VadEngine::WebRtc;
     let silero = VadEngine::Silero(silero);
-    let configs: [(&str, &VadEngine, GateConfig); 4] = [
+    // The gate as it was before a caller going on after a pause got the wider margin.
+    let no_rejoin = GateConfig {
+        rejoin_margin_db: 0.0,
+        ..tuned(VadKind::Silero)
+    };
+    let configs: [(&str, &VadEngine, GateConfig); 5] = [
         ("webrtc, no gate (before)", &webrtc, GateConfig::off()),
         ("webrtc + gate", &webrtc, tuned(VadKind::WebRtc)),
         ("silero, no gate", &silero, GateConfig::off()),
+        ("silero + gate, no rejoin", &silero, no_rejoin),
         ("silero + gate", &silero, tuned(VadKind::Silero)),
     ];
     println!();
     println!(
-        "{:<25} {:>6} {:>6} {:>13} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>8}",
+        "{:<25} {:>6} {:>6} {:>13} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>6} {:>10} {:>9} {:>8}",
         "VAD",
         "caught",
         "<=100",
@@ -396,6 +477,8 @@ fn main() {
         "noise",
         "bc",
         "bc-fbr",
+        "go-on-lost",
+        "tlk-after",
         "us/frame"
     );
     let rows: Vec<Row> = configs
@@ -404,7 +487,7 @@ fn main() {
         .collect();
     for r in &rows {
         println!(
-            "{:<25} {:>5.0}% {:>5.0}% {:>6.0}/{:>4.0} ms {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>8.1}",
+            "{:<25} {:>5.0}% {:>5.0}% {:>6.0}/{:>4.0} ms {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>5.0}% {:>9.0}% {:>8.0}% {:>8.1}",
             r.name,
             r.caught,
             r.within_100,
@@ -417,6 +500,8 @@ fn main() {
             r.noise_mean,
             r.bc_paused,
             r.bc_false,
+            r.go_on_lost,
+            r.after_bc,
             r.us_per_frame
         );
     }
@@ -439,6 +524,14 @@ fn main() {
         "caught: barge-ins that stopped the agent; <=100: within 100 ms of their onset; delay: onset to the \
          frame that stopped the agent; cough..tlk-20: noise events that stopped it (false barge-ins); noise: \
          their mean; bc: backchannels that paused it (the judge resumes after their words); bc-fbr: \
-         backchannels that would interrupt it (VAD speech over 700 ms: false barge-ins)."
+         backchannels that would interrupt it (VAD speech over 700 ms: false barge-ins); go-on-lost: \
+         \"Yes, I can make it.\" sentences with a part the gate refused (the judge drops it: words lost); \
+         tlk-after: a talker 10 dB under the caller, 300-450 ms after a backchannel, that stopped the agent."
     );
+    for r in &rows {
+        println!(
+            "  {:<25} go-on sentences the VAD split at the comma: {:.0}%",
+            r.name, r.go_on_split
+        );
+    }
 }
