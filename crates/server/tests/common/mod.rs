@@ -351,12 +351,18 @@ impl Receiver {
 }
 
 /// Waits until the call has ended; returns it.
+///
+/// Panics after `secs` with the call as it last read, so a hang says where the call stood.
 pub async fn wait_final(c: &Client, id: &str, secs: u64) -> Value {
-    eventually(secs, "the call to end", || async {
-        let r = c.get(&format!("/interview_response/{id}")).await;
-        (r.ok()["progress"] == "ended").then(|| r.ok().clone())
-    })
-    .await
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        let call = c.get(&format!("/interview_response/{id}")).await.ok().clone();
+        if call["progress"] == "ended" {
+            return call;
+        }
+        assert!(Instant::now() < end, "timed out waiting for the call to end: {call}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// The JSON bodies a receiver got for one event type, in order.
