@@ -22,6 +22,12 @@
 //! Over-talk is measured in media time (caller frames since its onset), not on the wall clock:
 //! a loaded machine delivers the caller's frames late and in bursts, and a "yeah" must not grow
 //! into an interruption while its frames are in transit.
+//!
+//! A backchannel's words are not thrown away at once: if the caller's next utterance starts
+//! within [`GO_ON_WINDOW`] of the verdict, it was the caller going on after a comma ("Yes, I can
+//! make it.": Piper pauses 300-440 ms there, past the 250 ms the verdict waits), and the turn
+//! gets the words back in front ("Yes. I can make it."). Without them, a "yes" to the agent's
+//! question was heard as "I can make it." or, worse, "But only in the morning."
 
 use crate::frame::{Effect, Floor, Frame, Out, Phase, Processor};
 use parley_telephony::audio::FRAME;
@@ -30,6 +36,10 @@ use std::time::Duration;
 /// Quiet after a short over-talk (counted from its last voiced frame) before it is judged: a
 /// backchannel if its words are backchannel words, else an interruption.
 const BACKCHANNEL_QUIET: Duration = Duration::from_millis(250);
+
+/// An utterance starting this soon after a backchannel verdict (caller frames up to the VAD's
+/// onset decision) carries the backchannel's words in front of its own.
+const GO_ON_WINDOW: Duration = Duration::from_millis(600);
 
 pub struct BargeJudge {
     /// Caller speech over the agent no longer than this is a backchannel, not a barge-in.
@@ -51,6 +61,10 @@ pub struct BargeJudge {
     /// The open utterance, and its latest transcript.
     utterance: Option<u64>,
     heard: Option<String>,
+    /// The words of the last backchannel, and caller frames since its verdict...
+    acknowledged: Option<(String, u32)>,
+    /// ...given to this utterance, which started soon after it.
+    going_on: Option<(u64, String)>,
     pub barge_ins: u32,
     pub backchannels: u32,
 }
@@ -69,6 +83,8 @@ impl BargeJudge {
             quiet: None,
             utterance: None,
             heard: None,
+            acknowledged: None,
+            going_on: None,
             barge_ins: 0,
             backchannels: 0,
         }
@@ -98,6 +114,7 @@ impl BargeJudge {
             };
             if let (false, true, Some(text)) = (self.speaking, FRAME * q >= BACKCHANNEL_QUIET, heard) {
                 if is_backchannel(&text) {
+                    self.acknowledged = Some((text, 0)).filter(|(t, _)| !t.trim().is_empty());
                     self.backchannels += 1;
                     self.barge = None;
                     self.quiet = None;
@@ -132,6 +149,9 @@ impl Processor for BargeJudge {
                 out.pass(frame);
             }
             Frame::CallerAudio { .. } => {
+                if let Some((_, n)) = self.acknowledged.as_mut() {
+                    *n += 1;
+                }
                 if let Some(b) = self.barge.as_mut() {
                     *b += 1;
                 }
@@ -146,11 +166,28 @@ impl Processor for BargeJudge {
             Frame::UtteranceStarted { id, .. } => {
                 self.utterance = Some(id);
                 self.heard = None;
+                // Counted to the VAD's onset decision, a few frames after the first word began.
+                self.going_on = self
+                    .acknowledged
+                    .take()
+                    .filter(|(_, n)| FRAME * *n <= GO_ON_WINDOW)
+                    .map(|(text, _)| (id, text));
                 out.pass(frame);
             }
-            Frame::UtteranceEnded { .. } | Frame::UtteranceDropped { .. } => {
+            Frame::UtteranceEnded { mut utterance, at } => {
                 self.utterance = None;
                 self.heard = None;
+                if let Some((_, before)) = self.going_on.take().filter(|(id, _)| *id == utterance.id) {
+                    if !utterance.text.is_empty() {
+                        utterance.text = format!("{} {}", before.trim(), utterance.text);
+                    }
+                }
+                out.pass(Frame::UtteranceEnded { utterance, at });
+            }
+            Frame::UtteranceDropped { id } => {
+                self.utterance = None;
+                self.heard = None;
+                self.going_on = self.going_on.take().filter(|(g, _)| *g != id);
                 out.pass(frame);
             }
             Frame::Transcript { utterance, ref text } => {
@@ -246,7 +283,7 @@ fn is_backchannel(text: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::frame::Dir;
+    use crate::frame::{Dir, Utterance};
     use crate::processors::test_util::*;
     use std::sync::Arc;
     use tokio::time::Instant;
@@ -397,6 +434,52 @@ mod tests {
             [(Dir::Down, Frame::Resume), (Dir::Up, Frame::Backchannel)]
         );
         assert_eq!((j.backchannels, j.barge_ins), (1, 0));
+    }
+
+    /// A "Yes." judged a backchannel, then `gap` caller frames, then the next utterance (id 4)
+    /// heard as "I can make it.": the text that utterance ends with, as passed down.
+    fn go_on_after(gap: usize) -> String {
+        let mut j = judge(HOLDS);
+        let started = |id| Frame::UtteranceStarted { id, at: Instant::now() };
+        feed(&mut j, started(3));
+        start(&mut j);
+        frames(&mut j, 15);
+        end(&mut j);
+        feed(
+            &mut j,
+            Frame::Transcript {
+                utterance: 3,
+                text: "Yes.".into(),
+            },
+        );
+        let verdict = frames(&mut j, 20);
+        assert!(verdict.contains(&(Dir::Up, Frame::Backchannel)), "{verdict:?}");
+        feed(&mut j, Frame::UtteranceDropped { id: 3 });
+        frames(&mut j, gap);
+        feed(&mut j, started(4));
+        let now = Instant::now();
+        let utterance = Utterance {
+            id: 4,
+            text: "I can make it.".into(),
+            started: now,
+            last_voice: now,
+            ended_at: now,
+            stt_queue: Duration::ZERO,
+            stt: Duration::ZERO,
+        };
+        let out = feed(&mut j, Frame::UtteranceEnded { utterance, at: now });
+        match &out[..] {
+            [(Dir::Down, Frame::UtteranceEnded { utterance, .. })] => utterance.text.clone(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_caller_going_on_after_a_backchannel_keeps_its_words() {
+        // "Yes, I can make it.": the words after the comma start soon after the verdict.
+        assert_eq!(go_on_after(5), "Yes. I can make it.");
+        // A second later it is a new thing to say.
+        assert_eq!(go_on_after(50), "I can make it.");
     }
 
     #[test]
