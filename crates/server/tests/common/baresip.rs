@@ -2,7 +2,7 @@
 //! (a WAV file) and records what it hears. Over UDP, or TLS with the [`super::pki::Pki`].
 
 use super::pki::Pki;
-use super::sipp::{free_udp_port, uuid_like};
+use super::sipp::{free_port, uuid_like};
 use std::path::PathBuf;
 
 pub struct Softphone {
@@ -33,7 +33,7 @@ impl Softphone {
         w.finalize().unwrap();
         let port = loop {
             // TLS takes the next port: both must be free.
-            let p = free_udp_port();
+            let p = free_port();
             if p < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", p + 1)).is_ok() {
                 break p;
             }

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 /// in 20000-32767 are never picked by the kernel on its own, so only another test choosing the
 /// same one at random can collide, and the bind check below (then the retry in
 /// [`Sipp::start_on`]) covers that.
-pub fn free_udp_port() -> u16 {
+pub fn free_port() -> u16 {
     use std::hash::{BuildHasher, Hasher};
     for _ in 0..1000 {
         let mut h = std::collections::hash_map::RandomState::new().build_hasher();
@@ -56,7 +56,7 @@ impl Sipp {
         }
         std::fs::write(dir.join(scenario), text).unwrap();
         // A port can still be taken between our check and sipp's bind (see
-        // `free_udp_port`); sipp then exits at once saying so, having sent nothing, and
+        // `free_port`); sipp then exits at once saying so, having sent nothing, and
         // starting it again on other ports is the same call.
         for attempt in 1.. {
             let mut sipp = Self::spawn(ip, &dir, scenario, extra);
@@ -82,8 +82,8 @@ impl Sipp {
     }
 
     fn spawn(ip: &str, dir: &Path, scenario: &str, extra: &[&str]) -> Sipp {
-        let port = free_udp_port();
-        let media = free_udp_port();
+        let port = free_port();
+        let media = free_port();
         let mut args = vec![
             "-sf".to_string(),
             scenario.to_string(),

@@ -6,18 +6,10 @@
 //! changes how audio travels, never what the agent understands.
 
 use crate::common;
-use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};
+use common::sipp::{free_port, spoken, uuid_like, Sipp};
 use common::{wait_final, Client, Db, TestServer};
 use parley_telephony::twilio::fake::{FakeTwilio, Script};
 use serde_json::{json, Value};
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// The README's appointment reminder.
 async fn appointment_reminder(c: &Client) -> Value {
@@ -69,7 +61,7 @@ async fn remind(c: &Client, agent: &Value, to: &str, from: Option<&str>) -> Valu
 async fn the_appointment_reminder_ends_alike_over_sandbox_sip_and_twilio() {
     let fake = FakeTwilio::start().await.unwrap();
     let account = fake.new_account();
-    let (http_port, sip_port) = (free_tcp_port(), free_udp_port());
+    let (http_port, sip_port) = (free_port(), free_port());
     let base = fake.base_url();
     let server = TestServer::start_with(Db::Sqlite, move |s| {
         s.bind = format!("127.0.0.1:{http_port}").parse().unwrap();

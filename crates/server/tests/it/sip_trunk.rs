@@ -7,7 +7,7 @@
 use crate::common;
 use common::baresip::Softphone;
 use common::pki::Pki;
-use common::sipp::{free_udp_port, spoken, uuid_like, Sipp};
+use common::sipp::{free_port, spoken, uuid_like, Sipp};
 use common::{wait_final, Client, Db, TestServer};
 use serde_json::{json, Value};
 use std::time::Duration;
@@ -20,7 +20,7 @@ async fn allow_list_rebuilt() {
 
 /// A server whose SIP socket is on a known free port.
 async fn sip_server() -> (TestServer, u16) {
-    let port = free_udp_port();
+    let port = free_port();
     let s = TestServer::start_with(Db::Sqlite, |s| {
         s.sip_bind = format!("127.0.0.1:{port}");
         s.ring_timeout_secs = 4;
@@ -169,7 +169,7 @@ async fn options_is_answered_and_a_malformed_invite_gets_400() {
     let (server, sip_port) = sip_server().await;
     let c = server.team().await;
     let agent = short_agent(&c).await;
-    trunk_and_number(&c, free_udp_port(), &agent).await;
+    trunk_and_number(&c, free_port(), &agent).await;
     allow_list_rebuilt().await;
     let remote = format!("127.0.0.1:{sip_port}");
     let s = Sipp::start("uac_probe.xml", &[], &["-s", "+14155557777", &remote]);
@@ -182,7 +182,7 @@ async fn invites_from_outside_the_trunk_are_refused_403_and_unknown_numbers_404(
     let c = server.team().await;
     let agent = short_agent(&c).await;
     // The trunk allows 127.0.0.1 only; sipp calls from 127.0.0.2.
-    trunk_and_number(&c, free_udp_port(), &agent).await;
+    trunk_and_number(&c, free_port(), &agent).await;
     allow_list_rebuilt().await;
     let remote = format!("127.0.0.1:{sip_port}");
     for (source, number, expect) in [
@@ -269,7 +269,7 @@ async fn an_inbound_call_to_a_bound_number_reaches_its_agent() {
     let (server, sip_port) = sip_server().await;
     let c = server.team().await;
     let agent = short_agent(&c).await;
-    trunk_and_number(&c, free_udp_port(), &agent).await;
+    trunk_and_number(&c, free_port(), &agent).await;
     allow_list_rebuilt().await;
     // Three seconds of silence from the caller; the agent greets and hangs up first.
     let dir = std::env::temp_dir().join(format!("parley-pcap-{}", uuid_like()));
@@ -355,7 +355,7 @@ async fn baresip_calls_in_hears_the_greeting_and_is_understood() {
     let (server, sip_port) = sip_server().await;
     let c = server.team().await;
     let agent = front_desk(&c).await;
-    trunk_and_number(&c, free_udp_port(), &agent).await;
+    trunk_and_number(&c, free_port(), &agent).await;
     allow_list_rebuilt().await;
 
     // The caller: quiet through the greeting, then its name, then quiet until the agent hangs up.
@@ -456,12 +456,8 @@ async fn calls_go_over_tcp_both_ways() {
 #[tokio::test(flavor = "multi_thread")]
 async fn calls_go_over_tls_both_ways_and_an_unverified_certificate_fails_at_once() {
     let pki = Pki::new();
-    let sip_port = free_udp_port();
-    let tls_port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let sip_port = free_port();
+    let tls_port = free_port();
     let server = TestServer::start_with(Db::Sqlite, |s| {
         s.sip_bind = format!("127.0.0.1:{sip_port}");
         s.sip_tls_bind = Some(format!("127.0.0.1:{tls_port}"));

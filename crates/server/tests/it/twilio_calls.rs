@@ -6,19 +6,12 @@
 //! `/twilio/…` routes exactly as Twilio reaches a public server.
 
 use crate::common;
+use common::sipp::free_port;
 use common::{eventually, wait_final, Client, Db, TestServer};
 use parley_telephony::twilio::fake::{FakeTwilio, Script};
 use parley_telephony::twilio::rest::Account;
 use serde_json::{json, Value};
 use std::time::Duration;
-
-fn free_tcp_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 struct Setup {
     server: TestServer,
@@ -34,7 +27,7 @@ struct Setup {
 async fn setup() -> Setup {
     let fake = FakeTwilio::start().await.unwrap();
     let account = fake.new_account();
-    let port = free_tcp_port();
+    let port = free_port();
     let public = format!("http://127.0.0.1:{port}");
     let (base, url) = (fake.base_url(), public.clone());
     let server = TestServer::start_with(Db::Sqlite, move |s| {
