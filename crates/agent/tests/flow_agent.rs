@@ -945,3 +945,78 @@ async fn a_turn_dropped_while_understanding_keeps_waiting_at_the_question() {
     assert_eq!(says(&outs), vec!["When suits you?"]);
     assert_eq!(a.results().variables["ok"], json!(false));
 }
+
+// ---------------------------------------------------------------------------------------------
+// A caller going on after the turn ended
+
+/// start → "What happened?" (`said`) → [a webhook] → "Anything else?" (`more`) → end.
+fn two_questions(webhook: Option<&str>) -> Flow {
+    let mut nodes = vec![
+        json!({"id": "s", "type": "start", "data": {}}),
+        json!({"id": "q", "type": "question", "data": {"question": "What happened?", "variable": "said", "kind": "text"}}),
+        json!({"id": "q2", "type": "question", "data": {"question": "Anything else?", "variable": "more", "kind": "text"}}),
+        json!({"id": "e", "type": "end", "data": {"outcome": "heard"}}),
+    ];
+    let mut edges = vec![
+        json!({"id": "1", "source": "s", "target": "q"}),
+        json!({"id": "3", "source": "q2", "sourceHandle": "next", "target": "e"}),
+    ];
+    match webhook {
+        Some(url) => {
+            nodes.push(json!({"id": "w", "type": "webhook", "data": {"url": url, "method": "POST"}}));
+            edges.push(json!({"id": "2", "source": "q", "sourceHandle": "next", "target": "w"}));
+            edges.push(json!({"id": "4", "source": "w", "sourceHandle": "next", "target": "q2"}));
+        }
+        None => edges.push(json!({"id": "2", "source": "q", "sourceHandle": "next", "target": "q2"})),
+    }
+    flow(json!({"nodes": nodes, "edges": edges}))
+}
+
+fn went_on(whole: &str, added: &str) -> AgentInput {
+    AgentInput::Continued {
+        whole: whole.into(),
+        added: added.into(),
+    }
+}
+
+#[tokio::test]
+async fn a_caller_going_on_takes_the_turn_back_and_the_whole_sentence_answers() {
+    let mut a = FlowAgent::new(two_questions(None), ctx(), cfg());
+    turn(&mut a, AgentInput::Start).await;
+    // The pause after "So the thing is." ended the turn: the agent moved on to the next question.
+    assert_eq!(says(&turn(&mut a, utter("So the thing is.")).await), ["Anything else?"]);
+    // The caller went on: the half answer is taken back and the whole one answers "What happened?".
+    let whole = "So the thing is my card expired.";
+    let outs = turn(&mut a, went_on(whole, "My card expired.")).await;
+    assert_eq!(says(&outs), ["Anything else?"]);
+    let r = a.results();
+    assert_eq!(r.variables["said"], whole);
+    assert!(!r.variables.contains_key("more"), "{:?}", r.variables);
+    // The walk shows the question answered once, by the whole sentence.
+    let entered: Vec<&str> = r.path.iter().filter_map(|s| s["node"].as_str()).collect();
+    assert_eq!(entered, ["s", "q", "q2"], "{:?}", r.path);
+    // A continuation of the continuation takes that back too.
+    let longer = "So the thing is my card expired last week.";
+    turn(&mut a, went_on(longer, "Last week.")).await;
+    assert_eq!(a.results().variables["said"], longer);
+    // Without a turn to take back (the last input was no utterance), only the new part counts.
+    let mut b = FlowAgent::new(two_questions(None), ctx(), cfg());
+    turn(&mut b, AgentInput::Start).await;
+    turn(&mut b, went_on("Hi there.", "There.")).await;
+    assert_eq!(b.results().variables["said"], "There.");
+}
+
+#[tokio::test]
+async fn a_turn_that_made_a_webhook_request_is_not_taken_back() {
+    let (base, hook) = hook_server().await;
+    let mut a = FlowAgent::new(two_questions(Some(&format!("{base}/lookup"))), ctx(), private_ok());
+    turn(&mut a, AgentInput::Start).await;
+    turn(&mut a, utter("So the thing is.")).await;
+    assert_eq!(hook.seen.lock().unwrap().len(), 1);
+    // The request was made: the half answer stands, and what followed answers the next question.
+    turn(&mut a, went_on("So the thing is my card expired.", "My card expired.")).await;
+    let r = a.results();
+    assert_eq!(r.variables["said"], "So the thing is.");
+    assert_eq!(r.variables["more"], "My card expired.");
+    assert_eq!(hook.seen.lock().unwrap().len(), 1, "the webhook is not called again");
+}

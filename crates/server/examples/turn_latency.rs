@@ -374,15 +374,27 @@ async fn cutoff(api: &Api) {
     if said.first().is_some_and(|t| greeting(t)) {
         said.remove(0);
     }
-    // A sentence heard whole is one caller turn; one cut off at its pause is two.
-    let cut = said.len().saturating_sub(PAUSED.len());
+    // What the agent answered: one answer per sentence heard whole, two for one cut off at its
+    // pause. A caller who went on right after the turn ended (the agent's reply dropped, both
+    // parts answered as one) counts once, as the agent took it; those starts are shown apart.
+    let answers: Vec<String> = c["path"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .filter(|s| s["node"] == "ask")
+        .filter_map(|s| s["heard"].as_str().map(str::to_string))
+        .filter(|t| !greeting(t))
+        .collect();
+    let cut = answers.len().saturating_sub(PAUSED.len());
+    let went_on = said.len().saturating_sub(answers.len());
     println!(
-        "cut off early: {cut} of {} sentences with a 400-900 ms pause ({} caller turns heard)",
+        "cut off early: {cut} of {} sentences with a 400-900 ms pause ({} answers; the caller went on after the turn ended {went_on} times, answered as one)",
         PAUSED.len(),
-        said.len()
+        answers.len()
     );
-    for line in &said {
-        println!("  caller: {line}");
+    for line in &answers {
+        println!("  answered: {line}");
     }
 }
 

@@ -215,6 +215,11 @@ pub struct Settings {
     #[arg(long, env = "PARLEY_SCREENING_WAIT_MS", default_value_t = TurnConfig::DEFAULT_SCREENING_WAIT.as_millis() as u64)]
     pub screening_wait_ms: u64,
 
+    /// How soon (ms) after the end of a turn the caller may go on with the same utterance: the
+    /// agent's reply, not yet heard out, is dropped and it answers both parts as one. 0: never.
+    #[arg(long, env = "PARLEY_CONTINUE_MS", default_value_t = TurnConfig::DEFAULT_CONTINUE_WINDOW.as_millis() as u64)]
+    pub continue_ms: u64,
+
     /// Transcript rule: silence (ms) that ends the turn after words that look complete.
     #[arg(long, env = "PARLEY_TURN_COMPLETE_MS", default_value_t = TurnConfig::DEFAULT_WAITS.complete_ms)]
     pub turn_complete_ms: u32,
@@ -390,6 +395,7 @@ impl Settings {
             ceiling: Duration::from_millis(ceiling),
             early_stt: Duration::from_millis(self.stt_early_ms.min(1000)),
             screening_wait: Duration::from_millis(ms(self.screening_wait_ms)),
+            continue_window: Duration::from_millis(self.continue_ms.min(3000)),
         }
     }
 

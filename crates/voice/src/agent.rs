@@ -16,6 +16,13 @@ pub enum AgentInput {
     Start,
     /// The caller finished an utterance (endpointed and transcribed).
     Utterance { text: String },
+    /// The caller went on right after their last utterance ended the turn (they had only
+    /// paused, "So the thing is ... my card expired last week."), and the agent's reply to it
+    /// had not been heard out: `whole` is both parts, `added` what came after the pause.
+    /// An agent that can take its last turn back (nothing it did in it reached the world, such
+    /// as a webhook) answers `whole` as if the first part had never ended the turn; one that
+    /// cannot answers `added` as a new utterance.
+    Continued { whole: String, added: String },
     /// The caller stayed silent for the configured silence window after the agent listened.
     Silence,
     /// The caller pressed a key (`0-9`, `*`, `#`, `A-D`).

@@ -247,7 +247,11 @@ fn window() -> Duration {
 
 /// The answer starts the agent; its greeting is spoken to the end and it listens.
 fn greeted() -> Call {
-    let (mut c, out) = Call::answer(talking());
+    greeted_with(talking())
+}
+
+fn greeted_with(cfg: PipelineConfig) -> Call {
+    let (mut c, out) = Call::answer(cfg);
     assert_eq!(
         out,
         [
@@ -398,9 +402,10 @@ fn caller_speech_over_the_agent_silences_it_clears_the_line_and_starts_a_new_tur
     c.say(2, REPLY[0]);
     c.say(2, REPLY[1]);
     let mut reply = c.synthesized(2, REPLY[0], Duration::from_millis(60));
-    // 600 ms into the reply, the caller talks over it (the second sentence is still being
-    // synthesized).
-    for (i, want) in reply.drain(..30).enumerate() {
+    // A second into the reply, the caller talks over it (the second sentence is still being
+    // synthesized): later than the caller may still go on with their own utterance
+    // (`TurnConfig::continue_window`, see the next test).
+    for (i, want) in reply.drain(..50).enumerate() {
         assert_eq!(audio_out(&c.step(SILENCE)), [audio::encode(&want)], "reply frame {i}");
     }
     let onsets_before = c.onsets.len();
@@ -510,6 +515,64 @@ fn caller_speech_over_the_agent_silences_it_clears_the_line_and_starts_a_new_tur
         (rec.caller_pcm().len(), rec.agent_pcm().len()),
         ((steps - 1) * FRAME_SAMPLES, (steps - 1) * FRAME_SAMPLES)
     );
+}
+
+/// The caller had only paused: they go on 200 ms into the agent's reply. The reply is cut as
+/// in any barge-in, and the agent gets both parts as one utterance, to answer instead of the
+/// first ([`AgentInput::Continued`]); the transcript keeps what was said when.
+#[test]
+fn a_caller_going_on_right_after_the_turn_ended_continues_their_utterance() {
+    const ADDED: &str = "And why are you calling me today?";
+    let mut c = greeted();
+    let words = speech(QUESTION);
+    c.run_until(&words, words.len() + 100, QUESTION, |o| to_agent(o).is_some());
+    c.say(2, REPLY[0]);
+    let mut reply = c.synthesized(2, REPLY[0], Duration::from_millis(60));
+    for want in reply.drain(..10) {
+        assert_eq!(audio_out(&c.step(SILENCE)), [audio::encode(&want)]);
+    }
+    let added = speech(ADDED);
+    let (_, out) = c.run_until(&added, added.len() + 100, ADDED, |o| to_agent(o).is_some());
+    let whole = format!("{QUESTION} {ADDED}");
+    assert_eq!(
+        to_agent(&out),
+        Some((
+            4,
+            AgentInput::Continued {
+                whole,
+                added: ADDED.into()
+            }
+        )),
+        "the barge-in was turn 3; the continuation is turn 4"
+    );
+    assert_eq!(c.core.barge_ins(), 1);
+    let said: Vec<_> = c
+        .core
+        .conversation()
+        .iter()
+        .map(|l| (l.author, l.text.as_str()))
+        .collect();
+    assert_eq!(
+        said,
+        [("ai", GREETING), ("user", QUESTION), ("ai", REPLY[0]), ("user", ADDED)]
+    );
+
+    // Off (a zero window), the same is a new utterance.
+    let mut c = greeted_with(PipelineConfig {
+        turn: TurnConfig {
+            continue_window: Duration::ZERO,
+            ..talking().turn
+        },
+        ..talking()
+    });
+    c.run_until(&words, words.len() + 100, QUESTION, |o| to_agent(o).is_some());
+    c.say(2, REPLY[0]);
+    c.synthesized(2, REPLY[0], Duration::from_millis(60));
+    for _ in 0..10 {
+        c.step(SILENCE);
+    }
+    let (_, out) = c.run_until(&added, added.len() + 100, ADDED, |o| to_agent(o).is_some());
+    assert_eq!(to_agent(&out), Some((4, utterance(ADDED))));
 }
 
 #[test]

@@ -38,6 +38,7 @@ use tokio::sync::mpsc;
 
 mod questions;
 mod summaries;
+mod takeback;
 mod trace;
 mod webhooks;
 
@@ -139,6 +140,8 @@ pub struct FlowAgent {
     digits: String,
     /// Each node entered and how it was left (the call's `path`, for replay).
     trace: Vec<trace::Step>,
+    /// The state before the caller's last utterance, while its turn can be taken back.
+    checkpoint: Option<Box<takeback::Checkpoint>>,
 }
 
 impl FlowAgent {
@@ -174,6 +177,7 @@ impl FlowAgent {
             conversation: Vec::new(),
             digits: String::new(),
             trace: Vec::new(),
+            checkpoint: None,
         }
     }
 
@@ -461,11 +465,19 @@ fn speakable(s: &str) -> String {
 
 impl Agent for FlowAgent {
     async fn handle(&mut self, input: AgentInput, out: &mpsc::Sender<AgentOutput>) {
+        let input = self.take_back(input);
         if let Cursor::Waiting(w) = self.cursor.clone() {
             match input {
-                AgentInput::Utterance { text } if !text.trim().is_empty() => self.on_answer(w, &text, out).await,
+                // (`take_back` has made a continuation an utterance.)
+                AgentInput::Utterance { text } | AgentInput::Continued { whole: text, .. }
+                    if !text.trim().is_empty() =>
+                {
+                    self.on_answer(w, &text, out).await
+                }
                 // An empty transcript is noise, not an answer.
-                AgentInput::Utterance { .. } | AgentInput::Silence => self.on_silence(w, out).await,
+                AgentInput::Utterance { .. } | AgentInput::Continued { .. } | AgentInput::Silence => {
+                    self.on_silence(w, out).await
+                }
                 AgentInput::Dtmf(k) => self.on_key(w, k, out).await,
                 AgentInput::Start => {
                     let (d, _) = self.question(&w);

@@ -9,6 +9,7 @@ use tokio::sync::mpsc;
 
 impl FlowAgent {
     pub(super) async fn webhook(&mut self, id: &str, d: &Value, out: &mpsc::Sender<AgentOutput>) {
+        self.reached_the_world();
         match self.call_webhook(d).await {
             Ok(v) => {
                 if let Some(name) = d.get("save_as").and_then(Value::as_str).filter(|s| !s.is_empty()) {

@@ -241,7 +241,7 @@ impl Chain {
             ),
             judge: BargeJudge::new(cfg.backchannel_max),
             silence: SilenceHandler::new(cfg.silence_timeout),
-            turns: TurnManager::default(),
+            turns: TurnManager::new(cfg.turn.continue_window),
             speaker: Speaker::default(),
             pacer: Pacer::default(),
             conversation: Conversation::new(answered),

@@ -57,6 +57,13 @@ pub struct TurnConfig {
     /// The shortest wait while the call is screened for an answering machine (see the module
     /// docs): a person's "Hello?" is answered this much later, once per call.
     pub screening_wait: Duration,
+    /// How soon after the end of a turn the caller may go on and have it count as the same
+    /// utterance (zero: never). A pause mid-sentence longer than the wait the rule chose ends
+    /// the turn, and the agent starts to answer half a sentence; if the caller resumes within
+    /// this much of that end, before the reply has been heard out, the agent's reply is dropped
+    /// and it answers both parts as one ([`crate::agent::AgentInput::Continued`]). The caller
+    /// cannot be answering the reply: they have heard at most this much of it.
+    pub continue_window: Duration,
 }
 
 impl TurnConfig {
@@ -77,6 +84,11 @@ impl TurnConfig {
     /// measured one by one: the persona test's greeting stays one utterance with it, and was
     /// cut at its first sentence at 200 ms); the number wait, the rule's next step up.
     pub const DEFAULT_SCREENING_WAIT: Duration = Duration::from_millis(800);
+
+    /// Covers the 400-900 ms pauses of the cut-off set of `bench/turn_latency.sh --cutoff`
+    /// (a turn ends 200 ms or more into such a pause, so the caller resumes at most ~700 ms
+    /// after it), and is shorter than a person needs to hear the agent's reply and answer it.
+    pub const DEFAULT_CONTINUE_WINDOW: Duration = Duration::from_millis(800);
 }
 
 impl Default for TurnConfig {
@@ -87,6 +99,7 @@ impl Default for TurnConfig {
             ceiling: Duration::from_millis(Self::DEFAULT_WAITS.open_ms as u64),
             early_stt: Self::DEFAULT_EARLY_STT,
             screening_wait: Self::DEFAULT_SCREENING_WAIT,
+            continue_window: Self::DEFAULT_CONTINUE_WINDOW,
         }
     }
 }

@@ -22,6 +22,7 @@ fn transcript(complete_ms: u32, number_ms: u32, open_ms: u32) -> TurnConfig {
         ceiling: Duration::from_millis(1200),
         early_stt: TurnConfig::DEFAULT_EARLY_STT,
         screening_wait: TurnConfig::DEFAULT_SCREENING_WAIT,
+        continue_window: TurnConfig::DEFAULT_CONTINUE_WINDOW,
     }
 }
 
