@@ -9,8 +9,9 @@
 #
 # The flow agent runs under both turn-end rules in the same run: the fixed 400 ms window (the
 # baseline) and the transcript rule (the default), each with one more call whose caller pauses
-# 400-900 ms mid-sentence (--cutoff: the share of sentences cut off early). The transcript rule
-# runs with speech-to-text started at the VAD's stop and at 60 ms of quiet (PARLEY_STT_EARLY_MS).
+# 400-900 ms mid-sentence (--cutoff: the share of sentences the agent answered in two halves).
+# The transcript rule runs without and with the caller's continuation (PARLEY_CONTINUE_MS), and
+# with speech-to-text started at 60 ms of quiet (PARLEY_STT_EARLY_MS).
 #
 #   bench/turn_latency.sh [--turns N] [--levels 1,4,8,16]
 set -euo pipefail
@@ -22,10 +23,13 @@ echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 cargo build --release --locked -p parley-server --example turn_latency
 mkdir -p bench/out
 out="bench/out/turn_latency-$(date +%Y%m%d-%H%M%S).txt"
-# The transcript rule twice: speech-to-text from the VAD's stop (the default, and the baseline of
-# the early start), then from 60 ms of quiet (PARLEY_STT_EARLY_MS=60, an opt-in).
-for run in window:0 transcript:0 transcript:60; do
-  PARLEY_TURN_RULE=${run%:*} PARLEY_STT_EARLY_MS=${run#*:} PARLEY_LOG=warn \
+# Each run is rule:early:continue. The fixed window with no continuation is the baseline (Parley
+# before the transcript rule); then the transcript rule without a caller's continuation
+# (PARLEY_CONTINUE_MS=0), with it (the default), and with speech-to-text from 60 ms of quiet
+# (PARLEY_STT_EARLY_MS=60, an opt-in).
+for run in window:0:0 transcript:0:0 transcript:0:800 transcript:60:800; do
+  IFS=: read -r rule early cont <<< "$run"
+  PARLEY_TURN_RULE=$rule PARLEY_STT_EARLY_MS=$early PARLEY_CONTINUE_MS=$cont PARLEY_LOG=warn \
     ./target/release/examples/turn_latency --cutoff --media-stream "$@" | tee -a "$out"
 done
 PARLEY_LOG=warn ./target/release/examples/turn_latency --llm --media-stream "$@" | tee -a "$out"

@@ -206,7 +206,7 @@ async fn main() {
         .unwrap();
     let turn = s.turn_config();
     println!(
-        "turn latency, {} agent, turn end: {} (PARLEY_TURN_RULE; ceiling {} ms), speech-to-text from {} (PARLEY_STT_EARLY_MS)",
+        "turn latency, {} agent, turn end: {} (PARLEY_TURN_RULE; ceiling {} ms), speech-to-text from {} (PARLEY_STT_EARLY_MS), the caller may go on {} (PARLEY_CONTINUE_MS)",
         if llm { "LLM (loopback, TTFT 200 ms)" } else { "flow" },
         match turn.rule {
             TurnRule::Window => format!("fixed window {} ms", turn.window.as_millis()),
@@ -219,6 +219,10 @@ async fn main() {
         match turn.early_stt.as_millis() {
             0 => "the VAD's stop (120 ms)".to_string(),
             ms => format!("{ms} ms of quiet"),
+        },
+        match turn.continue_window.as_millis() {
+            0 => "never".to_string(),
+            ms => format!("within {ms} ms of a turn's end"),
         }
     );
     println!("network       calls  turns   p50   p95   p99  | p50 parts: endpoint stt_queue stt agent tts_first");
