@@ -238,8 +238,9 @@ async fn every_persona_once() {
             .to_string()
             .to_lowercase()
             .contains("thursday"),
-        "{}",
-        no["variables"]
+        "{}\n{}",
+        no["variables"],
+        no["transcript"].as_str().unwrap_or_default()
     );
     // 02: never answers; 03: busy.
     assert_eq!(

@@ -207,7 +207,7 @@ export function NodeActions() {
       <h2 id="actions-h" className="text-sm font-semibold text-slate-900">
         {node ? `Actions on ${node.id}` : 'Add a node'}
       </h2>
-      <div className="grid grid-cols-2 gap-2">
+      <div className="grid grid-cols-1 gap-2 2xl:grid-cols-2">
         <div className="flex flex-col gap-1">
           <Label htmlFor={ids.type}>New node type</Label>
           <Select id={ids.type} value={type} onChange={(e) => setType(e.target.value as NodeType)}>
@@ -235,7 +235,7 @@ export function NodeActions() {
       {node ? (
         <>
           {handles.length && targets.length ? (
-            <div className="grid grid-cols-2 gap-2">
+            <div className="grid grid-cols-1 gap-2 2xl:grid-cols-2">
               <div className="flex flex-col gap-1">
                 <Label htmlFor={ids.ch}>Connect outcome</Label>
                 <Select id={ids.ch} value={chValue} onChange={(e) => setConnectHandle(e.target.value)}>

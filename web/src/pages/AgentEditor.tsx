@@ -486,7 +486,9 @@ export function AgentEditorPage() {
         </Tabs.List>
         <Tabs.Content value="flow" className="focus-visible:outline-2 focus-visible:outline-indigo-600">
           <ReactFlowProvider>
-            <div className="grid h-[calc(100vh-15rem)] min-h-[560px] grid-cols-[16rem_1fr_20rem] gap-3">
+            {/* Narrower side columns below 1536 px: on a 1280 px laptop screen they left the
+                canvas 376 px; now 470. */}
+            <div className="grid h-[calc(100vh-15rem)] min-h-[560px] grid-cols-[13rem_minmax(0,1fr)_17rem] gap-3 2xl:grid-cols-[16rem_minmax(0,1fr)_20rem]">
               <aside aria-label="Palette and outline" className="flex min-h-0 flex-col gap-3 overflow-y-auto rounded-lg border border-slate-200 bg-white p-3">
                 <Palette />
                 <NodeActions />
