@@ -8,7 +8,8 @@
 //!    beep; the voicemail message.
 //! 4. [`judge::BargeJudge`]: caller speech over the agent: a backchannel, or an interruption.
 //! 5. [`silence::SilenceHandler`]: the caller's silence once the agent listens.
-//! 6. [`turns::TurnManager`]: the agent bridge: numbers the agent's turns and gives it inputs.
+//! 6. [`turns::TurnManager`]: the agent bridge: numbers the agent's turns and gives it inputs
+//!    (a caller going on right after their turn ended: both parts as one).
 //! 7. [`speaker::Speaker`]: the agent's text to speech, sentence by sentence, in order.
 //! 8. [`pacer::Pacer`]: the agent's audio out, one 20 ms frame per tick.
 //! 9. [`conversation::Conversation`]: the transcript and each turn's latency.

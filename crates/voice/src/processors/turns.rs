@@ -3,6 +3,10 @@
 //! Every frame of the agent's output carries its turn id; a new input or a barge-in bumps the
 //! turn, so a stale reply is dropped wherever it is (the agent's work in flight is cancelled,
 //! the speaker skips its sentences, playback clears its queue).
+//!
+//! It also tells a new utterance from the rest of the last one: a caller who starts again soon
+//! after their turn ended, before the agent's reply was heard out, had only paused, and the
+//! agent gets both parts as one ([`AgentInput::Continued`]).
 
 use crate::agent::{AgentInput, AgentOutput};
 use crate::frame::{Effect, Frame, Out, Processor, Utterance};
@@ -95,16 +99,19 @@ impl TurnManager {
 /// One sentence from two parts the recognizer wrote as two ("So the thing is." and "My card
 /// expired last week."): the first loses its full stop, the second its capital, unless it is
 /// "I" or looks like a name or an acronym (capitals after the first letter); after a question
-/// or an exclamation both stay as they are. A name at the
-/// start of the second part ("Tuesday works") loses its capital: the lesser harm than a
-/// capital in mid-sentence on every other word.
+/// or an exclamation both stay as they are. A name at the start of the second part ("Tuesday
+/// works") loses its capital: the lesser harm than a capital in mid-sentence on every other
+/// word.
 fn joined(first: &str, added: &str) -> String {
     let first = first.trim_end();
     let (first, mid_sentence) = match first.strip_suffix('.') {
         Some(f) if !f.ends_with('.') => (f, true),
         _ => (first, !first.ends_with(['.', '?', '!'])),
     };
-    let word = added.split(|c: char| !c.is_alphanumeric() && c != '\'').next().unwrap_or("");
+    let word = added
+        .split(|c: char| !c.is_alphanumeric() && c != '\'')
+        .next()
+        .unwrap_or("");
     let keep = word == "I" || word.starts_with("I'") || word.chars().skip(1).any(char::is_uppercase);
     let mut chars = added.chars();
     match chars.next() {
